@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class GraphApiConfig(AppConfig):
+    name = "graph_api"
