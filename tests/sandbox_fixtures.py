@@ -1,0 +1,1 @@
+"""Pytest fixtures that start the Graph sandbox on a free local port (filled in by the Graph issue)."""
