@@ -8,10 +8,15 @@ SECRET_KEY and TOKEN_ENCRYPTION_KEYS, and turns on the HTTPS-only settings that
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+# Lets type-annotated generics such as ModelAdmin[Tenant] work at runtime.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -27,7 +32,7 @@ if not SECRET_KEY:
             "set SECRET_KEY to a long random string, e.g. the output of "
             "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
         )
-    SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production-0123456789"
+    SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production-0123456789"  # noqa: S105
 
 # Fernet keys for page tokens at rest, newest first. See docs/adr/0002-token-encryption.md.
 TOKEN_ENCRYPTION_KEYS: list[str] = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
@@ -160,7 +165,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 
 # --- REST API ------------------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -176,7 +181,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pagepulse API",
@@ -207,7 +214,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = tuple(Queue(name) for name in ("default", "delivery", "runtime", "maintenance"))
+CELERY_TASK_QUEUES = tuple(
+    Queue(name) for name in ("default", "delivery", "runtime", "maintenance")
+)
 CELERY_TASK_ROUTES = {
     "events.tasks.*": {"queue": "delivery"},
     "flows.tasks.*": {"queue": "runtime"},

@@ -1,0 +1,66 @@
+"""One JSON shape for every API error: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tenants.exceptions import DomainError
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _first_message(detail: Any, path: str = "") -> str:
+    """The first leaf message of a DRF error tree, prefixed by where it is."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            where = key if key != "non_field_errors" else ""
+            return _first_message(value, f"{path}.{where}".strip(".") if where else path)
+    if isinstance(detail, list) and detail:
+        for index, item in enumerate(detail):
+            if isinstance(item, dict | list):
+                return _first_message(item, f"{path}[{index}]")
+            return _first_message(item, path)
+    text = str(detail)
+    return f"{path}: {text}" if path else text
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found. Check the workspace slug and the object's id.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        message = "The request is invalid: " + _first_message(details)
+        response.data = error_body("invalid", message, details)
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        response.data = error_body(
+            code if isinstance(code, str) else "error", str(exc.detail), None
+        )
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 handler: JSON with the API's error shape under /api/, the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("not_found", f"No API route matches {request.path}. See /api/docs/."),
+            status=status.HTTP_404_NOT_FOUND,
+        )
+    return page_not_found(request, exception)

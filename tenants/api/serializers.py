@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django_countries.serializer_fields import CountryField
+from rest_framework import serializers
+
+from tenants.models import ApiKey, AuditEvent, Membership, Tenant
+from tenants.permissions import Role
+
+
+class TenantSerializer(serializers.ModelSerializer[Tenant]):
+    country = CountryField(  # type: ignore[no-untyped-call]
+        country_dict=False, help_text="ISO 3166 alpha-2 code of where the business is based."
+    )
+    role = serializers.SerializerMethodField(help_text="Your role in this workspace.")
+
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name", "country", "role", "created_at"]
+        read_only_fields = ["slug", "created_at"]
+
+    def get_role(self, tenant: Tenant) -> str | None:
+        roles: dict[int, str] = self.context.get("roles", {})
+        return roles.get(tenant.pk, self.context.get("role"))
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Give the workspace a name.")
+        return value.strip()
+
+
+class UserSummarySerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    name = serializers.CharField(source="get_full_name", read_only=True)
+
+
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    user = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at"]
+        read_only_fields = ["id", "user", "created_at"]
+
+
+class MemberCreateSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(help_text="The email of an existing Pagepulse user.")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberUpdateSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
+    display = serializers.CharField(read_only=True, help_text="The key's visible start.")
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "display",
+            "is_active",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, help_text="Which integration uses this key.")
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Give the key a name.")
+        return value.strip()
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(
+        read_only=True, help_text="The secret. Shown only in this response: store it now."
+    )
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    actor = serializers.CharField(source="actor_label", read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "created_at", "actor", "action", "target", "details", "ip_address"]
+        read_only_fields = fields

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django import forms
+from django_countries import countries
+
+from tenants.permissions import Role
+
+
+class WorkspaceForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Usually your business's name.")
+    country = forms.ChoiceField(
+        choices=countries,
+        help_text="Where the business is based. Facebook's Events API is not offered in "
+        "Europe or Japan, so this decides which event transports your pages can use.",
+    )
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the workspace a name.")
+        return name
+
+
+class MemberAddForm(forms.Form):
+    email = forms.EmailField(help_text="They must have signed in to Pagepulse once.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Which integration will use this key.")

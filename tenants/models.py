@@ -1,0 +1,143 @@
+"""Workspaces (tenants), who belongs to them, their API keys and their audit trail.
+
+Every model a tenant owns subclasses `TenantOwnedModel`; its manager's `.for_tenant(tenant)`
+is how code reads those rows (see tenants/README.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from tenants.permissions import Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+class Tenant(models.Model):
+    """A workspace: the unit of isolation. Everything a customer owns hangs off one."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=60, unique=True)
+    country = CountryField(help_text="Where the business is based (ISO 3166 alpha-2).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantQuerySet(models.QuerySet[Any]):
+    def for_tenant(self, tenant: Tenant) -> Self:
+        return self.filter(tenant=tenant)
+
+
+class TenantOwnedModel(models.Model):
+    """Base of every tenant-owned row: a non-null tenant, timestamps, and a scoped manager."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: ClassVar[TenantQuerySet] = TenantQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        abstract = True
+
+
+class Membership(TenantOwnedModel):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.tenant_id}"
+
+
+class ApiKey(TenantOwnedModel):
+    """An integration's credential. The secret is shown once; only its SHA-256 is stored."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=8, unique=True, help_text="The visible part, to tell keys apart."
+    )
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "revoked_at"], name="apikey_tenant_revoked")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (pp_{self.prefix}_…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def display(self) -> str:
+        return f"pp_{self.prefix}_…"
+
+
+class AuditAction(models.TextChoices):
+    TENANT_CREATED = "tenant.created", "Workspace created"
+    TENANT_UPDATED = "tenant.updated", "Workspace updated"
+    MEMBER_ADDED = "member.added", "Member added"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+
+
+class AuditEvent(TenantOwnedModel):
+    """Who did what to whom, when, from where. Written by services, never edited."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, help_text="The actor as they were then.")
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target = models.CharField(max_length=200)
+    details = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.target}"
+
+    @property
+    def details_text(self) -> str:
+        """The details as a person reads them: `role: editor → admin`."""
+        return ", ".join(
+            f"{key}: {' → '.join(map(str, value)) if isinstance(value, list) else value}"
+            for key, value in self.details.items()
+        )
+
+
+def user_label(user: AbstractBaseUser | None) -> str:
+    if user is None:
+        return "system"
+    email = getattr(user, "email", "")
+    return email or user.get_username()

@@ -1,0 +1,54 @@
+"""The one table that says who may do what in a workspace.
+
+Each permission names the least role that holds it; a higher role holds everything a lower one
+does. Views, API viewsets and services ask `role_can`; nothing else decides.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    EDITOR = "editor", "Editor"
+    VIEWER = "viewer", "Viewer"
+
+
+ROLE_RANK: dict[str, int] = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+PERMISSIONS: dict[str, Role] = {
+    # the workspace itself
+    "tenant.view": Role.VIEWER,
+    "tenant.update": Role.ADMIN,
+    "tenant.delete": Role.OWNER,
+    # people and credentials
+    "member.view": Role.VIEWER,
+    "member.manage": Role.ADMIN,
+    "member.manage_owners": Role.OWNER,  # grant, change or remove the owner role
+    "api_key.view": Role.ADMIN,
+    "api_key.manage": Role.ADMIN,
+    "audit.view": Role.ADMIN,
+    # connected Facebook Pages
+    "page.view": Role.VIEWER,
+    "page.manage": Role.ADMIN,
+    # flows
+    "flow.view": Role.VIEWER,
+    "flow.edit": Role.EDITOR,
+    "flow.publish": Role.EDITOR,
+    # logged events
+    "event.view": Role.VIEWER,
+    "event.log": Role.EDITOR,
+    "event.replay": Role.ADMIN,
+}
+
+# An API key acts for an integration: it reads and writes content (flows, events) like an
+# editor, and never manages people, keys or pages, so a leaked key cannot mint more keys.
+API_KEY_ROLE = Role.EDITOR
+
+
+def role_can(role: str | None, permission: str) -> bool:
+    """Whether `role` holds `permission`. Unknown permissions are a programming error."""
+    least = PERMISSIONS[permission]
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[least]

@@ -1,0 +1,31 @@
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, include, path
+
+from tenants import views
+
+workspace_patterns = [
+    path("", views.overview, name="overview"),
+    path("settings/", views.workspace_settings, name="settings"),
+    path("members/", views.members, name="members"),
+    path("members/<int:membership_id>/role/", views.member_role, name="member_role"),
+    path("members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path("api-keys/", views.api_keys, name="api_keys"),
+    path("api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("audit/", views.audit, name="audit"),
+]
+
+tenant_patterns: list[URLPattern | URLResolver] = [
+    path("", views.workspace_list, name="workspace_list"),
+    path("<slug:slug>/", include(workspace_patterns)),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("t/", include((tenant_patterns, "tenants"))),
+]

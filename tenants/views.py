@@ -1,0 +1,231 @@
+"""The workspace pages a person sees: list and create, overview, members, API keys, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tenants import services
+from tenants.exceptions import DomainError
+from tenants.forms import ApiKeyForm, MemberAddForm, MemberRoleForm, WorkspaceForm
+from tenants.models import ApiKey, AuditEvent, Membership, Tenant
+from tenants.permissions import role_can
+
+View = Callable[..., HttpResponse]
+CURRENT_WORKSPACE_SESSION_KEY = "current_workspace"
+
+
+def actor_for(request: HttpRequest) -> services.Actor:
+    return services.Actor(
+        user=cast(User, request.user), ip_address=request.META.get("REMOTE_ADDR") or None
+    )
+
+
+def tenant_page(permission: str) -> Callable[[View], View]:
+    """Resolve /t/<slug>/ for a member (404 for anyone else) and require `permission`."""
+
+    def decorator(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            tenant = Tenant.objects.filter(slug=slug).first()
+            role = services.role_of(tenant=tenant, user=request.user) if tenant else None
+            if tenant is None or role is None:
+                raise Http404("No such workspace")
+            if not role_can(role, permission):
+                raise PermissionDenied(
+                    f"Your role ({role}) may not open this page; ask an admin of {tenant.name}."
+                )
+            request.tenant, request.tenant_role = tenant, role  # type: ignore[attr-defined]
+            request.session[CURRENT_WORKSPACE_SESSION_KEY] = tenant.slug
+            return view(request, tenant, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("login")
+    slug = request.session.get(CURRENT_WORKSPACE_SESSION_KEY)
+    if slug and Membership.objects.filter(tenant__slug=slug, user=request.user).exists():
+        return redirect("tenants:overview", slug=slug)
+    return redirect("tenants:workspace_list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def workspace_list(request: HttpRequest) -> HttpResponse:
+    form = WorkspaceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        tenant = services.tenant_create(
+            name=form.cleaned_data["name"],
+            country=form.cleaned_data["country"],
+            owner=cast(User, request.user),
+            actor=actor_for(request),
+        )
+        messages.success(request, f"Workspace “{tenant.name}” created. You are its owner.")
+        return redirect("tenants:overview", slug=tenant.slug)
+    memberships = (
+        Membership.objects.filter(user=cast(User, request.user))
+        .select_related("tenant")
+        .order_by("tenant__name")
+    )
+    return render(
+        request,
+        "tenants/workspace_list.html",
+        {"memberships": memberships, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@tenant_page("tenant.view")
+def overview(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    context = {
+        "member_count": Membership.objects.for_tenant(tenant).count(),
+        "active_key_count": ApiKey.objects.for_tenant(tenant).filter(revoked_at=None).count(),
+        "recent_audit": AuditEvent.objects.for_tenant(tenant)[:5]
+        if role_can(request.tenant_role, "audit.view")  # type: ignore[attr-defined]
+        else None,
+    }
+    return render(request, "tenants/overview.html", context)
+
+
+@tenant_page("tenant.update")
+@require_http_methods(["GET", "POST"])
+def workspace_settings(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    initial = {"name": tenant.name, "country": str(tenant.country)}
+    form = WorkspaceForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.tenant_update(tenant=tenant, actor=actor_for(request), **form.cleaned_data)
+        messages.success(request, "Workspace settings saved.")
+        return redirect("tenants:settings", slug=tenant.slug)
+    return render(
+        request, "tenants/settings.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@tenant_page("member.view")
+@require_http_methods(["GET", "POST"])
+def members(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    form = MemberAddForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                membership = services.member_add(
+                    tenant=tenant, actor=actor_for(request), **form.cleaned_data
+                )
+            except DomainError as error:
+                form.add_error("email", error.message)
+            else:
+                messages.success(
+                    request, f"Added {membership.user.email} as {membership.get_role_display()}."
+                )
+                return redirect("tenants:members", slug=tenant.slug)
+        status = 400
+    rows = Membership.objects.for_tenant(tenant).select_related("user").order_by("user__email")
+    return render(
+        request,
+        "tenants/members.html",
+        {"rows": rows, "form": form, "role_form": MemberRoleForm()},
+        status=status,
+    )
+
+
+@tenant_page("member.manage")
+@require_POST
+def member_role(request: HttpRequest, tenant: Tenant, membership_id: int) -> HttpResponse:
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick one of the roles: owner, admin, editor or viewer.")
+        return redirect("tenants:members", slug=tenant.slug)
+    try:
+        membership = services.member_change_role(
+            tenant=tenant,
+            actor=actor_for(request),
+            membership_id=membership_id,
+            role=form.cleaned_data["role"],
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"{membership.user.email} is now {membership.get_role_display()}."
+        )
+    return redirect("tenants:members", slug=tenant.slug)
+
+
+@tenant_page("member.manage")
+@require_POST
+def member_remove(request: HttpRequest, tenant: Tenant, membership_id: int) -> HttpResponse:
+    try:
+        services.member_remove(tenant=tenant, actor=actor_for(request), membership_id=membership_id)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Member removed.")
+    return redirect("tenants:members", slug=tenant.slug)
+
+
+@tenant_page("api_key.view")
+@require_http_methods(["GET", "POST"])
+def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    created: tuple[ApiKey, str] | None = None
+    status = 200
+    if request.method == "POST":
+        if not role_can(request.tenant_role, "api_key.manage"):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                created = services.api_key_create(
+                    tenant=tenant, actor=actor_for(request), name=form.cleaned_data["name"]
+                )
+            except DomainError as error:
+                form.add_error("name", error.message)
+                status = 400
+            else:
+                form = ApiKeyForm()
+        else:
+            status = 400
+    keys = ApiKey.objects.for_tenant(tenant).select_related("created_by")
+    # The secret is rendered in this response only (never stored, never put in a cookie).
+    response = render(
+        request,
+        "tenants/api_keys.html",
+        {"keys": keys, "form": form, "created": created},
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@tenant_page("api_key.manage")
+@require_POST
+def api_key_revoke(request: HttpRequest, tenant: Tenant, key_id: int) -> HttpResponse:
+    try:
+        key = services.api_key_revoke(tenant=tenant, actor=actor_for(request), key_id=key_id)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Key “{key.name}” revoked. It stopped working at once.")
+    return redirect("tenants:api_keys", slug=tenant.slug)
+
+
+@tenant_page("audit.view")
+def audit(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    events = AuditEvent.objects.for_tenant(tenant)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "tenants/audit.html", {"page": page})

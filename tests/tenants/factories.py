@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from tenants import services
+from tenants.models import Membership, Tenant
+from tenants.permissions import Role
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+
+    name = factory.Sequence(lambda n: f"Workspace {n}")
+    slug = factory.Sequence(lambda n: f"workspace-{n}")
+    country = "US"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.EDITOR
+
+
+def member(tenant: Tenant, role: str, **user_fields: object) -> Membership:
+    """A new user who holds `role` in `tenant`."""
+    return MembershipFactory(tenant=tenant, role=role, user=UserFactory(**user_fields))
+
+
+def api_key(tenant: Tenant, name: str = "Integration") -> str:
+    """A fresh API key's secret for `tenant` (created by one of its owners)."""
+    owner = Membership.objects.filter(tenant=tenant, role=Role.OWNER).first()
+    if owner is None:
+        owner = member(tenant, Role.OWNER)
+    _, secret = services.api_key_create(
+        tenant=tenant, actor=services.Actor(user=owner.user), name=name
+    )
+    return secret

@@ -1,0 +1,91 @@
+"""Every API route under /api/v1/tenants/<slug>/, found by walking the URL resolver.
+
+Routes added later are covered without editing the tests that use this module. To turn a
+route into concrete requests, each `<pk>`-style argument is filled with the id of a row of the
+model behind the route (its serializer's model) that belongs to the given tenant; `world`
+creates one row of every tenant-owned model, and a test fails loudly if it lacks one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tenants import services
+from tenants.models import Tenant
+from tenants.permissions import Role
+from tests.tenants.factories import member
+
+TENANT_ROUTE_PREFIX = "api/v1/tenants/<slug:tenant_slug>/"
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str  # e.g. "api/v1/tenants/<slug:tenant_slug>/members/<pk>/"
+    view_class: type
+    method: str  # lower-case HTTP method
+    action: str  # viewset action, or the method for plain views
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} /{self.pattern}"
+
+    @property
+    def model(self) -> type[models.Model] | None:
+        serializer = getattr(self.view_class, "serializer_class", None)
+        meta = getattr(serializer, "Meta", None)
+        return getattr(meta, "model", None)
+
+    def url(self, tenant: Tenant, *, object_tenant: Tenant | None = None) -> str:
+        """The concrete URL for `tenant`'s slug, with object ids from `object_tenant`'s rows."""
+        path = "/" + self.pattern.replace("<slug:tenant_slug>", tenant.slug)
+        while "<" in path:
+            start, end = path.index("<"), path.index(">")
+            path = path[:start] + str(self.object_id(object_tenant or tenant)) + path[end + 1 :]
+        return path
+
+    def object_id(self, tenant: Tenant) -> Any:
+        model = self.model
+        assert model is not None, f"{self}: cannot tell which model its <pk> names"
+        row = model._default_manager.filter(tenant=tenant).order_by("pk").first()
+        assert row is not None, f"{self}: world() made no {model.__name__} for {tenant}; add one"
+        return row.pk
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        else:
+            yield prefix + str(entry.pattern), entry
+
+
+def tenant_routes() -> list[Route]:
+    routes: list[Route] = []
+    for pattern, entry in _walk(get_resolver().url_patterns):
+        if not pattern.startswith(TENANT_ROUTE_PREFIX) or "(?P<format>" in pattern:
+            continue
+        callback = entry.callback
+        view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        actions: dict[str, str] | None = getattr(callback, "actions", None)
+        if actions is None:
+            assert view_class is not None, f"/{pattern} is not a class-based view"
+            actions = {
+                method: method
+                for method in view_class.http_method_names
+                if hasattr(view_class, method) and method not in {"options", "head"}
+            }
+        for method, action in actions.items():
+            routes.append(Route(pattern, view_class, method, action))
+    return routes
+
+
+def world(tenant: Tenant) -> None:
+    """At least one row of every tenant-owned model in `tenant` (extend as models appear)."""
+    member(tenant, Role.VIEWER)  # first, so routes with a member id name a non-owner
+    owner = member(tenant, Role.OWNER)
+    services.api_key_create(tenant=tenant, actor=services.Actor(user=owner.user), name="CRM sync")

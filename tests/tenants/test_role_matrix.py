@@ -1,0 +1,85 @@
+"""Who may do what, on every tenant route: viewer, editor, admin, owner, API key, anonymous."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tenants.permissions import API_KEY_ROLE, PERMISSIONS, Role, role_can
+from tests.tenants.factories import api_key, member
+from tests.tenants.routes import Route, tenant_routes, world
+
+ROUTES = tenant_routes()
+CREDENTIALS = [Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER, "api_key", "anonymous"]
+
+
+# The table itself, pinned: a change to tenants/permissions.py must change this test too.
+@pytest.mark.parametrize(
+    ("permission", "least_role"),
+    [
+        ("tenant.view", Role.VIEWER),
+        ("tenant.update", Role.ADMIN),
+        ("tenant.delete", Role.OWNER),
+        ("member.view", Role.VIEWER),
+        ("member.manage", Role.ADMIN),
+        ("member.manage_owners", Role.OWNER),
+        ("api_key.view", Role.ADMIN),
+        ("api_key.manage", Role.ADMIN),
+        ("audit.view", Role.ADMIN),
+        ("page.view", Role.VIEWER),
+        ("page.manage", Role.ADMIN),
+        ("flow.view", Role.VIEWER),
+        ("flow.edit", Role.EDITOR),
+        ("flow.publish", Role.EDITOR),
+        ("event.view", Role.VIEWER),
+        ("event.log", Role.EDITOR),
+        ("event.replay", Role.ADMIN),
+    ],
+)
+def test_permission_table(permission, least_role):
+    assert PERMISSIONS[permission] == least_role
+    ladder = [Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER]
+    for role in ladder:
+        assert role_can(role, permission) is (ladder.index(role) >= ladder.index(least_role))
+    assert role_can(None, permission) is False
+
+
+def test_api_keys_act_as_editors():
+    assert API_KEY_ROLE == Role.EDITOR
+
+
+def _request(client: APIClient, route: Route, url: str):
+    if route.method in {"get", "delete"}:
+        return getattr(client, route.method)(url)
+    # An empty object: a permitted role gets past the role check to validation (or a no-op).
+    return getattr(client, route.method)(url, {}, format="json")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+@pytest.mark.parametrize("credential", CREDENTIALS)
+def test_role_matrix(route, credential, tenant):
+    world(tenant)
+    client = APIClient()
+    role: str | None
+    if credential == "anonymous":
+        role = None
+    elif credential == "api_key":
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(tenant)}")
+        role = API_KEY_ROLE
+    else:
+        client.force_login(member(tenant, credential).user)
+        role = credential
+
+    response = _request(client, route, route.url(tenant))
+
+    if role is None:
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "not_authenticated"
+    elif role_can(role, route.view_class.permissions[route.action]):
+        assert response.status_code not in {401, 403, 404}, (
+            f"{route} as {credential}: {response.status_code} {response.content[:200]}"
+        )
+    else:
+        assert response.status_code == 403, f"{route} as {credential}: {response.status_code}"
+        assert response.json()["error"]["code"] == "permission_denied"
