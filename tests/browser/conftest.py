@@ -1,0 +1,79 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against pytest-django's
+live server.
+
+Every test under tests/browser is marked `browser` (`pytest -m "not browser"` leaves them out)
+and is skipped, saying why, where /usr/bin/chromium is missing (`apt-get install chromium`).
+Playwright's own browser downloads are never used: they need the internet.
+
+Screenshots go to a temporary directory, or to docs/screenshots/ with UPDATE_SCREENSHOTS=1, so
+an ordinary test run never rewrites the committed pictures.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+# No sandbox because CI runs as root; the rest keeps Chromium from calling home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HERE = Path(__file__).resolve().parent
+SCREENSHOTS = HERE.parent.parent / "docs" / "screenshots"
+TIMEOUT_MS = 10_000
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE not in item.path.parents:
+            continue
+        item.add_marker(pytest.mark.browser)
+        if not CHROMIUM.exists():
+            item.add_marker(
+                pytest.mark.skip(reason=f"{CHROMIUM} not found: apt-get install chromium")
+            )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API keeps an asyncio loop registered as running on this thread, and
+    # Django then refuses ORM calls from the test ("async context"). The tests are plain
+    # synchronous code, so allow it, but only while Playwright runs, not for the whole session.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A fresh browser context (no cookies) whose relative URLs go to the live server."""
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="en-US"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path
