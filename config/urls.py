@@ -2,9 +2,18 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from events.api import urls as events_api
+from flows.api import urls as flows_api
+
+TENANT_API = "api/v1/tenants/<slug:tenant_slug>/"
+
 urlpatterns = [
     path("", include("tenants.urls")),
     path("api/v1/", include("tenants.api.urls")),
+    path("api/v1/", include(events_api.urlpatterns)),
+    path("api/v1/", include(flows_api.urlpatterns)),
+    path(TENANT_API, include(events_api.tenant_urlpatterns)),
+    path(TENANT_API, include(flows_api.tenant_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

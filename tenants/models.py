@@ -98,6 +98,50 @@ class ApiKey(TenantOwnedModel):
         return f"pp_{self.prefix}_…"
 
 
+class Transport(models.TextChoices):
+    CONVERSIONS_API = "conversions_api", "Conversions API for Business Messaging"
+    PAGE_ACTIVITIES = "page_activities", "Events API for Business Messaging (page_activities)"
+
+
+class PageStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
+    MISSING_PERMISSION = "missing_permission", "Missing permission"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class ConnectedPage(TenantOwnedModel):
+    """A Facebook Page connected to a workspace, with its page token encrypted at rest."""
+
+    page_id = models.CharField(max_length=32, help_text="Facebook's id of the Page.")
+    name = models.CharField(max_length=200)
+    tasks = models.JSONField(default=list, blank=True, help_text="The connecting user's tasks.")
+    granted_scopes = models.JSONField(default=list, blank=True)
+    transport = models.CharField(max_length=20, choices=Transport.choices)
+    dataset_id = models.CharField(max_length=32, blank=True, default="")
+    status = models.CharField(max_length=20, choices=PageStatus.choices, default=PageStatus.ACTIVE)
+    token_encrypted = models.TextField(blank=True, default="", editable=False)
+    token_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    connected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "page_id"], name="page_unique_per_tenant")
+        ]
+        indexes = [models.Index(fields=["tenant", "status"], name="page_tenant_status")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.page_id})"
+
+    def __repr__(self) -> str:
+        return f"<ConnectedPage {self.pk} {self.page_id} {self.status}>"
+
+
 class AuditAction(models.TextChoices):
     TENANT_CREATED = "tenant.created", "Workspace created"
     TENANT_UPDATED = "tenant.updated", "Workspace updated"
