@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[redacted]"
+# Shorter known values are not credentials, and replacing them everywhere would garble text.
+MIN_SECRET_LENGTH = 8
 
 SECRET_PARAMS = (
     "access_token",
@@ -41,9 +43,12 @@ _FACEBOOK_TOKEN_RE = re.compile(r"\bEAA[A-Za-z0-9]{20,}")
 def redact(text: str, *, secrets: Iterable[str] = ()) -> str:
     """Return `text` with every secret value replaced by "[redacted]".
 
-    `secrets` are exact values to remove wherever they appear, plain or URL-encoded.
+    `secrets` are exact values to remove wherever they appear, plain or URL-encoded (values
+    shorter than MIN_SECRET_LENGTH are ignored).
     """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    for secret in sorted(
+        {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
+    ):
         for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
             text = text.replace(form, REDACTED)
     text = _PARAM_RE.sub(_redact_param, text)

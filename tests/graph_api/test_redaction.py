@@ -59,7 +59,14 @@ def test_known_values_are_removed_wherever_they_appear():
 
 def test_the_longest_secret_goes_first():
     # The app token "{app_id}|{secret}" contains the secret; it must vanish whole.
-    assert redact("111|sec and sec", secrets=["sec", "111|sec"]) == f"{REDACTED} and {REDACTED}"
+    secret = "app-secret-1"
+    text = redact(f"111|{secret} and {secret}", secrets=[secret, f"111|{secret}"])
+
+    assert text == f"{REDACTED} and {REDACTED}"
+
+
+def test_short_known_values_are_not_treated_as_secrets():
+    assert redact("a code of c", secrets=["c", "code"]) == "a code of c"
 
 
 def test_redact_mapping_replaces_secret_keys_only():
