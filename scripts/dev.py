@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -144,7 +145,7 @@ def print_banner(env: dict[str, str], demo_login: str) -> None:
         "",
         "Ctrl-C stops everything.",
     ]
-    rule = "=" * max(len(line) for line in lines)
+    rule = "=" * min(max(len(line) for line in lines), shutil.get_terminal_size().columns)
     print("\n".join([rule, *lines, rule]), flush=True)
 
 
