@@ -66,6 +66,41 @@ if DEFAULT_EVENT_TRANSPORT not in {"conversions_api", "page_activities"}:
     )
 MESSENGER_VERIFY_TOKEN: str = env.str("MESSENGER_VERIFY_TOKEN", default="")
 
+# Facebook Login (social-auth), against FACEBOOK_WWW_URL / GRAPH_API_URL.
+SOCIAL_AUTH_FACEBOOK_KEY = FACEBOOK_APP_ID
+SOCIAL_AUTH_FACEBOOK_SECRET = FACEBOOK_APP_SECRET
+SOCIAL_AUTH_FACEBOOK_API_VERSION = GRAPH_API_VERSION.removeprefix("v")
+SOCIAL_AUTH_FACEBOOK_SCOPE = [
+    "page_events",
+    "pages_show_list",
+    "pages_messaging",
+    "pages_manage_metadata",
+    "business_management",
+]
+SOCIAL_AUTH_FACEBOOK_PROFILE_EXTRA_PARAMS = {"fields": "id,name,email"}
+# `?auth_type=rerequest` re-asks declined permissions; social-core only lets request data
+# override a configured key that is on its allow-list (reference §5.1).
+SOCIAL_AUTH_FACEBOOK_AUTH_EXTRA_ARGUMENTS = {"auth_type": ""}
+SOCIAL_AUTH_FACEBOOK_AUTH_EXTRA_ARGUMENTS_OVERRIDE_ALLOWLIST = ("auth_type",)
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/connect/facebook/done/"
+SOCIAL_AUTH_LOGIN_ERROR_URL = "/accounts/login/"
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SOCIAL_AUTH_PIPELINE = (
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "social_core.pipeline.social_auth.social_user",
+    "social_core.pipeline.user.get_username",
+    "social_core.pipeline.user.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "social_core.pipeline.social_auth.load_extra_data",
+    "social_core.pipeline.user.user_details",
+    "tenants.pipeline.forget_user_token",
+    "tenants.pipeline.ensure_workspace",
+    "tenants.pipeline.discover_pages",
+)
+
 # --- Django -------------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -80,6 +115,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "social_django",
     "graph_api",
     "tenants",
     "events",
@@ -94,6 +130,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "social_django.middleware.SocialAuthExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -127,6 +164,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "tenants.facebook.FacebookOAuth2",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tenants:workspace_list"
@@ -235,7 +276,9 @@ CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "check-page-tokens": {"task": "tenants.tasks.check_page_tokens", "schedule": 24 * 60 * 60},
+}
 
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")

@@ -19,3 +19,7 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 # Serve static files from the apps' folders, as in development: tests do not run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# No test may reach Facebook: anything not pointed at the sandbox gets "connection refused".
+GRAPH_API_URL = "http://127.0.0.1:9"
+FACEBOOK_WWW_URL = "http://127.0.0.1:9"

@@ -6,7 +6,7 @@ is how code reads those rows (see tenants/README.md).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +17,9 @@ from tenants.permissions import Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 class Tenant(models.Model):
@@ -34,7 +37,7 @@ class Tenant(models.Model):
         return self.name
 
 
-class TenantQuerySet(models.QuerySet[Any]):
+class TenantQuerySet(models.QuerySet[_M]):
     def for_tenant(self, tenant: Tenant) -> Self:
         return self.filter(tenant=tenant)
 
@@ -46,7 +49,7 @@ class TenantOwnedModel(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects: ClassVar[TenantQuerySet] = TenantQuerySet.as_manager()  # type: ignore[assignment]
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -142,6 +145,33 @@ class ConnectedPage(TenantOwnedModel):
         return f"<ConnectedPage {self.pk} {self.page_id} {self.status}>"
 
 
+class PageGrant(models.Model):
+    """A Page the person's last Facebook Login found, with its page token (encrypted).
+
+    Not tenant-owned: it belongs to the person. The page picker offers these for connecting;
+    each login replaces the person's grants with what Facebook returned then.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="page_grants"
+    )
+    page_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=200)
+    tasks = models.JSONField(default=list, blank=True)
+    scopes = models.JSONField(default=list, blank=True, help_text="Scopes granted for this Page.")
+    token_encrypted = models.TextField(editable=False)
+    found_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "page_id"], name="grant_unique_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.page_id}) for user {self.user_id}"
+
+
 class AuditAction(models.TextChoices):
     TENANT_CREATED = "tenant.created", "Workspace created"
     TENANT_UPDATED = "tenant.updated", "Workspace updated"
@@ -150,6 +180,13 @@ class AuditAction(models.TextChoices):
     MEMBER_REMOVED = "member.removed", "Member removed"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    PAGE_CONNECTED = "page.connected", "Page connected"
+    PAGE_RECONNECTED = "page.reconnected", "Page reconnected"
+    PAGE_DISCONNECTED = "page.disconnected", "Page disconnected"
+    PAGE_TRANSPORT_CHANGED = "page.transport_changed", "Page transport changed"
+    PAGE_RENAMED = "page.renamed", "Page renamed"
+    PAGE_NEEDS_ATTENTION = "page.needs_attention", "Page needs attention"
+    TOKEN_KEYS_ROTATED = "token_keys.rotated", "Token encryption keys rotated"
 
 
 class AuditEvent(TenantOwnedModel):

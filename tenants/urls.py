@@ -12,6 +12,11 @@ workspace_patterns = [
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("audit/", views.audit, name="audit"),
+    path("pages/", views.pages, name="pages"),
+    path("pages/connect/", views.page_connect, name="page_connect"),
+    path("pages/<int:page_pk>/transport/", views.page_transport, name="page_transport"),
+    path("pages/<int:page_pk>/check/", views.page_check, name="page_check"),
+    path("pages/<int:page_pk>/disconnect/", views.page_disconnect, name="page_disconnect"),
 ]
 
 tenant_patterns: list[URLPattern | URLResolver] = [
@@ -28,4 +33,6 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("t/", include((tenant_patterns, "tenants"))),
+    path("connect/facebook/done/", views.facebook_done, name="facebook_done"),
+    path("auth/", include("social_django.urls", namespace="social")),
 ]

@@ -18,11 +18,20 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tenants import services
 from tenants.exceptions import DomainError
 from tenants.forms import ApiKeyForm, MemberAddForm, MemberRoleForm, WorkspaceForm
-from tenants.models import ApiKey, AuditEvent, Membership, Tenant
+from tenants.models import (
+    ApiKey,
+    AuditEvent,
+    ConnectedPage,
+    Membership,
+    PageStatus,
+    Tenant,
+    Transport,
+)
 from tenants.permissions import role_can
+from tenants.pipeline import SESSION_MISSING_SCOPES, SESSION_RENEWED_PAGES, SESSION_WORKSPACE
+from tenants.services.pages import default_transport
 
 View = Callable[..., HttpResponse]
-CURRENT_WORKSPACE_SESSION_KEY = "current_workspace"
 
 
 def actor_for(request: HttpRequest) -> services.Actor:
@@ -47,7 +56,7 @@ def tenant_page(permission: str) -> Callable[[View], View]:
                     f"Your role ({role}) may not open this page; ask an admin of {tenant.name}."
                 )
             request.tenant, request.tenant_role = tenant, role  # type: ignore[attr-defined]
-            request.session[CURRENT_WORKSPACE_SESSION_KEY] = tenant.slug
+            request.session[SESSION_WORKSPACE] = tenant.slug
             return view(request, tenant, *args, **kwargs)
 
         return wrapper
@@ -58,7 +67,7 @@ def tenant_page(permission: str) -> Callable[[View], View]:
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
-    slug = request.session.get(CURRENT_WORKSPACE_SESSION_KEY)
+    slug = request.session.get(SESSION_WORKSPACE)
     if slug and Membership.objects.filter(tenant__slug=slug, user=request.user).exists():
         return redirect("tenants:overview", slug=slug)
     return redirect("tenants:workspace_list")
@@ -229,3 +238,117 @@ def audit(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     events = AuditEvent.objects.for_tenant(tenant)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "tenants/audit.html", {"page": page})
+
+
+# --- Facebook Pages ------------------------------------------------------------------------
+
+
+@login_required
+def facebook_done(request: HttpRequest) -> HttpResponse:
+    """Where Facebook Login lands: the workspace's Pages screen, with what the login renewed."""
+    slug = request.session.get(SESSION_WORKSPACE)
+    user = cast(User, request.user)
+    membership = (
+        Membership.objects.filter(user=user, tenant__slug=slug).select_related("tenant").first()
+        or Membership.objects.filter(user=user).select_related("tenant").first()
+    )
+    if membership is None:
+        return redirect("tenants:workspace_list")
+    for name in request.session.pop(SESSION_RENEWED_PAGES, []):
+        messages.success(request, f"“{name}” is connected again with a fresh token.")
+    return redirect("tenants:pages", slug=membership.tenant.slug)
+
+
+@tenant_page("page.view")
+def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    user = cast(User, request.user)
+    connected = ConnectedPage.objects.for_tenant(tenant).select_related("connected_by")
+    candidates = services.page_candidates(tenant=tenant, user=user)
+    context = {
+        "connected": connected,
+        "candidates": [
+            c
+            for c in candidates
+            if c.connected_here is None or c.connected_here.status != PageStatus.ACTIVE
+        ],
+        "missing_scopes": request.session.get(SESSION_MISSING_SCOPES, []),
+        "has_grants": bool(candidates),
+        "transports": Transport.choices,
+        "page_activities_allowed": services.region_allows_page_activities(tenant),
+        "default_transport": default_transport(tenant),
+        "can_manage": role_can(request.tenant_role, "page.manage"),  # type: ignore[attr-defined]
+    }
+    return render(request, "tenants/pages.html", context)
+
+
+def _page_action(
+    request: HttpRequest, tenant: Tenant, action: Callable[[], ConnectedPage], done: str
+) -> HttpResponse:
+    try:
+        page = action()
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done.format(name=page.name))
+    return redirect("tenants:pages", slug=tenant.slug)
+
+
+@tenant_page("page.manage")
+@require_POST
+def page_connect(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    return _page_action(
+        request,
+        tenant,
+        lambda: services.page_connect(
+            tenant=tenant,
+            actor=actor_for(request),
+            page_id=request.POST.get("page_id", ""),
+            transport=request.POST.get("transport") or None,
+        ),
+        "“{name}” is connected. Its events will be delivered to Facebook.",
+    )
+
+
+@tenant_page("page.manage")
+@require_POST
+def page_transport(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpResponse:
+    return _page_action(
+        request,
+        tenant,
+        lambda: services.page_update(
+            tenant=tenant,
+            actor=actor_for(request),
+            page_pk=page_pk,
+            transport=request.POST.get("transport", ""),
+        ),
+        "“{name}” now delivers events through its new transport.",
+    )
+
+
+@tenant_page("page.manage")
+@require_POST
+def page_check(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpResponse:
+    page = ConnectedPage.objects.for_tenant(tenant).filter(pk=page_pk).first()
+    if page is None:
+        raise Http404("No such Page")
+    try:
+        page = services.page_check_token(page=page)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("tenants:pages", slug=tenant.slug)
+    if page.status == PageStatus.ACTIVE:
+        messages.success(request, f"“{page.name}”: Facebook accepts its token.")
+    else:
+        messages.warning(request, f"“{page.name}”: {page.last_error}")
+    return redirect("tenants:pages", slug=tenant.slug)
+
+
+@tenant_page("page.manage")
+@require_POST
+def page_disconnect(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpResponse:
+    return _page_action(
+        request,
+        tenant,
+        lambda: services.page_disconnect(tenant=tenant, actor=actor_for(request), page_pk=page_pk),
+        "“{name}” is disconnected and its token forgotten.",
+    )

@@ -41,6 +41,8 @@ class TenantScopedMixin:
     """
 
     permissions: ClassVar[dict[str, str]] = {}
+    # Actions that take no request body (e.g. `POST pages/<id>/check/`): one sent is refused.
+    bodyless_actions: ClassVar[frozenset[str]] = frozenset()
     tenant: Tenant
     role: str
     actor: Actor
@@ -54,6 +56,17 @@ class TenantScopedMixin:
             raise Http404
         self.tenant, self.role = tenant, role
         self.check_role(self.required_permission(request))
+        self.check_body(request)
+
+    def check_body(self, request: Request) -> None:
+        """Parse a write's body up front, so a malformed one is a 400 on every route."""
+        if request.method not in {"POST", "PUT", "PATCH"}:
+            return
+        data = request.data
+        if getattr(self, "action", None) in self.bodyless_actions and data:
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["This endpoint takes no request body: send none."]}
+            )
 
     def required_permission(self, request: Request) -> str:
         action = getattr(self, "action", None) or request.method.lower()  # type: ignore[union-attr]

@@ -5,7 +5,7 @@ from typing import Any
 from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
-from tenants.models import ApiKey, AuditEvent, Membership, Tenant
+from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, Tenant, Transport
 from tenants.permissions import Role
 
 
@@ -101,3 +101,57 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
         model = AuditEvent
         fields = ["id", "created_at", "actor", "action", "target", "details", "ip_address"]
         read_only_fields = fields
+
+
+class ConnectedPageSerializer(serializers.ModelSerializer[ConnectedPage]):
+    connected_by = serializers.EmailField(source="connected_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = ConnectedPage
+        fields = [
+            "id",
+            "page_id",
+            "name",
+            "status",
+            "transport",
+            "dataset_id",
+            "tasks",
+            "granted_scopes",
+            "token_checked_at",
+            "last_error",
+            "connected_by",
+            "connected_at",
+        ]
+        read_only_fields = fields
+
+
+class PageConnectSerializer(serializers.Serializer[Any]):
+    page_id = serializers.RegexField(
+        r"^[0-9]{1,32}$", help_text="The Facebook Page id, from `?available=1`."
+    )
+    transport = serializers.ChoiceField(
+        choices=Transport.choices,
+        required=False,
+        help_text="Defaults to DEFAULT_EVENT_TRANSPORT (Conversions API in Europe and Japan).",
+    )
+
+
+class PageUpdateSerializer(serializers.Serializer[Any]):
+    transport = serializers.ChoiceField(choices=Transport.choices, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+
+
+class PageCandidateSerializer(serializers.Serializer[Any]):
+    page_id = serializers.CharField()
+    name = serializers.CharField()
+    tasks = serializers.ListField(child=serializers.CharField())
+    scopes = serializers.ListField(child=serializers.CharField())
+    connectable = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why it cannot be connected, when it cannot.")
+    connected_here = serializers.SerializerMethodField()
+    connected_elsewhere = serializers.BooleanField(
+        help_text="Connected in another Pagepulse workspace too (allowed)."
+    )
+
+    def get_connected_here(self, candidate: Any) -> int | None:
+        return candidate.connected_here.pk if candidate.connected_here else None

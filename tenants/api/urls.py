@@ -11,6 +11,7 @@ scoped = SimpleRouter(use_regex_path=False)
 scoped.register("members", views.MemberViewSet, basename="member")
 scoped.register("api-keys", views.ApiKeyViewSet, basename="api-key")
 scoped.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+scoped.register("pages", views.ConnectedPageViewSet, basename="page")
 
 app_name = "api"
 urlpatterns = [

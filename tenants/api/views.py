@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,12 +19,16 @@ from tenants.api.serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
     AuditEventSerializer,
+    ConnectedPageSerializer,
     MemberCreateSerializer,
     MembershipSerializer,
     MemberUpdateSerializer,
+    PageCandidateSerializer,
+    PageConnectSerializer,
+    PageUpdateSerializer,
     TenantSerializer,
 )
-from tenants.models import ApiKey, AuditEvent, Membership, Tenant
+from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, Tenant
 from tenants.permissions import API_KEY_ROLE
 
 
@@ -177,3 +182,76 @@ class AuditEventViewSet(mixins.ListModelMixin, TenantScopedViewSet):
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         return AuditEvent.objects.for_tenant(self.tenant)
+
+
+class ConnectedPageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Facebook Pages connected to the workspace.
+
+    `GET ?available=1` (or `GET available/`) lists the Pages the signed-in person's last
+    Facebook Login found, each saying whether it can be connected here and, if not, why.
+    `POST {"page_id", "transport"}` connects one of those; `DELETE` disconnects (unsubscribes
+    the app and forgets the token); `POST <id>/check/` asks Facebook whether the token works.
+    """
+
+    serializer_class = ConnectedPageSerializer
+    permissions = {
+        "list": "page.view",
+        "available": "page.view",
+        "retrieve": "page.view",
+        "create": "page.manage",
+        "partial_update": "page.manage",
+        "destroy": "page.manage",
+        "check": "page.manage",
+    }
+    filterset_fields = ["status", "transport"]
+    bodyless_actions = frozenset({"check"})
+
+    def get_queryset(self) -> QuerySet[ConnectedPage]:
+        return ConnectedPage.objects.for_tenant(self.tenant).select_related("connected_by")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if request.query_params.get("available") in {"1", "true"}:
+            return self._available(request)
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: PageCandidateSerializer(many=True)})
+    @action(detail=False, methods=["get"])
+    def available(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._available(request)
+
+    def _available(self, request: Request) -> Response:
+        if isinstance(request.user, ApiKeyUser):
+            return Response([])  # an API key has no Facebook Login of its own
+        candidates = services.page_candidates(tenant=self.tenant, user=cast(User, request.user))
+        return Response(PageCandidateSerializer(candidates, many=True).data)
+
+    @extend_schema(request=PageConnectSerializer, responses={201: ConnectedPageSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = PageConnectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        page = services.page_connect(
+            tenant=self.tenant, actor=self.actor, **serializer.validated_data
+        )
+        return Response(ConnectedPageSerializer(page).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PageUpdateSerializer, responses={200: ConnectedPageSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = PageUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        page = services.page_update(
+            tenant=self.tenant,
+            actor=self.actor,
+            page_pk=self.get_object().pk,
+            **serializer.validated_data,
+        )
+        return Response(ConnectedPageSerializer(page).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.page_disconnect(tenant=self.tenant, actor=self.actor, page_pk=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: ConnectedPageSerializer})
+    @action(detail=True, methods=["post"])
+    def check(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = services.page_check_token(page=self.get_object())
+        return Response(ConnectedPageSerializer(page).data)

@@ -4,7 +4,8 @@ import factory
 from django.contrib.auth import get_user_model
 
 from tenants import services
-from tenants.models import Membership, Tenant
+from tenants.crypto import encrypt_token
+from tenants.models import ConnectedPage, Membership, PageStatus, Tenant, Transport
 from tenants.permissions import Role
 
 
@@ -50,3 +51,22 @@ def api_key(tenant: Tenant, name: str = "Integration") -> str:
         tenant=tenant, actor=services.Actor(user=owner.user), name=name
     )
     return secret
+
+
+class ConnectedPageFactory(factory.django.DjangoModelFactory):
+    """A connected Page; its token is a made-up one, encrypted like a real one."""
+
+    class Meta:
+        model = ConnectedPage
+
+    tenant = factory.SubFactory(TenantFactory)
+    page_id = factory.Sequence(lambda n: str(900000000000 + n))
+    name = factory.Sequence(lambda n: f"Page {n}")
+    tasks = ["ANALYZE", "ADVERTISE", "MESSAGING", "MODERATE", "CREATE_CONTENT", "MANAGE"]
+    granted_scopes = ["page_events", "pages_manage_metadata", "pages_messaging", "pages_show_list"]
+    transport = Transport.CONVERSIONS_API
+    dataset_id = factory.Sequence(lambda n: str(700000000000 + n))
+    status = PageStatus.ACTIVE
+    token_encrypted = factory.LazyAttribute(
+        lambda page: encrypt_token(f"test-page-token-{page.page_id}")
+    )

@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tenants import services
 from tenants.models import Tenant
 from tenants.permissions import Role
-from tests.tenants.factories import member
+from tests.tenants.factories import ConnectedPageFactory, member
 
 TENANT_ROUTE_PREFIX = "api/v1/tenants/<slug:tenant_slug>/"
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -89,3 +89,4 @@ def world(tenant: Tenant) -> None:
     member(tenant, Role.VIEWER)  # first, so routes with a member id name a non-owner
     owner = member(tenant, Role.OWNER)
     services.api_key_create(tenant=tenant, actor=services.Actor(user=owner.user), name="CRM sync")
+    ConnectedPageFactory(tenant=tenant, name=f"{tenant.name} Page")

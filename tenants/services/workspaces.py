@@ -79,7 +79,7 @@ def actor_role(*, tenant: Tenant, actor: Actor) -> str | None:
     return role_of(tenant=tenant, user=actor.user)
 
 
-def _require(*, tenant: Tenant, actor: Actor, permission: str) -> None:
+def require_permission(*, tenant: Tenant, actor: Actor, permission: str) -> None:
     role = actor_role(tenant=tenant, actor=actor)
     if not role_can(role, permission):
         raise PermissionDenied(
@@ -116,7 +116,7 @@ def tenant_create(*, name: str, country: str, owner: User, actor: Actor) -> Tena
 def tenant_update(
     *, tenant: Tenant, actor: Actor, name: str | None = None, country: str | None = None
 ) -> Tenant:
-    _require(tenant=tenant, actor=actor, permission="tenant.update")
+    require_permission(tenant=tenant, actor=actor, permission="tenant.update")
     changes: dict[str, Any] = {}
     if name is not None and name.strip() != tenant.name:
         changes["name"] = [tenant.name, name.strip()]
@@ -153,7 +153,7 @@ def _check_owner_rules(*, tenant: Tenant, actor: Actor, old: str | None, new: st
 @transaction.atomic
 def member_add(*, tenant: Tenant, actor: Actor, email: str, role: str) -> Membership:
     """Add an existing user, found by email, to the workspace with `role`."""
-    _require(tenant=tenant, actor=actor, permission="member.manage")
+    require_permission(tenant=tenant, actor=actor, permission="member.manage")
     user = get_user_model().objects.filter(email__iexact=email.strip()).order_by("id").first()
     if user is None:
         raise DomainError(
@@ -188,7 +188,7 @@ def _membership(*, tenant: Tenant, membership_id: int) -> Membership:
         .filter(pk=membership_id)
         .first()
     )
-    if not isinstance(membership, Membership):
+    if membership is None:
         raise NotFound("No such member in this workspace.")
     return membership
 
@@ -197,7 +197,7 @@ def _membership(*, tenant: Tenant, membership_id: int) -> Membership:
 def member_change_role(
     *, tenant: Tenant, actor: Actor, membership_id: int, role: str
 ) -> Membership:
-    _require(tenant=tenant, actor=actor, permission="member.manage")
+    require_permission(tenant=tenant, actor=actor, permission="member.manage")
     membership = _membership(tenant=tenant, membership_id=membership_id)
     if membership.role == role:
         return membership
@@ -216,7 +216,7 @@ def member_change_role(
 
 @transaction.atomic
 def member_remove(*, tenant: Tenant, actor: Actor, membership_id: int) -> None:
-    _require(tenant=tenant, actor=actor, permission="member.manage")
+    require_permission(tenant=tenant, actor=actor, permission="member.manage")
     membership = _membership(tenant=tenant, membership_id=membership_id)
     _check_owner_rules(tenant=tenant, actor=actor, old=membership.role, new=None)
     membership.delete()
@@ -240,7 +240,7 @@ def api_key_create(*, tenant: Tenant, actor: Actor, name: str) -> tuple[ApiKey, 
     The secret is `pp_<prefix>_<43 random url-safe characters>` (256 bits of entropy), so a
     plain SHA-256 is the right hash: there is nothing to brute-force as with passwords.
     """
-    _require(tenant=tenant, actor=actor, permission="api_key.manage")
+    require_permission(tenant=tenant, actor=actor, permission="api_key.manage")
     name = name.strip()
     if not name:
         raise DomainError("Give the key a name that says which integration uses it.")
@@ -265,9 +265,9 @@ def api_key_create(*, tenant: Tenant, actor: Actor, name: str) -> tuple[ApiKey, 
 
 @transaction.atomic
 def api_key_revoke(*, tenant: Tenant, actor: Actor, key_id: int) -> ApiKey:
-    _require(tenant=tenant, actor=actor, permission="api_key.manage")
+    require_permission(tenant=tenant, actor=actor, permission="api_key.manage")
     key = ApiKey.objects.for_tenant(tenant).select_for_update().filter(pk=key_id).first()
-    if not isinstance(key, ApiKey):
+    if key is None:
         raise NotFound("No such API key in this workspace.")
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
@@ -291,7 +291,7 @@ def api_key_authenticate(secret: str) -> ApiKey | None:
         .filter(hashed_key=hash_api_key(secret), revoked_at__isnull=True)
         .first()
     )
-    if not isinstance(key, ApiKey):
+    if key is None:
         return None
     now = timezone.now()
     stale = now - timedelta(seconds=API_KEY_TOUCH_INTERVAL_SECONDS)
