@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from tenants.permissions import Role
@@ -38,10 +42,16 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 
 
 @pytest.fixture
-def bearer(db) -> dict[str, str]:
+def bearer(db) -> Iterator[dict[str, str]]:
     tenant = TenantFactory(slug="fuzz")
     member(tenant, Role.OWNER)
-    return {"Authorization": f"Bearer {api_key(tenant)}"}
+    # Django's test client keeps the test's database connection open across requests; calling
+    # the WSGI app directly must too, or the request-finished signal closes it mid-test.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield {"Authorization": f"Bearer {api_key(tenant)}"}
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()

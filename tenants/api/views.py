@@ -37,6 +37,7 @@ class TenantCollectionViewSet(
 ):
     """The workspaces you belong to; create a new one (you become its owner)."""
 
+    queryset = Tenant.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = TenantSerializer
 
     def get_queryset(self) -> QuerySet[Tenant]:
@@ -104,6 +105,7 @@ class TenantDetailViewSet(TenantScopedViewSet):
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """People in the workspace and their roles. The last owner stays an owner."""
 
+    queryset = Membership.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = MembershipSerializer
     permissions = {
         "list": "member.view",
@@ -147,6 +149,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """API keys for integrations. The secret is returned once, by create; DELETE revokes."""
 
+    queryset = ApiKey.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = ApiKeySerializer
     permissions = {
         "list": "api_key.view",
@@ -176,6 +179,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
 class AuditEventViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     """Who changed members, roles and API keys, newest first (admins)."""
 
+    queryset = AuditEvent.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = AuditEventSerializer
     permissions = {"list": "audit.view"}
     filterset_fields = ["action"]
@@ -193,6 +197,7 @@ class ConnectedPageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ten
     the app and forgets the token); `POST <id>/check/` asks Facebook whether the token works.
     """
 
+    queryset = ConnectedPage.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = ConnectedPageSerializer
     permissions = {
         "list": "page.view",

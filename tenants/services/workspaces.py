@@ -209,7 +209,7 @@ def member_change_role(
         actor=actor,
         action=AuditAction.MEMBER_ROLE_CHANGED,
         target=user_label(membership.user),
-        details={"from": old_role, "to": role},
+        details={"role": [old_role, role]},
     )
     return membership
 

@@ -76,7 +76,7 @@ def test_with_a_second_owner_an_owner_may_step_down(client_for, tenant):
     assert response.status_code == 200
     assert response.json()["role"] == "editor"
     event = AuditEvent.objects.get(action="member.role_changed")
-    assert event.details == {"from": "owner", "to": "editor"}
+    assert event.details == {"role": ["owner", "editor"]}
 
 
 def test_an_admin_cannot_make_or_unmake_owners(client_for, tenant):

@@ -167,7 +167,7 @@ def test_audit_page_lists_changes_for_admins(tenant):
     page = client.get(f"/t/{tenant.slug}/audit/").content.decode()
     assert "Member added" in page
     assert "Member role changed" in page
-    assert "from: editor, to: admin" in page
+    assert "role: editor → admin" in page
     assert AuditEvent.objects.count() == 2
 
 
