@@ -50,8 +50,8 @@ class GraphError(Exception):
         error_user_msg: str | None = None,
         usage: Usage | None = None,
     ) -> None:
-        # Facebook's texts never should, but a URL in a connection error does carry the token:
-        # everything that ends up in str() or repr() is redacted once, here.
+        # Facebook echoes a malformed token in its message and a connection error's URL holds
+        # the token: everything that ends up in str() or repr() is redacted here.
         self.message = redact(message)
         self.code = code
         self.error_subcode = error_subcode
