@@ -79,14 +79,18 @@ class Control:
         ]
 
     async def requests(self, request: web.Request) -> web.Response:
-        """GET /_sandbox/requests?path=&since=&method=&limit=: the request log, oldest first."""
+        """GET /_sandbox/requests?path=&since=&method=&limit=: the request log, by id.
+
+        A batch envelope is logged when it finishes, after its operations; sorting by id puts it
+        back in front of them, in the order the calls arrived.
+        """
         since = _int_query(request, "since", 0)
         limit = _int_query(request, "limit", 1000)
         path = request.query.get("path")
         method = request.query.get("method", "").upper() or None
         data = [
             entry
-            for entry in self.state.requests
+            for entry in sorted(self.state.requests, key=lambda entry: entry["id"])
             if entry["id"] > since
             and (path is None or path in entry["path"])
             and (method is None or entry["method"] == method)
