@@ -8,9 +8,6 @@ of them, the private Redis last, so the worker can still hand back its unfinishe
 Run it as `uv run python scripts/dev.py` (the Makefile does).
 """
 
-# A terminal program: printing to the terminal is its interface.
-# ruff: noqa: T201
-
 from __future__ import annotations
 
 import contextlib

@@ -9,7 +9,7 @@ from tenants.permissions import Role
 class WorkspaceForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Usually your business's name.")
     country = forms.ChoiceField(
-        choices=countries,
+        choices=[("", "Choose a country"), *countries],
         help_text="Where the business is based. Facebook's Events API is not offered in "
         "Europe or Japan, so this decides which event transports your pages can use.",
     )

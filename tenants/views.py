@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tenants import services
+from tenants.crypto import decrypt_token, encrypt_token
 from tenants.exceptions import DomainError
 from tenants.forms import ApiKeyForm, MemberAddForm, MemberRoleForm, WorkspaceForm
 from tenants.models import (
@@ -188,34 +189,41 @@ def member_remove(request: HttpRequest, tenant: Tenant, membership_id: int) -> H
     return redirect("tenants:members", slug=tenant.slug)
 
 
+NEW_API_KEY_SESSION_KEY = "new_api_key"
+
+
 @tenant_page("api_key.view")
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
-    created: tuple[ApiKey, str] | None = None
-    status = 200
     if request.method == "POST":
         if not role_can(request.tenant_role, "api_key.manage"):  # type: ignore[attr-defined]
             raise PermissionDenied
         if form.is_valid():
             try:
-                created = services.api_key_create(
+                key, secret = services.api_key_create(
                     tenant=tenant, actor=actor_for(request), name=form.cleaned_data["name"]
                 )
             except DomainError as error:
                 form.add_error("name", error.message)
-                status = 400
             else:
-                form = ApiKeyForm()
-        else:
-            status = 400
+                # Post/redirect/get, so a reload cannot create a second key. The secret rides
+                # to the next page encrypted in the session and is shown there once.
+                request.session[NEW_API_KEY_SESSION_KEY] = [key.pk, encrypt_token(secret)]
+                return redirect("tenants:api_keys", slug=tenant.slug)
+    created: tuple[ApiKey, str] | None = None
+    pending = request.session.pop(NEW_API_KEY_SESSION_KEY, None)
+    if pending:
+        key_id, ciphertext = pending
+        new_key = ApiKey.objects.for_tenant(tenant).filter(pk=key_id).first()
+        if new_key is not None:
+            created = (new_key, decrypt_token(ciphertext))
     keys = ApiKey.objects.for_tenant(tenant).select_related("created_by")
-    # The secret is rendered in this response only (never stored, never put in a cookie).
     response = render(
         request,
         "tenants/api_keys.html",
         {"keys": keys, "form": form, "created": created},
-        status=status,
+        status=400 if form.errors else 200,
     )
     response["Cache-Control"] = "no-store"
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -128,17 +129,32 @@ def test_viewers_cannot_manage_members(tenant):
 def test_api_key_secret_is_shown_once(tenant):
     client, _ = signed_in(tenant, Role.ADMIN)
     response = client.post(f"/t/{tenant.slug}/api-keys/", {"name": "Zapier"})
-    assert response.status_code == 200
-    assert response["Cache-Control"] == "no-store"
-    secret = re.search(
-        r'<pre class="secret" id="new-key">([^<]+)</pre>', response.content.decode()
-    ).group(1)
+    assert response.status_code == 302  # post/redirect/get: a reload cannot make a second key
+    page = client.get(response.url)
+    assert page["Cache-Control"] == "no-store"
+    html = page.content.decode()
+    secret = re.search(r'<pre class="secret" id="new-key">([^<]+)</pre>', html).group(1)
     assert secret.startswith("pp_")
-    assert ApiKey.objects.get().hashed_key != secret
+    key = ApiKey.objects.get()
+    assert key.hashed_key == hashlib.sha256(secret.encode()).hexdigest()
     again = client.get(f"/t/{tenant.slug}/api-keys/").content.decode()
     assert secret not in again
     assert "Zapier" in again
     assert secret not in str(client.cookies)
+    assert ApiKey.objects.count() == 1
+
+
+def test_the_secret_waits_in_the_session_encrypted(tenant):
+    from django.contrib.sessions.models import Session
+
+    client, _ = signed_in(tenant, Role.ADMIN)
+    client.post(f"/t/{tenant.slug}/api-keys/", {"name": "Zapier"})
+    stored = str([session.get_decoded() for session in Session.objects.all()])
+    assert "new_api_key" in stored
+    page = client.get(f"/t/{tenant.slug}/api-keys/").content.decode()
+    secret = re.search(r'id="new-key">([^<]+)</pre>', page).group(1)
+    assert secret not in stored
+    assert secret.split("_", 2)[2] not in stored
 
 
 def test_revoke_from_the_page(tenant):
