@@ -25,11 +25,11 @@ SESSION_RENEWED_PAGES = "facebook_renewed_pages"
 SESSION_WORKSPACE = "current_workspace"
 
 
-def ensure_workspace(strategy: Any, user: User, **kwargs: Any) -> None:
+def ensure_workspace(strategy: Any, user: User, details: dict[str, Any], **kwargs: Any) -> None:
     """A person's first login creates a workspace named after them, which they own."""
     membership = Membership.objects.filter(user=user).select_related("tenant").first()
     if membership is None:
-        name = user.get_full_name() or user.get_username()
+        name = details.get("fullname") or user.get_full_name() or user.get_username()
         tenant = services.tenant_create(
             name=f"{name}'s workspace", country="US", owner=user, actor=services.Actor(user=user)
         )

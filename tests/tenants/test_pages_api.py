@@ -148,4 +148,4 @@ def test_declined_page_events_is_explained_with_a_rerequest_button(tenant):
     html = client.get(f"/t/{tenant.slug}/pages/").content.decode()
     assert "Facebook did not grant everything Pagepulse needs" in html
     assert "lets Pagepulse log your bots" in html
-    assert "/auth/login/facebook/?auth_type=rerequest" in html
+    assert '<input type="hidden" name="auth_type" value="rerequest">' in html

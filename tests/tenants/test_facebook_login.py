@@ -1,0 +1,233 @@
+"""Facebook Login end to end against the real Graph sandbox on a local port, driven over HTTP.
+
+Our app runs in-process (Django's test client); every Facebook call goes to the sandbox: the
+login dialog (its non-interactive mode), the code exchange, the long-lived exchange,
+debug_token, /me, /me/accounts with paging, subscribed_apps and datasets.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from social_django.models import UserSocialAuth
+
+from tenants.crypto import decrypt_token, encrypt_token
+from tenants.models import AuditEvent, ConnectedPage, Membership, PageGrant, Tenant
+from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2, ADA_PAGE_NO_ANALYZE, BOB, CLEO
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sandbox(graph_sandbox, settings):
+    settings.GRAPH_API_URL = graph_sandbox.url
+    settings.FACEBOOK_WWW_URL = graph_sandbox.url
+    return graph_sandbox
+
+
+def facebook_login(client: Client, sandbox, user_id: str, *, decline=(), rerequest=False):
+    """Click "Continue with Facebook", let the sandbox's dialog answer, follow the callback."""
+    start = client.post("/auth/login/facebook/", {"auth_type": "rerequest"} if rerequest else {})
+    assert start.status_code == 302
+    dialog = start["Location"]
+    assert dialog.startswith(f"{sandbox.url}/v25.0/dialog/oauth?")
+    params = {"sandbox_auto": "1", "sandbox_user": user_id}
+    if decline:
+        params["sandbox_decline"] = ",".join(decline)
+    answer = requests.get(dialog, params=params, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    callback = urlsplit(answer.headers["Location"])
+    assert callback.path == "/auth/complete/facebook/"
+    done = client.get(f"{callback.path}?{callback.query}")
+    return dialog, done
+
+
+def test_the_dialog_asks_for_what_pagepulse_needs(client, sandbox):
+    dialog, _ = facebook_login(client, sandbox, ADA)
+    query = parse_qs(urlsplit(dialog).query)
+    assert query["scope"] == [
+        "page_events,pages_show_list,pages_messaging,pages_manage_metadata,business_management"
+    ]
+    assert query["return_scopes"] == ["true"]
+    assert "auth_type" not in query
+
+
+def test_a_new_user_lands_in_a_new_workspace_with_their_pages_to_pick(client, sandbox):
+    _, done = facebook_login(client, sandbox, ADA)
+    assert done.status_code == 302
+    assert done["Location"] == "/connect/facebook/done/"
+    user = get_user_model().objects.get()
+    assert (user.email, user.get_full_name() or user.username) != ("", "")
+    membership = Membership.objects.get(user=user)
+    assert membership.role == "owner"
+    assert membership.tenant.name == "Ada Sandbox's workspace"
+
+    landing = client.get("/connect/facebook/done/")
+    assert landing["Location"] == f"/t/{membership.tenant.slug}/pages/"
+    html = client.get(landing["Location"]).content.decode()
+    assert "Ada&#x27;s Bakery" in html
+    assert "lacks the ANALYZE task" in html  # Corner Cafe: Ada cannot analyze it
+
+    grants = {g.page_id: g for g in PageGrant.objects.filter(user=user)}
+    assert set(grants) == {ADA_PAGE, ADA_PAGE_2, "300000000000003", ADA_PAGE_NO_ANALYZE}
+    assert "page_events" in grants[ADA_PAGE].scopes
+    assert "ANALYZE" not in grants[ADA_PAGE_NO_ANALYZE].tasks
+    # social-auth would keep the user token in the clear; we keep none.
+    assert "access_token" not in UserSocialAuth.objects.get(user=user).extra_data
+
+
+def test_connecting_a_page_from_the_picker(client, sandbox):
+    facebook_login(client, sandbox, ADA)
+    tenant = Tenant.objects.get()
+    response = client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/",
+        {"page_id": ADA_PAGE, "transport": "conversions_api"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    page = ConnectedPage.objects.get()
+    assert (page.status, page.transport) == ("active", "conversions_api")
+    assert page.dataset_id
+    token = decrypt_token(page.token_encrypted)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT token_encrypted FROM tenants_connectedpage UNION ALL SELECT token_encrypted FROM tenants_pagegrant"
+        )
+        assert all(token not in row[0] for row in cursor.fetchall())
+    received = [(r["method"], r["path"]) for r in sandbox.requests()]
+    assert ("POST", f"/v25.0/{ADA_PAGE}/subscribed_apps") in received
+    assert ("POST", f"/v25.0/{ADA_PAGE}/dataset") in received
+    assert token not in response.content.decode()
+
+
+def test_the_page_without_analyze_cannot_be_connected(client, sandbox):
+    facebook_login(client, sandbox, ADA)
+    tenant = Tenant.objects.get()
+    response = client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/",
+        {"page_id": ADA_PAGE_NO_ANALYZE},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "ANALYZE task" in response.json()["error"]["message"]
+    assert not ConnectedPage.objects.exists()
+
+
+def test_a_returning_user_gets_the_same_account_and_workspace(client, sandbox):
+    facebook_login(client, sandbox, ADA)
+    client.logout()
+    facebook_login(client, sandbox, ADA)
+    assert get_user_model().objects.count() == 1
+    assert Tenant.objects.count() == 1
+    assert UserSocialAuth.objects.get().uid == ADA
+
+
+def test_declined_page_events_is_explained_and_asked_again(client, sandbox):
+    facebook_login(client, sandbox, ADA, decline=["page_events"])
+    tenant = Tenant.objects.get()
+    html = client.get(f"/t/{tenant.slug}/pages/").content.decode()
+    assert "Facebook did not grant everything Pagepulse needs" in html
+    assert '<input type="hidden" name="auth_type" value="rerequest">' in html
+    assert all("page_events" not in g.scopes for g in PageGrant.objects.all())
+
+    # Facebook does not ask again for a declined permission without auth_type=rerequest...
+    facebook_login(client, sandbox, ADA)
+    assert all("page_events" not in g.scopes for g in PageGrant.objects.all())
+    # ...and does with it.
+    dialog, _ = facebook_login(client, sandbox, ADA, rerequest=True)
+    assert parse_qs(urlsplit(dialog).query)["auth_type"] == ["rerequest"]
+    assert all("page_events" in g.scopes for g in PageGrant.objects.all())
+    assert client.session["facebook_missing_scopes"] == []
+
+
+def test_a_user_who_never_grants_page_events(client, sandbox):
+    facebook_login(client, sandbox, CLEO)
+    assert "page_events" in client.session["facebook_missing_scopes"]
+    [grant] = PageGrant.objects.all()
+    assert "page_events" not in grant.scopes
+
+
+def test_every_page_across_several_paging_pages_is_found(client, sandbox):
+    facebook_login(client, sandbox, BOB)
+    assert PageGrant.objects.count() == 60
+    accounts_calls = [r for r in sandbox.requests() if r["path"].endswith("/me/accounts")]
+    assert len(accounts_calls) >= 3
+
+
+def test_a_revoked_token_needs_reauth_and_a_new_login_puts_it_back(client, sandbox):
+    facebook_login(client, sandbox, ADA)
+    tenant = Tenant.objects.get()
+    client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/",
+        {"page_id": ADA_PAGE},
+        content_type="application/json",
+    )
+    page = ConnectedPage.objects.get()
+
+    sandbox.revoke(page_id=ADA_PAGE)
+    checked = client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/{page.pk}/check/", content_type="application/json"
+    )
+    assert checked.json()["status"] == "needs_reauth"
+    html = client.get(f"/t/{tenant.slug}/pages/").content.decode()
+    assert "1 Page needs attention" in html
+
+    sandbox.reset()  # Facebook forgets the revocation once the person logs in again
+    facebook_login(client, sandbox, ADA)
+    page.refresh_from_db()
+    assert page.status == "active"
+    assert AuditEvent.objects.filter(action="page.reconnected").count() == 1
+    landing = client.get("/connect/facebook/done/", follow=True).content.decode()
+    assert "is connected again with a fresh token" in landing
+
+
+def test_a_token_without_page_events_is_found_by_the_health_check(client, sandbox):
+    facebook_login(client, sandbox, ADA)
+    tenant = Tenant.objects.get()
+    client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/",
+        {"page_id": ADA_PAGE},
+        content_type="application/json",
+    )
+    # The person removed page_events on Facebook: the Page's token no longer carries it.
+    stripped = sandbox.mint(
+        type="page", user_id=ADA, page_id=ADA_PAGE, scopes=["pages_show_list", "pages_messaging"]
+    )
+    ConnectedPage.objects.update(token_encrypted=encrypt_token(stripped))
+    page = ConnectedPage.objects.get()
+
+    checked = client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/{page.pk}/check/", content_type="application/json"
+    )
+    assert checked.json()["status"] == "missing_permission"
+    assert "page_events permission was removed" in checked.json()["last_error"]
+    event = AuditEvent.objects.get(action="page.needs_attention")
+    assert event.details["status"] == "missing_permission"
+
+
+def test_the_health_check_task_marks_only_the_broken_page(client, sandbox):
+    from tenants.tasks import check_page_token
+
+    facebook_login(client, sandbox, ADA)
+    tenant = Tenant.objects.get()
+    for page_id in (ADA_PAGE, ADA_PAGE_2):
+        client.post(
+            f"/api/v1/tenants/{tenant.slug}/pages/",
+            {"page_id": page_id},
+            content_type="application/json",
+        )
+    sandbox.revoke(page_id=ADA_PAGE_2)
+    for page in ConnectedPage.objects.all():
+        check_page_token(page.pk)  # the task body; the worker itself runs in tests/system
+    statuses = dict(ConnectedPage.objects.values_list("page_id", "status"))
+    assert statuses == {ADA_PAGE: "active", ADA_PAGE_2: "needs_reauth"}
+
+
+def test_the_daily_schedule_runs_the_health_check(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["check-page-tokens"]
+    assert entry == {"task": "tenants.tasks.check_page_tokens", "schedule": 24 * 60 * 60}
