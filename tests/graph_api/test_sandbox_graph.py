@@ -573,6 +573,18 @@ def test_timeout_fault_makes_the_client_time_out(
     assert len(graph_sandbox.events()) == 1
 
 
+def test_timeout_fault_with_process_takes_effect_after_the_delay(
+    graph_sandbox: GraphSandbox, page_token: str
+) -> None:
+    graph_sandbox.faults(kind="timeout", seconds=0.2, process=True, count=1)
+
+    response = activities(graph_sandbox, page_token, json=ACTIVITIES)
+
+    assert response.status_code == 200
+    assert response.elapsed.total_seconds() >= 0.2
+    assert len(graph_sandbox.events()) == 1
+
+
 def test_latency_fault_and_rate(graph_sandbox: GraphSandbox, page_token: str) -> None:
     graph_sandbox.faults(kind="latency", latency_ms=50)
     assert graph_sandbox.get("/me", page_token).elapsed.total_seconds() >= 0.05
