@@ -245,7 +245,12 @@ class GraphSandbox:
         long_lived: bool = False,
         **dialog: Any,
     ) -> str:
-        """A user token via the non-interactive dialog and the code exchange."""
+        """A user token via the non-interactive dialog and the code exchange.
+
+        Like Facebook, the sandbox remembers grants within a test: a permission granted by an
+        earlier login is not asked again, so `decline` cannot take it back. For a token without
+        it, use `mint(...)`.
+        """
         response = self.exchange_code(self.login_code(user_id=user_id, decline=decline, **dialog))
         assert response.status_code == 200, response.text
         token: str = response.json()["access_token"]

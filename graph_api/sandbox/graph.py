@@ -39,6 +39,7 @@ from .errors import (
     unknown_path,
     unsupported_method,
 )
+from .seed import AdObject
 from .state import HUMAN_AGENT_WINDOW_SECONDS, INBOUND_WINDOW_SECONDS, SandboxState, iso_now
 from .tokens import TokenClaims
 from .validation import (
@@ -689,7 +690,7 @@ class Graph:
 
     # --- Insights ----------------------------------------------------------------------------------------
 
-    def _ad_object_for(self, req: GraphRequest, caller: Caller | None) -> Any:
+    def _ad_object_for(self, req: GraphRequest, caller: Caller | None) -> AdObject:
         object_id = _path_id(req)
         ad_object = self.state.seed.ad_objects[object_id]
         if caller is None or caller.kind != "user" or caller.user_id not in ad_object.user_ids:
