@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -165,8 +166,21 @@ def run_together(env: dict[str, str]) -> int:
     manager = Manager(printer=TerminalPrinter(sys.stdout))
     for name, command in processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
+    # Once web and sandbox answer, the demo workspace gets its Pages by a real Facebook Login
+    # through the sandbox (idempotent). A thread, because honcho stops everything when any of
+    # its processes exits, and this one is meant to.
+    demo = threading.Thread(
+        target=connect_demo_pages, args=(env, f"http://127.0.0.1:{env.get('PORT', '8000')}"),
+        daemon=True,
+    )  # fmt: skip
+    demo.start()
     manager.loop()
     return manager.returncode or 0
+
+
+def connect_demo_pages(env: dict[str, str], base_url: str) -> None:
+    with contextlib.suppress(subprocess.CalledProcessError):  # it printed why; dev goes on
+        manage(["connect_demo_pages", "--base-url", base_url, "--wait", "60"], env)
 
 
 class TerminalPrinter(Printer):  # type: ignore[misc]

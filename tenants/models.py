@@ -102,8 +102,8 @@ class ApiKey(TenantOwnedModel):
 
 
 class Transport(models.TextChoices):
-    CONVERSIONS_API = "conversions_api", "Conversions API for Business Messaging"
-    PAGE_ACTIVITIES = "page_activities", "Events API for Business Messaging (page_activities)"
+    CONVERSIONS_API = "conversions_api", "Conversions API"
+    PAGE_ACTIVITIES = "page_activities", "Events API (page_activities)"
 
 
 class PageStatus(models.TextChoices):

@@ -508,7 +508,8 @@ def page_check_token(*, page: ConnectedPage, graph: GraphClient | None = None) -
         _needs_attention(
             page,
             PageStatus.NEEDS_REAUTH,
-            f"{reason}. Continue with Facebook to renew Pagepulse's access to this Page.",
+            f"{reason.rstrip('. ')}. Continue with Facebook to renew Pagepulse's access to this "
+            "Page.",
         )
     elif EVENTS_SCOPE not in info.scopes:
         _needs_attention(
