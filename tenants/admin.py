@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tenants.models import ApiKey, AuditEvent, Membership, Tenant
+from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, Tenant
 
 
 class MembershipInline(admin.TabularInline[Membership, Tenant]):
@@ -39,3 +39,28 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     list_display = ["created_at", "tenant", "actor_label", "action", "target", "ip_address"]
     list_filter = ["action"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+
+@admin.register(ConnectedPage)
+class ConnectedPageAdmin(admin.ModelAdmin[ConnectedPage]):
+    # The encrypted token is left out on purpose: no admin screen shows anything of it.
+    list_display = ["name", "page_id", "tenant", "status", "transport", "token_checked_at"]
+    list_filter = ["status", "transport"]
+    search_fields = ["name", "page_id", "tenant__name"]
+    fields = readonly_fields = (
+        "tenant",
+        "page_id",
+        "name",
+        "status",
+        "transport",
+        "dataset_id",
+        "tasks",
+        "granted_scopes",
+        "token_checked_at",
+        "last_error",
+        "connected_by",
+        "connected_at",
+    )
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -231,3 +231,37 @@ def test_the_health_check_task_marks_only_the_broken_page(client, sandbox):
 def test_the_daily_schedule_runs_the_health_check(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["check-page-tokens"]
     assert entry == {"task": "tenants.tasks.check_page_tokens", "schedule": 24 * 60 * 60}
+
+
+def test_no_token_or_proof_reaches_logs_pages_or_the_admin(client, sandbox, caplog, admin_client):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    facebook_login(client, sandbox, ADA)
+    tenant = Tenant.objects.get()
+    connected = client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/",
+        {"page_id": ADA_PAGE},
+        content_type="application/json",
+    )
+    page = ConnectedPage.objects.get()
+    client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/{page.pk}/check/", content_type="application/json"
+    )
+    tokens = [decrypt_token(g.token_encrypted) for g in PageGrant.objects.all()]
+    proofs = [sandbox.proof(token) for token in tokens]
+    screens = [
+        connected.content.decode(),
+        client.get(f"/t/{tenant.slug}/pages/").content.decode(),
+        client.get(f"/api/v1/tenants/{tenant.slug}/pages/?available=1").content.decode(),
+        admin_client.get(f"/admin/tenants/connectedpage/{page.pk}/change/").content.decode(),
+        admin_client.get("/admin/tenants/connectedpage/").content.decode(),
+        admin_client.get(
+            f"/admin/social_django/usersocialauth/{UserSocialAuth.objects.get().pk}/change/"
+        ).content.decode(),
+    ]
+    assert "Ada&#x27;s Bakery" in screens[3]  # the admin screen did render the Page
+    for secret in [*tokens, *proofs, sandbox.app_secret]:
+        assert secret not in caplog.text
+        for screen in screens:
+            assert secret not in screen
