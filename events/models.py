@@ -1,0 +1,175 @@
+"""The events outbox: every event a bot or an integration logs, and every try to deliver it.
+
+`LoggedEvent` is written in the same transaction as whatever caused it (a flow step, an API
+request) and is the source of truth for delivery: a worker claims due rows, sends them through
+the page's transport, and records one `DeliveryAttempt` per Graph call (or per operation of a
+Graph batch). See docs/adr/0003-delivery-state-machine.md for the states and who moves them.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from tenants.models import ApiKey, ConnectedPage, TenantOwnedModel
+
+
+class EventStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    RETRYING = "retrying", "Retrying"
+    DEAD = "dead", "Dead"
+    FAILED = "failed", "Failed"
+    BLOCKED = "blocked", "Blocked"
+
+
+# States a person can replay (DESIGN.md §7): each ended without reaching Facebook.
+REPLAYABLE_STATUSES = (EventStatus.DEAD, EventStatus.FAILED, EventStatus.BLOCKED)
+# States a worker claims once `next_attempt_at` has passed.
+DUE_STATUSES = (EventStatus.PENDING, EventStatus.RETRYING)
+
+
+class LoggingTarget(models.TextChoices):
+    """page_activities' `logging_target` (the guide: platform providers log to the page)."""
+
+    PAGE = "page", "Page"
+    APP_AND_PAGE = "app_and_page", "App and Page"
+    APP = "app", "App"
+
+
+class EventSource(models.TextChoices):
+    FLOW = "flow", "Flow"
+    API = "api", "API"
+    TEST_CHAT = "test_chat", "Test chat"
+
+
+class LoggedEvent(TenantOwnedModel):
+    """One logical event for one Messenger user of a Page: the outbox row.
+
+    ``event`` is the catalog's logical key for a standard event, or the custom name as given;
+    the transport turns it into Facebook's name when it sends. ``next_attempt_at`` is when a
+    ``pending``/``retrying`` row is due, and for a ``sending`` row the end of its worker's lease
+    (after which the sweep takes it back).
+    """
+
+    page = models.ForeignKey(ConnectedPage, on_delete=models.PROTECT, related_name="logged_events")
+    psid = models.CharField(max_length=64, help_text="The Messenger user's page-scoped id.")
+    event = models.CharField(max_length=64, help_text="Catalog key, or the custom event name.")
+    params = models.JSONField(default=dict, blank=True)
+    value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    logging_target = models.CharField(
+        max_length=12, choices=LoggingTarget.choices, default=LoggingTarget.PAGE
+    )
+    event_time = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=10, choices=EventSource.choices)
+    source_ref = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Where it came from, e.g. a flow version and node id.",
+    )
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="logged_events"
+    )
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_index = models.PositiveIntegerField(
+        default=0, help_text="The event's position among those logged with its idempotency key."
+    )
+    test = models.BooleanField(default=False, help_text="Logged from the editor's test chat.")
+    status = models.CharField(
+        max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key", "idempotency_index"],
+                condition=Q(idempotency_key__isnull=False),
+                name="loggedevent_idempotency_unique",
+            ),
+        ]
+        indexes = [
+            # The delivery log: newest first, narrowed by status, page or event.
+            models.Index(fields=["tenant", "-created_at"], name="loggedevent_tenant_created"),
+            models.Index(
+                fields=["tenant", "status", "-created_at"], name="loggedevent_tenant_status"
+            ),
+            models.Index(
+                fields=["tenant", "event", "-created_at"], name="loggedevent_tenant_event"
+            ),
+            models.Index(fields=["tenant", "psid"], name="loggedevent_tenant_psid"),
+            # A worker's claim for one page: due rows of that page, oldest first.
+            models.Index(
+                fields=["tenant", "page", "status", "next_attempt_at"],
+                name="loggedevent_page_claim",
+            ),
+            # The beat sweep is the one reader across tenants (ADR 0001 allows it): "which rows
+            # are due?" must not scan every tenant's history.
+            models.Index(fields=["status", "next_attempt_at"], name="loggedevent_sweep"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} for {self.psid} ({self.status})"
+
+    def __repr__(self) -> str:
+        return f"<LoggedEvent {self.pk} {self.event} {self.status}>"
+
+    @property
+    def is_replayable(self) -> bool:
+        return self.status in REPLAYABLE_STATUSES
+
+
+class AttemptOutcome(models.TextChoices):
+    """What one Graph call did to the events it carried (events.policy decides the step)."""
+
+    DELIVERED = "delivered", "Delivered"
+    TRANSIENT = "transient", "Temporary failure"
+    RATE_LIMITED = "rate_limited", "Throttled"
+    TOKEN_INVALID = "token_invalid", "Token invalid"
+    PERMISSION_MISSING = "permission_missing", "Permission missing"
+    INVALID = "invalid", "Rejected as invalid"
+
+
+class DeliveryAttempt(TenantOwnedModel):
+    """One Graph call (or one operation of a Graph batch) and what Facebook answered.
+
+    ``request`` is what was sent with every token and ``appsecret_proof`` removed; it is
+    written through ``graph_api.redaction`` and never holds a secret.
+    """
+
+    events = models.ManyToManyField(LoggedEvent, related_name="delivery_attempts")
+    page = models.ForeignKey(
+        ConnectedPage, on_delete=models.PROTECT, related_name="delivery_attempts"
+    )
+    transport = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    graph_code = models.IntegerField(null=True, blank=True)
+    graph_subcode = models.IntegerField(null=True, blank=True)
+    fbtrace_id = models.CharField(max_length=64, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    request = models.JSONField(default=dict, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    error_class = models.CharField(max_length=40, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="attempt_tenant_created"),
+            models.Index(fields=["tenant", "page", "-created_at"], name="attempt_tenant_page"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transport} {self.outcome} ({self.http_status})"
+
+    def __repr__(self) -> str:
+        return f"<DeliveryAttempt {self.pk} {self.transport} {self.outcome}>"
