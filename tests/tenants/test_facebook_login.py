@@ -47,6 +47,14 @@ def facebook_login(client: Client, sandbox, user_id: str, *, decline=(), rereque
     return dialog, done
 
 
+def connect(client: Client, tenant: Tenant, page_id: str, **body: str):
+    return client.post(
+        f"/api/v1/tenants/{tenant.slug}/pages/",
+        {"page_id": page_id, **body},
+        content_type="application/json",
+    )
+
+
 def test_the_dialog_asks_for_what_pagepulse_needs(client, sandbox):
     dialog, _ = facebook_login(client, sandbox, ADA)
     query = parse_qs(urlsplit(dialog).query)
@@ -84,11 +92,7 @@ def test_a_new_user_lands_in_a_new_workspace_with_their_pages_to_pick(client, sa
 def test_connecting_a_page_from_the_picker(client, sandbox):
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
-    response = client.post(
-        f"/api/v1/tenants/{tenant.slug}/pages/",
-        {"page_id": ADA_PAGE, "transport": "conversions_api"},
-        content_type="application/json",
-    )
+    response = connect(client, tenant, ADA_PAGE, transport="conversions_api")
     assert response.status_code == 201, response.content
     page = ConnectedPage.objects.get()
     assert (page.status, page.transport) == ("active", "conversions_api")
@@ -108,11 +112,7 @@ def test_connecting_a_page_from_the_picker(client, sandbox):
 def test_the_page_without_analyze_cannot_be_connected(client, sandbox):
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
-    response = client.post(
-        f"/api/v1/tenants/{tenant.slug}/pages/",
-        {"page_id": ADA_PAGE_NO_ANALYZE},
-        content_type="application/json",
-    )
+    response = connect(client, tenant, ADA_PAGE_NO_ANALYZE)
     assert response.status_code == 400
     assert "ANALYZE task" in response.json()["error"]["message"]
     assert not ConnectedPage.objects.exists()
@@ -162,11 +162,7 @@ def test_every_page_across_several_paging_pages_is_found(client, sandbox):
 def test_a_revoked_token_needs_reauth_and_a_new_login_puts_it_back(client, sandbox):
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
-    client.post(
-        f"/api/v1/tenants/{tenant.slug}/pages/",
-        {"page_id": ADA_PAGE},
-        content_type="application/json",
-    )
+    connect(client, tenant, ADA_PAGE)
     page = ConnectedPage.objects.get()
 
     sandbox.revoke(page_id=ADA_PAGE)
@@ -189,11 +185,7 @@ def test_a_revoked_token_needs_reauth_and_a_new_login_puts_it_back(client, sandb
 def test_a_token_without_page_events_is_found_by_the_health_check(client, sandbox):
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
-    client.post(
-        f"/api/v1/tenants/{tenant.slug}/pages/",
-        {"page_id": ADA_PAGE},
-        content_type="application/json",
-    )
+    connect(client, tenant, ADA_PAGE)
     # The person removed page_events on Facebook: the Page's token no longer carries it.
     stripped = sandbox.mint(
         type="page", user_id=ADA, page_id=ADA_PAGE, scopes=["pages_show_list", "pages_messaging"]
@@ -216,11 +208,7 @@ def test_the_health_check_task_marks_only_the_broken_page(client, sandbox):
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
     for page_id in (ADA_PAGE, ADA_PAGE_2):
-        client.post(
-            f"/api/v1/tenants/{tenant.slug}/pages/",
-            {"page_id": page_id},
-            content_type="application/json",
-        )
+        connect(client, tenant, page_id)
     sandbox.revoke(page_id=ADA_PAGE_2)
     for page in ConnectedPage.objects.all():
         check_page_token(page.pk)  # the task body; the worker itself runs in tests/system
@@ -239,11 +227,7 @@ def test_no_token_or_proof_reaches_logs_pages_or_the_admin(client, sandbox, capl
     caplog.set_level(logging.DEBUG)
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
-    connected = client.post(
-        f"/api/v1/tenants/{tenant.slug}/pages/",
-        {"page_id": ADA_PAGE},
-        content_type="application/json",
-    )
+    connected = connect(client, tenant, ADA_PAGE)
     page = ConnectedPage.objects.get()
     client.post(
         f"/api/v1/tenants/{tenant.slug}/pages/{page.pk}/check/", content_type="application/json"
