@@ -281,6 +281,32 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "check-page-tokens": {"task": "tenants.tasks.check_page_tokens", "schedule": 24 * 60 * 60},
 }
 
+# --- Event delivery (events/README.md "Delivery lifecycle") ----------------------------------
+# Back-off after a temporary failure: full jitter up to base x 2^(n-1), capped, for a window
+# from the first failure; the event is `dead` after the window (DESIGN.md §7: about 24 hours).
+EVENTS_RETRY_BASE_SECONDS: float = env.float("EVENTS_RETRY_BASE_SECONDS", default=30.0)
+EVENTS_RETRY_CAP_SECONDS: float = env.float("EVENTS_RETRY_CAP_SECONDS", default=60.0 * 60)
+EVENTS_RETRY_WINDOW_SECONDS: float = env.float("EVENTS_RETRY_WINDOW_SECONDS", default=24.0 * 3600)
+# A worker's claim on the events it is sending; the sweep takes back claims older than this.
+EVENTS_LEASE_SECONDS: int = env.int("EVENTS_LEASE_SECONDS", default=60)
+# How often beat re-enqueues due events and takes back expired claims.
+EVENTS_SWEEP_SECONDS: float = env.float("EVENTS_SWEEP_SECONDS", default=30.0)
+# Per-Page rate limiter (events/ratelimit.py): the floor under Facebook's formula, the bucket's
+# burst, and the usage percentage above which a Page slows down.
+EVENTS_RATE_MIN_CALLS_PER_SECOND: float = env.float(
+    "EVENTS_RATE_MIN_CALLS_PER_SECOND", default=10.0
+)
+EVENTS_RATE_BURST_SECONDS: float = env.float("EVENTS_RATE_BURST_SECONDS", default=10.0)
+EVENTS_RATE_SLOWDOWN_PERCENT: int = env.int("EVENTS_RATE_SLOWDOWN_PERCENT", default=90)
+# Test events (the editor's test chat, `test=True`) are stored; sent only when this is on.
+EVENTS_DELIVER_TEST_EVENTS: bool = env.bool("EVENTS_DELIVER_TEST_EVENTS", default=False)
+# The Conversions API's `partner_agent` (reference §3.4: the name Meta assigned the partner).
+EVENTS_CAPI_PARTNER_AGENT: str = env.str("EVENTS_CAPI_PARTNER_AGENT", default="pagepulse")
+CELERY_BEAT_SCHEDULE["events-sweep-due"] = {
+    "task": "events.tasks.sweep_due",
+    "schedule": EVENTS_SWEEP_SECONDS,
+}
+
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

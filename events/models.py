@@ -84,6 +84,20 @@ class LoggedEvent(TenantOwnedModel):
     )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    first_failed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The first temporary failure since it was logged or replayed: the retry "
+        "window (EVENTS_RETRY_WINDOW_SECONDS) runs from here.",
+    )
+    claim_token = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="The claim of the worker sending it; settling checks it, so a worker whose "
+        "lease ran out cannot overwrite what another one did.",
+    )
     last_error = models.TextField(blank=True, default="")
     delivered_at = models.DateTimeField(null=True, blank=True)
 
@@ -173,3 +187,27 @@ class DeliveryAttempt(TenantOwnedModel):
 
     def __repr__(self) -> str:
         return f"<DeliveryAttempt {self.pk} {self.transport} {self.outcome}>"
+
+
+class PageRateLimit(TenantOwnedModel):
+    """A Page's own delivery rate, overriding the default derived from Facebook's formula.
+
+    Without a row, events.ratelimit derives the rate from the Pages API quota (4,800 calls per
+    engaged user per 24 hours, reference §4.6); see docs/adr/0003-delivery-state-machine.md.
+    """
+
+    page = models.ForeignKey(ConnectedPage, on_delete=models.CASCADE, related_name="+")
+    calls_per_second = models.FloatField(
+        help_text="Graph calls per second for this Page (each batch operation is one call)."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "page"], name="pageratelimit_unique_page"),
+            models.CheckConstraint(
+                condition=Q(calls_per_second__gt=0), name="pageratelimit_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.calls_per_second}/s for page {self.page_id}"
