@@ -7,7 +7,7 @@ from typing import Any
 
 from tenants.exceptions import DomainError, NotFound
 
-__all__ = ["DomainError", "EventNotFound", "InvalidEvents", "TooManyEvents"]
+__all__ = ["DomainError", "EventNotFound", "InvalidEvents", "NoEvents", "TooManyEvents"]
 
 
 class InvalidEvents(DomainError):
@@ -48,6 +48,11 @@ class InvalidEvents(DomainError):
 
 class TooManyEvents(DomainError):
     code = "too_many_events"
+    status = 400
+
+
+class NoEvents(DomainError):
+    code = "no_events"
     status = 400
 
 

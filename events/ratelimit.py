@@ -235,4 +235,15 @@ def observe_usage(page_pk: int, usage_percent: int) -> float:
 
 def reset(page_pk: int) -> None:
     """Forget the Page's bucket, pause and slowdown (tests, and after reconnecting a Page)."""
-    redis_client().delete(*(_key(kind, page_pk) for kind in ("bucket", "pause", "slow")))
+    redis_client().delete(*(_key(kind, page_pk) for kind in ("bucket", "pause", "slow", "queued")))
+
+
+def mark_queued(page_pk: int, *, seconds: int) -> bool:
+    """Note that a delivery task for the Page is queued; False if one already was (and has
+    not started). The mark expires by itself, so a lost message never silences a Page."""
+    return bool(redis_client().set(_key("queued", page_pk), "1", nx=True, ex=seconds))
+
+
+def clear_queued(page_pk: int) -> None:
+    """A delivery task for the Page has started: the next commit may enqueue another."""
+    redis_client().delete(_key("queued", page_pk))

@@ -1,0 +1,297 @@
+"""Everything in the events app that writes: logging events into the outbox, and replaying.
+
+Events are validated against the Page's transport before anything is written; a request with
+one bad event writes nothing. Rows are written in one transaction (the caller's, when there is
+one: a flow step logs its events in the same transaction as the conversation's step) and
+delivery is enqueued when it commits. See events/README.md "Delivery lifecycle".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from events import catalog, validation
+from events.delivery import enqueue_delivery, page_block_reason
+from events.exceptions import InvalidEvents, NoEvents, TooManyEvents
+from events.models import REPLAYABLE_STATUSES, EventStatus, LoggedEvent
+from events.policy import MAX_EVENT_AGE
+from tenants.exceptions import NotFound
+from tenants.models import ApiKey, ConnectedPage, Tenant, Transport
+from tenants.services import Actor
+from tenants.services.workspaces import require_permission
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENTS_PER_REQUEST = 1000
+"""One request logs at most this many events (a full Conversions API call)."""
+MAX_FUTURE_SKEW = timedelta(minutes=10)
+"""An ``event_time`` further ahead than this is a mistake (milliseconds sent as seconds)."""
+MAX_PSID_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """One event as a flow block or an integration names it (see interfaces.md)."""
+
+    event: str
+    params: Mapping[str, object] = field(default_factory=dict)
+    value: Decimal | None = None
+    currency: str = ""
+    logging_target: str = "page"
+    event_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PsidEvents:
+    """The events of one Messenger user in a batch."""
+
+    psid: str
+    events: Sequence[EventInput]
+
+
+def log_events(
+    *,
+    tenant: Tenant,
+    page: ConnectedPage,
+    psid: str,
+    events: Sequence[EventInput],
+    source: str,
+    idempotency_key: str | None = None,
+    api_key: ApiKey | None = None,
+    source_ref: str = "",
+    test: bool = False,
+) -> list[LoggedEvent]:
+    """Log ``events`` for one Messenger user of ``page``; see ``log_event_batch``."""
+    return log_event_batch(
+        tenant=tenant,
+        page=page,
+        batch=[PsidEvents(psid=psid, events=events)],
+        source=source,
+        idempotency_key=idempotency_key,
+        api_key=api_key,
+        source_ref=source_ref,
+        test=test,
+    )
+
+
+def log_event_batch(
+    *,
+    tenant: Tenant,
+    page: ConnectedPage,
+    batch: Sequence[PsidEvents],
+    source: str,
+    idempotency_key: str | None = None,
+    api_key: ApiKey | None = None,
+    source_ref: str = "",
+    test: bool = False,
+) -> list[LoggedEvent]:
+    """Validate and write the events of several Messenger users of one Page, in order.
+
+    Raises ``TooManyEvents`` (more than 1,000), ``NoEvents``, or ``InvalidEvents`` (indexed
+    across the whole batch) and writes nothing. The same ``idempotency_key`` for the same
+    tenant returns the events it logged the first time and writes nothing, also when two
+    requests race (the unique constraint decides). Events of a Page that cannot deliver now
+    (needs re-authorization, its region has no transport, ...) are written ``blocked`` with
+    the reason. Test events are stored and sent only if ``EVENTS_DELIVER_TEST_EVENTS`` is on.
+    """
+    if page.tenant_id != tenant.pk:
+        raise NotFound("No such Page in this workspace.")
+    total = sum(len(item.events) for item in batch)
+    if total > MAX_EVENTS_PER_REQUEST:
+        raise TooManyEvents(
+            f"{total} events is too many for one request: send at most "
+            f"{MAX_EVENTS_PER_REQUEST:,}, and the rest in further requests.",
+            details={"count": total, "max": MAX_EVENTS_PER_REQUEST},
+        )
+    if total == 0:
+        raise NoEvents("There are no events to log: send at least one.")
+    if idempotency_key:
+        existing = _logged_with(tenant, idempotency_key)
+        if existing:
+            return existing
+    else:
+        idempotency_key = None
+
+    now = timezone.now()
+    problems = _problems(batch, transport=page.transport, now=now)
+    if problems:
+        raise InvalidEvents(problems)
+
+    blocked = page_block_reason(page)
+    rows = [
+        LoggedEvent(
+            tenant=tenant,
+            page=page,
+            psid=item.psid,
+            event=catalog.canonical_event(event.event),
+            params=dict(event.params),
+            value=event.value,
+            currency=event.currency,
+            logging_target=event.logging_target or "page",
+            event_time=_aware(event.event_time) if event.event_time else now,
+            source=source,
+            source_ref=source_ref,
+            api_key=api_key,
+            idempotency_key=idempotency_key,
+            idempotency_index=index,
+            test=test,
+            status=EventStatus.BLOCKED if blocked and not test else EventStatus.PENDING,
+            last_error="" if test else blocked,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for index, (item, event) in enumerate(
+            (item, event) for item in batch for event in item.events
+        )
+    ]
+    try:
+        with transaction.atomic():
+            created = LoggedEvent.objects.bulk_create(rows)
+    except IntegrityError:
+        # Another request with the same key committed first: answer with its events.
+        if idempotency_key is not None and (existing := _logged_with(tenant, idempotency_key)):
+            return existing
+        raise
+    if not blocked and (not test or settings.EVENTS_DELIVER_TEST_EVENTS):
+        enqueue_delivery(tenant_id=tenant.pk, page_id=page.pk)
+    logger.info(
+        "events.logged",
+        extra={
+            "tenant_id": tenant.pk,
+            "page_id": page.pk,
+            "count": len(created),
+            "source": source,
+            "test": test,
+            "blocked": bool(blocked),
+        },
+    )
+    return created
+
+
+def _logged_with(tenant: Tenant, idempotency_key: str) -> list[LoggedEvent]:
+    return list(
+        LoggedEvent.objects.for_tenant(tenant)
+        .filter(idempotency_key=idempotency_key)
+        .order_by("idempotency_index")
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+def _problems(
+    batch: Sequence[PsidEvents], *, transport: str, now: datetime
+) -> dict[int, list[dict[str, Any]]]:
+    """Every problem of every event, keyed by the event's index across the batch."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    index = 0
+    for item in batch:
+        psid_problem = _psid_problem(item.psid)
+        for event in item.events:
+            problems = [
+                problem.as_dict()
+                for problem in validation.validate_event(
+                    event=event.event,
+                    params=event.params,
+                    value=event.value,
+                    currency=event.currency or None,
+                    transport=transport,
+                    logging_target=event.logging_target,
+                )
+            ]
+            if psid_problem:
+                problems.insert(0, psid_problem)
+            if time_problem := _time_problem(event.event_time, transport=transport, now=now):
+                problems.append(time_problem)
+            if problems:
+                found[index] = problems
+            index += 1
+    return found
+
+
+def _psid_problem(psid: object) -> dict[str, str] | None:
+    if isinstance(psid, str) and psid.isascii() and psid.isdigit() and len(psid) <= MAX_PSID_LENGTH:
+        return None
+    return {
+        "field": "psid",
+        "message": (
+            f"{psid!r} is not a page-scoped user id: use the PSID Messenger sent your webhook "
+            f"(digits only, at most {MAX_PSID_LENGTH})."
+        ),
+        "code": "invalid_psid",
+    }
+
+
+def _time_problem(
+    event_time: datetime | None, *, transport: str, now: datetime
+) -> dict[str, str] | None:
+    if event_time is None:
+        return None
+    moment = _aware(event_time)
+    if moment > now + MAX_FUTURE_SKEW:
+        return {
+            "field": "event_time",
+            "message": "The event_time is in the future: send when the event happened, in UTC "
+            "or with its offset.",
+            "code": "in_future",
+        }
+    if transport == Transport.CONVERSIONS_API and moment < now - MAX_EVENT_AGE:
+        return {
+            "field": "event_time",
+            "message": "The event happened more than 7 days ago, and the Conversions API "
+            "refuses such events. Log events within 7 days.",
+            "code": "too_old",
+        }
+    return None
+
+
+def events_replay(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    event_ids: Sequence[int] | None = None,
+    queryset: QuerySet[LoggedEvent] | None = None,
+) -> int:
+    """Send ``dead``, ``failed`` and ``blocked`` events of ``tenant`` again; returns how many.
+
+    By ids, or by a queryset (a delivery-log filter); other rows and other tenants' rows are
+    left alone. Each goes back to ``pending`` with a fresh retry window in one conditional
+    UPDATE, so replaying twice sends once. Delivery is enqueued on commit.
+    """
+    require_permission(tenant=tenant, actor=actor, permission="event.replay")
+    if event_ids is None and queryset is None:
+        raise ValueError("events_replay needs event_ids or a queryset")
+    rows = LoggedEvent.objects.for_tenant(tenant).filter(status__in=REPLAYABLE_STATUSES)
+    if event_ids is not None:
+        rows = rows.filter(pk__in=list(event_ids))
+    if queryset is not None:
+        rows = rows.filter(pk__in=queryset.filter(tenant=tenant).values("pk"))
+    now = timezone.now()
+    with transaction.atomic():
+        page_ids = set(rows.values_list("page_id", flat=True))
+        count = rows.update(
+            status=EventStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            first_failed_at=None,
+            claim_token="",
+            last_error="",
+            updated_at=now,
+        )
+        for page_id in sorted(page_ids):
+            enqueue_delivery(tenant_id=tenant.pk, page_id=page_id)
+    logger.info(
+        "events.replayed", extra={"tenant_id": tenant.pk, "count": count, "actor": actor.label}
+    )
+    return count
