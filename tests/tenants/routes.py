@@ -15,6 +15,7 @@ from typing import Any
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from events.models import LoggedEvent
 from tenants import services
 from tenants.models import Tenant
 from tenants.permissions import Role
@@ -89,4 +90,7 @@ def world(tenant: Tenant) -> None:
     member(tenant, Role.VIEWER)  # first, so routes with a member id name a non-owner
     owner = member(tenant, Role.OWNER)
     services.api_key_create(tenant=tenant, actor=services.Actor(user=owner.user), name="CRM sync")
-    ConnectedPageFactory(tenant=tenant, name=f"{tenant.name} Page")
+    page = ConnectedPageFactory(tenant=tenant, name=f"{tenant.name} Page")
+    LoggedEvent.objects.create(
+        tenant=tenant, page=page, psid="24571937185104", event="purchase", source="api"
+    )
