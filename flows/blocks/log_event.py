@@ -1,0 +1,82 @@
+"""`log_event`: log a standard or custom event for the flow's page, so it shows in Ads Manager.
+
+The event is a catalog key (`lead_submitted`), a Facebook name of either transport, or a custom
+name. Parameter values and the value may hold `{{variable}}` placeholders. The rules are
+events.validation's, the same ones the events API applies, checked against the page's
+transport: a block the transport cannot deliver is an error at publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from events.validation import validate_event
+from flows.blocks.base import NEXT, BlockContext, BlockType, Problem
+
+LOGGING_TARGETS = ("page", "app_and_page", "app")
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["event"],
+    "properties": {
+        "event": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "title": "Event",
+            "description": "A standard event from the catalog (GET /api/v1/event-catalog), "
+            "or a custom event name.",
+        },
+        "params": {
+            "type": "object",
+            "title": "Parameters",
+            "description": "Key-value pairs; values may use {{variables}}.",
+            "additionalProperties": {"type": ["string", "number"]},
+        },
+        "value": {
+            "type": ["string", "number", "null"],
+            "title": "Value to sum",
+            "description": "An amount (e.g. 49.90 or {{order_total}}); needs a currency.",
+        },
+        "currency": {
+            "type": "string",
+            "maxLength": 3,
+            "title": "Currency",
+            "description": "ISO 4217 code, such as USD.",
+        },
+        "logging_target": {
+            "enum": list(LOGGING_TARGETS),
+            "default": "page",
+            "title": "Log to",
+            "description": "page (the default: the customer sees it in Ads Manager), "
+            "app_and_page or app. Only page_activities distinguishes them.",
+        },
+    },
+}
+
+
+def _semantic(data: Mapping[str, Any], ctx: BlockContext) -> list[Problem]:
+    value = data.get("value")
+    problems = validate_event(
+        event=data["event"],
+        params=data.get("params") or {},
+        value=None if value == "" else value,
+        currency=data.get("currency") or None,
+        transport=ctx.transport,
+        logging_target=data.get("logging_target") or None,
+        templated=True,
+    )
+    return [Problem(ctx.node_id, p.field, p.message, p.code) for p in problems]
+
+
+BLOCK = BlockType(
+    type="log_event",
+    label="Log event",
+    description="Logs an event (a lead, a purchase…) for the page, delivered to Facebook.",
+    schema=SCHEMA,
+    handles=(NEXT,),
+    semantic=_semantic,
+    defaults={"event": "", "params": {}, "value": None, "currency": "", "logging_target": "page"},
+)

@@ -1,0 +1,259 @@
+"""Ready-made flows a person starts from (`GET /api/v1/flow-templates`).
+
+The lead-generation flow follows the guide's "Best Practices for Classifying Leads": two
+qualifying questions come before the email or phone question, and `lead_submitted` is logged
+at the end of the flow by default. Both templates publish cleanly on either transport (tested).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from flows.models import TriggerKind
+
+
+@dataclass(frozen=True)
+class FlowTemplate:
+    key: str
+    name: str
+    description: str
+    trigger: dict[str, Any]
+    nodes: list[dict[str, Any]] = field(hash=False)
+    edges: list[tuple[str, str, str]] = field(hash=False)  # (source, handle, target)
+
+    def document(self) -> dict[str, Any]:
+        """A fresh copy of the template's document, in the editor's shape."""
+        return {
+            "nodes": copy.deepcopy(self.nodes),
+            "edges": [
+                {
+                    "id": f"e-{source}-{handle}",
+                    "source": source,
+                    "sourceHandle": handle,
+                    "target": target,
+                }
+                for source, handle, target in self.edges
+            ],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "description": self.description,
+            "trigger": copy.deepcopy(self.trigger),
+            "document": self.document(),
+        }
+
+
+def _node(node_id: str, kind: str, x: int, y: int, **data: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": kind, "position": {"x": x, "y": y}, "data": data}
+
+
+def _replies(*titles: str) -> list[dict[str, str]]:
+    return [{"title": title, "payload": title} for title in titles]
+
+
+LEAD_GENERATION = FlowTemplate(
+    key="lead_generation",
+    name="Lead generation",
+    description=(
+        "Two qualifying questions, then an email address or phone number, then logs "
+        "lead_submitted and hands the conversation to your team."
+    ),
+    trigger={
+        "kind": TriggerKind.KEYWORDS.value,
+        "keywords": ["quote", "pricing", "info"],
+        "ref": "",
+    },
+    nodes=[
+        _node("start", "start", 0, 0),
+        _node(
+            "welcome",
+            "send_message",
+            0,
+            120,
+            text="Hi! We'd love to help. Two quick questions, then we'll put you in touch.",
+        ),
+        _node(
+            "ask_need",
+            "ask",
+            0,
+            240,
+            question="What are you looking for?",
+            variable="need",
+            check="text",
+            quick_replies=_replies("A quote", "A consultation", "More information"),
+        ),
+        _node(
+            "ask_timeline",
+            "ask",
+            0,
+            360,
+            question="When would you like to get started?",
+            variable="timeline",
+            check="text",
+            quick_replies=_replies("This month", "In 1-3 months", "Later"),
+        ),
+        _node(
+            "ask_channel",
+            "ask",
+            0,
+            480,
+            question="How should we contact you?",
+            variable="channel",
+            check="text",
+            quick_replies=_replies("Email", "Phone"),
+        ),
+        _node(
+            "by_email",
+            "condition",
+            0,
+            600,
+            match="all",
+            rules=[{"variable": "channel", "operator": "equals", "value": "Email"}],
+        ),
+        _node(
+            "ask_email",
+            "ask",
+            -200,
+            720,
+            question="What's your email address?",
+            variable="contact",
+            check="email",
+            retry_message="That doesn't look like an email address. Could you check it?",
+        ),
+        _node(
+            "ask_phone",
+            "ask",
+            200,
+            720,
+            question="What's the best phone number to reach you?",
+            variable="contact",
+            check="phone",
+            retry_message="That doesn't look like a phone number. Could you check it?",
+        ),
+        _node(
+            "lead",
+            "log_event",
+            0,
+            840,
+            event="lead_submitted",
+            params={"need": "{{need}}", "timeline": "{{timeline}}", "channel": "{{channel}}"},
+            logging_target="page",
+        ),
+        _node(
+            "thanks",
+            "send_message",
+            0,
+            960,
+            text="Thank you! Someone from our team will contact you at {{contact}} shortly.",
+        ),
+        _node(
+            "to_team",
+            "handoff",
+            0,
+            1080,
+            note="New lead: {{need}}, starting {{timeline}}. Contact by {{channel}}: {{contact}}.",
+        ),
+    ],
+    edges=[
+        ("start", "next", "welcome"),
+        ("welcome", "next", "ask_need"),
+        ("ask_need", "next", "ask_timeline"),
+        ("ask_timeline", "next", "ask_channel"),
+        ("ask_channel", "next", "by_email"),
+        ("by_email", "true", "ask_email"),
+        ("by_email", "false", "ask_phone"),
+        ("ask_email", "next", "lead"),
+        ("ask_phone", "next", "lead"),
+        ("lead", "next", "thanks"),
+        ("thanks", "next", "to_team"),
+    ],
+)
+
+PURCHASE_FOLLOW_UP = FlowTemplate(
+    key="purchase_follow_up",
+    name="Purchase follow-up",
+    description=(
+        "Asks a customer to rate their purchase, logs the rating, thanks happy customers and "
+        "hands unhappy ones to your team with what went wrong."
+    ),
+    trigger={"kind": TriggerKind.REF.value, "keywords": [], "ref": "purchase-follow-up"},
+    nodes=[
+        _node("start", "start", 0, 0),
+        _node(
+            "hello",
+            "send_message",
+            0,
+            120,
+            text="Thanks for shopping with us! Do you have a moment for one question?",
+        ),
+        _node(
+            "ask_rating",
+            "ask",
+            0,
+            240,
+            question="How would you rate your purchase, from 1 (poor) to 5 (great)?",
+            variable="rating",
+            check="number",
+            retry_message="Please answer with a number from 1 to 5.",
+            quick_replies=_replies("1", "2", "3", "4", "5"),
+        ),
+        _node("rated", "log_event", 0, 360, event="rate", value="{{rating}}", params={}),
+        _node(
+            "happy",
+            "condition",
+            0,
+            480,
+            match="all",
+            rules=[{"variable": "rating", "operator": "greater_than", "value": 3}],
+        ),
+        _node(
+            "glad",
+            "send_message",
+            -200,
+            600,
+            text="Wonderful, thank you! We hope to see you again soon.",
+        ),
+        _node("done", "end", -200, 720),
+        _node(
+            "ask_problem",
+            "ask",
+            200,
+            600,
+            question="We're sorry to hear that. What went wrong?",
+            variable="problem",
+            check="text",
+        ),
+        _node(
+            "sorry",
+            "send_message",
+            200,
+            720,
+            text="Thank you for telling us. Someone from our team will get back to you.",
+        ),
+        _node(
+            "to_team",
+            "handoff",
+            200,
+            840,
+            note="Unhappy customer (rated {{rating}} of 5): {{problem}}",
+        ),
+    ],
+    edges=[
+        ("start", "next", "hello"),
+        ("hello", "next", "ask_rating"),
+        ("ask_rating", "next", "rated"),
+        ("rated", "next", "happy"),
+        ("happy", "true", "glad"),
+        ("glad", "next", "done"),
+        ("happy", "false", "ask_problem"),
+        ("ask_problem", "next", "sorry"),
+        ("sorry", "next", "to_team"),
+    ],
+)
+
+TEMPLATES: dict[str, FlowTemplate] = {t.key: t for t in (LEAD_GENERATION, PURCHASE_FOLLOW_UP)}
