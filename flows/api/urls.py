@@ -1,7 +1,16 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+from rest_framework.routers import SimpleRouter
+
+from flows.api import views
 
 # Routes outside a workspace (e.g. /api/v1/event-catalog).
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("blocks/", views.BlockTypesView.as_view(), name="block-types"),
+    path("flow-templates/", views.FlowTemplatesView.as_view(), name="flow-templates"),
+]
+
+scoped = SimpleRouter(use_regex_path=False)
+scoped.register("flows", views.FlowViewSet, basename="flow")
 
 # Routes under /api/v1/tenants/<slug:tenant_slug>/ (views subclass tenants.api.base classes).
-tenant_urlpatterns: list[URLPattern | URLResolver] = []
+tenant_urlpatterns: list[URLPattern | URLResolver] = [*scoped.urls]

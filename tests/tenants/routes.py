@@ -3,12 +3,13 @@
 Routes added later are covered without editing the tests that use this module. To turn a
 route into concrete requests, each `<pk>`-style argument is filled with the id of a row of the
 model behind the route (its serializer's model) that belongs to the given tenant; `world`
-creates one row of every tenant-owned model, and a test fails loudly if it lacks one.
+creates one row of every tenant-owned model, and a test fails loudly if it lacks one. Arguments
+that are not such an id (a flow's version `<number>`) are filled from `URL_ARGUMENTS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +17,28 @@ from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from events.models import LoggedEvent
+from flows.models import FlowVersion
 from tenants import services
 from tenants.models import Tenant
 from tenants.permissions import Role
+from tests.flows.factories import published_flow
 from tests.tenants.factories import ConnectedPageFactory, member
 
 TENANT_ROUTE_PREFIX = "api/v1/tenants/<slug:tenant_slug>/"
 WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def _version_number(tenant: Tenant) -> int:
+    version = FlowVersion.objects.filter(tenant=tenant).order_by("pk").first()
+    assert version is not None, f"world() made no FlowVersion for {tenant}; add one"
+    return version.number
+
+
+# URL arguments that are not an id of the route's model, and how to fill them for a tenant.
+URL_ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
+    "number": _version_number,  # flows/<pk>/versions/<number>/
+    "other": _version_number,  # flows/<pk>/versions/<number>/diff/<other>/
+}
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,10 @@ class Route:
         path = "/" + self.pattern.replace("<slug:tenant_slug>", tenant.slug)
         while "<" in path:
             start, end = path.index("<"), path.index(">")
-            path = path[:start] + str(self.object_id(object_tenant or tenant)) + path[end + 1 :]
+            name = path[start + 1 : end].split(":")[-1]
+            owner = object_tenant or tenant
+            value = URL_ARGUMENTS[name](owner) if name in URL_ARGUMENTS else self.object_id(owner)
+            path = path[:start] + str(value) + path[end + 1 :]
         return path
 
     def object_id(self, tenant: Tenant) -> Any:
@@ -91,6 +110,7 @@ def world(tenant: Tenant) -> None:
     owner = member(tenant, Role.OWNER)
     services.api_key_create(tenant=tenant, actor=services.Actor(user=owner.user), name="CRM sync")
     page = ConnectedPageFactory(tenant=tenant, name=f"{tenant.name} Page")
+    published_flow(tenant, page=page, name=f"{tenant.name} welcome flow")
     LoggedEvent.objects.create(
         tenant=tenant, page=page, psid="24571937185104", event="purchase", source="api"
     )

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import factory
+
+from flows.models import Flow, FlowStatus, FlowVersion, TriggerKind
+from tenants.models import Tenant
+from tests.tenants.factories import ConnectedPageFactory, TenantFactory
+
+
+def node(node_id: str, kind: str, **data: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": kind, "position": {"x": 0, "y": 0}, "data": data}
+
+
+def edge(source: str, target: str, handle: str | None = "next") -> dict[str, Any]:
+    return {
+        "id": f"{source}-{handle}-{target}",
+        "source": source,
+        "sourceHandle": handle,
+        "target": target,
+    }
+
+
+def simple_document(text: str = "Hello! How can we help?") -> dict[str, Any]:
+    """start -> send_message -> end: the smallest flow that publishes."""
+    return {
+        "nodes": [
+            node("start", "start"),
+            node("hello", "send_message", text=text),
+            node("end", "end"),
+        ],
+        "edges": [edge("start", "hello"), edge("hello", "end")],
+    }
+
+
+class FlowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Flow
+
+    tenant = factory.SubFactory(TenantFactory)
+    page = factory.SubFactory(ConnectedPageFactory, tenant=factory.SelfAttribute("..tenant"))
+    name = factory.Sequence(lambda n: f"Flow {n}")
+    trigger_kind = TriggerKind.KEYWORDS
+    trigger_keywords = factory.Sequence(lambda n: [f"hello{n}"])
+    document = factory.LazyFunction(simple_document)
+
+
+class FlowVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FlowVersion
+
+    flow = factory.SubFactory(FlowFactory)
+    tenant = factory.SelfAttribute("flow.tenant")
+    number = 1
+    document = factory.LazyAttribute(lambda version: copy.deepcopy(version.flow.document))
+
+
+def published_flow(tenant: Tenant, **fields: Any) -> Flow:
+    """A flow whose current draft is published as version 1."""
+    flow = FlowFactory(tenant=tenant, status=FlowStatus.PUBLISHED, **fields)
+    FlowVersionFactory(flow=flow)
+    flow.published_revision = flow.revision
+    flow.save(update_fields=["published_revision"])
+    return flow
