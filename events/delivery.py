@@ -18,11 +18,31 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.utils import timezone
 
-from events import ratelimit
+from events import policy, ratelimit
+from events.models import (
+    DUE_STATUSES,
+    DeliveryAttempt,
+    EventStatus,
+    LoggedEvent,
+    PageRateLimit,
+)
+from events.transports import CallResult, conversions_api, page_activities, unsendable_reason
+from graph_api.client import GraphClient
+from tenants import services as tenant_services
+from tenants.crypto import decrypt_token
 from tenants.models import ConnectedPage, PageStatus, Transport
 from tenants.services import region_allows_page_activities
 
@@ -51,7 +71,10 @@ def _send(*, tenant_id: int, page_id: int, countdown: float) -> None:
     countdown = min(max(countdown, 0.0), float(settings.CELERY_MAX_COUNTDOWN_SECONDS))
     if countdown <= 0 and not ratelimit.mark_queued(page_id, seconds=QUEUED_MARK_SECONDS):
         return  # a task for this Page is queued and has not started: it will see these rows
-    deliver_page.apply_async(args=(tenant_id, page_id), countdown=countdown or None)
+    if countdown > 0:
+        deliver_page.apply_async(args=(tenant_id, page_id), countdown=countdown)
+    else:
+        deliver_page.apply_async(args=(tenant_id, page_id))
 
 
 def page_block_reason(page: ConnectedPage) -> str:
@@ -83,3 +106,466 @@ def page_block_reason(page: ConnectedPage) -> str:
             "its events are sent."
         )
     return ""
+
+
+# --- Delivering one Page ---------------------------------------------------------------------
+
+RUN_BUDGET_SECONDS = 20.0
+"""One task run claims again while there is work, for about this long, then hands over to a
+fresh task: a busy Page never holds a worker process for long, and others get their turn."""
+CLAIM_LIMITS: dict[str, int] = {
+    Transport.CONVERSIONS_API: conversions_api.MAX_CAPI_EVENTS,
+    Transport.PAGE_ACTIVITIES: 4 * page_activities.MAX_BATCH_OPERATIONS,
+}
+"""Events claimed at a time: one full Conversions API call, or a few users' worth of batches."""
+
+
+@dataclass
+class DeliveryReport:
+    """What one ``page_deliver`` run did (for logs and tests)."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    dead: int = 0
+    blocked: int = 0
+    released: int = 0
+    postponed: int = 0
+    calls: int = 0
+
+
+@dataclass
+class _Claim:
+    token: str
+    events: list[LoggedEvent]
+
+
+class _Stop(Exception):
+    """The Page cannot go on this run (throttled, blocked); the rest waits."""
+
+
+def _due(page: ConnectedPage, now: datetime) -> QuerySet[LoggedEvent]:
+    """The Page's rows a worker may take: due ones, and ones whose worker's lease ran out."""
+    rows = LoggedEvent.objects.filter(tenant_id=page.tenant_id, page_id=page.pk).filter(
+        Q(status__in=DUE_STATUSES) | Q(status=EventStatus.SENDING), next_attempt_at__lte=now
+    )
+    return rows if settings.EVENTS_DELIVER_TEST_EVENTS else rows.filter(test=False)
+
+
+def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _Claim:
+    """Take up to ``limit`` due events of the Page for this worker, under a lease.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent workers take disjoint
+    rows without waiting. SQLite (one writer at a time): a conditional UPDATE that only moves
+    rows still due. Either way the rows get a fresh claim token and ``next_attempt_at`` at
+    the end of the lease; settling checks the token.
+    """
+    now = now or timezone.now()
+    token = secrets.token_hex(16)
+    lease_end = now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
+    candidates = _due(page, now).order_by("next_attempt_at", "pk")
+    taken = {
+        "status": EventStatus.SENDING,
+        "claim_token": token,
+        "next_attempt_at": lease_end,
+        "updated_at": now,
+    }
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            ids = list(
+                candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit]
+            )
+            if ids:
+                LoggedEvent.objects.filter(pk__in=ids).update(**taken)
+    else:
+        ids = list(candidates.values_list("pk", flat=True)[:limit])
+        if ids:
+            _due(page, now).filter(pk__in=ids).update(**taken)
+    events = list(LoggedEvent.objects.filter(pk__in=ids, claim_token=token).order_by("pk"))
+    return _Claim(token=token, events=events)
+
+
+def page_deliver(
+    *, tenant_id: int, page_id: int, graph: GraphClient | None = None
+) -> DeliveryReport:
+    """Deliver the Page's due events until none is left, the run's budget is spent, or the
+    Page cannot go on (throttled: it waits, re-scheduled; blocked: its events wait blocked)."""
+    ratelimit.clear_queued(page_id)
+    report = DeliveryReport()
+    page = (
+        ConnectedPage.objects.select_related("tenant")
+        .filter(tenant_id=tenant_id, pk=page_id)
+        .first()
+    )
+    if page is None:
+        return report
+    graph = graph or GraphClient.from_settings()
+    deadline = time.monotonic() + RUN_BUDGET_SECONDS
+    reason = page_block_reason(page)
+    if not reason:
+        report.released += release_blocked(page)
+    while True:
+        if reason:
+            report.blocked += block_due(page, reason)
+            break
+        paused = ratelimit.paused_for(page.pk)
+        if paused > 0:
+            report.postponed += postpone_due(page, seconds=paused)
+            break
+        batch = claim(page, limit=CLAIM_LIMITS.get(page.transport, 1000))
+        if not batch.events:
+            break
+        report.claimed += len(batch.events)
+        try:
+            _deliver_claim(page, batch, graph, report)
+        except _Stop:
+            break
+        if time.monotonic() > deadline:
+            enqueue_delivery(tenant_id=page.tenant_id, page_id=page.pk)
+            break
+        reason = page_block_reason(page)
+    logger.info(
+        "events.delivery.run",
+        extra={"tenant_id": page.tenant_id, "page_id": page.pk, **report.__dict__},
+    )
+    return report
+
+
+def _deliver_claim(
+    page: ConnectedPage, batch: _Claim, graph: GraphClient, report: DeliveryReport
+) -> None:
+    now = timezone.now()
+    sendable = []
+    for event in batch.events:
+        if reason := unsendable_reason(event, transport=page.transport, now=now):
+            report.failed += _finish(batch.token, [event.pk], EventStatus.FAILED, reason, now)
+        else:
+            sendable.append(event)
+    if not sendable:
+        return
+    token = decrypt_token(page.token_encrypted)
+    if page.transport == Transport.CONVERSIONS_API:
+        calls = conversions_api.chunks(sendable)
+
+        def send(calls: Sequence[list[LoggedEvent]]) -> list[CallResult]:
+            return [
+                conversions_api.send(
+                    graph=graph,
+                    page_id=page.page_id,
+                    dataset_id=page.dataset_id,
+                    token=token,
+                    events=events,
+                )
+                for events in calls
+            ]
+
+        per_request = 1
+    else:
+        calls = page_activities.group(sendable)
+
+        def send(calls: Sequence[list[LoggedEvent]]) -> list[CallResult]:
+            return page_activities.send(graph=graph, page_id=page.page_id, token=token, calls=calls)
+
+        per_request = page_activities.MAX_BATCH_OPERATIONS
+    _send_calls(page, batch.token, calls, send, per_request, report)
+
+
+def _send_calls(
+    page: ConnectedPage,
+    claim_token: str,
+    calls: list[list[LoggedEvent]],
+    send: Callable[[Sequence[list[LoggedEvent]]], list[CallResult]],
+    per_request: int,
+    report: DeliveryReport,
+) -> None:
+    """Send the calls (``per_request`` of them share one HTTP request), a bucket's worth at a
+    time; split a refused call of several events and send both halves; settle each answer."""
+    rate = _rate(page)
+    queue = list(calls)
+    while queue:
+        grant = ratelimit.acquire(page.pk, min(len(queue), per_request), rate=rate)
+        if grant.granted == 0:
+            _postpone(page, claim_token, queue, grant.wait_seconds, report)
+            raise _Stop
+        going, queue = queue[: grant.granted], queue[grant.granted :]
+        results = send(going)
+        report.calls += len(results)
+        ratelimit.record_engaged_users(
+            page.pk, (e.psid for r in results for e in r.events), now=timezone.now()
+        )
+        stop: policy.Decision | None = None
+        for result in results:
+            if policy.should_split(result.error, len(result.events)):
+                record_attempt(page, result)
+                half = len(result.events) // 2
+                queue[:0] = [result.events[:half], result.events[half:]]
+                continue
+            decision = settle(page, claim_token, result, report)
+            if decision.page_action != policy.PageAction.NONE:
+                stop = stop or decision
+        usage = max((r.usage.max_percent for r in results), default=0)
+        ratelimit.observe_usage(page.pk, usage)
+        if stop is not None:
+            _after_stop(page, claim_token, queue, stop, report)
+            raise _Stop
+
+
+def _after_stop(
+    page: ConnectedPage,
+    claim_token: str,
+    queue: list[list[LoggedEvent]],
+    decision: policy.Decision,
+    report: DeliveryReport,
+) -> None:
+    """The Page was throttled or lost its token or a permission: the unsent rest waits."""
+    if decision.page_action == policy.PageAction.PAUSE:
+        _postpone(page, claim_token, queue, decision.pause_seconds, report)
+        return
+    ids = [event.pk for events in queue for event in events]
+    report.blocked += _finish(claim_token, ids, EventStatus.BLOCKED, decision.reason, None)
+
+
+def _postpone(
+    page: ConnectedPage,
+    claim_token: str,
+    queue: Iterable[list[LoggedEvent]],
+    seconds: float,
+    report: DeliveryReport,
+) -> None:
+    """Give claimed events back, due in ``seconds``, without counting an attempt, and ask
+    for the Page's delivery then."""
+    ids = [event.pk for events in queue for event in events]
+    at = timezone.now() + timedelta(seconds=seconds)
+    report.postponed += _release(
+        LoggedEvent.objects.filter(pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING),
+        at,
+    )
+    enqueue_delivery(tenant_id=page.tenant_id, page_id=page.pk, countdown=seconds)
+
+
+def _release(rows: QuerySet[LoggedEvent], at: datetime, **fields: object) -> int:
+    """Make rows due at ``at`` again (``pending`` if never tried, else ``retrying``)."""
+    return rows.update(
+        **fields,
+        status=Case(
+            When(attempts=0, then=Value(EventStatus.PENDING)), default=Value(EventStatus.RETRYING)
+        ),
+        next_attempt_at=at,
+        claim_token="",
+        updated_at=timezone.now(),
+    )
+
+
+def _rate(page: ConnectedPage) -> float:
+    override = (
+        PageRateLimit.objects.filter(tenant_id=page.tenant_id, page_id=page.pk)
+        .values_list("calls_per_second", flat=True)
+        .first()
+    )
+    return ratelimit.page_rate(page.pk, override=override, now=timezone.now())
+
+
+def _finish(
+    claim_token: str, ids: Sequence[int], status: str, reason: str, now: datetime | None
+) -> int:
+    """End claimed events in ``status`` (failed, blocked) with ``reason``, without a call."""
+    if not ids:
+        return 0
+    return LoggedEvent.objects.filter(
+        pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING
+    ).update(
+        status=status,
+        last_error=reason,
+        claim_token="",
+        next_attempt_at=now or timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+# --- Settling ----------------------------------------------------------------------------------
+
+
+def record_attempt(page: ConnectedPage, result: CallResult) -> DeliveryAttempt:
+    """One DeliveryAttempt for the call, linked to every event it carried (two queries)."""
+    error = result.error
+    attempt = DeliveryAttempt.objects.create(
+        tenant_id=page.tenant_id,
+        page=page,
+        transport=result.transport,
+        outcome=policy.outcome_of(error),
+        http_status=result.http_status,
+        graph_code=error.code if error else None,
+        graph_subcode=error.error_subcode if error else None,
+        fbtrace_id=(error.fbtrace_id if error else _trace(result.response)) or "",
+        duration_ms=result.duration_ms,
+        request=result.request,
+        response=result.response,
+        error_class=type(error).__name__ if error else "",
+        error_message=str(error) if error else "",
+    )
+    through = DeliveryAttempt.events.through
+    through.objects.bulk_create(
+        through(deliveryattempt_id=attempt.pk, loggedevent_id=event.pk) for event in result.events
+    )
+    return attempt
+
+
+def _trace(response: object) -> str:
+    if isinstance(response, dict) and isinstance(response.get("fbtrace_id"), str):
+        return str(response["fbtrace_id"])
+    return ""
+
+
+def settle(
+    page: ConnectedPage, claim_token: str, result: CallResult, report: DeliveryReport
+) -> policy.Decision:
+    """Record the call and move every event it carried as ``events.policy`` decides, in one
+    UPDATE per distinct history (usually one). Only rows still under this claim move: a
+    worker whose lease ran out cannot overwrite another's outcome. Returns the decision for
+    the call's first event (the Page's fate is the same for all of them)."""
+    record_attempt(page, result)
+    now = timezone.now()
+    schedule = policy.RetrySchedule.from_settings()
+    jitter = random.random()  # noqa: S311 (back-off jitter, not a secret)
+    histories: dict[tuple[int, datetime | None], list[int]] = defaultdict(list)
+    for event in result.events:
+        histories[(event.attempts, event.first_failed_at)].append(event.pk)
+    first: policy.Decision | None = None
+    for (attempts, first_failed_at), ids in histories.items():
+        decision = policy.decide(
+            result.error,
+            attempts=attempts,
+            first_failed_at=first_failed_at,
+            now=now,
+            jitter=jitter,
+            schedule=schedule,
+        )
+        first = first or decision
+        moved = LoggedEvent.objects.filter(
+            pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING
+        ).update(
+            status=decision.status,
+            attempts=F("attempts") + 1 if decision.consumes_attempt else F("attempts"),
+            next_attempt_at=decision.next_attempt_at or now,
+            first_failed_at=decision.first_failed_at,
+            last_error=decision.reason,
+            delivered_at=now if decision.status == EventStatus.DELIVERED else None,
+            claim_token="",
+            updated_at=now,
+        )
+        _count(report, decision.status, moved)
+    if first is None:
+        raise ValueError("a call carries at least one event")
+    _apply_page_action(page, result, first)
+    if result.error is not None:
+        logger.warning(
+            "events.delivery.call_failed",
+            extra={
+                "tenant_id": page.tenant_id,
+                "page_id": page.pk,
+                "events": len(result.events),
+                "error_class": type(result.error).__name__,
+                "graph_code": result.error.code,
+                "fbtrace_id": result.error.fbtrace_id,
+                "status": first.status,
+            },
+        )
+    return first
+
+
+def _count(report: DeliveryReport, status: str, moved: int) -> None:
+    field = {
+        EventStatus.DELIVERED: "delivered",
+        EventStatus.RETRYING: "retrying",
+        EventStatus.FAILED: "failed",
+        EventStatus.DEAD: "dead",
+        EventStatus.BLOCKED: "blocked",
+    }[EventStatus(status)]
+    setattr(report, field, getattr(report, field) + moved)
+
+
+def _apply_page_action(page: ConnectedPage, result: CallResult, decision: policy.Decision) -> None:
+    error = result.error
+    if decision.page_action == policy.PageAction.PAUSE:
+        ratelimit.pause(page.pk, decision.pause_seconds)
+    elif decision.page_action == policy.PageAction.TOKEN_INVALID and error is not None:
+        tenant_services.page_mark_token_invalid(page=page, error=error)
+    elif decision.page_action == policy.PageAction.PERMISSION_MISSING and error is not None:
+        tenant_services.page_mark_permission_missing(page=page, error=error)
+
+
+# --- Holding and releasing a Page's events -----------------------------------------------------
+
+
+def block_due(page: ConnectedPage, reason: str) -> int:
+    """Hold the Page's due events (and any whose lease ran out) as ``blocked`` with ``reason``."""
+    return _due(page, timezone.now()).update(
+        status=EventStatus.BLOCKED, last_error=reason, claim_token="", updated_at=timezone.now()
+    )
+
+
+def release_blocked(page: ConnectedPage, *, now: datetime | None = None) -> int:
+    """The Page can deliver again: its blocked events become due now, with a fresh window."""
+    now = now or timezone.now()
+    count = _release(
+        LoggedEvent.objects.filter(
+            tenant_id=page.tenant_id, page_id=page.pk, status=EventStatus.BLOCKED
+        ),
+        now,
+        first_failed_at=None,
+        last_error="",
+    )
+    if count:
+        logger.info(
+            "events.delivery.released",
+            extra={"tenant_id": page.tenant_id, "page_id": page.pk, "count": count},
+        )
+    return count
+
+
+def postpone_due(page: ConnectedPage, *, seconds: float) -> int:
+    """The Page is paused: its due events wait ``seconds`` more (no attempt counted), and a
+    delivery is asked for then."""
+    count = _release(
+        _due(page, timezone.now()).exclude(status=EventStatus.SENDING),
+        timezone.now() + timedelta(seconds=seconds),
+    )
+    enqueue_delivery(tenant_id=page.tenant_id, page_id=page.pk, countdown=seconds)
+    return count
+
+
+# --- The beat sweep ----------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    taken_back: int = 0
+    released: int = 0
+    enqueued: int = 0
+
+
+def sweep_due(*, now: datetime | None = None) -> SweepReport:
+    """Take back expired leases, release blocked events of Pages that can deliver again, and
+    enqueue every Page with due events. The one reader across tenants (ADR 0001 allows it)."""
+    now = now or timezone.now()
+    report = SweepReport()
+    report.taken_back = _release(
+        LoggedEvent.objects.filter(status=EventStatus.SENDING, next_attempt_at__lte=now), now
+    )
+    held = LoggedEvent.objects.filter(status=EventStatus.BLOCKED).values("page_id")
+    for page in ConnectedPage.objects.filter(pk__in=held, status=PageStatus.ACTIVE).select_related(
+        "tenant"
+    ):
+        if not page_block_reason(page):
+            report.released += release_blocked(page, now=now)
+    due = LoggedEvent.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+    if not settings.EVENTS_DELIVER_TEST_EVENTS:
+        due = due.filter(test=False)
+    pages = due.order_by().values_list("tenant_id", "page_id").distinct()
+    for tenant_id, page_id in pages:
+        enqueue_delivery(tenant_id=tenant_id, page_id=page_id)
+        report.enqueued += 1
+    if report.taken_back or report.released or report.enqueued:
+        logger.info("events.delivery.sweep", extra=report.__dict__)
+    return report

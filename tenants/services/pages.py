@@ -490,6 +490,16 @@ def page_mark_token_invalid(*, page: ConnectedPage, error: GraphError) -> None:
     )
 
 
+def page_mark_permission_missing(*, page: ConnectedPage, error: GraphError) -> None:
+    """A Graph permission error (10, 200-299) for a Page: a permission or task is missing."""
+    _needs_attention(
+        page,
+        PageStatus.MISSING_PERMISSION,
+        f"Facebook refused for lack of a permission or Page task ({error}). Continue with "
+        "Facebook and allow page_events.",
+    )
+
+
 def page_check_token(*, page: ConnectedPage, graph: GraphClient | None = None) -> ConnectedPage:
     """Ask Facebook whether the Page's token still works and still carries page_events."""
     if page.status == PageStatus.DISCONNECTED or not page.token_encrypted:

@@ -1,0 +1,488 @@
+"""events.delivery with Graph stubbed by `responses`, on real Redis (database 5).
+
+Each test runs the Page's delivery the way the task does and checks every row it moved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from urllib.parse import parse_qsl
+
+import pytest
+import responses
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from events import delivery, ratelimit, tasks
+from events.models import AttemptOutcome, DeliveryAttempt, EventStatus, LoggedEvent, PageRateLimit
+from events.policy import TOO_OLD_REASON
+from events.transports import CallResult
+from tenants.models import PageStatus, Transport
+from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
+from tests.tenants.factories import ConnectedPageFactory, TenantFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("delivery_redis")]
+
+BASE = "http://127.0.0.1:9"  # config.settings_test's GRAPH_API_URL: only `responses` answers it
+CAPI_URL = re.compile(rf"{re.escape(BASE)}/v25\.0/\d+/events")
+BATCH_URL = f"{BASE}/v20.0/"
+
+
+def graph_error(code, message="Boom", subcode=None, status=400, **extra):
+    error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "TRACE1"}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return {"status": status, "json": {"error": {**error, **extra}}}
+
+
+@pytest.fixture
+def capi_page(tenant):
+    return ConnectedPageFactory(tenant=tenant, transport=Transport.CONVERSIONS_API)
+
+
+@pytest.fixture
+def pa_page(tenant):
+    return ConnectedPageFactory(tenant=tenant, transport=Transport.PAGE_ACTIVITIES)
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def deliver(page):
+    return delivery.page_deliver(tenant_id=page.tenant_id, page_id=page.pk)
+
+
+def rows(*events):
+    return [LoggedEvent.objects.get(pk=e.pk) for e in events]
+
+
+def sent_data(call):
+    return json.loads(call.request.body)["data"]
+
+
+# --- Delivering ---------------------------------------------------------------------------------
+
+
+def test_capi_events_of_a_page_go_in_one_call_and_settle_together(
+    capi_page, mocked, django_assert_max_num_queries
+):
+    events = LoggedEventFactory.create_batch(3, page=capi_page)
+    mocked.post(CAPI_URL, json={"events_received": 3, "messages": [], "fbtrace_id": "T"})
+
+    report = deliver(capi_page)
+
+    assert (report.claimed, report.delivered, report.calls) == (3, 3, 1)
+    assert len(mocked.calls) == 1
+    assert [item["event_id"] for item in sent_data(mocked.calls[0])] == [
+        f"pagepulse-{e.pk}" for e in events
+    ]
+    for row in rows(*events):
+        assert (row.status, row.attempts, row.claim_token, row.last_error) == (
+            EventStatus.DELIVERED,
+            1,
+            "",
+            "",
+        )
+        assert row.delivered_at is not None
+    (attempt,) = DeliveryAttempt.objects.all()
+    assert sorted(attempt.events.values_list("pk", flat=True)) == [e.pk for e in events]
+    assert (attempt.outcome, attempt.http_status, attempt.fbtrace_id) == ("delivered", 200, "T")
+    assert attempt.request["path"] == f"v25.0/{capi_page.dataset_id}/events"
+    assert "test-page-token" not in json.dumps(attempt.request)
+
+
+def test_a_second_run_sends_nothing_twice(capi_page, mocked):
+    LoggedEventFactory.create_batch(2, page=capi_page)
+    mocked.post(CAPI_URL, json={"events_received": 2})
+
+    deliver(capi_page)
+    again = deliver(capi_page)
+
+    assert (again.claimed, len(mocked.calls)) == (0, 1)
+
+
+def test_page_activities_users_share_one_batch_and_each_operation_settles_its_events(
+    pa_page, mocked
+):
+    first = LoggedEventFactory.create_batch(2, page=pa_page, psid="111")
+    refused = LoggedEventFactory(page=pa_page, psid="222", params={"fb_content_id": "x"})
+    third = LoggedEventFactory(page=pa_page, psid="333")
+    mocked.post(
+        BATCH_URL,
+        json=[
+            {"code": 200, "body": '{"success": true}'},
+            {
+                "code": 400,
+                "body": json.dumps(
+                    {"error": {"code": 100, "message": "Invalid parameter", "fbtrace_id": "X"}}
+                ),
+            },
+            {"code": 200, "body": '{"success": true}'},
+        ],
+    )
+
+    deliver(pa_page)
+
+    (call,) = mocked.calls
+    operations = json.loads(dict(parse_qsl(call.request.body))["batch"])
+    assert [dict(parse_qsl(op["body"]))["page_scoped_user_id"] for op in operations] == [
+        "111",
+        "222",
+        "333",
+    ]
+    assert (
+        json.loads(dict(parse_qsl(operations[0]["body"]))["custom_events"])
+        == [{"_eventName": "fb_mobile_purchase", "_valueToSum": 57.23, "fb_currency": "USD"}] * 2
+    )
+    assert [r.status for r in rows(*first, third)] == [EventStatus.DELIVERED] * 3
+    bad = LoggedEvent.objects.get(pk=refused.pk)
+    assert bad.status == EventStatus.FAILED
+    assert "(#100) Invalid parameter [fbtrace_id=X]" in bad.last_error
+    assert DeliveryAttempt.objects.count() == 3
+    assert list(bad.delivery_attempts.values_list("outcome", "graph_code")) == [("invalid", 100)]
+
+
+def test_one_user_goes_alone_as_the_guides_json_request(pa_page, mocked):
+    event = LoggedEventFactory(page=pa_page, event="lead_submitted", value=None, currency="")
+    mocked.post(f"{BASE}/v20.0/{settings.FACEBOOK_APP_ID}/page_activities", json={"success": True})
+
+    deliver(pa_page)
+
+    assert json.loads(mocked.calls[0].request.body) == {
+        "custom_events": [{"_eventName": "lead_submitted"}],
+        "advertiser_tracking_enabled": 1,
+        "application_tracking_enabled": 1,
+        "page_id": int(pa_page.page_id),
+        "page_scoped_user_id": int(event.psid),
+        "logging_source": "messenger_bot",
+        "logging_target": "page",
+    }
+    assert rows(event)[0].status == EventStatus.DELIVERED
+
+
+@override_settings(EVENTS_RATE_MIN_CALLS_PER_SECOND=100)
+def test_more_than_50_users_go_out_in_batches_of_50(pa_page, mocked):
+    for n in range(60):
+        LoggedEventFactory(page=pa_page, psid=str(5000 + n))
+
+    def answer(request):
+        count = len(json.loads(dict(parse_qsl(request.body))["batch"]))
+        return 200, {}, json.dumps([{"code": 200, "body": '{"success": true}'}] * count)
+
+    mocked.add_callback(responses.POST, BATCH_URL, callback=answer)
+
+    report = deliver(pa_page)
+
+    sizes = [len(json.loads(dict(parse_qsl(c.request.body))["batch"])) for c in mocked.calls]
+    assert sizes == [50, 10]
+    assert report.delivered == 60
+
+
+def test_a_refused_capi_call_is_split_until_only_the_bad_event_fails(capi_page, mocked):
+    events = LoggedEventFactory.create_batch(5, page=capi_page)
+    bad_id = f"pagepulse-{events[3].pk}"
+
+    def answer(request):
+        data = json.loads(request.body)["data"]
+        if any(item["event_id"] == bad_id for item in data):
+            body = {
+                "error": {
+                    "message": "Invalid parameter",
+                    "code": 100,
+                    "error_user_title": "Invalid Value",
+                    "error_user_msg": "custom_data.value must be a number.",
+                    "fbtrace_id": "BAD",
+                }
+            }
+            return 400, {}, json.dumps(body)
+        return 200, {}, json.dumps({"events_received": len(data)})
+
+    mocked.add_callback(responses.POST, CAPI_URL, callback=answer)
+
+    report = deliver(capi_page)
+
+    statuses = [r.status for r in rows(*events)]
+    assert statuses == [EventStatus.DELIVERED] * 3 + [EventStatus.FAILED, EventStatus.DELIVERED]
+    bad = rows(events[3])[0]
+    assert "Invalid Value: custom_data.value must be a number." in bad.last_error
+    assert (bad.attempts, report.delivered, report.failed) == (1, 4, 1)
+    # 5 -> [2, 3] -> [3] -> [1, 2] -> [2] -> [1, 1]: every event is sent once successfully.
+    delivered_sends = [len(sent_data(c)) for c in mocked.calls if c.response.status_code == 200]
+    assert sum(delivered_sends) == 4
+
+
+def test_an_event_older_than_7_days_fails_without_being_sent(capi_page, mocked):
+    old = LoggedEventFactory(page=capi_page, event_time=timezone.now() - timedelta(days=8))
+    fresh = LoggedEventFactory(page=capi_page)
+    mocked.post(CAPI_URL, json={"events_received": 1})
+
+    deliver(capi_page)
+
+    assert [item["event_id"] for item in sent_data(mocked.calls[0])] == [f"pagepulse-{fresh.pk}"]
+    assert [(r.status, r.last_error, r.attempts) for r in rows(old)] == [
+        (EventStatus.FAILED, TOO_OLD_REASON, 0)
+    ]
+
+
+def test_a_transient_error_retries_with_back_off(capi_page, mocked):
+    event = LoggedEventFactory(page=capi_page)
+    mocked.post(CAPI_URL, **graph_error(2, "Service temporarily unavailable", status=500))
+    before = timezone.now()
+
+    deliver(capi_page)
+
+    (row,) = rows(event)
+    assert (row.status, row.attempts) == (EventStatus.RETRYING, 1)
+    assert row.first_failed_at is not None
+    assert before <= row.next_attempt_at <= timezone.now() + timedelta(seconds=30)
+    assert "Temporary failure, attempt 1" in row.last_error
+
+
+def test_after_the_retry_window_an_event_is_dead(capi_page, mocked):
+    event = LoggedEventFactory(
+        page=capi_page,
+        status=EventStatus.RETRYING,
+        attempts=12,
+        first_failed_at=timezone.now() - timedelta(hours=25),
+    )
+    mocked.post(CAPI_URL, **graph_error(1, "An unknown error occurred", status=500))
+
+    deliver(capi_page)
+
+    (row,) = rows(event)
+    assert (row.status, row.attempts) == (EventStatus.DEAD, 13)
+    assert row.last_error.startswith("Gave up after 13 attempts over 24 hours")
+
+
+def test_a_throttled_page_waits_without_using_attempts_and_does_not_hold_up_another(
+    tenant, capi_page, mocked
+):
+    other_page = ConnectedPageFactory(tenant=TenantFactory(), transport=Transport.CONVERSIONS_API)
+    throttled = LoggedEventFactory.create_batch(2, page=capi_page)
+    other = LoggedEventFactory(page=other_page)
+    mocked.post(
+        f"{BASE}/v25.0/{capi_page.dataset_id}/events",
+        **graph_error(80001, "There have been too many calls to this Page account"),
+        headers={"Retry-After": "120"},
+    )
+    mocked.post(f"{BASE}/v25.0/{other_page.dataset_id}/events", json={"events_received": 1})
+
+    deliver(capi_page)
+    deliver(other_page)
+    later = LoggedEventFactory(page=capi_page)
+    paused_run = deliver(capi_page)
+
+    for row in rows(*throttled):
+        assert (row.status, row.attempts) == (EventStatus.RETRYING, 0)
+        assert row.next_attempt_at > timezone.now() + timedelta(seconds=110)
+    assert 110 < ratelimit.paused_for(capi_page.pk) <= 120
+    assert rows(other)[0].status == EventStatus.DELIVERED
+    # While paused, a run sends nothing and moves the Page's newer events past the pause.
+    assert (paused_run.calls, paused_run.postponed) == (0, 1)
+    assert rows(later)[0].next_attempt_at > timezone.now() + timedelta(seconds=110)
+    assert len(mocked.calls) == 2
+    assert list(DeliveryAttempt.objects.values_list("outcome", flat=True).order_by("pk")) == [
+        AttemptOutcome.RATE_LIMITED,
+        AttemptOutcome.DELIVERED,
+    ]
+
+
+def test_a_dead_token_blocks_the_pages_events_and_marks_it_needs_reauth(capi_page, mocked):
+    sent, waiting = LoggedEventFactory.create_batch(2, page=capi_page)
+    future = LoggedEventFactory(
+        page=capi_page,
+        status=EventStatus.RETRYING,
+        next_attempt_at=timezone.now() + timedelta(hours=1),
+    )
+    mocked.post(CAPI_URL, **graph_error(190, "Error validating access token", subcode=463))
+
+    deliver(capi_page)
+
+    capi_page.refresh_from_db()
+    assert capi_page.status == PageStatus.NEEDS_REAUTH
+    for row in rows(sent, waiting):
+        assert row.status == EventStatus.BLOCKED
+        assert "Reconnect the Page with Facebook" in row.last_error
+    assert rows(future)[0].status == EventStatus.RETRYING  # not due yet: blocked when it is
+
+
+def test_blocked_events_flow_again_once_the_page_is_active(capi_page, mocked):
+    events = LoggedEventFactory.create_batch(2, page=capi_page)
+    mocked.post(CAPI_URL, **graph_error(190, "Error validating access token"))
+    deliver(capi_page)
+    assert {r.status for r in rows(*events)} == {EventStatus.BLOCKED}
+    # Still needs re-authorization: the sweep leaves them alone.
+    assert delivery.sweep_due().released == 0
+
+    capi_page.__class__.objects.filter(pk=capi_page.pk).update(
+        status=PageStatus.ACTIVE, last_error=""
+    )  # what page_connect does after the person logs in with Facebook again
+    sweep = delivery.sweep_due()
+    mocked.replace(responses.POST, CAPI_URL, json={"events_received": 2})
+    report = deliver(capi_page)
+
+    assert (sweep.released, sweep.enqueued) == (2, 1)
+    assert report.delivered == 2
+    assert {(r.status, r.last_error) for r in rows(*events)} == {(EventStatus.DELIVERED, "")}
+
+
+def test_the_delivery_run_releases_blocked_events_of_an_active_page_itself(capi_page, mocked):
+    event = LoggedEventFactory(page=capi_page, status=EventStatus.BLOCKED, last_error="token")
+    mocked.post(CAPI_URL, json={"events_received": 1})
+
+    report = deliver(capi_page)
+
+    assert (report.released, report.delivered) == (1, 1)
+    assert rows(event)[0].status == EventStatus.DELIVERED
+
+
+def test_a_missing_permission_blocks_and_marks_the_page(capi_page, mocked):
+    event = LoggedEventFactory(page=capi_page)
+    mocked.post(CAPI_URL, **graph_error(200, "Requires page_events permission", status=403))
+
+    deliver(capi_page)
+
+    capi_page.refresh_from_db()
+    assert capi_page.status == PageStatus.MISSING_PERMISSION
+    assert rows(event)[0].status == EventStatus.BLOCKED
+
+
+def test_a_page_of_a_region_without_its_transport_holds_its_events_blocked(mocked):
+    page = ConnectedPageFactory(
+        tenant=TenantFactory(country="FR"), transport=Transport.PAGE_ACTIVITIES
+    )
+    event = LoggedEventFactory(page=page)
+
+    report = deliver(page)
+
+    assert (report.blocked, len(mocked.calls)) == (1, 0)
+    (row,) = rows(event)
+    assert row.status == EventStatus.BLOCKED
+    assert "not available to businesses in Europe or Japan" in row.last_error
+
+
+def test_no_tokens_left_postpones_without_using_attempts(capi_page, mocked):
+    PageRateLimit.objects.create(tenant=capi_page.tenant, page=capi_page, calls_per_second=0.5)
+    ratelimit.acquire(capi_page.pk, 50, rate=0.5)  # empties the bucket
+    event = LoggedEventFactory(page=capi_page)
+
+    report = deliver(capi_page)
+
+    (row,) = rows(event)
+    assert (report.calls, report.postponed, len(mocked.calls)) == (0, 1, 0)
+    assert (row.status, row.attempts, row.claim_token) == (EventStatus.PENDING, 0, "")
+    assert row.next_attempt_at > timezone.now()
+
+
+def test_test_events_are_not_claimed(capi_page, mocked):
+    LoggedEventFactory(page=capi_page, test=True)
+
+    assert deliver(capi_page).claimed == 0
+    assert delivery.sweep_due().enqueued == 0
+
+
+# --- Claims and leases --------------------------------------------------------------------------
+
+
+def test_a_claim_takes_due_rows_once(capi_page):
+    due = LoggedEventFactory.create_batch(2, page=capi_page)
+    LoggedEventFactory(page=capi_page, next_attempt_at=timezone.now() + timedelta(minutes=5))
+    LoggedEventFactory(page=capi_page, status=EventStatus.DELIVERED)
+
+    first = delivery.claim(capi_page, limit=10)
+    second = delivery.claim(capi_page, limit=10)
+
+    assert [e.pk for e in first.events] == [e.pk for e in due]
+    assert {e.status for e in first.events} == {EventStatus.SENDING}
+    assert second.events == []
+
+
+def test_an_expired_lease_is_taken_back_and_the_old_worker_cannot_settle(capi_page):
+    event = LoggedEventFactory(page=capi_page)
+    stale = delivery.claim(capi_page, limit=10)
+    later = timezone.now() + timedelta(seconds=61)
+
+    sweep = delivery.sweep_due(now=later)
+    fresh = delivery.claim(capi_page, limit=10, now=later)
+    result = CallResult(events=stale.events, transport="conversions_api", request={})
+    delivery.settle(capi_page, stale.token, result, delivery.DeliveryReport())
+
+    assert (sweep.taken_back, sweep.enqueued) == (1, 1)
+    assert [e.pk for e in fresh.events] == [event.pk]
+    (row,) = rows(event)
+    assert (row.status, row.claim_token) == (EventStatus.SENDING, fresh.token)
+
+
+def test_the_sweep_enqueues_each_page_with_due_events(capi_page, pa_page):
+    LoggedEventFactory.create_batch(2, page=capi_page)
+    LoggedEventFactory(page=pa_page)
+    LoggedEventFactory(page=ConnectedPageFactory(), status=EventStatus.DELIVERED)
+
+    assert delivery.sweep_due().enqueued == 2
+
+
+def test_countdowns_never_exceed_the_celery_maximum(
+    capi_page, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(
+        tasks.deliver_page, "apply_async", lambda args, countdown=0: sent.append((args, countdown))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.enqueue_delivery(
+            tenant_id=capi_page.tenant_id, page_id=capi_page.pk, countdown=3600
+        )
+
+    assert sent == [((capi_page.tenant_id, capi_page.pk), 300)]
+
+
+def test_the_task_delivers_a_page_and_ignores_a_missing_one(capi_page, mocked):
+    LoggedEventFactory(page=capi_page)
+    mocked.post(CAPI_URL, json={"events_received": 1})
+
+    assert tasks.deliver_page(capi_page.tenant_id, capi_page.pk) == 1
+    assert tasks.deliver_page(capi_page.tenant_id, 999_999) == 0
+    assert tasks.deliver_page(TenantFactory().pk, capi_page.pk) == 0  # not that tenant's page
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update_skip_locked,
+    reason="SKIP LOCKED needs PostgreSQL (DATABASE_URL=postgres://...)",
+)
+def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page):
+    import threading
+
+    from django.db import connections, transaction
+
+    events = LoggedEventFactory.create_batch(4, page=capi_page)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        with transaction.atomic():
+            list(
+                LoggedEvent.objects.select_for_update()
+                .filter(pk__in=[events[0].pk, events[1].pk])
+                .values_list("pk", flat=True)
+            )
+            locked.set()
+            release.wait(timeout=10)
+        connections.close_all()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    assert locked.wait(timeout=10)
+    try:
+        claimed = delivery.claim(capi_page, limit=10)
+    finally:
+        release.set()
+        thread.join(timeout=10)
+
+    assert [e.pk for e in claimed.events] == [events[2].pk, events[3].pk]
