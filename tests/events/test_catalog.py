@@ -254,3 +254,9 @@ def test_inconsistent_data_is_refused(change, message):
     change(data)
     with pytest.raises(catalog.CatalogError, match=message):
         catalog.build(data)
+
+
+def test_the_transports_are_the_ones_a_page_can_have():
+    from tenants.models import Transport
+
+    assert set(catalog.TRANSPORTS) == set(Transport.values)
