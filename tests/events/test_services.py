@@ -264,7 +264,7 @@ def test_the_enqueue_sends_one_task_per_page_until_it_starts(
         with django_capture_on_commit_callbacks(execute=True):
             _log(page, [EventInput(event="lead_submitted")])
 
-    apply_async.assert_called_once_with(args=(page.tenant_id, page.pk), countdown=None)
+    apply_async.assert_called_once_with(args=(page.tenant_id, page.pk))
 
 
 # --- Replay -------------------------------------------------------------------------------------
