@@ -48,6 +48,7 @@ class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = DeliveryAttempt
+        skip_postgeneration_save = True
 
     page = factory.SubFactory(ConnectedPageFactory)
     tenant = factory.LazyAttribute(lambda attempt: attempt.page.tenant)

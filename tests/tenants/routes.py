@@ -16,11 +16,11 @@ from typing import Any
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from events.models import LoggedEvent
 from flows.models import FlowVersion
 from tenants import services
 from tenants.models import Tenant
 from tenants.permissions import Role
+from tests.events.factories import delivered_event
 from tests.flows.factories import published_flow
 from tests.tenants.factories import ConnectedPageFactory, member
 
@@ -111,6 +111,5 @@ def world(tenant: Tenant) -> None:
     services.api_key_create(tenant=tenant, actor=services.Actor(user=owner.user), name="CRM sync")
     page = ConnectedPageFactory(tenant=tenant, name=f"{tenant.name} Page")
     published_flow(tenant, page=page, name=f"{tenant.name} welcome flow")
-    LoggedEvent.objects.create(
-        tenant=tenant, page=page, psid="24571937185104", event="purchase", source="api"
-    )
+    # A delivered event with its DeliveryAttempt, for the delivery log's routes.
+    delivered_event(page=page, psid="24571937185104")
