@@ -16,6 +16,7 @@ from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 
+from events import catalog
 from events.models import EventSource, EventStatus, LoggedEvent
 
 # Facebook's rule for event names and parameter keys (reference §10), which every logged
@@ -104,7 +105,9 @@ class EventFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-fil
         help_text="Only events in these states; repeat the parameter for several.",
     )
     event = EventNameFilter(
-        help_text="The logical event as logged: a catalog key (lead_submitted) or a custom name."
+        method="filter_event",
+        help_text="The event: a catalog key (lead_submitted), either transport's name for it "
+        "(fb_mobile_purchase and Purchase both find purchase), or a custom name.",
     )
     page = PositiveIntegerFilter(
         field_name="page_id", help_text="The connected Page's id in Pagepulse (from GET pages/)."
@@ -132,6 +135,12 @@ class EventFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-fil
     class Meta:
         model = LoggedEvent
         fields: list[str] = []
+
+    def filter_event(
+        self, queryset: QuerySet[LoggedEvent], name: str, value: str
+    ) -> QuerySet[LoggedEvent]:
+        # Events are stored by their logical key, whichever name they were logged with.
+        return queryset.filter(event=catalog.canonical_event(value))
 
     def filter_queryset(self, queryset: QuerySet[LoggedEvent]) -> QuerySet[LoggedEvent]:
         filtered: QuerySet[LoggedEvent] = super().filter_queryset(queryset)

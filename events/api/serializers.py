@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from events.models import DeliveryAttempt, LoggedEvent, LoggingTarget
 from events.scrub import scrubbed
+from events.services import MAX_EVENTS_PER_REQUEST
 from graph_api.redaction import redact
 
 # --- reads ---------------------------------------------------------------------------------
@@ -116,7 +117,6 @@ class LoggedEventDetailSerializer(LoggedEventSerializer):
 
 # --- writes --------------------------------------------------------------------------------
 
-MAX_EVENTS_PER_REQUEST = 1000
 FACEBOOK_ID_RE = r"^[0-9]{1,32}$"
 
 
@@ -202,21 +202,26 @@ class EventsLogSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        single = "psid" in attrs or "events" in attrs
-        if single and "batch" in attrs:
+        self.check_shape(attrs)
+        return attrs
+
+    @staticmethod
+    def check_shape(given: Any) -> None:
+        """One user's events or a batch, never both nor neither (`given`: the keys sent)."""
+        single = "psid" in given or "events" in given
+        if single and "batch" in given:
             raise serializers.ValidationError(
                 "Send either `psid` with `events` (one user) or `batch` (several users), not both."
             )
-        if not single and "batch" not in attrs:
+        if not single and "batch" not in given:
             raise serializers.ValidationError(
                 "Send `psid` with `events` (one user), or `batch`: [{psid, events}] (several)."
             )
-        if single and ("psid" not in attrs or "events" not in attrs):
-            missing = "psid" if "psid" not in attrs else "events"
+        if single and ("psid" not in given or "events" not in given):
+            missing = "psid" if "psid" not in given else "events"
             raise serializers.ValidationError(
                 {missing: ["This field is required with `psid`/`events` (or send `batch`)."]}
             )
-        return attrs
 
 
 class LoggedEventBriefSerializer(serializers.ModelSerializer[LoggedEvent]):
