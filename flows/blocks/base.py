@@ -107,12 +107,19 @@ def field_path(path: Iterable[str | int]) -> str:
     return text
 
 
+def _missing(error: SchemaError) -> str:
+    """The property a `required` error is about (jsonschema reports each one separately)."""
+    match = re.fullmatch(r"'(.*)' is a required property", error.message)
+    if match:
+        return match.group(1)
+    return next((name for name in error.validator_value if name not in error.instance), "")
+
+
 def _describe(error: SchemaError) -> tuple[str, str]:
     """A message that says what is wrong and how to fix it, and a stable code."""
     value, kind, limit = error.instance, error.validator, error.validator_value
     if kind == "required":
-        missing = next((name for name in limit if name not in value), "?")
-        return f"“{missing}” is required: fill it in.", "required"
+        return f"“{_missing(error)}” is required: fill it in.", "required"
     if kind == "maxLength":
         return f"At most {limit} characters (this has {len(value)}): shorten it.", "too_long"
     if kind == "minLength":
@@ -142,16 +149,15 @@ def _describe(error: SchemaError) -> tuple[str, str]:
 
 
 def schema_problems(schema: Mapping[str, Any], data: object, node_id: str | None) -> list[Problem]:
-    validator = Draft202012Validator(schema)
+    """The schema's complaints about `data`, as problems sorted by field."""
     problems = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    for error in Draft202012Validator(schema).iter_errors(data):
         message, code = _describe(error)
         path = list(error.absolute_path)
         if error.validator == "required":
-            missing = next((n for n in error.validator_value if n not in error.instance), "")
-            path.append(missing)
+            path.append(_missing(error))
         problems.append(Problem(node_id, field_path(path), message, code))
-    return problems
+    return sorted(problems, key=lambda p: (p.field, p.code))
 
 
 def placeholders(value: object) -> set[str]:

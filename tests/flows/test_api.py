@@ -1,0 +1,571 @@
+"""The flows API end to end through DRF's client: build, save, conflict, publish, version."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from flows.flow_templates import LEAD_GENERATION
+from flows.models import Flow, FlowStatus, FlowVersion
+from tenants.models import AuditEvent, Transport
+from tenants.permissions import Role
+from tests.flows.factories import FlowFactory, edge, node, published_flow, simple_document
+from tests.tenants.factories import ConnectedPageFactory, api_key
+
+pytestmark = pytest.mark.django_db
+
+
+def flows_url(tenant, path: str = "") -> str:
+    return f"/api/v1/tenants/{tenant.slug}/flows/{path}"
+
+
+@pytest.fixture
+def page(tenant):
+    return ConnectedPageFactory(
+        tenant=tenant, name="Acme Bikes Page", transport=Transport.PAGE_ACTIVITIES
+    )
+
+
+@pytest.fixture
+def editor(client_for, tenant):
+    return client_for(tenant, Role.EDITOR)
+
+
+def create(editor, tenant, page, **body):
+    body = {
+        "name": "Welcome",
+        "page": page.pk,
+        "trigger": {"kind": "keywords", "keywords": ["hi"]},
+        "document": simple_document(),
+        **body,
+    }
+    response = editor.post(flows_url(tenant), body, format="json")
+    assert response.status_code == 201, response.content
+    return response
+
+
+def test_create_a_flow(editor, tenant, page):
+    response = create(editor, tenant, page, description="Greets people")
+    body = response.json()
+    assert response["ETag"] == '"r1"'
+    assert {
+        key: body[key]
+        for key in body
+        if key not in {"id", "created_at", "updated_at", "updated_by"}
+    } == {
+        "name": "Welcome",
+        "description": "Greets people",
+        "page": page.pk,
+        "page_name": "Acme Bikes Page",
+        "trigger": {"kind": "keywords", "keywords": ["hi"], "ref": ""},
+        "status": "draft",
+        "revision": 1,
+        "latest_version": None,
+        "has_unpublished_changes": True,
+        "document": simple_document(),
+    }
+    assert Flow.objects.get(pk=body["id"]).tenant == tenant
+
+
+def test_create_from_a_template(editor, tenant, page):
+    response = editor.post(
+        flows_url(tenant), {"template": "lead_generation", "page": page.pk}, format="json"
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["name"] == "Lead generation"
+    assert body["trigger"] == {
+        "kind": "keywords",
+        "keywords": ["quote", "pricing", "info"],
+        "ref": "",
+    }
+    assert [n["type"] for n in body["document"]["nodes"]].count("log_event") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"trigger": {"kind": "ref", "ref": "has space"}}, "trigger"),
+        ({"trigger": {"kind": "keywords", "keywords": []}}, "trigger.keywords"),
+        ({"document": {"nodes": "x", "edges": []}}, "problems"),
+        ({"template": "nope"}, "template"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_input_is_a_400_and_writes_nothing(editor, tenant, page, body, field):
+    base = {"name": "Welcome", "page": page.pk, "trigger": {"kind": "keywords", "keywords": ["hi"]}}
+    response = editor.post(flows_url(tenant), {**base, **body}, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["details"]
+    assert Flow.objects.count() == 0
+
+
+def test_another_tenants_page_is_a_404_and_nothing_is_written(editor, tenant, page, other_tenant):
+    theirs = ConnectedPageFactory(tenant=other_tenant)
+    response = editor.post(flows_url(tenant), {"name": "Steal", "page": theirs.pk}, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert Flow.objects.count() == 0
+
+    flow = FlowFactory(tenant=tenant, page=page)
+    response = editor.patch(
+        flows_url(tenant, f"{flow.pk}/"), {"revision": 1, "page": theirs.pk}, format="json"
+    )
+    assert response.status_code == 404
+    flow.refresh_from_db()
+    assert (flow.page_id, flow.revision) == (page.pk, 1)
+
+    export = editor.get(flows_url(tenant, f"{flow.pk}/export/")).json()
+    response = editor.post(
+        flows_url(tenant, "import/"), {"page": theirs.pk, "flow": export}, format="json"
+    )
+    assert response.status_code == 404
+    assert Flow.objects.count() == 1
+
+
+def test_list_filters(editor, tenant, page):
+    other_page = ConnectedPageFactory(tenant=tenant)
+    published_flow(tenant, page=page, name="Lead capture")
+    FlowFactory(tenant=tenant, page=page, name="Menu")
+    FlowFactory(tenant=tenant, page=other_page, name="Lead follow-up")
+    FlowFactory(name="Someone else's lead flow")
+
+    def names(**params):
+        response = editor.get(flows_url(tenant), params)
+        assert response.status_code == 200
+        return [row["name"] for row in response.json()["results"]]
+
+    assert names() == ["Lead capture", "Lead follow-up", "Menu"]
+    assert names(page=page.pk) == ["Lead capture", "Menu"]
+    assert names(status="published") == ["Lead capture"]
+    assert names(search="lead") == ["Lead capture", "Lead follow-up"]
+    row = editor.get(flows_url(tenant), {"status": "published"}).json()["results"][0]
+    assert (row["latest_version"], row["has_unpublished_changes"]) == (1, False)
+    assert "document" not in row
+
+
+def test_list_query_count_does_not_grow_with_flows(editor, tenant, page):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert editor.get(flows_url(tenant)).status_code == 200
+        return len(queries)
+
+    published_flow(tenant, page=page)
+    one = count()
+    for _ in range(5):
+        published_flow(tenant, page=ConnectedPageFactory(tenant=tenant))
+    assert count() == one == 6  # session, user, workspace, role, count, flows with versions
+
+
+def test_save_the_draft_with_the_revision_in_the_body_or_if_match(editor, tenant, page):
+    flow_id = create(editor, tenant, page).json()["id"]
+    response = editor.patch(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 1, "name": "Hello"}, format="json"
+    )
+    assert response.status_code == 200
+    assert (response.json()["revision"], response["ETag"]) == (2, '"r2"')
+
+    response = editor.patch(
+        flows_url(tenant, f"{flow_id}/"), {"description": "x"}, format="json", HTTP_IF_MATCH='"r2"'
+    )
+    assert response.status_code == 200
+    assert response.json()["revision"] == 3
+
+    response = editor.patch(
+        flows_url(tenant, f"{flow_id}/"), {"name": "No revision"}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["revision"]
+
+
+def test_put_replaces_the_draft(editor, tenant, page):
+    flow_id = create(editor, tenant, page).json()["id"]
+    body = {
+        "revision": 1,
+        "name": "Renamed",
+        "page": page.pk,
+        "trigger": {"kind": "ref", "ref": "summer-sale_2026="},
+        "document": simple_document("Welcome back"),
+    }
+    response = editor.put(flows_url(tenant, f"{flow_id}/"), body, format="json")
+    assert response.status_code == 200
+    assert response.json()["trigger"] == {"kind": "ref", "keywords": [], "ref": "summer-sale_2026="}
+    response = editor.put(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 2, "name": "Only"}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"page", "trigger", "document"}
+
+
+def test_a_stale_save_is_a_409_and_loses_nothing(client_for, tenant, page):
+    alice, bob = client_for(tenant, Role.EDITOR), client_for(tenant, Role.EDITOR)
+    flow_id = create(alice, tenant, page).json()["id"]
+    loaded = alice.get(flows_url(tenant, f"{flow_id}/"))
+    assert loaded["ETag"] == '"r1"'
+
+    bobs = simple_document("Bob's greeting")
+    assert (
+        bob.patch(
+            flows_url(tenant, f"{flow_id}/"), {"revision": 1, "document": bobs}, format="json"
+        ).status_code
+        == 200
+    )
+
+    alices = simple_document("Alice's greeting")
+    response = alice.patch(
+        flows_url(tenant, f"{flow_id}/"),
+        {"document": alices, "name": "Alice"},
+        format="json",
+        HTTP_IF_MATCH=loaded["ETag"],
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "revision_conflict"
+    assert response.json()["error"]["details"] == {"current_revision": 2, "your_revision": 1}
+
+    flow = Flow.objects.get(pk=flow_id)
+    assert (flow.revision, flow.name, flow.document) == (2, "Welcome", bobs)
+    # Alice reloads and saves on top of Bob's revision: both changes survive.
+    response = alice.patch(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 2, "name": "Alice"}, format="json"
+    )
+    assert response.status_code == 200
+    assert (response.json()["name"], response.json()["document"]) == ("Alice", bobs)
+
+
+def test_publishing_freezes_a_numbered_version(editor, tenant, page):
+    flow_id = create(editor, tenant, page).json()["id"]
+    response = editor.post(
+        flows_url(tenant, f"{flow_id}/publish/"), {"note": "First"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["number"], body["note"], body["document"], body["warnings"]) == (
+        1,
+        "First",
+        simple_document(),
+        [],
+    )
+
+    # Editing the draft never changes a version.
+    editor.patch(
+        flows_url(tenant, f"{flow_id}/"),
+        {"revision": 1, "document": simple_document("Changed")},
+        format="json",
+    )
+    version = editor.get(flows_url(tenant, f"{flow_id}/versions/1/")).json()
+    assert version["document"] == simple_document()
+    assert FlowVersion.objects.get().document == simple_document()
+
+    flow = editor.get(flows_url(tenant, f"{flow_id}/")).json()
+    assert (flow["status"], flow["latest_version"], flow["has_unpublished_changes"]) == (
+        "published",
+        1,
+        True,
+    )
+    assert (
+        editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json").json()["number"]
+        == 2
+    )
+    listed = editor.get(flows_url(tenant, f"{flow_id}/versions/")).json()
+    assert [v["number"] for v in listed["results"]] == [2, 1]
+    assert listed["results"][1]["note"] == "First"
+    assert AuditEvent.objects.filter(tenant=tenant, action="flow.published").count() == 2
+
+
+def test_publishing_with_a_stale_revision_is_a_409(editor, tenant, page):
+    flow_id = create(editor, tenant, page).json()["id"]
+    response = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {"revision": 7}, format="json")
+    assert response.status_code == 409
+    assert FlowVersion.objects.count() == 0
+
+
+def test_an_invalid_flow_is_not_published(editor, tenant, page):
+    document = {"nodes": [node("m", "send_message", text="")], "edges": []}
+    flow_id = create(editor, tenant, page, document=document).json()["id"]
+
+    response = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "flow_invalid"
+    assert (
+        error["message"]
+        == "The flow has 3 errors to fix before it can be published; details.problems says where."
+    )
+    assert [
+        (p["node_id"], p["field"], p["code"], p["severity"]) for p in error["details"]["problems"]
+    ] == [
+        (None, "nodes", "no_start", "error"),
+        ("m", "data.text", "blank", "error"),
+        ("m", "handles.next", "not_connected", "error"),
+    ]
+    assert FlowVersion.objects.count() == 0
+    assert Flow.objects.get(pk=flow_id).status == FlowStatus.DRAFT
+
+
+def test_validate_reports_errors_and_warnings(editor, tenant, page):
+    document = simple_document("Hi {{name}}")
+    flow_id = create(editor, tenant, page, document=document).json()["id"]
+    response = editor.post(flows_url(tenant, f"{flow_id}/validate/"))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["valid"], body["errors"], body["warnings"]) == (True, 0, 1)
+    assert body["problems"][0]["code"] == "variable_never_set"
+    assert body["problems"][0]["message"].startswith("{{name}} is used here, but no Ask block")
+
+
+def test_a_custom_event_cannot_be_published_on_a_conversions_api_page(editor, tenant):
+    capi = ConnectedPageFactory(tenant=tenant, transport=Transport.CONVERSIONS_API)
+    document = {
+        "nodes": [
+            node("s", "start"),
+            node("log", "log_event", event="Table booked"),
+            node("e", "end"),
+        ],
+        "edges": [edge("s", "log"), edge("log", "e")],
+    }
+    flow_id = create(editor, tenant, capi, document=document).json()["id"]
+    problems = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json").json()[
+        "error"
+    ]["details"]["problems"]
+    assert [(p["node_id"], p["field"], p["code"]) for p in problems] == [
+        ("log", "data.event", "custom_not_allowed")
+    ]
+
+
+def test_two_published_flows_cannot_answer_the_same_ref(editor, tenant, page):
+    ref = {"kind": "ref", "ref": "spring"}
+    first = create(editor, tenant, page, trigger=ref).json()["id"]
+    assert editor.post(flows_url(tenant, f"{first}/publish/"), {}, format="json").status_code == 201
+    second = create(editor, tenant, page, name="Spring 2", trigger=ref).json()["id"]
+    response = editor.post(flows_url(tenant, f"{second}/publish/"), {}, format="json")
+    assert response.status_code == 400
+    problem = response.json()["error"]["details"]["problems"][0]
+    assert (problem["field"], problem["code"]) == ("trigger", "trigger_conflict")
+    assert "“Welcome” on this page already answers the ref spring" in problem["message"]
+
+
+def test_status_changes(editor, tenant, page):
+    flow_id = create(editor, tenant, page).json()["id"]
+    response = editor.patch(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 1, "status": "published"}, format="json"
+    )
+    assert response.status_code == 400
+    response = editor.patch(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 1, "status": "archived"}, format="json"
+    )
+    assert response.json()["status"] == "archived"
+
+
+def test_restore_a_version_into_the_draft(editor, tenant, page):
+    flow_id = create(editor, tenant, page).json()["id"]
+    editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+    editor.patch(
+        flows_url(tenant, f"{flow_id}/"),
+        {"revision": 1, "document": simple_document("v2")},
+        format="json",
+    )
+    editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+
+    response = editor.post(
+        flows_url(tenant, f"{flow_id}/versions/1/restore/"), {"revision": 2}, format="json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["document"], body["revision"], body["has_unpublished_changes"]) == (
+        simple_document(),
+        3,
+        True,
+    )
+    assert [v.document for v in FlowVersion.objects.order_by("number")] == [
+        simple_document(),
+        simple_document("v2"),
+    ]
+    assert (
+        editor.post(
+            flows_url(tenant, f"{flow_id}/versions/9/restore/"), {}, format="json"
+        ).status_code
+        == 404
+    )
+
+
+def test_diff_between_versions(editor, tenant, page):
+    flow_id = create(editor, tenant, page).json()["id"]
+    editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+    changed = simple_document("Changed text")
+    changed["nodes"][0]["position"] = {"x": 50, "y": 50}  # start only moved
+    changed["nodes"].insert(2, node("bye", "send_message", text="Bye"))
+    changed["edges"] = [edge("start", "hello"), edge("hello", "bye"), edge("bye", "end")]
+    editor.patch(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 1, "document": changed}, format="json"
+    )
+    editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+
+    response = editor.get(flows_url(tenant, f"{flow_id}/versions/1/diff/2/"))
+    assert response.status_code == 200
+    diff = response.json()
+    assert (diff["from_version"], diff["to_version"]) == (1, 2)
+    assert diff["nodes"]["added"] == [node("bye", "send_message", text="Bye")]
+    assert diff["nodes"]["removed"] == []
+    assert [(c["id"], c["fields"], c["after"]["data"]) for c in diff["nodes"]["changed"]] == [
+        ("hello", ["data"], {"text": "Changed text"})
+    ]
+    assert diff["nodes"]["moved"] == ["start"]
+    assert [e["id"] for e in diff["edges"]["added"]] == ["bye-next-end", "hello-next-bye"]
+    assert [e["id"] for e in diff["edges"]["removed"]] == ["hello-next-end"]
+    assert diff["edges"]["changed"] == []
+    assert editor.get(flows_url(tenant, f"{flow_id}/versions/1/diff/3/")).status_code == 404
+
+
+def test_duplicate(editor, tenant, page):
+    flow_id = create(editor, tenant, page).json()["id"]
+    editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+    response = editor.post(flows_url(tenant, f"{flow_id}/duplicate/"), {}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["name"], body["status"], body["latest_version"], body["document"]) == (
+        "Welcome (copy)",
+        "draft",
+        None,
+        simple_document(),
+    )
+    assert body["id"] != flow_id
+
+
+def test_export_and_import_round_trip(client_for, tenant, page, other_tenant):
+    editor = client_for(tenant, Role.EDITOR)
+    flow_id = editor.post(
+        flows_url(tenant), {"template": "lead_generation", "page": page.pk}, format="json"
+    ).json()["id"]
+    export = editor.get(flows_url(tenant, f"{flow_id}/export/")).json()
+    assert (export["format"], export["format_version"], export["source_page"]) == (
+        "pagepulse.flow",
+        1,
+        {"name": "Acme Bikes Page", "transport": "page_activities"},
+    )
+
+    # Another workspace imports it onto its own page (of the other transport).
+    theirs = ConnectedPageFactory(tenant=other_tenant, transport=Transport.CONVERSIONS_API)
+    importer = client_for(other_tenant, Role.EDITOR)
+    response = importer.post(
+        flows_url(other_tenant, "import/"), {"page": theirs.pk, "flow": export}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    imported = response.json()
+    assert (imported["name"], imported["page"], imported["trigger"]) == (
+        "Lead generation",
+        theirs.pk,
+        export["trigger"],
+    )
+
+    original, copy_ = export["document"], imported["document"]
+    renamed = {
+        old["id"]: new["id"] for old, new in zip(original["nodes"], copy_["nodes"], strict=True)
+    }
+    assert not set(renamed) & set(renamed.values())  # every node id is new
+    assert [{**n, "id": renamed[n["id"]]} for n in original["nodes"]] == copy_["nodes"]
+    assert [
+        (renamed[e["source"]], e["sourceHandle"], renamed[e["target"]]) for e in original["edges"]
+    ] == [(e["source"], e["sourceHandle"], e["target"]) for e in copy_["edges"]]
+    assert not {e["id"] for e in original["edges"]} & {e["id"] for e in copy_["edges"]}
+    assert (
+        importer.post(
+            flows_url(other_tenant, f"{imported['id']}/publish/"), {}, format="json"
+        ).status_code
+        == 201
+    )
+
+
+@pytest.mark.parametrize(
+    ("flow", "code"),
+    [
+        ({"format": "something else"}, "invalid_import"),
+        ({"format": "pagepulse.flow", "format_version": 2}, "invalid_import"),
+        (
+            {
+                "format": "pagepulse.flow",
+                "format_version": 1,
+                "name": "X",
+                "document": {"nodes": []},
+            },
+            "invalid_document",
+        ),
+    ],
+)
+def test_import_refuses_what_is_not_an_export(editor, tenant, page, flow, code):
+    response = editor.post(
+        flows_url(tenant, "import/"), {"page": page.pk, "flow": flow}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    assert Flow.objects.count() == 0
+
+
+def test_delete_removes_versions_and_is_audited(editor, tenant, page):
+    flow = published_flow(tenant, page=page, name="Old")
+    assert editor.delete(flows_url(tenant, f"{flow.pk}/")).status_code == 204
+    assert (Flow.objects.count(), FlowVersion.objects.count()) == (0, 0)
+    audit = AuditEvent.objects.get(tenant=tenant, action="flow.deleted")
+    assert (audit.target, audit.details) == ("Old", {"flow_id": flow.pk, "versions": 1})
+
+
+def test_viewers_read_but_do_not_write(client_for, tenant, page):
+    flow = published_flow(tenant, page=page)
+    viewer = client_for(tenant, Role.VIEWER)
+    assert viewer.get(flows_url(tenant, f"{flow.pk}/versions/1/")).status_code == 200
+    assert (
+        viewer.post(flows_url(tenant, f"{flow.pk}/publish/"), {}, format="json").status_code == 403
+    )
+    assert FlowVersion.objects.count() == 1
+
+
+def test_blocks_and_templates_for_signed_in_users_and_api_keys(client, client_for, tenant):
+    assert client.get("/api/v1/blocks/").status_code == 401
+    for caller in (client_for(tenant, Role.VIEWER), client_for(key=api_key(tenant))):
+        blocks = caller.get("/api/v1/blocks/").json()
+        assert [b["type"] for b in blocks] == [
+            "start",
+            "send_message",
+            "ask",
+            "condition",
+            "log_event",
+            "handoff",
+            "end",
+        ]
+        log_event = next(b for b in blocks if b["type"] == "log_event")
+        assert log_event["schema"]["properties"]["logging_target"]["enum"] == [
+            "page",
+            "app_and_page",
+            "app",
+        ]
+        templates = caller.get("/api/v1/flow-templates/").json()
+        assert [t["key"] for t in templates] == ["lead_generation", "purchase_follow_up"]
+
+
+@pytest.mark.parametrize("transport", [Transport.PAGE_ACTIVITIES, Transport.CONVERSIONS_API])
+@pytest.mark.parametrize("template", ["lead_generation", "purchase_follow_up"])
+def test_templates_publish_on_both_transports(editor, tenant, transport, template):
+    page = ConnectedPageFactory(tenant=tenant, transport=transport)
+    flow_id = editor.post(
+        flows_url(tenant), {"template": template, "page": page.pk}, format="json"
+    ).json()["id"]
+    response = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["warnings"] == []
+
+
+def test_lead_template_follows_the_guides_best_practices():
+    document = LEAD_GENERATION.document()
+    kinds = {n["id"]: n for n in document["nodes"]}
+    order = ["start"]
+    successors = {(e["source"], e["sourceHandle"]): e["target"] for e in document["edges"]}
+    while (order[-1], "next") in successors or (order[-1], "true") in successors:
+        order.append(successors.get((order[-1], "next")) or successors[(order[-1], "true")])
+    asks = [kinds[i]["data"] for i in order if kinds[i]["type"] == "ask"]
+    # qualifying questions first, then the contact detail, then lead_submitted, then a person
+    assert [a["check"] for a in asks] == ["text", "text", "text", "email"]
+    assert [kinds[i]["type"] for i in order[-3:]] == ["log_event", "send_message", "handoff"]
+    assert kinds[order[-3]]["data"]["event"] == "lead_submitted"
+    document["nodes"][0]["data"]["label"] = "changed"  # a copy: the template stays as it was
+    assert LEAD_GENERATION.document()["nodes"][0]["data"] == {}
