@@ -1,0 +1,94 @@
+"""Delivery against the real Graph sandbox (a subprocess): payloads Facebook-strict checks accept."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from events import delivery
+from events.models import EventStatus, LoggedEvent
+from graph_api.client import GraphClient
+from tenants.crypto import encrypt_token
+from tenants.models import Transport
+from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
+from tests.sandbox_fixtures import ADA_PAGE
+from tests.tenants.factories import ConnectedPageFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("delivery_redis")]
+
+
+@pytest.fixture
+def sandbox_graph(graph_sandbox):
+    with GraphClient(
+        base_url=graph_sandbox.url,
+        app_id=graph_sandbox.app_id,
+        app_secret=graph_sandbox.app_secret,
+        version="v25.0",
+        page_activities_version="v20.0",
+    ) as graph:
+        yield graph
+
+
+def _page(graph_sandbox, sandbox_graph, tenant, transport):
+    token = graph_sandbox.page_token()
+    dataset_id = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=token)
+    return ConnectedPageFactory(
+        tenant=tenant,
+        page_id=ADA_PAGE,
+        transport=transport,
+        dataset_id=dataset_id,
+        token_encrypted=encrypt_token(token),
+    )
+
+
+def test_page_activities_batches_reach_the_sandbox_once_each(graph_sandbox, sandbox_graph, tenant):
+    page = _page(graph_sandbox, sandbox_graph, tenant, Transport.PAGE_ACTIVITIES)
+    events = [
+        LoggedEventFactory(page=page, psid=str(7000 + n % 3), event=name, params=params)
+        for n, (name, params) in enumerate(
+            [
+                ("purchase", {"fb_content_id": "SKU-1"}),
+                ("lead_submitted", {}),
+                ("Booked a table", {"party": 4}),
+                ("add_to_cart", {}),
+            ]
+        )
+    ]
+
+    report = delivery.page_deliver(tenant_id=page.tenant_id, page_id=page.pk, graph=sandbox_graph)
+
+    assert report.delivered == 4
+    received = graph_sandbox.events(page_id=ADA_PAGE)
+    assert sorted((e["psid"], e["event_name"]) for e in received) == [
+        ("7000", "fb_mobile_add_to_cart"),
+        ("7000", "fb_mobile_purchase"),
+        ("7001", "lead_submitted"),
+        ("7002", "Booked a table"),
+    ]
+    assert {e["logging_target"] for e in received} == {"page"}
+    assert {r.status for r in LoggedEvent.objects.filter(pk__in=[e.pk for e in events])} == {
+        EventStatus.DELIVERED
+    }
+
+
+def test_conversions_api_events_reach_the_sandbox_with_their_event_ids(
+    graph_sandbox, sandbox_graph, tenant
+):
+    page = _page(graph_sandbox, sandbox_graph, tenant, Transport.CONVERSIONS_API)
+    events = [
+        LoggedEventFactory(page=page, value=Decimal("123"), currency="USD"),
+        LoggedEventFactory(page=page, event="lead_submitted", value=None, currency=""),
+    ]
+
+    report = delivery.page_deliver(tenant_id=page.tenant_id, page_id=page.pk, graph=sandbox_graph)
+
+    assert (report.delivered, report.calls) == (2, 1)
+    received = sorted(graph_sandbox.events(page_id=ADA_PAGE), key=lambda e: e["event_id"])
+    assert [(e["event_name"], e["event_id"], e["value"]) for e in received] == sorted(
+        [
+            ("Purchase", f"pagepulse-{events[0].pk}", 123.0),
+            ("LeadSubmitted", f"pagepulse-{events[1].pk}", None),
+        ],
+        key=lambda item: item[1],
+    )
