@@ -10,6 +10,7 @@ TENANT_API = "api/v1/tenants/<slug:tenant_slug>/"
 urlpatterns = [
     path("", include("tenants.urls")),
     path("t/<slug:slug>/flows/", include("flows.urls")),
+    path("t/<slug:slug>/events/", include("events.urls")),
     path("api/v1/", include("tenants.api.urls")),
     path("api/v1/", include(events_api.urlpatterns)),
     path("api/v1/", include(flows_api.urlpatterns)),

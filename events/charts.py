@@ -74,15 +74,19 @@ class NameRow:
     segments: list[Segment]
 
 
+GRID_STEPS = 4  # gridlines above the baseline
+
+
 def nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5 times a power of ten that is at least `value` (at least 4)."""
-    if value <= 4:
-        return 4
-    magnitude: int = 10 ** math.floor(math.log10(value))
+    """The top of a y axis for counts up to `value`: 4 gridline steps of 1, 2, 2.5 or 5 times
+    a power of ten, each a whole number (7 -> 8, 13 -> 20, 99 -> 100, 120 -> 200)."""
+    needed = max(value, 1) / GRID_STEPS
+    magnitude = 10.0 ** max(0, math.floor(math.log10(needed)))
     for factor in (1, 2, 2.5, 5, 10):
-        if factor * magnitude >= value:
-            return int(factor * magnitude)
-    return 10 * magnitude  # pragma: no cover - the loop always returns
+        step = factor * magnitude
+        if step >= needed and step.is_integer():
+            return int(step) * GRID_STEPS
+    return int(10 * magnitude) * GRID_STEPS  # pragma: no cover - the loop always returns
 
 
 def bucket_label(moment: datetime, unit: Unit) -> str:
@@ -98,10 +102,11 @@ def _bucket_title(moment: datetime, unit: Unit) -> str:
 def _frame(chart: BarChart, top_value: int) -> float:
     """Draw the gridlines for a y axis running to `top_value`; return pixels per unit."""
     plot_height = chart.baseline - TOP
-    for step in range(5):
-        value = top_value * step / 4
-        y = chart.baseline - plot_height * step / 4
-        chart.gridlines.append(Label(x=LEFT - 6, y=round(y, 1), text=f"{value:g}"))
+    for step in range(GRID_STEPS + 1):
+        y = chart.baseline - plot_height * step / GRID_STEPS
+        chart.gridlines.append(
+            Label(x=LEFT - 6, y=round(y, 1), text=f"{top_value * step // GRID_STEPS:,}")
+        )
     return plot_height / top_value
 
 
