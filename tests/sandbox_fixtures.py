@@ -316,6 +316,36 @@ class GraphSandbox:
         """Accepted events (filters: since, page_id, psid, transport, event_name, event_id)."""
         return list(self._control("GET", "/events", params=filters)["data"])
 
+    def sent_messages(self, **filters: Any) -> list[dict[str, Any]]:
+        """What Pages sent through the Send API (filters: page_id, psid, since)."""
+        return list(self._control("GET", "/messages", params=filters)["data"])
+
+    # --- Webhooks (the sandbox as Facebook's webhook sender) ------------------------------------
+
+    def webhook_config(self, **settings: Any) -> dict[str, Any]:
+        """Set url, verify_token, retries, backoff_ms (all optional); returns the configuration."""
+        if not settings:
+            return dict(self._control("GET", "/webhook/config"))
+        return dict(self._control("POST", "/webhook/config", json=settings))
+
+    def verify_webhook(self) -> dict[str, Any]:
+        """Run the GET hub.challenge handshake against the webhook URL now; its record."""
+        return dict(self._control("POST", "/webhook/verify"))
+
+    def send_webhook(self, **delivery: Any) -> dict[str, Any]:
+        """Deliver a signed webhook (page_id, psid or user_id, text|quick_reply|postback|referral,
+        mid?, timestamp?, count?, entries?, signature?, retries?); the delivery and its answers."""
+        return dict(self._control("POST", "/webhook/send", json=delivery))
+
+    def resend_webhook(self, delivery_id: int, **options: Any) -> dict[str, Any]:
+        """POST the same bytes and signature again, as Facebook's retries do."""
+        body = {"delivery_id": delivery_id, **options}
+        return dict(self._control("POST", "/webhook/resend", json=body))
+
+    def webhook_deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Deliveries with their attempts (filters: page_id, psid, since)."""
+        return list(self._control("GET", "/webhook/deliveries", params=filters)["data"])
+
     def reset(self) -> None:
         """Forget everything since start: requests, events, faults, grants, revocations."""
         self._control("POST", "/reset")

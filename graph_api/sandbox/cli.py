@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
 from .faults import FAULT_KINDS
 from .seed import DEFAULT_SEED_PATH, load_seed
 from .server import serve
-from .state import SandboxConfig
+from .state import SandboxConfig, WebhookSettings
 
 DEFAULT_APP_ID = "100000000000001"
 DEFAULT_APP_SECRET = "sandbox-app-secret"  # noqa: S105 - the sandbox's well-known test secret
@@ -49,6 +50,22 @@ def add_arguments(parser: argparse.ArgumentParser, *, app_credentials: bool = Tr
     parser.add_argument(
         "--request-log-size", type=int, default=5000, help="calls kept for /_sandbox/requests"
     )
+    parser.add_argument(
+        "--webhook-url",
+        default=os.environ.get("SANDBOX_WEBHOOK_URL") or None,
+        help="where /_sandbox/webhook/send delivers (env SANDBOX_WEBHOOK_URL)",
+    )
+    parser.add_argument(
+        "--webhook-verify-token",
+        default=os.environ.get("SANDBOX_WEBHOOK_VERIFY_TOKEN") or None,
+        help="hub.verify_token of the GET handshake (env SANDBOX_WEBHOOK_VERIFY_TOKEN)",
+    )
+    parser.add_argument(
+        "--webhook-retries", type=int, default=2, help="retries after a non-200 webhook answer"
+    )
+    parser.add_argument(
+        "--webhook-backoff-ms", type=int, default=200, help="pause before the first retry (doubles)"
+    )
 
 
 def startup_faults(options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -74,6 +91,12 @@ def run(options: dict[str, Any], *, app_id: str, app_secret: str) -> None:
         require_appsecret_proof=not options.get("no_appsecret_proof", False),
         auto_login_user=options.get("auto_login_user"),
         request_log_size=options.get("request_log_size", 5000),
+        webhook=WebhookSettings(
+            url=options.get("webhook_url"),
+            verify_token=options.get("webhook_verify_token"),
+            retries=options.get("webhook_retries", 2),
+            backoff_ms=options.get("webhook_backoff_ms", 200),
+        ),
     )
     seed = load_seed(options.get("seed") or DEFAULT_SEED_PATH)
     if config.auto_login_user and config.auto_login_user not in seed.users:

@@ -152,6 +152,8 @@ class Graph:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.config = state.config
+        # Called with the Page id when an app subscribes to a Page (the webhook handshake).
+        self.on_subscribed: Callable[[str], None] | None = None
 
     # --- The pipeline -----------------------------------------------------------------------------
 
@@ -538,6 +540,8 @@ class Graph:
             self.state.subscriptions.pop(page_id, None)
             return {"success": True}
         self.state.subscriptions[page_id] = subscribed_fields(req.params)
+        if self.on_subscribed is not None:
+            self.on_subscribed(page_id)
         return {"success": True}
 
     def dataset(self, req: GraphRequest, caller: Caller | None) -> JSON:
@@ -684,9 +688,22 @@ class Graph:
                 "(#10) This message is sent outside of allowed window.", 10, subcode=2018278
             )
         self.state.sent_messages += 1
-        if send.sender_action is not None:
-            return {"recipient_id": send.psid}
-        return {"recipient_id": send.psid, "message_id": "m_" + os.urandom(18).hex()}
+        answer: JSON = {"recipient_id": send.psid}
+        if send.sender_action is None:
+            answer["message_id"] = "m_" + os.urandom(18).hex()
+        # What the bot said, for /_sandbox/messages and the webhook form's conversation.
+        self.state.record_sent(
+            {
+                "page_id": page_id,
+                "psid": send.psid,
+                "messaging_type": send.messaging_type,
+                "tag": send.tag,
+                "sender_action": send.sender_action,
+                "message": json_param(req.params, "message"),
+                "message_id": answer.get("message_id"),
+            }
+        )
+        return answer
 
     # --- Insights ----------------------------------------------------------------------------------------
 

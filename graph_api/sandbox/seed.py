@@ -92,6 +92,15 @@ def dataset_id_for(page_id: str) -> str:
     return f"7{digest % 10**14:014d}"
 
 
+def psid_for(user_id: str, page_id: str) -> str:
+    """The page-scoped id of a person on a Page: 16 digits, derived, so stable across restarts.
+
+    Like Facebook's, it differs per Page for the same person; `61` starts every one.
+    """
+    digest = int(hashlib.sha256(f"psid:{user_id}:{page_id}".encode()).hexdigest()[:12], 16)
+    return f"61{digest % 10**14:014d}"
+
+
 def load_seed(path: Path = DEFAULT_SEED_PATH) -> Seed:
     """Read and check a seed file."""
     try:

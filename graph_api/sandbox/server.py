@@ -22,6 +22,7 @@ from .graph import VERSION_RE, Graph, GraphRequest
 from .login import LoginDialog
 from .seed import Seed
 from .state import SandboxConfig, SandboxState
+from .webhook import Webhooks
 
 STATE_KEY = web.AppKey("state", SandboxState)
 JSON_CONTENT_TYPE = "application/json"
@@ -37,6 +38,8 @@ def build_app(
     graph = Graph(state)
     dialog = LoginDialog(state)
     control = Control(state)
+    webhooks = Webhooks(state)
+    graph.on_subscribed = webhooks.page_subscribed
 
     async def graph_handler(request: web.Request) -> web.Response:
         version, path = split_version(request.path)
@@ -69,6 +72,8 @@ def build_app(
     app[STATE_KEY] = state
     version = r"{version:v\d+\.\d+}"
     app.add_routes(control.routes())
+    app.add_routes(webhooks.routes())
+    app.on_cleanup.append(webhooks.close)
     for prefix in ("", f"/{version}"):
         app.add_routes(
             [

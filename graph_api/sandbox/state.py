@@ -34,6 +34,16 @@ HUMAN_AGENT_WINDOW_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Where and how the sandbox delivers webhooks, as Facebook's app dashboard would say."""
+
+    url: str | None = None
+    verify_token: str | None = None
+    retries: int = 2  # further attempts after a non-200 answer
+    backoff_ms: int = 200  # before the first retry; doubles each time
+
+
+@dataclass(frozen=True, slots=True)
 class SandboxConfig:
     """How the sandbox was started."""
 
@@ -42,6 +52,7 @@ class SandboxConfig:
     require_appsecret_proof: bool = True
     auto_login_user: str | None = None
     request_log_size: int = 5000
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
 
 @dataclass(slots=True)
@@ -150,6 +161,11 @@ class SandboxState:
         self.datasets_created: set[str] = set()
         self.subscriptions: dict[str, list[str]] = {}
         self.inbound: dict[tuple[str, str], float] = {}
+        # Webhook settings changed at run time go back to the start-up ones on reset.
+        self.webhook = self.config.webhook
+        self.webhook_deliveries: deque[Any] = deque(maxlen=self.config.request_log_size)
+        self.webhook_verifications: deque[dict[str, Any]] = deque(maxlen=100)
+        self.sent: deque[dict[str, Any]] = deque(maxlen=self.config.request_log_size)
         self.events = []
         self.requests.clear()
         self.faults.remove()
@@ -245,6 +261,13 @@ class SandboxState:
     def last_inbound(self, page_id: str, psid: str) -> float | None:
         """When the person last wrote to the Page, if ever."""
         return self.inbound.get((page_id, psid))
+
+    def record_sent(self, entry: dict[str, Any]) -> None:
+        """Remember a message the Page sent through the Send API (numbered from 1 per reset)."""
+        entry["id"] = (self.sent[-1]["id"] if self.sent else 0) + 1
+        entry["time"] = iso_now()
+        entry["at"] = time.time()
+        self.sent.append(entry)
 
     # --- Inspection -------------------------------------------------------------------------------
 
