@@ -635,8 +635,8 @@ FORM_STYLE = """
 .box{max-width:760px}.row{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin:8px 0}
 select,input[type=text]{font-size:14px;padding:6px 8px;border:1px solid #ccd0d5;border-radius:6px}
 input[type=text]{flex:1;min-width:120px}
-#chat{border:1px solid #dddfe2;border-radius:8px;height:360px;overflow-y:auto;padding:12px;background:#fafbfc}
-.msg{max-width:70%;margin:6px 0;padding:8px 12px;border-radius:16px;white-space:pre-wrap;word-wrap:break-word}
+#chat{border:1px solid #dddfe2;border-radius:8px;height:440px;overflow-y:auto;padding:12px;background:#fafbfc}
+.msg{width:fit-content;max-width:70%;margin:6px 0;padding:8px 12px;border-radius:16px;white-space:pre-wrap;word-wrap:break-word}
 .user{margin-left:auto;background:#0084ff;color:#fff}.bot{background:#e4e6eb;color:#050505}
 .meta{font-size:11px;color:#65676b;margin:0 4px 6px;text-align:right}.meta.left{text-align:left}
 .meta.failed{color:#b00020}.chips{display:flex;gap:6px;flex-wrap:wrap;margin:4px 0 8px}
