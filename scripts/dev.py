@@ -34,6 +34,8 @@ DEV_DIR = ROOT / ".dev"
 SANDBOX_PORT = 8765
 SANDBOX_URL = f"http://127.0.0.1:{SANDBOX_PORT}"
 CELERY_QUEUES = "default,delivery,runtime,maintenance"
+# The webhook handshake's shared token; the app and the sandbox both read it from here.
+DEV_VERIFY_TOKEN = "pagepulse-dev-verify-token"  # noqa: S105 - a fixed local-only value
 REDIS_START_TIMEOUT_SECONDS = 10.0
 
 
@@ -70,6 +72,7 @@ def dev_environment(parent: Mapping[str, str]) -> dict[str, str]:
     env.setdefault("DEBUG", "1")
     env.setdefault("GRAPH_API_URL", SANDBOX_URL)
     env.setdefault("FACEBOOK_WWW_URL", SANDBOX_URL)
+    env.setdefault("MESSENGER_VERIFY_TOKEN", DEV_VERIFY_TOKEN)
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # Children write into a pipe that honcho reads; unbuffered, their lines show up at once.
     env["PYTHONUNBUFFERED"] = "1"
@@ -136,6 +139,7 @@ def print_banner(env: dict[str, str], demo_login: str) -> None:
     lines = [
         f"Pagepulse      http://127.0.0.1:{port}/",
         f"Graph sandbox  {SANDBOX_URL}/",
+        f"Message a Page {SANDBOX_URL}/_sandbox/webhook",
         f"Database       {env.get('DATABASE_URL', 'SQLite, db.sqlite3')}",
         f"Redis          {env['REDIS_URL']}",
         "",
@@ -158,7 +162,12 @@ def run_together(env: dict[str, str]) -> int:
             f"{python} -m celery -A config beat -l INFO"
             f" --schedule {shlex.quote(str(DEV_DIR / 'celerybeat-schedule'))}"
         ),
-        "sandbox": f"{python} manage.py graph_sandbox --port {SANDBOX_PORT}",
+        # The sandbox delivers its simulated Messenger users' messages to the app's webhook.
+        "sandbox": (
+            f"{python} manage.py graph_sandbox --port {SANDBOX_PORT}"
+            f" --webhook-url http://127.0.0.1:{port}/webhooks/messenger"
+            f" --webhook-verify-token {shlex.quote(env['MESSENGER_VERIFY_TOKEN'])}"
+        ),
     }
     # honcho starts each in its own process group and, on SIGINT/SIGTERM or when any one exits,
     # sends SIGTERM to every group (the runserver reloader's child and the worker's pool included),
