@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from events.models import AttemptOutcome, DeliveryAttempt, EventSource, EventStatus, LoggedEvent
+from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
@@ -34,13 +34,6 @@ HISTORY = [
         (day * 24 + 13, "lead_submitted", EventStatus.DEAD if day == 3 else EventStatus.DELIVERED),
     ][: 3 + (day * 3) % 5]
 ]
-
-
-def _attempt(event: LoggedEvent, **fields: object) -> DeliveryAttempt:
-    attempt = DeliveryAttemptFactory.build(page=event.page, tenant=event.tenant, **fields)
-    attempt.save()
-    attempt.events.add(event)
-    return attempt
 
 
 def _history(page: ConnectedPage, other: ConnectedPage) -> None:
@@ -89,8 +82,9 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
         "access_token": SECRET_TOKEN,
     }
     path = f"v25.0/{page.dataset_id}/events"
-    _attempt(
-        event,
+    DeliveryAttemptFactory(
+        page=event.page,
+        events=[event],
         outcome=AttemptOutcome.TRANSIENT,
         http_status=500,
         graph_code=2,
@@ -110,8 +104,9 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
         },
         created_at=now - timedelta(minutes=3),
     )
-    _attempt(
-        event,
+    DeliveryAttemptFactory(
+        page=event.page,
+        events=[event],
         outcome=AttemptOutcome.INVALID,
         http_status=400,
         graph_code=100,

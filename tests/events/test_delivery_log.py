@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from events.models import AttemptOutcome, DeliveryAttempt, EventSource, EventStatus, LoggedEvent
+from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
 from tenants.models import Transport
 from tenants.permissions import Role
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
@@ -48,13 +48,6 @@ def _url(tenant, suffix: str = "") -> str:
 
 def _row_ids(response) -> list[int]:
     return [row.event.pk for row in response.context["rows"]]
-
-
-def _attempt(event: LoggedEvent, **fields) -> DeliveryAttempt:
-    attempt = DeliveryAttemptFactory.build(page=event.page, tenant=event.tenant, **fields)
-    attempt.save()
-    attempt.events.add(event)
-    return attempt
 
 
 # --- the log ---------------------------------------------------------------------------------
@@ -231,8 +224,9 @@ def test_an_event_shows_every_attempt_without_a_secret(tenant, shop):
         last_error=f"Invalid parameter: access_token={TOKEN} for this Page",
     )
     now = timezone.now()
-    _attempt(
-        event,
+    DeliveryAttemptFactory(
+        page=event.page,
+        events=[event],
         outcome=AttemptOutcome.TRANSIENT,
         http_status=503,
         graph_code=2,
@@ -245,8 +239,9 @@ def test_an_event_shows_every_attempt_without_a_secret(tenant, shop):
         error_message=f"Temporarily unavailable for {TOKEN}",
         created_at=now - timedelta(minutes=2),
     )
-    _attempt(
-        event,
+    DeliveryAttemptFactory(
+        page=event.page,
+        events=[event],
         outcome=AttemptOutcome.INVALID,
         http_status=400,
         graph_code=100,

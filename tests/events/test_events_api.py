@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from events.models import AttemptOutcome, DeliveryAttempt, EventSource, EventStatus, LoggedEvent
+from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
 from tenants.models import PageStatus, Transport
 from tenants.permissions import Role
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
@@ -620,15 +620,6 @@ def test_cursor_pages_neither_skip_nor_repeat_while_events_arrive(api, tenant, c
     assert page_three["next"] is None
 
 
-def _attempt(*, events: tuple[LoggedEvent, ...] = (), **fields: Any) -> DeliveryAttempt:
-    # Built, then saved: creating it with `events=` trips factory_boy's post-generation
-    # save deprecation (filterwarnings=error).
-    attempt = DeliveryAttemptFactory.build(**fields)
-    attempt.save()
-    attempt.events.add(*events)
-    return attempt
-
-
 # --- GET events/<id>/ -----------------------------------------------------------------------
 
 
@@ -639,9 +630,9 @@ def test_an_event_with_its_attempts_and_no_secret(api, tenant, capi_page):
         attempts=2,
         last_error=f"Invalid parameter: access_token={TOKEN} for this Page",
     )
-    first = _attempt(
+    first = DeliveryAttemptFactory(
         page=capi_page,
-        events=(event,),
+        events=[event],
         outcome=AttemptOutcome.TRANSIENT,
         http_status=500,
         graph_code=2,
@@ -658,15 +649,15 @@ def test_an_event_with_its_attempts_and_no_secret(api, tenant, capi_page):
         error_message=f"Service temporarily unavailable {TOKEN}",
         created_at=timezone.now() - timedelta(minutes=5),
     )
-    second = _attempt(
+    second = DeliveryAttemptFactory(
         page=capi_page,
-        events=(event,),
+        events=[event],
         outcome=AttemptOutcome.INVALID,
         http_status=400,
         graph_code=100,
         graph_subcode=2804003,
     )
-    _attempt(page=capi_page)  # another event's
+    DeliveryAttemptFactory(page=capi_page)  # another event's
 
     response = api.get(_url(tenant, f"{event.pk}/"))
 
