@@ -34,6 +34,7 @@ from tests.sandbox_fixtures import (
 PSID = "6100000000000042"
 VERIFY_TOKEN = "receiver-verify-token"
 DEADLINE_SECONDS = 10
+REFERRAL = {"ref": "spring-sale", "source": "SHORTLINK", "type": "OPEN_THREAD"}
 
 
 @dataclass(frozen=True)
@@ -228,11 +229,7 @@ def test_text_message_is_the_exact_envelope_signed_over_the_raw_bytes(
                 "postback": {
                     "title": "Get Started",
                     "payload": "GET_STARTED",
-                    "referral": {
-                        "ref": "spring-sale",
-                        "source": "SHORTLINK",
-                        "type": "OPEN_THREAD",
-                    },
+                    "referral": REFERRAL,
                 }
             },
             {
@@ -240,11 +237,7 @@ def test_text_message_is_the_exact_envelope_signed_over_the_raw_bytes(
                     "mid": "m_1",
                     "title": "Get Started",
                     "payload": "GET_STARTED",
-                    "referral": {
-                        "ref": "spring-sale",
-                        "source": "SHORTLINK",
-                        "type": "OPEN_THREAD",
-                    },
+                    "referral": REFERRAL,
                 }
             },
         ),
