@@ -111,14 +111,13 @@ class LoggedEvent(TenantOwnedModel):
             ),
         ]
         indexes = [
-            # The delivery log: newest first, narrowed by status, page or event.
+            # The delivery log and the events API page by id, newest first (rows logged in one
+            # request share created_at, so only the id gives stable cursors), narrowed by
+            # status or event; time ranges use created_at.
+            models.Index(fields=["tenant", "-id"], name="loggedevent_tenant_id"),
+            models.Index(fields=["tenant", "status", "-id"], name="loggedevent_tenant_status"),
+            models.Index(fields=["tenant", "event", "-id"], name="loggedevent_tenant_event"),
             models.Index(fields=["tenant", "-created_at"], name="loggedevent_tenant_created"),
-            models.Index(
-                fields=["tenant", "status", "-created_at"], name="loggedevent_tenant_status"
-            ),
-            models.Index(
-                fields=["tenant", "event", "-created_at"], name="loggedevent_tenant_event"
-            ),
             models.Index(fields=["tenant", "psid"], name="loggedevent_tenant_psid"),
             # A worker's claim for one page: due rows of that page, oldest first.
             models.Index(
