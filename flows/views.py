@@ -57,7 +57,7 @@ def flow_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         )
         .order_by("name", "id")
     )
-    page_filter, status_filter = request.GET.get("page", ""), request.GET.get("status", "")
+    page_filter, status_filter = request.GET.get("page_id", ""), request.GET.get("status", "")
     if page_filter.isdigit():
         flows = flows.filter(page_id=int(page_filter))
     if status_filter in FlowStatus.values:

@@ -6,6 +6,7 @@ API and the services never disagree about what is valid.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,50 +23,25 @@ from flows.models import (
     FlowVersion,
     TriggerKind,
 )
-from flows.validation import MAX_EDGES, MAX_NODES
+from flows.validation import DOCUMENT_SCHEMA
 
 MAX_ID = 2**31 - 1  # ids are integers; anything larger names nothing
 
-DOCUMENT_OPENAPI = {
-    "type": "object",
-    "description": "The editor's document: nodes (id, type, position, data) and edges "
-    "(id, source, sourceHandle, target). See docs/adr/0004-flow-document-format.md.",
-    "required": ["nodes", "edges"],
-    "properties": {
-        "nodes": {
-            "type": "array",
-            "maxItems": MAX_NODES,
-            "items": {
-                "type": "object",
-                "required": ["id", "type", "position", "data"],
-                "properties": {
-                    "id": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "type": {"type": "string", "example": "send_message"},
-                    "position": {
-                        "type": "object",
-                        "required": ["x", "y"],
-                        "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
-                    },
-                    "data": {"type": "object", "additionalProperties": True},
-                },
-            },
-        },
-        "edges": {
-            "type": "array",
-            "maxItems": MAX_EDGES,
-            "items": {
-                "type": "object",
-                "required": ["id", "source", "target"],
-                "properties": {
-                    "id": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "source": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "sourceHandle": {"type": "string", "nullable": True, "example": "next"},
-                    "target": {"type": "string", "minLength": 1, "maxLength": 100},
-                },
-            },
-        },
-    },
-}
+
+def _openapi_document_schema() -> dict[str, Any]:
+    """flows.validation's document schema, in OpenAPI 3.0's dialect (no type lists)."""
+    schema = copy.deepcopy(DOCUMENT_SCHEMA)
+    edge = schema["properties"]["edges"]["items"]["properties"]
+    edge["sourceHandle"] = {"type": "string", "nullable": True, "maxLength": 100, "example": "next"}
+    schema["properties"]["nodes"]["items"]["properties"]["data"]["additionalProperties"] = True
+    schema["description"] = (
+        "The editor's document: nodes (id, type, position, data) and edges "
+        "(id, source, sourceHandle, target). See docs/adr/0004-flow-document-format.md."
+    )
+    return schema
+
+
+DOCUMENT_OPENAPI = _openapi_document_schema()
 
 
 @extend_schema_field(DOCUMENT_OPENAPI)

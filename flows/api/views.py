@@ -58,7 +58,8 @@ def etag(flow: Flow) -> str:
 
 
 class FlowFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
-    page = django_filters.NumberFilter(field_name="page_id", min_value=1, max_value=2**31 - 1)
+    # Not `page`: that is the pagination's page number.
+    page_id = django_filters.NumberFilter(field_name="page_id", min_value=1, max_value=2**31 - 1)
     status = django_filters.ChoiceFilter(choices=FlowStatus.choices)
     search = django_filters.CharFilter(
         field_name="name", lookup_expr="icontains", max_length=200, label="Name contains"
@@ -66,7 +67,7 @@ class FlowFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filt
 
     class Meta:
         model = Flow
-        fields = ["page", "status", "search"]
+        fields = ["page_id", "status", "search"]
 
 
 class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):

@@ -213,6 +213,11 @@ def is_template(value: object) -> bool:
 NEXT = Handle("next", "Next")
 
 # JSON Schema pieces several blocks share.
+LABEL_ONLY_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"label": {"type": "string", "maxLength": 100, "title": "Label"}},
+}
 VARIABLE_NAME_SCHEMA = {
     "type": "string",
     "pattern": VARIABLE_NAME_RE.pattern,

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from flows.blocks.base import BlockType
+from flows.blocks.base import LABEL_ONLY_SCHEMA, BlockType
 
 BLOCK = BlockType(
     type="end",
     label="End",
     description="Ends the conversation. The next message starts whichever flow it triggers.",
-    schema={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"label": {"type": "string", "maxLength": 100, "title": "Label"}},
-    },
+    schema=LABEL_ONLY_SCHEMA,
     handles=(),
     terminal=True,
 )

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from flows.blocks.base import NEXT, BlockType
+from flows.blocks.base import LABEL_ONLY_SCHEMA, NEXT, BlockType
 
 BLOCK = BlockType(
     type="start",
     label="Start",
     description="Where the conversation begins, when the flow's trigger fires. One per flow.",
-    schema={
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"label": {"type": "string", "maxLength": 100, "title": "Label"}},
-    },
+    schema=LABEL_ONLY_SCHEMA,
     handles=(NEXT,),
 )

@@ -38,13 +38,19 @@ def test_the_list_shows_status_page_and_last_version(tenant):
     assert "New flow" not in html  # viewers do not create
 
 
-def test_the_list_filters_by_status(tenant):
+def test_the_list_filters_by_status_and_page(tenant):
     page = ConnectedPageFactory(tenant=tenant)
     published_flow(tenant, page=page, name="Live one")
     FlowFactory(tenant=tenant, page=page, name="Draft one")
-    html = signed_in(tenant).get(f"/t/{tenant.slug}/flows/", {"status": "draft"}).content.decode()
+    FlowFactory(tenant=tenant, name="Elsewhere", status="draft")
+    client = signed_in(tenant)
+    html = client.get(f"/t/{tenant.slug}/flows/", {"status": "draft"}).content.decode()
     assert "Draft one" in html
+    assert "Elsewhere" in html
     assert "Live one" not in html
+    html = client.get(f"/t/{tenant.slug}/flows/", {"page_id": page.pk}).content.decode()
+    assert "Live one" in html
+    assert "Elsewhere" not in html
 
 
 def test_the_list_query_count_does_not_grow(tenant):
