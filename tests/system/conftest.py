@@ -49,6 +49,7 @@ from tests.tenants.factories import TenantFactory, api_key, member
 
 HERE = Path(__file__).resolve().parent
 REDIS_URL = "redis://127.0.0.1:6379/7"
+SWEEP_TASK = "Task events.tasks.sweep_due["
 # Ada's Pages in graph_api/sandbox/seed.json (every task granted).
 PAGE_A = "300000000000001"
 PAGE_B = "300000000000002"
@@ -118,10 +119,9 @@ def sandbox(graph_sandbox: GraphSandbox, settings: Any) -> GraphSandbox:
 
 
 def _reset_producers() -> None:
-    """Drop Celery's cached connection and producer pools so the next send uses the new URL."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    """Forget Celery's cached pools so the next send picks them for the current URL (kombu
+    keeps one pool per broker URL, so the other URL's pool stays usable)."""
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
@@ -203,6 +203,27 @@ class Cluster:
     def logs(self) -> str:
         return "\n".join(process.log_tail() for process in self.processes)
 
+    def sweeps_done(self) -> int:
+        """How many beat sweeps the workers have finished so far."""
+        return sum(
+            1
+            for process in self.processes
+            if process.log_path.exists()
+            for line in process.log_path.read_text(errors="replace").splitlines()
+            if SWEEP_TASK in line and " succeeded in " in line
+        )
+
+    def wait_for_sweeps(self, count: int, *, timeout: float = 20) -> None:
+        """Wait until the workers have run ``count`` more sweeps: whatever the sweep would do
+        (re-enqueue, take back, release) it has had ``count`` chances to do."""
+        target = self.sweeps_done() + count
+        wait_for(
+            lambda: self.sweeps_done() >= target,
+            timeout=timeout,
+            what=f"{count} sweeps",
+            on_timeout=self.logs,
+        )
+
     def stop(self) -> None:
         for process in self.processes:
             process.kill()
@@ -265,6 +286,7 @@ class Workspace:
     owner: Membership
     sandbox: GraphSandbox
     client: APIClient
+    admin: APIClient
     pages: dict[str, ConnectedPage] = field(default_factory=dict)
 
     def facebook_login(self, user_id: str = ADA) -> dict[str, Any]:
@@ -310,6 +332,12 @@ class Workspace:
         }
         return event_ids(self.post(body))
 
+    def replay(self, ids: Sequence[int]) -> int:
+        """POST events/replay/ as the workspace's owner (replaying is for admins)."""
+        response = self.admin.post(f"{self.events_url}replay/", {"ids": list(ids)}, format="json")
+        assert response.status_code == 200, response.content
+        return int(response.json()["replayed"])
+
     def counts(self) -> dict[str, int]:
         rows = LoggedEvent.objects.filter(tenant=self.tenant).values("status")
         return {row["status"]: row["n"] for row in rows.annotate(n=Count("id")).order_by()}
@@ -340,7 +368,9 @@ def workspace(transactional_db: None, sandbox: GraphSandbox, broker: redis.Redis
     owner = member(tenant, Role.OWNER)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(tenant)}")
-    space = Workspace(tenant=tenant, owner=owner, sandbox=sandbox, client=client)
+    admin = APIClient()
+    admin.force_login(owner.user)
+    space = Workspace(tenant=tenant, owner=owner, sandbox=sandbox, client=client, admin=admin)
     space.facebook_login(ADA)
     space.connect(PAGE_A, "page_activities")
     space.connect(PAGE_B, "conversions_api")

@@ -15,9 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from events import ratelimit
 from events.models import DeliveryAttempt, LoggedEvent
-from tests.sandbox_fixtures import GraphSandbox
+from tests.sandbox_fixtures import BOB, GraphSandbox
 from tests.system.conftest import (
     PAGE_A,
     PAGE_B,
@@ -63,14 +65,33 @@ def graph_calls(sandbox: GraphSandbox, page_path: str) -> list[dict[str, Any]]:
     return [r for r in sandbox.requests(limit=0) if page_path in r["path"]]
 
 
+def calls_of(sandbox: GraphSandbox) -> list[tuple[str, Any]]:
+    """(ref, HTTP call) of every event the sandbox accepted, in order of receipt; the call of
+    an event sent in a Graph batch is the batch request, not its operation."""
+    parent = {r["id"]: r.get("batch_parent") for r in sandbox.requests(limit=0)}
+    return [
+        (event_ref(event), parent.get(event["request_id"]) or event["request_id"])
+        for event in sandbox.events()
+    ]
+
+
 def events_per_call(sandbox: GraphSandbox) -> list[int]:
     """How many events each accepted HTTP call carried (a Graph batch counts as one call)."""
-    per_request = Counter(event["request_id"] for event in sandbox.events())
-    parent = {r["id"]: r.get("batch_parent") for r in sandbox.requests(limit=0)}
-    per_call: Counter[Any] = Counter()
-    for request_id, count in per_request.items():
-        per_call[parent.get(request_id) or request_id] += count
-    return list(per_call.values())
+    return list(Counter(call for _, call in calls_of(sandbox)).values())
+
+
+def resent_calls(sandbox: GraphSandbox) -> dict[Any, tuple[int, int]]:
+    """The calls whose answer we lost: calls some of whose events reached the sandbox again in
+    a later call. For each, how many of its events came again, and how many it carried."""
+    received = calls_of(sandbox)
+    size = Counter(call for _, call in received)
+    last: dict[str, Any] = {}
+    again: Counter[Any] = Counter()
+    for ref, call in received:
+        if ref in last:
+            again[last[ref]] += 1
+        last[ref] = call
+    return {call: (count, size[call]) for call, count in again.items()}
 
 
 def log_spread(
@@ -193,6 +214,8 @@ def test_a_thousand_events_reach_the_sandbox_exactly_once_with_valid_payloads(
 
 KILLS = 24
 CHUNKS = 20  # 20 requests of 50 events: 25 on each Page
+LEASE_SECONDS = 4
+DRAIN_SECONDS = 30  # the lease, a sweep a second, and the calls themselves, with room to spare
 
 
 def test_workers_killed_with_sigkill_twenty_times_lose_no_event(
@@ -200,13 +223,13 @@ def test_workers_killed_with_sigkill_twenty_times_lose_no_event(
 ) -> None:
     # Short leases, so a dead worker's claims come back within seconds (the sweep takes them
     # back); each Graph call takes a little while, so kills land while calls are in flight.
-    cluster.configure(EVENTS_LEASE_SECONDS="4")
+    cluster.configure(EVENTS_LEASE_SECONDS=str(LEASE_SECONDS))
     sandbox.faults(kind="latency", latency_ms=15)
     workers = [cluster.worker(f"w{n}", concurrency=1) for n in (1, 2)]
     cluster.beat()
     rng = random.Random(6)
     sent: dict[str, dict[str, Any]] = {}
-    in_flight_kills = 0
+    claims_out = 0
     for kill in range(KILLS):
         if kill < CHUNKS:
             first = kill * 25
@@ -214,30 +237,305 @@ def test_workers_killed_with_sigkill_twenty_times_lose_no_event(
             sent |= log_spread(workspace, PAGE_B, 5000 + first, 25, lambda ref: [lead(ref)])
         victim = workers[kill % 2]
         victim.wait_ready()
-        # Kill while a claim is out (events `sending`), or after a short random moment.
-        deadline = time.monotonic() + rng.uniform(0.3, 1.2)
-        while time.monotonic() < deadline:
-            if LoggedEvent.objects.filter(status="sending").exists():
-                in_flight_kills += 1
-                break
-            time.sleep(0.01)
+        # Chaos, not waiting for something: the victim dies at a random moment of its work.
+        time.sleep(rng.uniform(0.2, 1.0))
+        claims_out += LoggedEvent.objects.filter(status="sending").exists()
         victim.kill()
         victim.start()
     assert len(sent) == 1000
     for victim in workers:
         victim.wait_ready()
-    workspace.wait_until_all("delivered", 1000, timeout=60, cluster=cluster)
+    counts_after_kills = workspace.counts()
+    # What the last kills left behind comes back within a lease and a sweep or two.
+    workspace.wait_until_all("delivered", 1000, timeout=DRAIN_SECONDS, cluster=cluster)
 
     received = refs_received(sandbox)
     assert set(received) == set(sent)  # none lost
     kills = sum(w.kills for w in workers)
-    largest_call = max(events_per_call(sandbox))
     extra = duplicates(received)
+    resent = resent_calls(sandbox)
     print(  # noqa: T201 - the figures this test exists to show
-        f"\n{kills} SIGKILLs ({in_flight_kills} with a claim out), 1000 events delivered, "
-        f"{extra} duplicates at the sandbox (largest call: {largest_call} events)"
+        f"\n{kills} SIGKILLs ({claims_out} while a claim was out; after the last one: "
+        f"{counts_after_kills}); 1000 events delivered; {extra} duplicates at the sandbox, "
+        f"from {len(resent)} calls sent again (events again / in the call: "
+        f"{sorted(resent.values(), reverse=True)}; largest call {max(events_per_call(sandbox))})"
     )
     assert kills >= 20
-    # A duplicate only comes from a worker killed between Facebook's answer and the commit:
-    # at most one call's worth per kill.
-    assert extra <= kills * largest_call
+    # A duplicate only comes from a worker killed after Facebook took a call and before the
+    # worker committed its answer: at most one call's worth per kill (each worker sends one
+    # call at a time), and never more than that call carried.
+    assert len(resent) <= kills
+    assert all(again <= carried for again, carried in resent.values())
+    assert extra == sum(again for again, _ in resent.values())
+
+
+# --- Facebook's faults -------------------------------------------------------------------------
+
+
+def page_calls(sandbox: GraphSandbox, page: Any) -> list[dict[str, Any]]:
+    """The Graph calls (batch operations, not their batch request) that carried events for
+    ``page``: page_activities by its ``page_id``, the Conversions API by its dataset."""
+
+    def for_page(request: Mapping[str, Any]) -> bool:
+        if "page_activities" in request["path"]:
+            return str((request.get("body") or {}).get("page_id")) == page.page_id
+        return bool(page.dataset_id) and request["path"].endswith(f"/{page.dataset_id}/events")
+
+    return [request for request in sandbox.requests(limit=0) if for_page(request)]
+
+
+def error_codes(calls: Iterable[Mapping[str, Any]]) -> list[int | None]:
+    return [(call.get("error") or {}).get("code") for call in calls]
+
+
+def test_500s_and_timeouts_are_retried_until_delivered(
+    workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox
+) -> None:
+    page_a, page_b = workspace.pages[PAGE_A], workspace.pages[PAGE_B]
+    sandbox.faults(
+        {"kind": "500", "count": 2, "page_id": PAGE_A},
+        {"kind": "timeout", "seconds": 1, "count": 1, "page_id": PAGE_A},
+        {"kind": "500", "count": 1, "page_id": PAGE_B},
+        # Longer than our client waits (10 s): it gives up, and Facebook then takes the call
+        # anyway, as a real timeout can. Sent again, its events reach Facebook twice.
+        {"kind": "timeout", "seconds": 11, "process": True, "count": 1, "page_id": PAGE_B},
+    )
+    cluster.worker()
+    cluster.beat()
+    sent = log_spread(workspace, PAGE_A, 0, 5, pa_pair)
+    sent |= log_spread(workspace, PAGE_B, 100, 5, capi_pair)
+    workspace.wait_until_all("delivered", 20, timeout=40, cluster=cluster)
+
+    received = refs_received(sandbox)
+    assert set(received) == set(sent)
+    pa_refs = {ref for ref, event in sent.items() if event["page_id"] == PAGE_A}
+    assert {received[ref] for ref in pa_refs} == {1}
+    # The Conversions API call the client gave up on arrived too: its 10 events, twice.
+    assert sorted(received[ref] for ref in set(sent) - pa_refs) == [2] * 10
+    # page_activities: the five users' calls shared a Graph batch; faults hit three of its
+    # operations (500, 500, timed out: null), and only those three users' events went again.
+    rows = LoggedEvent.objects.filter(tenant=workspace.tenant)
+    assert sorted(rows.filter(page=page_a).values_list("attempts", flat=True)) == [1] * 4 + [2] * 6
+    # (The sandbox leaves the operation it answered with null out of its request log.)
+    assert Counter(call["status"] for call in page_calls(sandbox, page_a)) == {500: 2, 200: 5}
+    # The Conversions API: one call of ten events; 500, then our timeout, then delivered.
+    assert set(rows.filter(page=page_b).values_list("attempts", flat=True)) == {3}
+    assert error_codes(page_calls(sandbox, page_b)) == [1, None, None]
+    outcomes = Counter(
+        DeliveryAttempt.objects.filter(tenant=workspace.tenant).values_list("page_id", "outcome")
+    )
+    assert outcomes == {
+        (page_a.pk, "transient"): 3,
+        (page_a.pk, "delivered"): 5,
+        (page_b.pk, "transient"): 2,
+        (page_b.pk, "delivered"): 1,
+    }
+
+
+THROTTLES = {  # a Page of Bob's (graph_api/sandbox/seed.json) for each throttling code
+    "4": ("301000000000001", "page_activities"),
+    "17": ("301000000000002", "conversions_api"),
+    "32": ("301000000000003", "page_activities"),
+    "613": ("301000000000004", "conversions_api"),
+    "80001": ("301000000000005", "page_activities"),
+}
+
+
+def test_a_throttled_page_pauses_and_the_others_do_not_notice(
+    workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox
+) -> None:
+    workspace.facebook_login(BOB)
+    throttled = [workspace.connect(page_id, transport) for page_id, transport in THROTTLES.values()]
+    for kind, (page_id, _) in THROTTLES.items():
+        # Throttled with usage headers at 100% and "come back in a minute".
+        sandbox.faults(kind=kind, page_id=page_id, regain_minutes=1)
+    cluster.worker()
+    cluster.beat()
+    held = [i for page in throttled for i in workspace.log(page.page_id, psid(1), [lead("t")])]
+    free = workspace.log(PAGE_A, psid(2), [purchase("free-1")])
+    wait_for_status(free, "delivered", timeout=20, cluster=cluster)
+    wait_for(
+        lambda: all(len(page_calls(sandbox, page)) == 1 for page in throttled),
+        timeout=20,
+        what="one call to each throttled Page",
+    )
+    assert [error_codes(page_calls(sandbox, page)) for page in throttled] == [
+        [int(kind)] for kind in THROTTLES
+    ]
+    wait_for_status(held, "retrying", timeout=10, cluster=cluster)
+    for page in throttled:
+        assert 55 <= ratelimit.paused_for(page.pk) <= 60  # Facebook said: a minute
+    rows = LoggedEvent.objects.filter(pk__in=held)
+    assert set(rows.values_list("attempts", flat=True)) == {0}  # throttling costs no attempt
+    assert all("throttled" in row.last_error for row in rows)
+
+    # While they are paused, more events: the others flow, the paused Pages are left alone.
+    more_free = workspace.log(PAGE_A, psid(3), [purchase("free-2")])
+    more_free += workspace.log(PAGE_B, psid(4), [lead("free-3")])
+    more_held = workspace.log(throttled[0].page_id, psid(5), [lead("t2")])
+    wait_for_status(more_free, "delivered", timeout=20, cluster=cluster)
+    cluster.wait_for_sweeps(3)
+    assert [len(page_calls(sandbox, page)) for page in throttled] == [1] * len(throttled)
+    assert statuses(more_held) == {"pending": 1} or statuses(more_held) == {"retrying": 1}
+
+    # A minute later (the pause and the events' next attempt moved to now), all of it goes.
+    sandbox.clear_faults()
+    for page in throttled:
+        ratelimit.reset(page.pk)
+    LoggedEvent.objects.filter(page__in=throttled).update(next_attempt_at=timezone.now())
+    wait_for_status(held + more_held, "delivered", timeout=20, cluster=cluster)
+    received = refs_received(sandbox)
+    assert received["t"] == len(throttled)
+    assert received["t2"] == 1
+
+
+def test_a_dead_token_blocks_the_page_until_it_is_reconnected(
+    workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox
+) -> None:
+    page_a = workspace.pages[PAGE_A]
+    sandbox.revoke(page_id=PAGE_A)  # every token of the Page dies: 190
+    cluster.worker()
+    cluster.beat()
+    first = log_spread(workspace, PAGE_A, 0, 5, pa_pair)
+    other = workspace.log(PAGE_B, psid(50), [lead("b-1"), purchase("b-2")])
+    wait_for_status(other, "delivered", timeout=20, cluster=cluster)
+    workspace.wait_until_all("blocked", 10, timeout=20, cluster=cluster)
+    page_a.refresh_from_db()
+    assert page_a.status == "needs_reauth"
+    assert set(error_codes(page_calls(sandbox, page_a))) == {190}
+    calls_while_dead = len(page_calls(sandbox, page_a))
+    blocked = LoggedEvent.objects.filter(page=page_a)
+    assert all("access token" in row.last_error for row in blocked)
+
+    # Events logged meanwhile wait too, and nothing is sent for the Page while its token is dead.
+    later = workspace.post({"page_id": PAGE_A, "psid": psid(9), "events": [purchase("late")]})
+    assert [event["status"] for event in later["events"]] == ["blocked"]
+    cluster.wait_for_sweeps(3)
+    assert len(page_calls(sandbox, page_a)) == calls_while_dead
+    assert workspace.counts() == {"blocked": 11, "delivered": 2}
+
+    # The owner logs in with Facebook again: the Page gets a fresh token and its events flow.
+    workspace.facebook_login()
+    page_a.refresh_from_db()
+    assert page_a.status == "active"
+    workspace.wait_until_all("delivered", 13, timeout=20, cluster=cluster)
+    received = refs_received(sandbox)
+    assert set(received) == {*first, "b-1", "b-2", "late"}
+    assert set(received.values()) == {1}
+
+
+def test_an_invalid_event_fails_with_facebooks_message_and_only_that_event(
+    workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox
+) -> None:
+    page_a, page_b = workspace.pages[PAGE_A], workspace.pages[PAGE_B]
+    message = "(#100) Param custom_events[0] is not what this system test wants"
+    sandbox.faults(
+        {"kind": "custom", "code": 100, "message": message, "count": 1, "page_id": PAGE_A},
+        # One Conversions API event refused: the whole call is refused, then its halves are
+        # sent again, and only the bad one fails.
+        {"kind": "custom", "code": 100, "message": message, "count": 2, "page_id": PAGE_B},
+    )
+    cluster.worker()
+    cluster.beat()
+    single = workspace.log(PAGE_A, psid(1), [purchase("pa-bad")])
+    trio = workspace.log(PAGE_B, psid(2), [lead("capi-1"), lead("capi-2"), lead("capi-3")])
+    wait_for_status(single, "failed", timeout=20, cluster=cluster)
+    wait_for(
+        lambda: statuses(trio) == {"failed": 1, "delivered": 2},
+        timeout=20,
+        what="one of three Conversions API events failed, two delivered",
+        on_timeout=lambda: f"{statuses(trio)}\n{cluster.logs()}",
+    )
+    failed = LoggedEvent.objects.filter(tenant=workspace.tenant, status="failed")
+    assert all(message in row.last_error for row in failed)
+    # The call of three was refused, then its first half (one event: refused, failed), then
+    # the other half (two events: delivered).
+    assert error_codes(page_calls(sandbox, page_b)) == [100, 100, None]
+    # Not retried: a few sweeps later nothing more went out.
+    calls = len(sandbox.requests(limit=0))
+    cluster.wait_for_sweeps(3)
+    assert len(sandbox.requests(limit=0)) == calls
+    attempt = DeliveryAttempt.objects.get(page=page_a)
+    assert (attempt.outcome, attempt.graph_code, attempt.http_status) == ("invalid", 100, 400)
+
+    # Replayed (twice: the second finds nothing to replay), each is sent once more.
+    ids = list(failed.values_list("pk", flat=True))
+    assert workspace.replay(ids) == 2
+    assert workspace.replay(ids) == 0
+    workspace.wait_until_all("delivered", 4, timeout=20, cluster=cluster)
+    assert refs_received(sandbox) == Counter({"pa-bad": 1, "capi-1": 1, "capi-2": 1, "capi-3": 1})
+
+
+RETRY_WINDOW_SECONDS = 8
+
+
+def test_an_outage_longer_than_a_few_retries_kills_nothing_before_the_window_ends(
+    workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox
+) -> None:
+    cluster.configure(
+        EVENTS_RETRY_BASE_SECONDS="0.25",
+        EVENTS_RETRY_CAP_SECONDS="1",
+        EVENTS_RETRY_WINDOW_SECONDS=str(RETRY_WINDOW_SECONDS),
+    )
+    # Facebook is down for Page A until its events have failed four times, and for Page B
+    # past the retry window.
+    [outage_a] = sandbox.faults(kind="500", page_id=PAGE_A)
+    sandbox.faults(kind="500", page_id=PAGE_B)
+    cluster.worker()
+    cluster.beat()
+    recovers = workspace.log(PAGE_A, psid(1), [purchase("a-1"), coupon("a-2")])
+    gives_up = workspace.log(PAGE_B, psid(2), [lead("b-1"), purchase("b-2")])
+
+    def never_dead_early() -> None:
+        for row in LoggedEvent.objects.filter(status="dead"):
+            assert row.first_failed_at is not None
+            lived = (row.updated_at - row.first_failed_at).total_seconds()
+            assert lived >= RETRY_WINDOW_SECONDS, f"{row!r} dead after {lived:.1f} s"
+
+    def failed_four_times() -> bool:
+        never_dead_early()
+        rows = LoggedEvent.objects.filter(pk__in=recovers)
+        return all(row.attempts >= 4 and row.status == "retrying" for row in rows)
+
+    wait_for(failed_four_times, timeout=RETRY_WINDOW_SECONDS, what="four failed attempts")
+    sandbox.http.delete(f"{sandbox.url}/_sandbox/faults", params={"id": outage_a}, timeout=10)
+
+    def settled() -> bool:
+        never_dead_early()
+        return statuses(recovers) == {"delivered": 2} and statuses(gives_up) == {"dead": 2}
+
+    wait_for(settled, timeout=RETRY_WINDOW_SECONDS + 15, what="A delivered and B dead")
+    dead = LoggedEvent.objects.filter(pk__in=gives_up)
+    assert all(row.last_error.startswith("Gave up after") for row in dead)
+    assert min(row.attempts for row in dead) >= 5
+    assert refs_received(sandbox) == Counter({"a-1": 1, "a-2": 1})
+
+
+# --- The beat sweep -------------------------------------------------------------------------
+
+
+def test_the_sweep_delivers_an_event_whose_broker_message_was_lost(
+    workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox, broker: Any
+) -> None:
+    lost = workspace.log(PAGE_A, psid(1), [purchase("lost")])
+    queued = [key for key in broker.scan_iter("delivery*") if broker.type(key) == b"list"]
+    assert sum(broker.llen(key) for key in queued) == 1  # the deliver_page message, committed
+    broker.delete(*queued)  # ... and lost
+
+    cluster.worker()
+    found = workspace.log(PAGE_B, psid(2), [lead("found")])
+    wait_for_status(found, "delivered", timeout=20, cluster=cluster)
+    assert statuses(lost) == {"pending": 1}  # a working worker, but nobody asked it
+    cluster.beat()
+    # Within a few sweeps (one a second here), not when some other timer runs out.
+    mark = f"{ratelimit.KEY_PREFIX}:queued:{workspace.pages[PAGE_A].pk}"
+    wait_for(
+        lambda: statuses(lost) == {"delivered": 1},
+        timeout=10,
+        what="the sweep to deliver the event whose message was lost",
+        on_timeout=lambda: (
+            f"statuses: {statuses(lost)}; sweeps run: {cluster.sweeps_done()}; the Page's "
+            f"'a task is queued' mark {mark} expires in {broker.ttl(mark)} s"
+        ),
+    )
+    assert refs_received(sandbox) == Counter({"lost": 1, "found": 1})

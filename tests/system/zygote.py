@@ -21,10 +21,13 @@ import sys
 from typing import Any
 
 
-def _child(app: Any, request: dict[str, Any]) -> None:
+def _child(app: Any, request: dict[str, Any], started: int) -> None:
     code = 0
     try:
         os.setsid()
+        # Only now may the test see the pid: its process group exists, so killpg reaches it.
+        os.write(started, b"1")
+        os.close(started)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
@@ -77,9 +80,14 @@ def main() -> None:
         request = json.loads(line)
         sys.stdout.flush()
         sys.stderr.flush()
+        started_read, started_write = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _child(app, request)
+            os.close(started_read)
+            _child(app, request, started_write)
+        os.close(started_write)
+        os.read(started_read, 1)
+        os.close(started_read)
         sys.stdout.write(f"{pid}\n")
         sys.stdout.flush()
 
