@@ -23,6 +23,15 @@ class Pagination(PageNumberPagination):
             )
         return int(raw[0])
 
+    def get_page_number(self, request: Request, paginator: object) -> int:
+        """A given `page` is one whole number from 1 (an empty or malformed one is an error)."""
+        raw = request.query_params.getlist(self.page_query_param)
+        if not raw:
+            return 1
+        if len(raw) > 1 or not raw[0].isdigit() or int(raw[0]) < 1:
+            raise ValidationError({self.page_query_param: ["Give one whole number from 1."]})
+        return int(raw[0])
+
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, object]]:
         parameters: list[dict[str, object]] = super().get_schema_operation_parameters(view)
         for parameter in parameters:

@@ -99,3 +99,23 @@ def test_unknown_api_routes_answer_json_404(client):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert "/api/docs/" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({}, 200),
+        ({"page": "1"}, 200),
+        ({"page": ""}, 400),
+        ({"page": "0"}, 400),
+        ({"page": "-1"}, 400),
+        ({"page": "one"}, 400),
+        ({"page": "last"}, 400),
+        ({"page": "2"}, 404),  # past the last page
+    ],
+)
+def test_page_numbers_are_strict(client_for, tenant, query, status):
+    response = client_for(tenant, Role.VIEWER).get("/api/v1/tenants/", query)
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["error"]["details"] == {"page": ["Give one whole number from 1."]}
