@@ -240,6 +240,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for each choice set that several apps' fields share (else: StatusDaeEnum, ...).
+    "ENUM_NAME_OVERRIDES": {
+        "CatalogTransportEnum": "events.catalog.TRANSPORTS",
+        "TransportEnum": "tenants.models.Transport",
+        "PageStatusEnum": "tenants.models.PageStatus",
+        "FlowStatusEnum": "flows.models.FlowStatus",
+        "EventStatusEnum": "events.models.EventStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenants.api.schema.add_error_responses",
