@@ -123,3 +123,178 @@ class FlowVersion(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.flow_id} v{self.number}"
+
+
+# --- The runtime: conversations with Messenger users, webhook deliveries, outbound messages -----
+
+GET_STARTED_PAYLOAD = "GET_STARTED"
+"""The postback payload of the Page's Get Started button that starts `get_started` flows."""
+
+
+class ConversationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"  # running blocks (only inside one step)
+    WAITING = "waiting", "Waiting for an answer"  # an ask block waits for the person
+    ENDED = "ended", "Ended"
+    HANDED_OFF = "handed_off", "Handed off to a person"  # paused until an agent resolves it
+
+
+OPEN_CONVERSATION_STATUSES = (
+    ConversationStatus.ACTIVE,
+    ConversationStatus.WAITING,
+    ConversationStatus.HANDED_OFF,
+)
+
+
+class Conversation(TenantOwnedModel):
+    """One Messenger user's run through one flow version of a Page (or a test chat).
+
+    Pinned to the `FlowVersion` it started on: a later publish applies to new conversations
+    only. `node_id`, `variables`, `step`, `status` and `retries` are the interpreter's State.
+    At most one open (not ended) conversation per Page and PSID, test chats aside.
+    """
+
+    page = models.ForeignKey(ConnectedPage, on_delete=models.CASCADE, related_name="conversations")
+    psid = models.CharField(max_length=64, help_text="The person's page-scoped id.")
+    flow = models.ForeignKey(
+        Flow, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+    flow_version = models.ForeignKey(
+        FlowVersion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        help_text="The version it runs on; empty for a test chat on the draft.",
+    )
+    node_id = models.CharField(max_length=100, blank=True, default="")
+    variables = models.JSONField(default=dict, blank=True)
+    step = models.PositiveIntegerField(default=0, help_text="Blocks run so far (idempotency).")
+    retries = models.PositiveIntegerField(default=0, help_text="Failed answers to the current ask.")
+    status = models.CharField(
+        max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.ACTIVE
+    )
+    last_user_message_at = models.DateTimeField(
+        null=True, blank=True, help_text="Opens the Send API's 24-hour window."
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    handoff_note = models.TextField(blank=True, default="")
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    handoff_resolved_at = models.DateTimeField(null=True, blank=True)
+    handoff_resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    is_test = models.BooleanField(default=False, help_text="A test chat in the editor.")
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "page", "psid"],
+                condition=~models.Q(status="ended") & models.Q(is_test=False),
+                name="conversation_one_open_per_user",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "page", "psid"], name="conversation_tenant_user"),
+            models.Index(
+                fields=["tenant", "status", "-handed_off_at"], name="conversation_tenant_status"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.page_id}/{self.psid} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != ConversationStatus.ENDED
+
+
+class WebhookDelivery(models.Model):
+    """One POST to /webhooks/messenger whose signature checked out, stored as received.
+
+    Not tenant-owned: it arrives before routing, and may hold entries of several Pages.
+    `unrouted` records entries of Pages no workspace has connected (or that are disconnected).
+    """
+
+    body = models.BinaryField(help_text="The raw request body, the signed bytes.")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    unrouted = models.JSONField(
+        default=list, blank=True, help_text="[{page_id, reason}] of entries that were ignored."
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ProcessedMessage(models.Model):
+    """A message (by `mid`) of a Facebook Page that ran once: a repeated delivery skips it.
+
+    Written in the same transaction as the conversation's step, so a step that rolled back
+    runs again when the delivery is retried.
+    """
+
+    page_id = models.CharField(max_length=32, help_text="Facebook's id of the Page.")
+    mid = models.CharField(
+        max_length=255, help_text="message.mid, postback.mid, or a referral's key."
+    )
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    processed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["page_id", "mid"], name="processedmessage_unique_mid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.page_id}:{self.mid}"
+
+
+class OutboundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"  # never sent: outside the 24-hour window, and the like
+
+
+class OutboundMessage(TenantOwnedModel):
+    """A Send API message a flow step wrote, sent after commit in `seq` order per conversation."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="outbound_messages"
+    )
+    seq = models.PositiveIntegerField(help_text="Order within the conversation.")
+    node_id = models.CharField(max_length=100, blank=True, default="")
+    message = models.JSONField(help_text="The Send API `message` object exactly.")
+    status = models.CharField(
+        max_length=20, choices=OutboundStatus.choices, default=OutboundStatus.PENDING
+    )
+    reason = models.TextField(blank=True, default="", help_text="Why it failed or was skipped.")
+    attempts = models.PositiveIntegerField(default=0)
+    message_id = models.CharField(max_length=255, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["conversation_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "conversation", "seq"], name="outbound_unique_seq"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "conversation", "status", "seq"], name="outbound_conv_status"
+            ),
+            models.Index(fields=["status", "created_at"], name="outbound_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq} ({self.status})"
