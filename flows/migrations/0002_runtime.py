@@ -7,115 +7,280 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('flows', '0001_flows_and_versions'),
-        ('tenants', '0005_flow_audit_actions'),
+        ("flows", "0001_flows_and_versions"),
+        ("tenants", "0005_flow_audit_actions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.BinaryField(help_text='The raw request body, the signed bytes.')),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True, default='')),
-                ('unrouted', models.JSONField(blank=True, default=list, help_text='[{page_id, reason}] of entries that were ignored.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.BinaryField(help_text="The raw request body, the signed bytes.")),
+                (
+                    "received_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True, default="")),
+                (
+                    "unrouted",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="[{page_id, reason}] of entries that were ignored.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'webhook deliveries',
-                'ordering': ['-received_at', '-id'],
+                "verbose_name_plural": "webhook deliveries",
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('psid', models.CharField(help_text="The person's page-scoped id.", max_length=64)),
-                ('node_id', models.CharField(blank=True, default='', max_length=100)),
-                ('variables', models.JSONField(blank=True, default=dict)),
-                ('step', models.PositiveIntegerField(default=0, help_text='Blocks run so far (idempotency).')),
-                ('retries', models.PositiveIntegerField(default=0, help_text='Failed answers to the current ask.')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('waiting', 'Waiting for an answer'), ('ended', 'Ended'), ('handed_off', 'Handed off to a person')], default='active', max_length=20)),
-                ('last_user_message_at', models.DateTimeField(blank=True, help_text="Opens the Send API's 24-hour window.", null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('handoff_note', models.TextField(blank=True, default='')),
-                ('handed_off_at', models.DateTimeField(blank=True, null=True)),
-                ('handoff_resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('is_test', models.BooleanField(default=False, help_text='A test chat in the editor.')),
-                ('flow', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='conversations', to='flows.flow')),
-                ('flow_version', models.ForeignKey(blank=True, help_text='The version it runs on; empty for a test chat on the draft.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='conversations', to='flows.flowversion')),
-                ('handoff_resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('page', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='tenants.connectedpage')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("psid", models.CharField(help_text="The person's page-scoped id.", max_length=64)),
+                ("node_id", models.CharField(blank=True, default="", max_length=100)),
+                ("variables", models.JSONField(blank=True, default=dict)),
+                (
+                    "step",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Blocks run so far (idempotency)."
+                    ),
+                ),
+                (
+                    "retries",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Failed answers to the current ask."
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("waiting", "Waiting for an answer"),
+                            ("ended", "Ended"),
+                            ("handed_off", "Handed off to a person"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "last_user_message_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Opens the Send API's 24-hour window.", null=True
+                    ),
+                ),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("handoff_note", models.TextField(blank=True, default="")),
+                ("handed_off_at", models.DateTimeField(blank=True, null=True)),
+                ("handoff_resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "is_test",
+                    models.BooleanField(default=False, help_text="A test chat in the editor."),
+                ),
+                (
+                    "flow",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="conversations",
+                        to="flows.flow",
+                    ),
+                ),
+                (
+                    "flow_version",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The version it runs on; empty for a test chat on the draft.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="conversations",
+                        to="flows.flowversion",
+                    ),
+                ),
+                (
+                    "handoff_resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "page",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversations",
+                        to="tenants.connectedpage",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-id'],
+                "ordering": ["-updated_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='OutboundMessage',
+            name="OutboundMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('seq', models.PositiveIntegerField(help_text='Order within the conversation.')),
-                ('node_id', models.CharField(blank=True, default='', max_length=100)),
-                ('message', models.JSONField(help_text='The Send API `message` object exactly.')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='pending', max_length=20)),
-                ('reason', models.TextField(blank=True, default='', help_text='Why it failed or was skipped.')),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('message_id', models.CharField(blank=True, default='', max_length=255)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbound_messages', to='flows.conversation')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("seq", models.PositiveIntegerField(help_text="Order within the conversation.")),
+                ("node_id", models.CharField(blank=True, default="", max_length=100)),
+                ("message", models.JSONField(help_text="The Send API `message` object exactly.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.TextField(
+                        blank=True, default="", help_text="Why it failed or was skipped."
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("message_id", models.CharField(blank=True, default="", max_length=255)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outbound_messages",
+                        to="flows.conversation",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['conversation_id', 'seq'],
+                "ordering": ["conversation_id", "seq"],
             },
         ),
         migrations.CreateModel(
-            name='ProcessedMessage',
+            name="ProcessedMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('page_id', models.CharField(help_text="Facebook's id of the Page.", max_length=32)),
-                ('mid', models.CharField(help_text="message.mid, postback.mid, or a referral's key.", max_length=255)),
-                ('processed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('delivery', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='flows.webhookdelivery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "page_id",
+                    models.CharField(help_text="Facebook's id of the Page.", max_length=32),
+                ),
+                (
+                    "mid",
+                    models.CharField(
+                        help_text="message.mid, postback.mid, or a referral's key.", max_length=255
+                    ),
+                ),
+                ("processed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="flows.webhookdelivery",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['tenant', 'page', 'psid'], name='conversation_tenant_user'),
+            model_name="conversation",
+            index=models.Index(fields=["tenant", "page", "psid"], name="conversation_tenant_user"),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['tenant', 'status', '-handed_off_at'], name='conversation_tenant_status'),
+            model_name="conversation",
+            index=models.Index(
+                fields=["tenant", "status", "-handed_off_at"], name="conversation_tenant_status"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.UniqueConstraint(condition=models.Q(models.Q(('status', 'ended'), _negated=True), ('is_test', False)), fields=('tenant', 'page', 'psid'), name='conversation_one_open_per_user'),
+            model_name="conversation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    models.Q(("status", "ended"), _negated=True), ("is_test", False)
+                ),
+                fields=("tenant", "page", "psid"),
+                name="conversation_one_open_per_user",
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboundmessage',
-            index=models.Index(fields=['tenant', 'conversation', 'status', 'seq'], name='outbound_conv_status'),
+            model_name="outboundmessage",
+            index=models.Index(
+                fields=["tenant", "conversation", "status", "seq"], name="outbound_conv_status"
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboundmessage',
-            index=models.Index(fields=['status', 'created_at'], name='outbound_status_created'),
+            model_name="outboundmessage",
+            index=models.Index(fields=["status", "created_at"], name="outbound_status_created"),
         ),
         migrations.AddConstraint(
-            model_name='outboundmessage',
-            constraint=models.UniqueConstraint(fields=('tenant', 'conversation', 'seq'), name='outbound_unique_seq'),
+            model_name="outboundmessage",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "conversation", "seq"), name="outbound_unique_seq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='processedmessage',
-            constraint=models.UniqueConstraint(fields=('page_id', 'mid'), name='processedmessage_unique_mid'),
+            model_name="processedmessage",
+            constraint=models.UniqueConstraint(
+                fields=("page_id", "mid"), name="processedmessage_unique_mid"
+            ),
         ),
     ]
