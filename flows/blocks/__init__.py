@@ -4,12 +4,16 @@ Each module defines `BLOCK`, a `flows.blocks.base.BlockType` with its JSON Schem
 the editor's palette by `GET /api/v1/blocks` and used to validate a node's `data`), its
 outgoing handles, and its semantic rules. The editor and publish both validate through here.
 
-The runtime (its own issue) adds to each module a step with this signature::
+Each module also defines its runtime `step` (`BLOCK.step`), a pure function the interpreter
+(`flows.interpreter.run`) calls for every block it runs::
 
-    def step(data: Mapping[str, Any], conversation: Conversation, incoming: Message | None)
-        -> StepResult  # what to send, variables to set, the handle to leave by, or "wait"
+    def step(turn: StepInput) -> StepResult
 
-It is not defined here: nothing would call it yet.
+`StepInput` (flows/blocks/steps.py) holds the node id, the block's `data`, the conversation's
+variables, this run's step number, and, for the `ask` the conversation waits at, the person's
+answer and the retries so far. `StepResult` holds the effects (`SendMessage`, `LogEvent`,
+`Handoff`), the variables to set, and either the handle to leave by (status "active") or
+the status the conversation stops in ("waiting", "ended", "handed_off").
 """
 
 from __future__ import annotations

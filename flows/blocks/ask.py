@@ -6,7 +6,9 @@ moves on only with a valid answer, so later blocks can rely on the variable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flows.blocks.base import (
@@ -17,6 +19,16 @@ from flows.blocks.base import (
     BlockContext,
     BlockType,
     Problem,
+)
+from flows.blocks.steps import (
+    ANSWER_KINDS,
+    TEXT,
+    WAITING,
+    Incoming,
+    StepInput,
+    StepResult,
+    build_message,
+    send,
 )
 
 CHECKS = ("text", "email", "phone", "number")
@@ -64,6 +76,122 @@ def _semantic(data: Mapping[str, Any], ctx: BlockContext) -> list[Problem]:
     return []
 
 
+# The WHATWG (HTML `type=email`) address syntax, with a dot required in the domain.
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+PHONE_RE = re.compile(r"^\+?[0-9 ()-]+$")
+NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+MAX_EMAIL_CHARS = 254
+MAX_NUMBER_CHARS = 40
+
+RETRY_MESSAGES = {
+    "text": "Sorry, I need an answer to go on. Could you type one?",
+    "email": "That doesn't look like an email address. Could you check it?",
+    "phone": "That doesn't look like a phone number. Could you check it?",
+    "number": "Please answer with a number, like 3 or 4.5.",
+}
+
+
+def _email(answer: str) -> str | None:
+    """The address with its domain lower-cased; None when it is not one."""
+    if len(answer) > MAX_EMAIL_CHARS or not EMAIL_RE.match(answer):
+        return None
+    local, domain = answer.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def _phone(answer: str) -> str | None:
+    """Digits only, with a leading + kept: "+1 (555) 010-9999" -> "+15550109999"."""
+    if not PHONE_RE.match(answer):
+        return None
+    digits = re.sub(r"[^0-9]", "", answer)
+    if not 7 <= len(digits) <= 15:
+        return None
+    return ("+" if answer.startswith("+") else "") + digits
+
+
+def _number(answer: str) -> str | None:
+    """A decimal written plainly: "007" -> "7", "4.50" -> "4.5", "-0" -> "0", ".5" -> "0.5"."""
+    if len(answer) > MAX_NUMBER_CHARS or not NUMBER_RE.match(answer):
+        return None
+    try:
+        text = format(Decimal(answer), "f")
+    except InvalidOperation:  # pragma: no cover  # NUMBER_RE only lets decimals through
+        return None
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in {"-0", ""} else text
+
+
+CHECKERS: dict[str, Callable[[str], str | None]] = {
+    "text": lambda answer: answer or None,
+    "email": _email,
+    "phone": _phone,
+    "number": _number,
+}
+
+
+def check_answer(check: str, answer: str) -> str | None:
+    """The answer as it is saved (normalized), or None when it does not pass `check`."""
+    return CHECKERS.get(check, CHECKERS["text"])(answer.strip())
+
+
+def _answer(incoming: Incoming, replies: object) -> tuple[str, str | None]:
+    """The answer's text and the quick reply payload it carries (None: typed, matching none).
+
+    A pressed quick reply or postback answers with its title (its payload when it has none);
+    typed text that is a quick reply's title (in any case) counts as pressing it.
+    """
+    options = [r for r in replies if isinstance(r, Mapping)] if isinstance(replies, list) else []
+    if incoming.kind != TEXT:
+        title = incoming.text.strip()
+        if not title:
+            title = next(
+                (str(r.get("title", "")) for r in options if r.get("payload") == incoming.payload),
+                incoming.payload,
+            )
+        return title, incoming.payload or title
+    typed = incoming.text.strip()
+    for reply in options:
+        if str(reply.get("title", "")).strip().casefold() == typed.casefold():
+            title = str(reply["title"]).strip()
+            return title, str(reply.get("payload") or title)
+    return typed, None
+
+
+def step(turn: StepInput) -> StepResult:
+    """Ask and wait; with an answer, check it: save it and go on, or say so and ask again."""
+    data, variables = turn.data, turn.variables
+    question = build_message(data.get("question", ""), variables, replies=data.get("quick_replies"))
+    answer = turn.answer
+    if answer is None or answer.kind not in ANSWER_KINDS:
+        return StepResult(
+            effects=send(turn.node_id, question), status=WAITING, retries=turn.retries
+        )
+    check = str(data.get("check") or "text")
+    text, payload = _answer(answer, data.get("quick_replies"))
+    saved = check_answer(check, text)
+    if saved is None:
+        retry = build_message(
+            data.get("retry_message") or RETRY_MESSAGES.get(check, RETRY_MESSAGES["text"]),
+            variables,
+        )
+        return StepResult(
+            effects=send(turn.node_id, retry) + send(turn.node_id, question),
+            status=WAITING,
+            retries=turn.retries + 1,
+        )
+    name = str(data.get("variable", ""))
+    updates = {name: saved}
+    if payload is not None:
+        updates[f"{name}_payload"] = payload
+    elif f"{name}_payload" in variables:
+        updates[f"{name}_payload"] = ""  # typed this time: a payload from before is stale
+    return StepResult(variables=updates, handle=NEXT.id)
+
+
 BLOCK = BlockType(
     type="ask",
     label="Ask a question",
@@ -74,4 +202,5 @@ BLOCK = BlockType(
     sets=lambda data: {data["variable"]} if isinstance(data.get("variable"), str) else set(),
     defaults={"question": "", "variable": "", "check": "text", "retry_message": ""},
     waits_for_input=True,
+    step=step,
 )

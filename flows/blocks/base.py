@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
+
+if TYPE_CHECKING:
+    from flows.blocks.steps import StepInput, StepResult
 
 ERROR = "error"
 WARNING = "warning"
@@ -72,6 +75,9 @@ class BlockType:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     waits_for_input: bool = False  # a cycle through such a block waits for the person
     terminal: bool = False  # the conversation ends here (no outgoing handles)
+    # The runtime step (flows/blocks/steps.py): pure, run by flows.interpreter. None: the
+    # interpreter ends the conversation at such a block.
+    step: Callable[[StepInput], StepResult] | None = None
 
     def validate(self, data: object, ctx: BlockContext) -> list[Problem]:
         """Schema problems if any; otherwise the block's own semantic rules."""

@@ -15,6 +15,7 @@ from flows.blocks.base import (
     is_template,
     placeholders,
 )
+from flows.blocks.steps import StepInput, StepResult, substitute
 
 OPERATORS = ("equals", "not_equals", "contains", "greater_than", "less_than", "is_set")
 NUMERIC = frozenset({"greater_than", "less_than"})
@@ -97,6 +98,50 @@ def _reads(data: Mapping[str, Any]) -> set[str]:
     return named | placeholders(data)
 
 
+def _number(text: str) -> Decimal | None:
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def rule_holds(rule: Mapping[str, Any], variables: Mapping[str, str]) -> bool:
+    """One rule over the variables. Text compares case-insensitively, ignoring surrounding
+    spaces (and numerically when both sides are numbers: "5" equals 5.0); a comparison of
+    numbers where either side is not one is false; `is_set` means set and not blank."""
+    actual = variables.get(str(rule.get("variable", "")), "")
+    operator = rule.get("operator")
+    if operator == "is_set":
+        return actual.strip() != ""
+    expected = substitute(rule.get("value", ""), variables)
+    left, right = _number(actual), _number(expected)
+    if operator in NUMERIC:
+        if left is None or right is None:
+            return False
+        return left > right if operator == "greater_than" else left < right
+    same = (
+        left == right
+        if left is not None and right is not None
+        else actual.strip().casefold() == expected.strip().casefold()
+    )
+    if operator == "equals":
+        return same
+    if operator == "not_equals":
+        return not same
+    if operator == "contains":
+        return expected.strip().casefold() in actual.casefold()
+    return False
+
+
+def step(turn: StepInput) -> StepResult:
+    """Leave by "true" when all (or, with match "any", any) of the rules hold, else "false"."""
+    rules = [r for r in turn.data.get("rules") or [] if isinstance(r, Mapping)]
+    results = (rule_holds(rule, turn.variables) for rule in rules)
+    holds = any(results) if turn.data.get("match") == "any" else all(results)
+    return StepResult(handle="true" if holds and rules else "false")
+
+
 BLOCK = BlockType(
     type="condition",
     label="Condition",
@@ -106,4 +151,5 @@ BLOCK = BlockType(
     semantic=_semantic,
     reads=_reads,
     defaults={"match": "all", "rules": [{"variable": "", "operator": "equals", "value": ""}]},
+    step=step,
 )

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from flows.blocks.base import LABEL_ONLY_SCHEMA, BlockType
+from flows.blocks.steps import ENDED, StepInput, StepResult
+
+
+def step(turn: StepInput) -> StepResult:
+    return StepResult(status=ENDED)
+
 
 BLOCK = BlockType(
     type="end",
@@ -11,4 +17,5 @@ BLOCK = BlockType(
     schema=LABEL_ONLY_SCHEMA,
     handles=(),
     terminal=True,
+    step=step,
 )

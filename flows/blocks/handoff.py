@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 from flows.blocks.base import BlockType
+from flows.blocks.steps import (
+    HANDED_OFF,
+    MAX_NOTE_CHARS,
+    Handoff,
+    StepInput,
+    StepResult,
+    clip,
+    substitute,
+)
+
+
+def step(turn: StepInput) -> StepResult:
+    """A Handoff effect with the note filled in; the bot stops until an agent resolves it."""
+    note = clip(substitute(turn.data.get("note", ""), turn.variables).strip(), MAX_NOTE_CHARS)
+    return StepResult(effects=(Handoff(turn.node_id, note),), status=HANDED_OFF)
+
 
 BLOCK = BlockType(
     type="handoff",
@@ -23,4 +39,5 @@ BLOCK = BlockType(
     handles=(),
     defaults={"note": ""},
     terminal=True,
+    step=step,
 )

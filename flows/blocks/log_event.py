@@ -13,6 +13,7 @@ from typing import Any
 
 from events.validation import validate_event
 from flows.blocks.base import NEXT, BlockContext, BlockType, Problem
+from flows.blocks.steps import LogEvent, StepInput, StepResult, substitute
 
 LOGGING_TARGETS = ("page", "app_and_page", "app")
 
@@ -71,6 +72,24 @@ def _semantic(data: Mapping[str, Any], ctx: BlockContext) -> list[Problem]:
     return [Problem(ctx.node_id, p.field, p.message, p.code) for p in problems]
 
 
+def step(turn: StepInput) -> StepResult:
+    """A LogEvent effect with the placeholders filled in; a value that fills in empty is None."""
+    data, variables = turn.data, turn.variables
+    params = data.get("params") or {}
+    value = data.get("value")
+    filled = None if value is None else substitute(value, variables).strip() or None
+    effect = LogEvent(
+        node_id=turn.node_id,
+        step=turn.step,
+        event=str(data.get("event", "")),
+        params={str(key): substitute(item, variables) for key, item in params.items()},
+        value=filled,
+        currency=str(data.get("currency") or ""),
+        logging_target=str(data.get("logging_target") or LOGGING_TARGETS[0]),
+    )
+    return StepResult(effects=(effect,), handle=NEXT.id)
+
+
 BLOCK = BlockType(
     type="log_event",
     label="Log event",
@@ -79,4 +98,5 @@ BLOCK = BlockType(
     handles=(NEXT,),
     semantic=_semantic,
     defaults={"event": "", "params": {}, "value": None, "currency": "", "logging_target": "page"},
+    step=step,
 )

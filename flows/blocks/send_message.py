@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flows.blocks.base import NEXT, QUICK_REPLIES_SCHEMA, BlockContext, BlockType, Problem
+from flows.blocks.steps import StepInput, StepResult, build_message, send
 
 BUTTON_SCHEMA = {
     "type": "object",
@@ -74,6 +75,18 @@ def _semantic(data: Mapping[str, Any], ctx: BlockContext) -> list[Problem]:
     return problems
 
 
+def step(turn: StepInput) -> StepResult:
+    """The message with its variables filled in (nothing when it fills in empty), then next."""
+    data = turn.data
+    message = build_message(
+        data.get("text", ""),
+        turn.variables,
+        replies=data.get("quick_replies"),
+        buttons=data.get("buttons"),
+    )
+    return StepResult(effects=send(turn.node_id, message), handle=NEXT.id)
+
+
 BLOCK = BlockType(
     type="send_message",
     label="Send message",
@@ -82,4 +95,5 @@ BLOCK = BlockType(
     handles=(NEXT,),
     semantic=_semantic,
     defaults={"text": "", "quick_replies": [], "buttons": []},
+    step=step,
 )
