@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
@@ -118,5 +119,8 @@ def flow_canvas(request: HttpRequest, tenant: Tenant, flow_id: int) -> HttpRespo
         .filter(flow=flow)
         .select_related("published_by")
         .order_by("-number")[:10],
+        # The test chat runs the flow (and logs test events): editors and above.
+        "can_test_chat": role_can(request.tenant_role, "flow.edit"),  # type: ignore[attr-defined]
+        "deliver_test_events": settings.EVENTS_DELIVER_TEST_EVENTS,
     }
     return render(request, "flows/canvas.html", context)

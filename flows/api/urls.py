@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
-from flows.api import views
+from flows.api import testchat, views
 
 # Routes outside a workspace (e.g. /api/v1/event-catalog).
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -13,4 +13,7 @@ scoped = SimpleRouter(use_regex_path=False)
 scoped.register("flows", views.FlowViewSet, basename="flow")
 
 # Routes under /api/v1/tenants/<slug:tenant_slug>/ (views subclass tenants.api.base classes).
-tenant_urlpatterns: list[URLPattern | URLResolver] = [*scoped.urls]
+tenant_urlpatterns: list[URLPattern | URLResolver] = [
+    *scoped.urls,
+    path("flows/<int:flow_id>/test-chat/", testchat.TestChatView.as_view(), name="flow-test-chat"),
+]

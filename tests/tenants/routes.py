@@ -16,7 +16,7 @@ from typing import Any
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from flows.models import FlowVersion
+from flows.models import Flow, FlowVersion
 from tenants import services
 from tenants.models import Tenant
 from tenants.permissions import Role
@@ -34,8 +34,15 @@ def _version_number(tenant: Tenant) -> int:
     return version.number
 
 
+def _flow_id(tenant: Tenant) -> int:
+    flow = Flow.objects.filter(tenant=tenant).order_by("pk").first()
+    assert flow is not None, f"world() made no Flow for {tenant}; add one"
+    return flow.pk
+
+
 # URL arguments that are not an id of the route's model, and how to fill them for a tenant.
 URL_ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
+    "flow_id": _flow_id,  # flows/<flow_id>/test-chat/
     "number": _version_number,  # flows/<pk>/versions/<number>/
     "other": _version_number,  # flows/<pk>/versions/<number>/diff/<other>/
 }
