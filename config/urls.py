@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from events.api import urls as events_api
 from flows.api import urls as flows_api
+from flows.webhooks import messenger_webhook
 
 TENANT_API = "api/v1/tenants/<slug:tenant_slug>/"
 
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    path("webhooks/messenger", messenger_webhook, name="messenger-webhook"),
 ]
 
 handler404 = "tenants.api.errors.not_found"

@@ -1,0 +1,672 @@
+"""The bot runtime: webhook deliveries routed to conversations, one turn at a time, and handoffs.
+
+- ``delivery_receive`` stores a signed delivery and enqueues ``flows.tasks.process_delivery``
+  (queue ``runtime``) after commit; ``delivery_process`` is that task's body.
+- Routing: an entry's Page id finds the connected Page (active first, then the most recently
+  connected; entries of unknown or disconnected Pages are recorded on the delivery and
+  ignored). Echoes (``message.is_echo``, or a sender that is the Page), ``standby`` and other
+  fields (reads, deliveries, reactions) are ignored. A delivery's items are grouped by Page and
+  PSID, each group handled in timestamp order under a Redis lock for that person, so one
+  conversation runs one turn at a time, in order. A person whose lock stays busy makes the
+  delivery retry later; what already ran is skipped then.
+- Dedupe: each item's ``mid`` (a postback's ``mid``; a referral has none, so its sender,
+  timestamp and ref) is written as a ``ProcessedMessage`` in the same transaction as the turn,
+  so a repeated delivery runs the flow once and a turn that rolled back runs again.
+- Which flow (README "Runtime"): a postback or referral whose ``ref`` is a published ref flow's
+  starts it; else the Get Started postback (payload ``GET_STARTED``) starts the get-started
+  flow; these restart an open conversation. Otherwise an open conversation continues (a text,
+  a quick reply or a postback is the answer to its ``ask``). With no open conversation, a text
+  or quick reply containing a keyword (case-insensitive, as whole words: "Pricing?" and "what
+  is your pricing" match ``pricing``, "pricingplan" does not; the longest keyword wins) starts
+  its flow, and else the default-reply flow answers. A handed-off conversation runs nothing
+  until an agent resolves it (``handoff_resolve``).
+- A turn (``conversation_apply``): the interpreter's new state, its ``OutboundMessage`` rows in
+  order, its events through ``events.services.log_events`` (idempotency key
+  ``conv:<conversation>:<node>:<step>``) and its handoff flag are written in one transaction;
+  ``flows.tasks.send_conversation`` sends the messages after commit (flows/sending.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, IntegerField, Max, QuerySet, Value, When
+from django.utils import timezone
+from redis.exceptions import LockError
+
+from events.models import EventSource
+from events.ratelimit import redis_client
+from events.services import log_events
+from flows import interpreter
+from flows.blocks.steps import POSTBACK, QUICK_REPLY, REFERRAL, START, TEXT
+from flows.models import (
+    GET_STARTED_PAYLOAD,
+    Conversation,
+    ConversationStatus,
+    Flow,
+    FlowStatus,
+    FlowVersion,
+    OutboundMessage,
+    OutboundStatus,
+    ProcessedMessage,
+    TriggerKind,
+    WebhookDelivery,
+)
+from flows.testchat import event_input
+from tenants.exceptions import Conflict, DomainError, NotFound
+from tenants.models import ConnectedPage, PageStatus, Tenant
+from tenants.services import Actor
+from tenants.services.workspaces import require_permission
+
+logger = logging.getLogger(__name__)
+
+LOCK_PREFIX = "pagepulse:flows:conversation"
+LOCK_TIMEOUT_SECONDS = 60
+"""A conversation's lock expires by itself this long after a worker died holding it."""
+LOCK_WAIT_SECONDS = 5.0
+"""How long a worker waits for a busy conversation before retrying the delivery later."""
+BUSY_RETRY_SECONDS = 2
+MAX_DELIVERY_ATTEMPTS = 20
+"""A delivery still not processed after this many runs is given up, with the error kept."""
+STALE_SECONDS = 120
+"""The sweep re-enqueues deliveries and pending messages older than this (a lost task)."""
+MAX_KEY_LENGTH = 255
+
+
+# --- Enqueueing after commit ----------------------------------------------------------------
+
+
+def enqueue(task_name: str, *args: int, countdown: float = 0) -> None:
+    """Send ``flows.tasks.<task_name>(*args)`` once the current transaction commits.
+
+    The one helper that wraps ``transaction.on_commit`` for the runtime: nothing is enqueued
+    for a transaction that rolled back, and a broker failure is logged, not raised (the sweep
+    finds the rows). ``countdown`` is capped at ``CELERY_MAX_COUNTDOWN_SECONDS``.
+    """
+    transaction.on_commit(
+        functools.partial(_apply_async, task_name, args, countdown=countdown), robust=True
+    )
+
+
+def _apply_async(task_name: str, args: tuple[int, ...], *, countdown: float) -> None:
+    from flows import tasks  # the task module imports this one
+
+    countdown = min(max(countdown, 0.0), float(settings.CELERY_MAX_COUNTDOWN_SECONDS))
+    task = getattr(tasks, task_name)
+    if countdown > 0:
+        task.apply_async(args=args, countdown=countdown)
+    else:
+        task.apply_async(args=args)
+
+
+# --- One person at a time -------------------------------------------------------------------
+
+
+class ConversationBusy(Exception):
+    """Another worker holds this person's conversation; try again shortly."""
+
+
+@contextmanager
+def conversation_lock(page: ConnectedPage, psid: str, *, wait: float = 0) -> Iterator[None]:
+    """Hold the Redis lock of one Page's conversation with ``psid`` (raises ConversationBusy).
+
+    ``wait`` 0 does not wait at all (request code); a worker may wait a few seconds.
+    """
+    lock = redis_client().lock(
+        f"{LOCK_PREFIX}:{page.pk}:{psid}",
+        timeout=LOCK_TIMEOUT_SECONDS,
+        blocking=wait > 0,
+        blocking_timeout=wait if wait > 0 else None,
+    )
+    if not lock.acquire():
+        raise ConversationBusy(f"conversation {page.pk}/{psid} is busy")
+    try:
+        yield
+    finally:
+        with suppress(LockError):  # it expired while we worked: nothing to release
+            lock.release()
+
+
+# --- Receiving and parsing deliveries -------------------------------------------------------
+
+
+def delivery_receive(*, body: bytes) -> WebhookDelivery:
+    """Store a delivery whose signature checked out, and have a worker process it."""
+    delivery = WebhookDelivery.objects.create(body=body)
+    enqueue("process_delivery", delivery.pk)
+    return delivery
+
+
+@dataclass(frozen=True)
+class Item:
+    """One messaging item of a delivery the runtime acts on."""
+
+    page_id: str  # Facebook's id of the Page
+    psid: str
+    key: str  # what dedupes it: the mid, or a referral's sender, time and ref
+    timestamp_ms: int
+    incoming: interpreter.Incoming
+
+
+@dataclass
+class DeliveryReport:
+    """What one run of ``delivery_process`` did."""
+
+    ran: int = 0
+    duplicates: int = 0
+    paused: int = 0  # handed-off conversations
+    unanswered: int = 0  # no open conversation and no trigger matched
+    ignored: int = 0  # echoes, standby, reads, deliveries, reactions, unrouted entries
+    busy: int = 0  # people whose conversation was locked: the delivery retries
+    unrouted: list[dict[str, str]] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def retry(self) -> bool:
+        return self.busy > 0
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _dedupe_key(value: str) -> str:
+    if len(value) <= MAX_KEY_LENGTH:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def parse_item(page_id: str, raw: object) -> Item | None:
+    """The item for one element of an entry's ``messaging`` array, or None to ignore it."""
+    if not isinstance(raw, Mapping):
+        return None
+    sender = raw.get("sender")
+    psid = _text(sender.get("id")) if isinstance(sender, Mapping) else ""
+    if not psid or psid == page_id:  # the Page itself: an echo
+        return None
+    timestamp = raw.get("timestamp")
+    timestamp_ms = (
+        timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else 0
+    )
+    message, postback, referral = raw.get("message"), raw.get("postback"), raw.get("referral")
+    mid = ""
+    if isinstance(message, Mapping):
+        if message.get("is_echo"):
+            return None
+        mid = _text(message.get("mid"))
+        quick_reply = message.get("quick_reply")
+        if isinstance(quick_reply, Mapping) and quick_reply.get("payload") is not None:
+            incoming = interpreter.Incoming(
+                kind=QUICK_REPLY,
+                text=_text(message.get("text")),
+                payload=_text(quick_reply.get("payload")),
+            )
+        else:  # text, or only attachments (an empty answer)
+            incoming = interpreter.Incoming(kind=TEXT, text=_text(message.get("text")))
+    elif isinstance(postback, Mapping):
+        mid = _text(postback.get("mid"))
+        ref = postback.get("referral")
+        incoming = interpreter.Incoming(
+            kind=POSTBACK,
+            text=_text(postback.get("title")),
+            payload=_text(postback.get("payload")),
+            ref=_text(ref.get("ref")) if isinstance(ref, Mapping) else "",
+        )
+    elif isinstance(referral, Mapping):
+        incoming = interpreter.Incoming(kind=REFERRAL, ref=_text(referral.get("ref")))
+    else:  # message_deliveries, message_reads, reactions, optins, ...
+        return None
+    key = mid or f"{incoming.kind}:{psid}:{timestamp_ms}:{incoming.ref}"
+    return Item(
+        page_id=page_id,
+        psid=psid,
+        key=_dedupe_key(key),
+        timestamp_ms=timestamp_ms,
+        incoming=incoming,
+    )
+
+
+def _route_page(page_id: str) -> tuple[ConnectedPage | None, str]:
+    """The connected Page for Facebook's Page id, or None and why not."""
+    pages = list(
+        ConnectedPage.objects.select_related("tenant")
+        .filter(page_id=page_id)
+        .annotate(
+            rank=Case(
+                When(status=PageStatus.ACTIVE, then=Value(0)),
+                When(status=PageStatus.DISCONNECTED, then=Value(2)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("rank", "-connected_at", "-pk")[:1]
+    )
+    if not pages:
+        return None, "unknown_page"
+    if pages[0].status == PageStatus.DISCONNECTED:
+        return None, "disconnected_page"
+    return pages[0], ""
+
+
+def delivery_process(*, delivery_id: int) -> DeliveryReport:
+    """Route every item of a stored delivery; idempotent (processed items are skipped)."""
+    report = DeliveryReport()
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id, processed_at__isnull=True).first()
+    if delivery is None:
+        return report
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    try:
+        payload = json.loads(bytes(delivery.body))
+    except ValueError:
+        payload = None
+    if not isinstance(payload, Mapping) or payload.get("object") != "page":
+        report.error = "Not a Messenger delivery: the body is not JSON with object=page."
+        _finish(delivery, report)
+        return report
+
+    groups: dict[tuple[int, str], list[Item]] = {}
+    pages: dict[str, tuple[ConnectedPage | None, str]] = {}
+    for entry in payload.get("entry") or []:
+        if not isinstance(entry, Mapping):
+            report.ignored += 1
+            continue
+        page_id = _text(entry.get("id"))
+        messaging = entry.get("messaging") or []
+        report.ignored += len(entry.get("standby") or [])  # threads another app owns
+        if page_id not in pages:
+            pages[page_id] = _route_page(page_id)
+        page, reason = pages[page_id]
+        if page is None:
+            report.unrouted.append({"page_id": page_id, "reason": reason})
+            report.ignored += len(messaging)
+            continue
+        for raw in messaging if isinstance(messaging, list) else []:
+            item = parse_item(page_id, raw)
+            if item is None:
+                report.ignored += 1
+            else:
+                groups.setdefault((page.pk, item.psid), []).append(item)
+
+    routed = {page.pk: page for page, _ in pages.values() if page is not None}
+    for (page_pk, psid), items in groups.items():
+        page = routed[page_pk]
+        try:
+            with conversation_lock(page, psid, wait=LOCK_WAIT_SECONDS):
+                for item in sorted(items, key=lambda i: i.timestamp_ms):
+                    _count(report, _handle(page, item, delivery_id=delivery.pk))
+        except ConversationBusy:
+            report.busy += 1
+    for unrouted in report.unrouted:
+        logger.info("flows.runtime.unrouted", extra={"delivery_id": delivery.pk, **unrouted})
+    if report.retry and delivery.attempts + 1 < MAX_DELIVERY_ATTEMPTS:
+        enqueue("process_delivery", delivery.pk, countdown=BUSY_RETRY_SECONDS)
+        return report
+    if report.retry:
+        report.error = (
+            f"{report.busy} conversation(s) stayed busy for {MAX_DELIVERY_ATTEMPTS} runs."
+        )
+    _finish(delivery, report)
+    return report
+
+
+def _count(report: DeliveryReport, outcome: str) -> None:
+    setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def _finish(delivery: WebhookDelivery, report: DeliveryReport) -> None:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        processed_at=timezone.now(), error=report.error, unrouted=report.unrouted
+    )
+    logger.info(
+        "flows.runtime.delivery_processed",
+        extra={
+            "delivery_id": delivery.pk,
+            "ran": report.ran,
+            "duplicates": report.duplicates,
+            "ignored": report.ignored,
+            "unrouted": len(report.unrouted),
+        },
+    )
+
+
+# --- Which flow answers ---------------------------------------------------------------------
+
+
+def keyword_match(text: str, keywords: Sequence[str]) -> str | None:
+    """The longest keyword found in ``text`` as whole words, case-insensitively, or None."""
+    folded = text.casefold()
+    for keyword in sorted(keywords, key=len, reverse=True):
+        word = keyword.casefold().strip()
+        if word and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", folded):
+            return keyword
+    return None
+
+
+def triggered_flow(
+    page: ConnectedPage, incoming: interpreter.Incoming, *, conversation_open: bool
+) -> Flow | None:
+    """The published flow of the Page this message starts, or None (see the module docstring)."""
+    flows = list(
+        Flow.objects.for_tenant(page.tenant)
+        .filter(page=page, status=FlowStatus.PUBLISHED)
+        .order_by("pk")
+        .only("pk", "trigger_kind", "trigger_keywords", "trigger_ref", "tenant_id", "page_id")
+    )
+
+    def first(kind: str) -> Flow | None:
+        return next((flow for flow in flows if flow.trigger_kind == kind), None)
+
+    if incoming.kind in (POSTBACK, REFERRAL) and incoming.ref:
+        for flow in flows:
+            if flow.trigger_kind == TriggerKind.REF and flow.trigger_ref == incoming.ref:
+                return flow
+    get_started = first(TriggerKind.GET_STARTED)
+    if incoming.kind == POSTBACK and incoming.payload == GET_STARTED_PAYLOAD and get_started:
+        return get_started
+    if conversation_open:
+        return None
+    if incoming.kind in (TEXT, QUICK_REPLY):
+        best: tuple[int, Flow] | None = None
+        for flow in flows:
+            if flow.trigger_kind != TriggerKind.KEYWORDS:
+                continue
+            found = keyword_match(incoming.text, flow.trigger_keywords)
+            if found is not None and (best is None or len(found) > best[0]):
+                best = (len(found), flow)
+        if best is not None:
+            return best[1]
+    if incoming.kind in (TEXT, QUICK_REPLY, POSTBACK):
+        return first(TriggerKind.DEFAULT)
+    return None
+
+
+def _latest_version(flow: Flow) -> FlowVersion | None:
+    return (
+        FlowVersion.objects.filter(tenant_id=flow.tenant_id, flow=flow).order_by("-number").first()
+    )
+
+
+# --- A turn -----------------------------------------------------------------------------------
+
+
+def conversation_state(conversation: Conversation) -> interpreter.State:
+    """The interpreter's State as the conversation stores it."""
+    return interpreter.State(
+        node_id=conversation.node_id or None,
+        variables=dict(conversation.variables),
+        step=conversation.step,
+        status=conversation.status,
+        retries=conversation.retries,
+    )
+
+
+def system_variables(conversation: Conversation, *, ref: str = "") -> dict[str, str]:
+    """``psid``, ``page_id`` and ``ref`` (this message's, else the one the conversation has)."""
+    return {
+        "psid": conversation.psid,
+        "page_id": conversation.page.page_id,
+        "ref": ref or str(conversation.variables.get("ref", "")),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copies of the interpreter's read-only mappings and tuples."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _log_event(conversation: Conversation, effect: interpreter.LogEvent) -> None:
+    version_pk = conversation.flow_version_id or "draft"
+    try:
+        with transaction.atomic():  # a refused event must not undo the turn
+            log_events(
+                tenant=conversation.tenant,
+                page=conversation.page,
+                psid=conversation.psid,
+                events=[event_input(effect)],
+                source=EventSource.FLOW,
+                source_ref=f"{version_pk}:{effect.node_id}",
+                idempotency_key=f"conv:{conversation.pk}:{effect.node_id}:{effect.step}",
+                test=conversation.is_test,
+            )
+    except DomainError as error:
+        logger.warning(
+            "flows.runtime.event_refused",
+            extra={
+                "conversation_id": conversation.pk,
+                "node_id": effect.node_id,
+                "code": error.code,
+                "details": getattr(error, "details", None),
+            },
+        )
+
+
+def conversation_apply(
+    conversation: Conversation, result: interpreter.Result, *, now: datetime | None = None
+) -> list[OutboundMessage]:
+    """Write one turn: new state, messages to send (in order), events, handoff; the caller's
+    transaction holds it all. The messages are sent after commit."""
+    now = now or timezone.now()
+    next_seq = (conversation.outbound_messages.aggregate(n=Max("seq"))["n"] or 0) + 1
+    outbound: list[OutboundMessage] = []
+    for effect in result.effects:
+        if isinstance(effect, interpreter.SendMessage):
+            outbound.append(
+                OutboundMessage(
+                    tenant_id=conversation.tenant_id,
+                    conversation=conversation,
+                    seq=next_seq + len(outbound),
+                    node_id=effect.node_id,
+                    message=_plain(effect.message),
+                )
+            )
+        elif isinstance(effect, interpreter.LogEvent):
+            _log_event(conversation, effect)
+        elif isinstance(effect, interpreter.Handoff):
+            conversation.handoff_note = effect.note
+            conversation.handed_off_at = now
+            conversation.handoff_resolved_at = None
+            conversation.handoff_resolved_by = None
+    state = result.state
+    conversation.node_id = state.node_id or ""
+    conversation.variables = dict(state.variables)
+    conversation.step = state.step
+    conversation.status = state.status
+    conversation.retries = state.retries
+    if state.status == ConversationStatus.ENDED and conversation.ended_at is None:
+        conversation.ended_at = now
+    conversation.save()
+    if outbound:
+        OutboundMessage.objects.bulk_create(outbound)
+        if not conversation.is_test:
+            enqueue("send_conversation", conversation.pk)
+    return outbound
+
+
+def _moment(timestamp_ms: int, now: datetime) -> datetime:
+    """The item's time, never in the future (it opens the 24-hour window)."""
+    if timestamp_ms <= 0:
+        return now
+    return min(datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC), now)
+
+
+def _end(conversation: Conversation, now: datetime) -> None:
+    conversation.status = ConversationStatus.ENDED
+    conversation.ended_at = now
+    conversation.save(update_fields=["status", "ended_at", "updated_at"])
+
+
+def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
+    """Run one item in one transaction; returns the DeliveryReport counter it adds to."""
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ProcessedMessage.objects.create(
+                    page_id=item.page_id, mid=item.key, delivery_id=delivery_id
+                )
+        except IntegrityError:
+            return "duplicates"
+        conversation = (
+            Conversation.objects.for_tenant(page.tenant)
+            .select_for_update()
+            .select_related("flow_version", "page", "tenant")
+            .filter(page=page, psid=item.psid, is_test=False)
+            .exclude(status=ConversationStatus.ENDED)
+            .first()
+        )
+        at = _moment(item.timestamp_ms, now)
+        if conversation is not None and conversation.flow_version_id is None:
+            _end(conversation, now)  # its flow was deleted
+            conversation = None
+        if conversation is not None and conversation.status == ConversationStatus.HANDED_OFF:
+            conversation.last_user_message_at = at
+            conversation.save(update_fields=["last_user_message_at", "updated_at"])
+            return "paused"
+        flow = triggered_flow(page, item.incoming, conversation_open=conversation is not None)
+        version = _latest_version(flow) if flow is not None else None
+        incoming = item.incoming
+        if version is not None:
+            if conversation is not None:
+                _end(conversation, now)
+            conversation = Conversation.objects.create(
+                tenant=page.tenant,
+                page=page,
+                psid=item.psid,
+                flow=version.flow,
+                flow_version=version,
+                status=ConversationStatus.ACTIVE,
+            )
+            incoming = replace(incoming, kind=START)
+        elif conversation is None:
+            return "unanswered"
+        assert conversation.flow_version is not None  # noqa: S101 (checked above)
+        conversation.last_user_message_at = at
+        result = interpreter.run(
+            conversation.flow_version.document,
+            conversation_state(conversation),
+            incoming,
+            system=system_variables(conversation, ref=item.incoming.ref),
+        )
+        conversation_apply(conversation, result, now=now)
+        logger.info(
+            "flows.runtime.turn",
+            extra={
+                "conversation_id": conversation.pk,
+                "flow_version_id": conversation.flow_version_id,
+                "path": list(result.path),
+                "status": result.state.status,
+            },
+        )
+    return "ran"
+
+
+# --- Handoffs ---------------------------------------------------------------------------------
+
+
+def conversation_handoffs(tenant: Tenant, *, resolved: bool = False) -> QuerySet[Conversation]:
+    """The tenant's conversations a handoff block flagged, newest first: those waiting for a
+    person (default), or with ``resolved=True`` those an agent resolved."""
+    rows = Conversation.objects.for_tenant(tenant).select_related(
+        "page", "flow", "flow_version", "handoff_resolved_by"
+    )
+    if resolved:
+        rows = rows.filter(handoff_resolved_at__isnull=False).order_by(
+            "-handoff_resolved_at", "-pk"
+        )
+    else:
+        rows = rows.filter(status=ConversationStatus.HANDED_OFF).order_by("-handed_off_at", "-pk")
+    return rows
+
+
+def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Conversation:
+    """An agent is done with a handed-off thread: the flow goes on from the handoff block
+    (today's handoff block is terminal, so the conversation ends) and what it says is sent.
+
+    NotFound for another tenant's conversation; Conflict if it is not handed off (any more) or
+    a message of the person is being processed right now (try again).
+    """
+    require_permission(tenant=tenant, actor=actor, permission="flow.edit")
+    conversation = (
+        Conversation.objects.for_tenant(tenant)
+        .select_related("page", "tenant")
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("No such conversation in this workspace.")
+    try:
+        with conversation_lock(conversation.page, conversation.psid), transaction.atomic():
+            conversation = (
+                Conversation.objects.for_tenant(tenant)
+                .select_for_update()
+                .select_related("page", "tenant", "flow", "flow_version")
+                .get(pk=conversation.pk)
+            )
+            if conversation.status != ConversationStatus.HANDED_OFF:
+                raise Conflict(
+                    "This conversation is not handed off (any more): nothing to resolve.",
+                    details={"status": conversation.status},
+                )
+            if conversation.flow_version is not None:
+                document: Mapping[str, Any] = conversation.flow_version.document
+            elif conversation.flow is not None:
+                document = conversation.flow.document  # a test chat on the draft
+            else:
+                document = {"nodes": [], "edges": []}
+            result = interpreter.resume_after_handoff(
+                document, conversation_state(conversation), system=system_variables(conversation)
+            )
+            now = timezone.now()
+            conversation.handoff_resolved_at = now
+            conversation.handoff_resolved_by = actor.user
+            if result.state.status == ConversationStatus.HANDED_OFF:  # nothing to resume
+                result = replace(result, state=replace(result.state, status=interpreter.ENDED))
+            conversation_apply(conversation, result, now=now)
+    except ConversationBusy:
+        raise Conflict(
+            "A message of this person is being processed right now; try again in a moment."
+        ) from None
+    logger.info(
+        "flows.runtime.handoff_resolved",
+        extra={"conversation_id": conversation.pk, "status": conversation.status},
+    )
+    return conversation
+
+
+# --- The sweep (beat) -------------------------------------------------------------------------
+
+
+def runtime_sweep(*, now: datetime | None = None) -> int:
+    """Re-enqueue deliveries and pending messages a lost task left behind; returns how many."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=STALE_SECONDS)
+    deliveries = list(
+        WebhookDelivery.objects.filter(
+            processed_at__isnull=True, received_at__lt=stale, attempts__lt=MAX_DELIVERY_ATTEMPTS
+        ).values_list("pk", flat=True)[:1000]
+    )
+    conversations = list(
+        OutboundMessage.objects.filter(status=OutboundStatus.PENDING, created_at__lt=stale)
+        .values_list("conversation_id", flat=True)
+        .distinct()[:1000]
+    )
+    for pk in deliveries:
+        enqueue("process_delivery", pk)
+    for pk in conversations:
+        enqueue("send_conversation", pk)
+    return len(deliveries) + len(conversations)

@@ -1,0 +1,32 @@
+"""Celery entry points of the runtime (queue: runtime, by the route for flows.tasks.*).
+
+Thin: they take ids and call flows.runtime or flows.sending, which are idempotent (processed
+mids are skipped, sent messages are never sent again), so a task delivered twice does no harm.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from flows import runtime, sending
+
+
+@shared_task(name="flows.tasks.process_delivery")
+def process_delivery(delivery_id: int) -> int:
+    """Route one stored webhook delivery; returns how many turns ran."""
+    return runtime.delivery_process(delivery_id=delivery_id).ran
+
+
+@shared_task(name="flows.tasks.send_conversation")
+def send_conversation(conversation_id: int) -> int:
+    """Send a conversation's pending messages in order; returns how many were sent."""
+    report = sending.conversation_send(conversation_id=conversation_id)
+    if report.retry_in > 0:
+        runtime.enqueue("send_conversation", conversation_id, countdown=report.retry_in)
+    return report.sent
+
+
+@shared_task(name="flows.tasks.runtime_sweep")
+def runtime_sweep() -> int:
+    """Beat: re-enqueue deliveries and pending messages a lost task left; returns how many."""
+    return runtime.runtime_sweep()

@@ -1,0 +1,86 @@
+"""Messenger's webhook: `GET` answers the subscription handshake, `POST` takes deliveries.
+
+A delivery's `X-Hub-Signature-256` is checked over the raw body with the app secret, in
+constant time, before anything parses it (reference §6.2): a missing or wrong signature is a
+403 and writes nothing. A good one is stored as it came and answered 200 at once; a task on the
+`runtime` queue routes it (flows/runtime.py), because Facebook wants a quick 200 and retries
+for 36 hours otherwise (§6.3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from flows import runtime
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+SIGNATURE_PREFIX = "sha256="
+
+
+def signature_valid(body: bytes, header: str | None, *, secret: str) -> bool:
+    """Whether ``header`` is ``sha256=<hex HMAC-SHA256 of body keyed by secret>``."""
+    if not secret or not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    given = header[len(SIGNATURE_PREFIX) :]
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", errors="replace"))
+
+
+def _forbidden(code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=403)
+
+
+def _handshake(request: HttpRequest) -> HttpResponse:
+    """hub.mode=subscribe with our verify token: answer the challenge, as text (§6.1)."""
+    token = settings.MESSENGER_VERIFY_TOKEN
+    given = request.GET.get("hub.verify_token", "")
+    if (
+        request.GET.get("hub.mode") != "subscribe"
+        or not token
+        or not hmac.compare_digest(token.encode(), given.encode())
+    ):
+        logger.warning(
+            "flows.webhook.handshake_refused", extra={"mode": request.GET.get("hub.mode")}
+        )
+        return _forbidden(
+            "verify_token_mismatch",
+            "hub.mode must be subscribe and hub.verify_token must be MESSENGER_VERIFY_TOKEN.",
+        )
+    logger.info("flows.webhook.handshake_ok")
+    return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+
+
+def _receive(request: HttpRequest) -> HttpResponse:
+    body = request.body
+    if not signature_valid(
+        body, request.headers.get(SIGNATURE_HEADER), secret=settings.FACEBOOK_APP_SECRET
+    ):
+        logger.warning(
+            "flows.webhook.bad_signature",
+            extra={"has_signature": SIGNATURE_HEADER in request.headers, "bytes": len(body)},
+        )
+        return _forbidden(
+            "bad_signature",
+            f"{SIGNATURE_HEADER} is missing or is not the body's HMAC-SHA256 with the app secret.",
+        )
+    delivery = runtime.delivery_receive(body=body)
+    logger.info("flows.webhook.received", extra={"delivery_id": delivery.pk, "bytes": len(body)})
+    return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def messenger_webhook(request: HttpRequest) -> HttpResponse:
+    """`/webhooks/messenger`: Facebook's Messenger webhook (handshake and deliveries)."""
+    if request.method == "GET":
+        return _handshake(request)
+    return _receive(request)

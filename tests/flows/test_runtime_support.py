@@ -1,0 +1,180 @@
+"""Support for the runtime's tests (no tests here): Messenger payloads, signing, an inline worker.
+
+Fixtures live here, not in a conftest; a test module imports the ones it uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import override_settings
+
+from events import ratelimit
+from flows import tasks
+
+TEST_REDIS_URL = "redis://127.0.0.1:6379/8"
+"""The runtime tests' own Redis database (conversation locks, the Send API counter)."""
+WEBHOOK_URL = "/webhooks/messenger"
+PSID = "6100000000000042"
+
+_mids = itertools.count(1)
+_clock = itertools.count(1_760_000_000_000, 1000)
+
+
+def sign(body: bytes, secret: str | None = None) -> str:
+    secret = settings.FACEBOOK_APP_SECRET if secret is None else secret
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """Compact JSON with non-ASCII escaped, as Facebook sends it."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def envelope(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"object": "page", "entry": list(entries)}
+
+
+def entry(page_id: str, *items: dict[str, Any], field: str = "messaging") -> dict[str, Any]:
+    return {"id": page_id, "time": next(_clock), field: list(items)}
+
+
+def _item(page_id: str, psid: str, timestamp: int | None, **event: Any) -> dict[str, Any]:
+    return {
+        "sender": {"id": psid},
+        "recipient": {"id": page_id},
+        "timestamp": next(_clock) if timestamp is None else timestamp,
+        **event,
+    }
+
+
+def new_mid() -> str:
+    return f"m_test{next(_mids)}"
+
+
+def text(
+    page_id: str,
+    psid: str = PSID,
+    body: str = "hi",
+    *,
+    mid: str | None = None,
+    ts: int | None = None,
+) -> dict[str, Any]:
+    return _item(page_id, psid, ts, message={"mid": mid or new_mid(), "text": body})
+
+
+def quick_reply(
+    page_id: str, title: str, payload: str, psid: str = PSID, *, mid: str | None = None
+) -> dict[str, Any]:
+    message = {"mid": mid or new_mid(), "text": title, "quick_reply": {"payload": payload}}
+    return _item(page_id, psid, None, message=message)
+
+
+def postback(
+    page_id: str,
+    payload: str,
+    psid: str = PSID,
+    *,
+    title: str = "Get Started",
+    ref: str | None = None,
+    mid: str | None = None,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"mid": mid or new_mid(), "title": title, "payload": payload}
+    if ref is not None:
+        event["referral"] = {"ref": ref, "source": "SHORTLINK", "type": "OPEN_THREAD"}
+    return _item(page_id, psid, None, postback=event)
+
+
+def referral(page_id: str, ref: str, psid: str = PSID, *, ts: int | None = None) -> dict[str, Any]:
+    event = {"ref": ref, "source": "SHORTLINK", "type": "OPEN_THREAD"}
+    return _item(page_id, psid, ts, referral=event)
+
+
+def echo(page_id: str, psid: str = PSID, body: str = "bot said") -> dict[str, Any]:
+    """message_echoes: the Page is the sender (reference §6.4)."""
+    message = {"mid": new_mid(), "is_echo": True, "app_id": 100000000000001, "text": body}
+    return {
+        "sender": {"id": page_id},
+        "recipient": {"id": psid},
+        "timestamp": next(_clock),
+        "message": message,
+    }
+
+
+@pytest.fixture
+def runtime_redis() -> Iterator[redis.Redis]:
+    """Real Redis, database 8, emptied before and after the test."""
+    with override_settings(REDIS_URL=TEST_REDIS_URL):
+        client = ratelimit.redis_client()
+        client.flushdb()
+        yield client
+        client.flushdb()
+
+
+class InlineWorker:
+    """Runs the runtime's tasks in the test's process, in the order they were enqueued.
+
+    ``apply_async`` of each flows task only records the call; ``drain`` runs what is queued
+    (each run inside ``django_capture_on_commit_callbacks(execute=True)``, so what it enqueues
+    after commit is queued too). Countdowns are recorded, not waited for.
+    """
+
+    TASKS: dict[str, Callable[..., Any]] = {
+        "flows.tasks.process_delivery": tasks.process_delivery,
+        "flows.tasks.send_conversation": tasks.send_conversation,
+    }
+
+    def __init__(self, capture: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.capture = capture
+        self.queued: list[tuple[str, tuple[Any, ...], float | None]] = []
+        self.ran: list[tuple[str, tuple[Any, ...], float | None]] = []
+        for name, task in self.TASKS.items():
+            monkeypatch.setattr(task, "apply_async", self._recorder(name))
+
+    def _recorder(self, name: str) -> Callable[..., None]:
+        def apply_async(args: tuple[Any, ...] = (), countdown: float | None = None) -> None:
+            self.queued.append((name, tuple(args), countdown))
+
+        return apply_async
+
+    def post(self, client: Any, body: bytes, signature: str | None = "valid") -> Any:
+        headers = {}
+        if signature == "valid":
+            headers["HTTP_X_HUB_SIGNATURE_256"] = sign(body)
+        elif signature is not None:
+            headers["HTTP_X_HUB_SIGNATURE_256"] = signature
+        with self.capture(execute=True):
+            return client.post(WEBHOOK_URL, data=body, content_type="application/json", **headers)
+
+    def drain(self, *, max_runs: int = 50) -> list[tuple[str, tuple[Any, ...], float | None]]:
+        """Run queued tasks until none is left (or ``max_runs``); returns what ran."""
+        ran = []
+        while self.queued and len(ran) < max_runs:
+            call = self.queued.pop(0)
+            with self.capture(execute=True):
+                self.TASKS[call[0]](*call[1])
+            ran.append(call)
+        self.ran += ran
+        return ran
+
+    def deliver(self, client: Any, payload: dict[str, Any]) -> Any:
+        """POST a signed delivery and run everything it causes."""
+        response = self.post(client, encode(payload))
+        assert response.status_code == 200, response.content
+        self.drain()
+        return response
+
+
+@pytest.fixture
+def worker(
+    django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> InlineWorker:
+    return InlineWorker(django_capture_on_commit_callbacks, monkeypatch)
