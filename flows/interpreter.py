@@ -18,7 +18,7 @@ Where a turn begins:
   question is asked again, without counting a retry.
 - status "handed_off": nowhere. The state comes back unchanged with no effects, until the
   runtime calls `resume_after_handoff`, which goes on from the handoff block's `next` handle
-  if it has an edge there (the registry's handoff is terminal, so today that ends the flow).
+  if it has an edge there ("After the agent"; left open, the conversation ends).
 
 A turn ends cleanly (status "ended", no exception) at a node id the document does not have (the
 version changed), an unknown block type or one without a step, a block whose settings fail its

@@ -22,6 +22,7 @@ from flows.blocks.base import (
 )
 from flows.blocks.steps import (
     ANSWER_KINDS,
+    MAX_TEXT_CHARS,
     TEXT,
     WAITING,
     Incoming,
@@ -41,7 +42,7 @@ SCHEMA = {
         "question": {
             "type": "string",
             "minLength": 1,
-            "maxLength": 2000,
+            "maxLength": MAX_TEXT_CHARS,
             "title": "Question",
             "description": "What the bot asks; {{variables}} are filled in.",
         },
@@ -54,7 +55,7 @@ SCHEMA = {
         },
         "retry_message": {
             "type": "string",
-            "maxLength": 2000,
+            "maxLength": MAX_TEXT_CHARS,
             "title": "When the answer does not pass",
             "description": "Sent before asking again. Empty: a standard message.",
         },

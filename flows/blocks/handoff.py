@@ -1,8 +1,12 @@
-"""`handoff`: flag the thread for a live agent; the bot stops answering it."""
+"""`handoff`: flag the thread for a live agent; the bot stops answering it until they resolve it.
+
+Its one handle is optional: left open, the conversation ends when the agent resolves the
+thread; connected, the flow carries on from there (e.g. "Thanks, anything else?").
+"""
 
 from __future__ import annotations
 
-from flows.blocks.base import BlockType
+from flows.blocks.base import BlockType, Handle
 from flows.blocks.steps import (
     HANDED_OFF,
     MAX_NOTE_CHARS,
@@ -23,7 +27,10 @@ def step(turn: StepInput) -> StepResult:
 BLOCK = BlockType(
     type="handoff",
     label="Hand off to a person",
-    description="Flags the conversation for a live agent, with a note for them. The bot stops here.",
+    description=(
+        "Flags the conversation for a live agent, with a note for them. The bot waits until the "
+        "agent marks it resolved, then carries on from “After the agent”, if connected."
+    ),
     schema={
         "type": "object",
         "additionalProperties": False,
@@ -36,8 +43,7 @@ BLOCK = BlockType(
             }
         },
     },
-    handles=(),
+    handles=(Handle("next", "After the agent", required=False),),
     defaults={"note": ""},
-    terminal=True,
     step=step,
 )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flows.blocks.base import NEXT, QUICK_REPLIES_SCHEMA, BlockContext, BlockType, Problem
-from flows.blocks.steps import StepInput, StepResult, build_message, send
+from flows.blocks.steps import MAX_TEXT_CHARS, StepInput, StepResult, build_message, send
 
 BUTTON_SCHEMA = {
     "type": "object",
@@ -37,7 +37,7 @@ SCHEMA = {
         "text": {
             "type": "string",
             "minLength": 1,
-            "maxLength": 2000,
+            "maxLength": MAX_TEXT_CHARS,
             "title": "Message",
             "description": "What the bot says; {{variables}} are filled in.",
         },

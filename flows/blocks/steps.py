@@ -36,7 +36,9 @@ TEXT, QUICK_REPLY, POSTBACK, REFERRAL, START = (
 )
 ANSWER_KINDS = frozenset({TEXT, QUICK_REPLY, POSTBACK})
 
-MAX_TEXT_CHARS = 1999  # "less than 2000 characters"
+MAX_TEXT_CHARS = 1999
+"""The Send API's text "must be UTF-8 and less than 2000 characters" (reference §6.5): block
+schemas allow this much, and text that grows past it when {{variables}} are filled in is cut."""
 MAX_BUTTON_TEXT_CHARS = 640
 MAX_QUICK_REPLIES = 13
 MAX_TITLE_CHARS = 20

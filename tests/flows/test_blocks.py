@@ -36,7 +36,7 @@ def test_registry_has_every_block_type_once():
         ("ask", [("next", True)]),
         ("condition", [("true", True), ("false", True)]),
         ("log_event", [("next", True)]),
-        ("handoff", []),
+        ("handoff", [("next", False)]),  # optional: where the flow goes once resolved
         ("end", []),
     ],
 )
@@ -60,7 +60,8 @@ QUICK_REPLIES_13 = [{"title": f"Option {i}", "payload": f"P{i}"} for i in range(
         ("end", {"label": "x" * 101}, [("label", "too_long")]),
         # send_message
         ("send_message", {"text": "Hello {{name}}"}, []),
-        ("send_message", {"text": "x" * 2000}, []),
+        ("send_message", {"text": "x" * 1999}, []),
+        ("send_message", {"text": "x" * 2000}, [("text", "too_long")]),  # Send API: < 2000
         ("send_message", {"text": "x" * 2001}, [("text", "too_long")]),
         ("send_message", {"text": ""}, [("text", "blank")]),
         ("send_message", {}, [("text", "required")]),
