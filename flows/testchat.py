@@ -130,25 +130,6 @@ def _document(conversation: Conversation, flow: Flow) -> Mapping[str, Any]:
     return document
 
 
-def _state(conversation: Conversation) -> interpreter.State:
-    return interpreter.State(
-        node_id=conversation.node_id or None,
-        variables=dict(conversation.variables),
-        step=conversation.step,
-        status=conversation.status,
-        retries=conversation.retries,
-    )
-
-
-def _system(conversation: Conversation, ref: str = "") -> dict[str, str]:
-    variables = conversation.variables
-    return {
-        "psid": conversation.psid,
-        "page_id": conversation.page.page_id,
-        "ref": ref or str(variables.get("ref", "")),
-    }
-
-
 def _open_chats(tenant: Tenant, flow: Flow, actor: Actor) -> Any:
     return (
         Conversation.objects.for_tenant(tenant)
@@ -233,6 +214,8 @@ def chat_start(
     Ends the actor's earlier test chat of this flow. Raises `NotFound` (no such flow or
     version in this workspace) or `FlowInvalid` (the draft has errors).
     """
+    from flows.runtime import system_variables  # on use: flows.runtime imports this module
+
     require_permission(tenant=tenant, actor=actor, permission="flow.edit")
     flow = _flow(tenant, flow_id)
     flow_version: FlowVersion | None = None
@@ -261,7 +244,7 @@ def chat_start(
             document,
             None,
             interpreter.Incoming(kind="start", ref=ref),
-            system=_system(conversation, ref),
+            system=system_variables(conversation, ref=ref),
         )
         turn = _apply(conversation, result, flow=flow, document=document)
     logger.info(
@@ -300,6 +283,8 @@ def chat_message(
     `kind` is "text", "quick_reply" or "postback" (a quick reply or button's title goes in
     `text`, its payload in `payload`). Raises `ChatEnded` when no test chat is open.
     """
+    from flows.runtime import conversation_state, system_variables  # see chat_start
+
     require_permission(tenant=tenant, actor=actor, permission="flow.edit")
     flow = _flow(tenant, flow_id)
     with transaction.atomic():
@@ -307,9 +292,9 @@ def chat_message(
         document = _document(conversation, flow)
         result = interpreter.run(
             document,
-            _state(conversation),
+            conversation_state(conversation),
             interpreter.Incoming(kind=kind, text=text, payload=payload),
-            system=_system(conversation),
+            system=system_variables(conversation),
         )
         return _apply(conversation, result, flow=flow, document=document)
 
