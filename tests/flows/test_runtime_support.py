@@ -1,6 +1,7 @@
 """Support for the runtime's tests (no tests here): Messenger payloads, signing, an inline worker.
 
-Fixtures live here, not in a conftest; a test module imports the ones it uses.
+Fixtures live here, not in a conftest; a test module imports the ones it uses (as
+``*_fixture``: the fixture names are ``runtime_redis``, ``send_api`` and ``worker``).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ import hashlib
 import hmac
 import itertools
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
+import responses
 from django.conf import settings
 from django.test import override_settings
 
@@ -26,7 +29,12 @@ WEBHOOK_URL = "/webhooks/messenger"
 PSID = "6100000000000042"
 
 _mids = itertools.count(1)
-_clock = itertools.count(1_760_000_000_000, 1000)
+_ticks = itertools.count(1)
+
+
+def now_ms() -> int:
+    """Now in milliseconds, a little later on every call (items keep their order)."""
+    return int(time.time() * 1000) + next(_ticks)
 
 
 def sign(body: bytes, secret: str | None = None) -> str:
@@ -44,14 +52,14 @@ def envelope(*entries: dict[str, Any]) -> dict[str, Any]:
 
 
 def entry(page_id: str, *items: dict[str, Any], field: str = "messaging") -> dict[str, Any]:
-    return {"id": page_id, "time": next(_clock), field: list(items)}
+    return {"id": page_id, "time": now_ms(), field: list(items)}
 
 
 def _item(page_id: str, psid: str, timestamp: int | None, **event: Any) -> dict[str, Any]:
     return {
         "sender": {"id": psid},
         "recipient": {"id": page_id},
-        "timestamp": next(_clock) if timestamp is None else timestamp,
+        "timestamp": now_ms() if timestamp is None else timestamp,
         **event,
     }
 
@@ -104,13 +112,13 @@ def echo(page_id: str, psid: str = PSID, body: str = "bot said") -> dict[str, An
     return {
         "sender": {"id": page_id},
         "recipient": {"id": psid},
-        "timestamp": next(_clock),
+        "timestamp": now_ms(),
         "message": message,
     }
 
 
-@pytest.fixture
-def runtime_redis() -> Iterator[redis.Redis]:
+@pytest.fixture(name="runtime_redis")
+def runtime_redis_fixture() -> Iterator[redis.Redis]:
     """Real Redis, database 8, emptied before and after the test."""
     with override_settings(REDIS_URL=TEST_REDIS_URL):
         client = ratelimit.redis_client()
@@ -173,8 +181,43 @@ class InlineWorker:
         return response
 
 
-@pytest.fixture
-def worker(
+@pytest.fixture(name="worker")
+def worker_fixture(
     django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
 ) -> InlineWorker:
     return InlineWorker(django_capture_on_commit_callbacks, monkeypatch)
+
+
+def send_url() -> str:
+    return f"{settings.GRAPH_API_URL}/{settings.GRAPH_API_VERSION}/me/messages"
+
+
+def _accept(request: Any) -> tuple[int, dict[str, str], str]:
+    body = json.loads(request.body)
+    answer = {"recipient_id": body["recipient"]["id"], "message_id": f"m_sent{next(_mids)}"}
+    return 200, {}, json.dumps(answer)
+
+
+@pytest.fixture(name="send_api")
+def send_api_fixture() -> Iterator[responses.RequestsMock]:
+    """The Send API, stubbed: every message is accepted (add other answers before it)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, send_url(), callback=_accept)
+        yield mock
+
+
+def graph_error(code: int, subcode: int | None = None, status: int = 400, **extra: Any) -> str:
+    error: dict[str, Any] = {"message": f"error {code}", "type": "OAuthException", "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return json.dumps({"error": {**error, "fbtrace_id": "Atrace", **extra}})
+
+
+def sent(mock: responses.RequestsMock) -> list[tuple[str, dict[str, Any]]]:
+    """(psid, message) of every Send API call that was made, in order."""
+    calls = []
+    for call in mock.calls:
+        if call.request.url.split("?")[0] == send_url():
+            body = json.loads(call.request.body)
+            calls.append((body["recipient"]["id"], body["message"]))
+    return calls
