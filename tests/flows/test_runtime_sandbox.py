@@ -1,0 +1,139 @@
+"""The lead-generation template end to end against the real Graph sandbox: signed webhooks in
+(through the Django test client), Send API answers out, lead_submitted delivered."""
+
+from __future__ import annotations
+
+import pytest
+
+from events import delivery
+from events.models import EventStatus, LoggedEvent
+from flows.models import Conversation, ConversationStatus, OutboundMessage
+from flows.services import flow_create, flow_publish
+from tenants.crypto import encrypt_token
+from tenants.models import Transport
+from tenants.permissions import Role
+from tenants.services import Actor
+from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+    encode,
+    runtime_redis_fixture,
+    worker_fixture,
+)
+from tests.sandbox_fixtures import ADA_PAGE
+from tests.tenants.factories import ConnectedPageFactory, member
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
+
+PSID = "6100000000000077"
+UNREACHABLE = "http://127.0.0.1:9/webhooks/messenger"
+
+
+@pytest.fixture
+def sandbox_page(graph_sandbox, settings, tenant):
+    """Ada's Bakery connected with a real sandbox Page token and dataset; Graph is the sandbox."""
+    settings.GRAPH_API_URL = graph_sandbox.url
+    settings.FACEBOOK_APP_SECRET = graph_sandbox.app_secret
+    token = graph_sandbox.page_token()
+    dataset = graph_sandbox.post(f"/{ADA_PAGE}/dataset", token).json()["id"]
+    # The sandbox's delivery cannot reach the test client; it still signs the body and opens
+    # the 24-hour window, and the test posts those exact bytes itself.
+    graph_sandbox.webhook_config(url=UNREACHABLE, retries=0)
+    return ConnectedPageFactory(
+        tenant=tenant,
+        page_id=ADA_PAGE,
+        transport=Transport.CONVERSIONS_API,
+        dataset_id=dataset,
+        token_encrypted=encrypt_token(token),
+    )
+
+
+def _say(graph_sandbox, client, worker, **what):
+    sent = graph_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, retries=0, **what)
+    body = encode(sent["body"])
+    response = worker.post(client, body, signature=sent["headers"]["X-Hub-Signature-256"])
+    assert response.status_code == 200, response.content
+    worker.drain()
+
+
+def test_the_lead_template_end_to_end(graph_sandbox, sandbox_page, client, worker, tenant):
+    actor = Actor(user=member(tenant, Role.OWNER).user)
+    flow = flow_create(
+        tenant=tenant, actor=actor, page_id=sandbox_page.pk, template="lead_generation"
+    )
+    flow_publish(tenant=tenant, actor=actor, flow_id=flow.pk)
+
+    _say(graph_sandbox, client, worker, text="Hi, I'd like a quote")
+    _say(graph_sandbox, client, worker, quick_reply={"text": "A quote", "payload": "A quote"})
+    _say(graph_sandbox, client, worker, quick_reply={"text": "This month", "payload": "This month"})
+    _say(graph_sandbox, client, worker, quick_reply={"text": "Email", "payload": "Email"})
+    _say(graph_sandbox, client, worker, text="not an email")
+    _say(graph_sandbox, client, worker, text="ada@example.com")
+
+    messages = graph_sandbox.sent_messages(page_id=ADA_PAGE, psid=PSID)
+    assert [m["message"]["text"] for m in messages] == [
+        "Hi! We'd love to help. Two quick questions, then we'll put you in touch.",
+        "What are you looking for?",
+        "When would you like to get started?",
+        "How should we contact you?",
+        "What's your email address?",
+        "That doesn't look like an email address. Could you check it?",
+        "What's your email address?",
+        "Thank you! Someone from our team will contact you at ada@example.com shortly.",
+    ]
+    assert messages[1]["message"]["quick_replies"][0] == {
+        "content_type": "text",
+        "title": "A quote",
+        "payload": "A quote",
+    }
+    assert {m["messaging_type"] for m in messages} == {"RESPONSE"}
+    assert set(OutboundMessage.objects.values_list("status", flat=True)) == {"sent"}
+    conversation = Conversation.objects.get()
+    assert conversation.status == ConversationStatus.HANDED_OFF
+    assert conversation.handoff_note == (
+        "New lead: A quote, starting This month. Contact by Email: ada@example.com."
+    )
+
+    lead = LoggedEvent.objects.get()
+    assert (lead.event, lead.psid, lead.status) == ("lead_submitted", PSID, EventStatus.PENDING)
+    report = delivery.page_deliver(tenant_id=tenant.pk, page_id=sandbox_page.pk)
+
+    assert report.delivered == 1
+    received = graph_sandbox.events(page_id=ADA_PAGE, psid=PSID)
+    assert [(e["transport"], e["event_name"]) for e in received] == [
+        ("conversions_api", "LeadSubmitted")
+    ]
+
+
+def test_a_repeated_delivery_from_the_sandbox_answers_once(
+    graph_sandbox, sandbox_page, client, worker, tenant
+):
+    actor = Actor(user=member(tenant, Role.OWNER).user)
+    flow = flow_create(
+        tenant=tenant, actor=actor, page_id=sandbox_page.pk, template="lead_generation"
+    )
+    flow_publish(tenant=tenant, actor=actor, flow_id=flow.pk)
+    first = graph_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, retries=0, text="pricing?")
+    again = graph_sandbox.resend_webhook(first["id"], retries=0)
+
+    for sent in (first, again):
+        worker.post(client, encode(sent["body"]), signature=sent["headers"]["X-Hub-Signature-256"])
+        worker.drain()
+
+    assert len(graph_sandbox.sent_messages(page_id=ADA_PAGE, psid=PSID)) == 2  # welcome + ask
+
+
+def test_a_revoked_page_token_marks_the_page_on_send(
+    graph_sandbox, sandbox_page, client, worker, tenant
+):
+    actor = Actor(user=member(tenant, Role.OWNER).user)
+    flow = flow_create(
+        tenant=tenant, actor=actor, page_id=sandbox_page.pk, template="lead_generation"
+    )
+    flow_publish(tenant=tenant, actor=actor, flow_id=flow.pk)
+    graph_sandbox.revoke(page_id=ADA_PAGE)
+
+    _say(graph_sandbox, client, worker, text="info")
+
+    sandbox_page.refresh_from_db()
+    assert sandbox_page.status == "needs_reauth"
+    assert set(OutboundMessage.objects.values_list("status", flat=True)) == {"failed"}
+    assert graph_sandbox.sent_messages(page_id=ADA_PAGE) == []
