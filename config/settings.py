@@ -247,6 +247,7 @@ SPECTACULAR_SETTINGS = {
         "PageStatusEnum": "tenants.models.PageStatus",
         "FlowStatusEnum": "flows.models.FlowStatus",
         "EventStatusEnum": "events.models.EventStatus",
+        "ConversationStatusEnum": "flows.models.ConversationStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("t/<slug:slug>/flows/", include("flows.urls")),
     path("t/<slug:slug>/events/", include("events.urls")),
+    path("t/<slug:slug>/handoffs/", include("flows.handoffs_urls")),
     path("api/v1/", include("tenants.api.urls")),
     path("api/v1/", include(events_api.urlpatterns)),
     path("api/v1/", include(flows_api.urlpatterns)),

@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, Role] = {
     "flow.view": Role.VIEWER,
     "flow.edit": Role.EDITOR,
     "flow.publish": Role.EDITOR,
+    # conversations a handoff block flagged for a person
+    "handoff.view": Role.VIEWER,
+    "handoff.resolve": Role.EDITOR,
     # logged events
     "event.view": Role.VIEWER,
     "event.log": Role.EDITOR,

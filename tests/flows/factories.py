@@ -4,8 +4,16 @@ import copy
 from typing import Any
 
 import factory
+from django.utils import timezone
 
-from flows.models import Flow, FlowStatus, FlowVersion, TriggerKind
+from flows.models import (
+    Conversation,
+    ConversationStatus,
+    Flow,
+    FlowStatus,
+    FlowVersion,
+    TriggerKind,
+)
 from tenants.models import Tenant
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
@@ -64,3 +72,31 @@ def published_flow(tenant: Tenant, **fields: Any) -> Flow:
     flow.published_revision = flow.revision
     flow.save(update_fields=["published_revision"])
     return flow
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    """A Messenger user's conversation on version 1 of a published flow, waiting at nothing."""
+
+    class Meta:
+        model = Conversation
+
+    tenant = factory.SubFactory(TenantFactory)
+    page = factory.SubFactory(ConnectedPageFactory, tenant=factory.SelfAttribute("..tenant"))
+    psid = factory.Sequence(lambda n: f"2457193718{n:05d}")
+    flow_version = factory.LazyAttribute(
+        lambda c: FlowVersionFactory(flow=FlowFactory(tenant=c.tenant, page=c.page))
+    )
+    flow = factory.SelfAttribute("flow_version.flow")
+    status = ConversationStatus.WAITING
+
+
+def handed_off(**fields: Any) -> Conversation:
+    """A conversation a handoff block flagged, with the variables a lead flow gathers."""
+    defaults: dict[str, Any] = {
+        "status": ConversationStatus.HANDED_OFF,
+        "node_id": "to_team",
+        "handoff_note": "New lead: A quote, starting This month.",
+        "handed_off_at": timezone.now(),
+        "variables": {"need": "A quote", "timeline": "This month"},
+    }
+    return ConversationFactory(**{**defaults, **fields})

@@ -21,7 +21,7 @@ from tenants import services
 from tenants.models import Tenant
 from tenants.permissions import Role
 from tests.events.factories import delivered_event
-from tests.flows.factories import published_flow
+from tests.flows.factories import handed_off, published_flow
 from tests.tenants.factories import ConnectedPageFactory, member
 
 TENANT_ROUTE_PREFIX = "api/v1/tenants/<slug:tenant_slug>/"
@@ -117,6 +117,8 @@ def world(tenant: Tenant) -> None:
     owner = member(tenant, Role.OWNER)
     services.api_key_create(tenant=tenant, actor=services.Actor(user=owner.user), name="CRM sync")
     page = ConnectedPageFactory(tenant=tenant, name=f"{tenant.name} Page")
-    published_flow(tenant, page=page, name=f"{tenant.name} welcome flow")
+    flow = published_flow(tenant, page=page, name=f"{tenant.name} welcome flow")
+    # A conversation a handoff block flagged, for the handoffs routes.
+    handed_off(tenant=tenant, page=page, flow_version=flow.versions.get(), psid="24571937185104")
     # A delivered event with its DeliveryAttempt, for the delivery log's routes.
     delivered_event(page=page, psid="24571937185104")

@@ -31,6 +31,8 @@ CREDENTIALS = [Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER, "api_key", "ano
         ("flow.view", Role.VIEWER),
         ("flow.edit", Role.EDITOR),
         ("flow.publish", Role.EDITOR),
+        ("handoff.view", Role.VIEWER),
+        ("handoff.resolve", Role.EDITOR),
         ("event.view", Role.VIEWER),
         ("event.log", Role.EDITOR),
         ("event.replay", Role.ADMIN),

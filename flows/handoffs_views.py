@@ -1,0 +1,67 @@
+"""The handoffs page, /t/<slug>/handoffs/: Messenger threads a handoff block handed to a person,
+and a "Resolved" button that lets the flow go on (flows.runtime does both)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from flows.models import Conversation
+from flows.runtime import conversation_handoffs, handoff_resolve
+from tenants.exceptions import DomainError
+from tenants.models import Tenant
+from tenants.permissions import role_can
+from tenants.views import actor_for, tenant_page
+
+PER_PAGE = 50
+SYSTEM = ("psid", "page_id", "ref")
+
+
+def gathered(conversation: Conversation) -> list[tuple[str, str]]:
+    """The variables the flow gathered, answers first, without empty ones."""
+    variables = conversation.variables
+    answers = sorted(name for name in variables if name not in SYSTEM)
+    return [(name, str(variables[name])) for name in [*answers, "ref"] if variables.get(name)]
+
+
+@tenant_page("handoff.view")
+def handoff_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    resolved = request.GET.get("state") == "resolved"
+    rows = conversation_handoffs(tenant, resolved=resolved).filter(is_test=False)
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "rows": [(conversation, gathered(conversation)) for conversation in page],
+        "resolved": resolved,
+        "can_resolve": role_can(request.tenant_role, "handoff.resolve"),  # type: ignore[attr-defined]
+        "open_count": conversation_handoffs(tenant).filter(is_test=False).count(),
+    }
+    return render(request, "flows/handoffs.html", context)
+
+
+@tenant_page("handoff.resolve")
+@require_POST
+def handoff_resolve_view(
+    request: HttpRequest, tenant: Tenant, conversation_id: int
+) -> HttpResponse:
+    if (
+        not Conversation.objects.for_tenant(tenant)
+        .filter(pk=conversation_id, is_test=False)
+        .exists()
+    ):
+        raise Http404("No such conversation")
+    try:
+        conversation = handoff_resolve(
+            tenant=tenant, actor=actor_for(request), conversation_id=conversation_id
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            f"Resolved: the bot answers {conversation.psid} on {conversation.page.name} again.",
+        )
+    return redirect("handoffs:list", slug=tenant.slug)

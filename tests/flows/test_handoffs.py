@@ -1,0 +1,248 @@
+"""Threads a handoff block flagged: GET handoffs/, POST handoffs/<id>/resolve/, and the page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from events import ratelimit
+from flows.flow_templates import LEAD_GENERATION
+from flows.models import Conversation, ConversationStatus, OutboundMessage
+from tenants.permissions import Role
+from tests.flows.factories import FlowFactory, FlowVersionFactory, edge, handed_off, node
+from tests.tenants.factories import ConnectedPageFactory, member
+
+pytestmark = pytest.mark.django_db
+
+# handoff_resolve takes the conversation's Redis lock: a real Redis, this test file's database.
+TEST_REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+@pytest.fixture(autouse=True)
+def runtime_redis() -> Iterator[None]:
+    with override_settings(REDIS_URL=TEST_REDIS_URL):
+        client = ratelimit.redis_client()
+        client.flushdb()
+        yield
+        client.flushdb()
+
+
+def api(tenant, path: str = "") -> str:
+    return f"/api/v1/tenants/{tenant.slug}/handoffs/{path}"
+
+
+@pytest.fixture
+def page(tenant):
+    return ConnectedPageFactory(tenant=tenant, name="Acme Bikes Page", page_id="300000000000002")
+
+
+def test_the_list_shows_open_handoffs_newest_first(client_for, tenant, page):
+    now = timezone.now()
+    older = handed_off(tenant=tenant, page=page, handed_off_at=now - timedelta(hours=2))
+    newer = handed_off(
+        tenant=tenant,
+        page=page,
+        psid="24571937185104",
+        handed_off_at=now - timedelta(minutes=5),
+        handoff_note="Unhappy customer (rated 2 of 5): late delivery",
+        variables={"rating": "2", "problem": "late delivery"},
+    )
+    handed_off(tenant=tenant, page=page, is_test=True)  # a test chat: not for agents
+    waiting = handed_off(tenant=tenant, page=page, status="waiting")
+    handed_off(page=ConnectedPageFactory())  # another workspace's
+
+    response = client_for(tenant, Role.VIEWER).get(api(tenant))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2
+    assert [row["id"] for row in body["results"]] == [newer.pk, older.pk]
+    assert waiting.pk not in [row["id"] for row in body["results"]]
+    assert body["results"][0] == {
+        "id": newer.pk,
+        "page": {"id": page.pk, "page_id": "300000000000002", "name": "Acme Bikes Page"},
+        "psid": "24571937185104",
+        "flow": {"id": newer.flow.pk, "name": newer.flow.name},
+        "version": 1,
+        "handed_off_at": newer.handed_off_at.isoformat().replace("+00:00", "Z"),
+        "note": "Unhappy customer (rated 2 of 5): late delivery",
+        "variables": {"rating": "2", "problem": "late delivery"},
+        "state": "open",
+        "status": "handed_off",
+        "resolved_at": None,
+        "resolved_by": None,
+    }
+
+
+def test_the_list_query_count_does_not_grow(client_for, tenant, page):
+    client = client_for(tenant, Role.VIEWER)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(api(tenant)).status_code == 200
+        return len(queries)
+
+    handed_off(tenant=tenant, page=page)
+    one = count()
+    for _ in range(5):
+        handed_off(tenant=tenant, page=ConnectedPageFactory(tenant=tenant))
+    assert count() == one
+
+
+def resolve(client, tenant, conversation, status_code: int = 200):
+    response = client.post(api(tenant, f"{conversation.pk}/resolve/"))
+    assert response.status_code == status_code, response.content
+    return response.json()
+
+
+def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(client_for, tenant, page):
+    editor = member(tenant, Role.EDITOR, email="eve@example.com")
+    client = client_for()
+    client.force_login(editor.user)
+    version = FlowVersionFactory(
+        flow=FlowFactory(tenant=tenant, page=page), document=LEAD_GENERATION.document()
+    )
+    conversation = handed_off(tenant=tenant, page=page, flow_version=version)
+
+    body = resolve(client, tenant, conversation)
+    conversation.refresh_from_db()
+    assert (body["state"], body["status"], body["resolved_by"]) == (
+        "resolved",
+        "ended",
+        "eve@example.com",
+    )
+    assert conversation.status == ConversationStatus.ENDED
+    assert conversation.handoff_resolved_by == editor.user
+    assert body["resolved_at"] == conversation.handoff_resolved_at.isoformat().replace(
+        "+00:00", "Z"
+    )
+
+    listed = client.get(api(tenant), {"state": "resolved"}).json()["results"]
+    assert [row["id"] for row in listed] == [conversation.pk]
+    assert client.get(api(tenant)).json()["count"] == 0
+    assert resolve(client, tenant, conversation, 409)["error"]["code"] == "conflict"
+
+
+def test_resolve_resumes_the_flow_after_the_handoff(client_for, tenant, page):
+    document = {
+        "nodes": [
+            node("start", "start"),
+            node("to_team", "handoff", note="Call them"),
+            node("back", "send_message", text="Thanks for waiting, {{name}}! Anything else?"),
+            node("end", "end"),
+        ],
+        "edges": [edge("start", "to_team"), edge("to_team", "back"), edge("back", "end")],
+    }
+    version = FlowVersionFactory(flow=FlowFactory(tenant=tenant, page=page), document=document)
+    conversation = handed_off(
+        tenant=tenant, page=page, flow_version=version, variables={"name": "Ada"}
+    )
+
+    body = resolve(client_for(tenant, Role.EDITOR), tenant, conversation)
+    assert body["status"] == "ended"
+    sent = OutboundMessage.objects.get(conversation=conversation)
+    assert sent.message == {"text": "Thanks for waiting, Ada! Anything else?"}
+    assert sent.status == "pending"  # the runtime sends it through the Send API
+
+
+@pytest.mark.parametrize(
+    ("role", "list_status", "resolve_status"),
+    [
+        (Role.VIEWER, 200, 403),
+        (Role.EDITOR, 200, 200),
+        (Role.ADMIN, 200, 200),
+    ],
+)
+def test_permissions(client_for, tenant, page, role, list_status, resolve_status):
+    conversation = handed_off(tenant=tenant, page=page)
+    client = client_for(tenant, role)
+    assert client.get(api(tenant)).status_code == list_status
+    response = client.post(api(tenant, f"{conversation.pk}/resolve/"))
+    assert response.status_code == resolve_status
+    expected = ConversationStatus.HANDED_OFF if resolve_status == 403 else ConversationStatus.ENDED
+    conversation.refresh_from_db()
+    assert conversation.status == expected
+
+
+def test_a_test_chat_or_another_tenants_thread_is_404(client_for, tenant, other_tenant, page):
+    client = client_for(tenant, Role.EDITOR)
+    test_chat = handed_off(tenant=tenant, page=page, is_test=True)
+    theirs = handed_off(tenant=other_tenant)
+    for conversation in (test_chat, theirs):
+        assert resolve(client, tenant, conversation, 404)["error"]["code"] == "not_found"
+        conversation.refresh_from_db()
+        assert conversation.status == ConversationStatus.HANDED_OFF
+
+
+def test_a_bad_state_filter_is_400(client_for, tenant):
+    response = client_for(tenant, Role.VIEWER).get(api(tenant), {"state": "closed"})
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["state"]
+
+
+# --- The page -------------------------------------------------------------------------------
+
+
+def signed_in(tenant, role=Role.EDITOR) -> Client:
+    client = Client()
+    client.force_login(member(tenant, role).user)
+    return client
+
+
+def test_the_page_lists_open_handoffs_with_what_was_gathered(tenant, page):
+    handed_off(
+        tenant=tenant,
+        page=page,
+        psid="24571937185104",
+        handoff_note="New lead: A quote, starting This month.",
+        variables={"psid": "24571937185104", "ref": "", "need": "A quote", "contact": "a@b.co"},
+    )
+    handed_off(tenant=tenant, page=page, is_test=True, handoff_note="From the test chat")
+    html = signed_in(tenant).get(f"/t/{tenant.slug}/handoffs/").content.decode()
+    assert 'aria-current="page">Handoffs</a>' in html
+    assert "New lead: A quote, starting This month." in html
+    assert "From the test chat" not in html
+    assert "<dt>contact</dt><dd>a@b.co</dd><dt>need</dt><dd>A quote</dd>" in html
+    assert "<dt>psid</dt>" not in html  # the PSID has its own column
+    assert "<code>24571937185104</code>" in html
+    assert "Open (1)" in html
+    assert ">Resolved</button>" in html
+
+
+def test_viewers_see_the_page_without_the_button(tenant, page):
+    handed_off(tenant=tenant, page=page)
+    client = signed_in(tenant, Role.VIEWER)
+    html = client.get(f"/t/{tenant.slug}/handoffs/").content.decode()
+    assert "New lead" in html
+    assert ">Resolved</button>" not in html
+    conversation = Conversation.objects.get()
+    response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/")
+    assert response.status_code == 403
+
+
+def test_the_resolved_button(tenant, page):
+    conversation = handed_off(tenant=tenant, page=page, psid="24571937185104")
+    client = signed_in(tenant)
+    response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/", follow=True)
+    assert response.redirect_chain == [(f"/t/{tenant.slug}/handoffs/", 302)]
+    html = response.content.decode()
+    assert "Resolved: the bot answers 24571937185104 on Acme Bikes Page again." in html
+    assert "No conversation is waiting for a person." in html
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.ENDED
+    html = client.get(f"/t/{tenant.slug}/handoffs/", {"state": "resolved"}).content.decode()
+    assert "New lead: A quote" in html
+    # Resolving again says why not.
+    response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/", follow=True)
+    assert "This conversation is not handed off (any more)" in response.content.decode()
+
+
+def test_another_tenants_thread_is_404_on_the_page(tenant, other_tenant):
+    theirs = handed_off(tenant=other_tenant)
+    response = signed_in(tenant).post(f"/t/{tenant.slug}/handoffs/{theirs.pk}/resolve/")
+    assert response.status_code == 404
