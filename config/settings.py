@@ -315,6 +315,12 @@ CELERY_BEAT_SCHEDULE["events-sweep-due"] = {
     "task": "events.tasks.sweep_due",
     "schedule": EVENTS_SWEEP_SECONDS,
 }
+# The bot runtime's sweep (flows/runtime.py): re-enqueues webhook deliveries and Send API
+# messages whose task was lost (older than two minutes and still not done).
+CELERY_BEAT_SCHEDULE["flows-runtime-sweep"] = {
+    "task": "flows.tasks.runtime_sweep",
+    "schedule": 60.0,
+}
 
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
