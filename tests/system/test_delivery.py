@@ -8,6 +8,7 @@ per event: page_activities keeps it in the event's parameters, the Conversions A
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from events import ratelimit
 from events.models import DeliveryAttempt, LoggedEvent
+from tenants.crypto import decrypt_token
 from tests.sandbox_fixtures import BOB, GraphSandbox
 from tests.system.conftest import (
     PAGE_A,
@@ -332,12 +334,13 @@ def test_500s_and_timeouts_are_retried_until_delivered(
     }
 
 
-THROTTLES = {  # a Page of Bob's (graph_api/sandbox/seed.json) for each throttling code
-    "4": ("301000000000001", "page_activities"),
-    "17": ("301000000000002", "conversions_api"),
-    "32": ("301000000000003", "page_activities"),
-    "613": ("301000000000004", "conversions_api"),
-    "80001": ("301000000000005", "page_activities"),
+THROTTLES = {  # fault kind: a Page of Bob's (graph_api/sandbox/seed.json), its transport, the code
+    "4": ("301000000000001", "page_activities", 4),
+    "17": ("301000000000002", "conversions_api", 17),
+    "32": ("301000000000003", "page_activities", 32),
+    "613": ("301000000000004", "conversions_api", 613),
+    "80001": ("301000000000005", "page_activities", 80001),
+    "429": ("301000000000006", "conversions_api", 4),  # code 4 with HTTP 429
 }
 
 
@@ -345,8 +348,10 @@ def test_a_throttled_page_pauses_and_the_others_do_not_notice(
     workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox
 ) -> None:
     workspace.facebook_login(BOB)
-    throttled = [workspace.connect(page_id, transport) for page_id, transport in THROTTLES.values()]
-    for kind, (page_id, _) in THROTTLES.items():
+    throttled = [
+        workspace.connect(page_id, transport) for page_id, transport, _ in THROTTLES.values()
+    ]
+    for kind, (page_id, _, _) in THROTTLES.items():
         # Throttled with usage headers at 100% and "come back in a minute".
         sandbox.faults(kind=kind, page_id=page_id, regain_minutes=1)
     cluster.worker()
@@ -360,7 +365,7 @@ def test_a_throttled_page_pauses_and_the_others_do_not_notice(
         what="one call to each throttled Page",
     )
     assert [error_codes(page_calls(sandbox, page)) for page in throttled] == [
-        [int(kind)] for kind in THROTTLES
+        [code] for _, _, code in THROTTLES.values()
     ]
     wait_for_status(held, "retrying", timeout=10, cluster=cluster)
     for page in throttled:
@@ -455,8 +460,24 @@ def test_an_invalid_event_fails_with_facebooks_message_and_only_that_event(
     calls = len(sandbox.requests(limit=0))
     cluster.wait_for_sweeps(3)
     assert len(sandbox.requests(limit=0)) == calls
-    attempt = DeliveryAttempt.objects.get(page=page_a)
-    assert (attempt.outcome, attempt.graph_code, attempt.http_status) == ("invalid", 100, 400)
+    # The event's page in the API: Facebook's answer, and what was sent without any secret.
+    [event_id] = single
+    shown = workspace.client.get(f"{workspace.events_url}{event_id}/")
+    assert shown.status_code == 200
+    detail = shown.json()
+    assert (detail["status"], detail["attempts"], detail["replayable"]) == ("failed", 1, True)
+    assert message in detail["last_error"]
+    [attempt] = detail["delivery_attempts"]
+    assert (attempt["outcome"], attempt["graph_code"], attempt["http_status"]) == (
+        "invalid",
+        100,
+        400,
+    )
+    assert message in attempt["error_message"]
+    assert '"ref": "pa-bad"' in json.dumps(attempt["request"])
+    token = decrypt_token(page_a.token_encrypted)
+    for secret in (token, sandbox.proof(token), sandbox.app_secret):
+        assert secret not in shown.content.decode()
 
     # Replayed (twice: the second finds nothing to replay), each is sent once more.
     ids = list(failed.values_list("pk", flat=True))
