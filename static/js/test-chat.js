@@ -57,6 +57,7 @@
     input.disabled = !open;
     send.disabled = !open;
     startButton.disabled = value;
+    startButton.textContent = session === null ? "Start" : "Start again";
     resetButton.disabled = value || session === null;
     for (const button of panel.querySelectorAll("[data-press]")) button.disabled = value;
   };
@@ -109,11 +110,13 @@
 
   const drawPath = (path, fresh) => {
     if (fresh) pathList.replaceChildren();
+    for (const earlier of pathList.querySelectorAll("li.latest")) earlier.classList.remove("latest");
     for (const step of path) {
-      const item = el("li");
+      const item = el("li", "latest");
       item.append(el("strong", "", step.label), " ", el("code", "", step.node_id));
       pathList.append(item);
     }
+    pathList.scrollTop = pathList.scrollHeight;
     pathList.hidden = pathList.children.length === 0;
   };
 
