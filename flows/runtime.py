@@ -523,7 +523,7 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
             return "duplicates"
         conversation = (
             Conversation.objects.for_tenant(page.tenant)
-            .select_for_update()
+            .select_for_update(of=("self",))
             .select_related("flow_version", "page", "tenant")
             .filter(page=page, psid=item.psid, is_test=False)
             .exclude(status=ConversationStatus.ENDED)
@@ -613,7 +613,7 @@ def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Co
         with conversation_lock(conversation.page, conversation.psid), transaction.atomic():
             conversation = (
                 Conversation.objects.for_tenant(tenant)
-                .select_for_update()
+                .select_for_update(of=("self",))
                 .select_related("page", "tenant", "flow", "flow_version")
                 .get(pk=conversation.pk)
             )
