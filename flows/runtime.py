@@ -82,6 +82,7 @@ MAX_DELIVERY_ATTEMPTS = 20
 STALE_SECONDS = 120
 """The sweep re-enqueues deliveries and pending messages older than this (a lost task)."""
 MAX_KEY_LENGTH = 255
+TEST_CHAT_REASON = "A test chat: shown in the editor, not sent to Messenger."
 
 
 # --- Enqueueing after commit ----------------------------------------------------------------
@@ -472,6 +473,11 @@ def conversation_apply(
                     seq=next_seq + len(outbound),
                     node_id=effect.node_id,
                     message=_plain(effect.message),
+                    # A test chat's replies are shown in the editor, never sent to Facebook.
+                    status=OutboundStatus.SKIPPED
+                    if conversation.is_test
+                    else OutboundStatus.PENDING,
+                    reason=TEST_CHAT_REASON if conversation.is_test else "",
                 )
             )
         elif isinstance(effect, interpreter.LogEvent):

@@ -837,3 +837,35 @@ def test_the_sweep_re_enqueues_what_a_lost_task_left(tenant, page, worker):
         ("flows.tasks.process_delivery", (delivery.pk,), None),
         ("flows.tasks.send_conversation", (conversation.pk,), None),
     ]
+
+
+def test_resolving_a_test_chat_handoff_sends_nothing(tenant, page, worker):
+    document = handoff_document()
+    document["nodes"].append(node("back", "send_message", text="The bot is back."))
+    document["edges"].append(edge("human", "back"))
+    flow = published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    conversation = Conversation.objects.create(
+        tenant=tenant,
+        page=page,
+        psid="9010000000000001",
+        flow=flow,
+        is_test=True,
+        node_id="human",
+        status=ConversationStatus.HANDED_OFF,
+        step=4,
+        last_user_message_at=timezone.now(),
+    )
+    agent = member(tenant, Role.EDITOR).user
+
+    with worker.capture(execute=True):
+        runtime.handoff_resolve(
+            tenant=tenant, actor=Actor(user=agent), conversation_id=conversation.pk
+        )
+
+    reply = OutboundMessage.objects.get(conversation=conversation)
+    assert (reply.message, reply.status, reply.reason) == (
+        {"text": "The bot is back."},
+        "skipped",
+        runtime.TEST_CHAT_REASON,
+    )
+    assert worker.queued == []
