@@ -157,6 +157,9 @@
     const version = body.version === "draft" ? "draft" : `version ${body.version}`;
     statusLine.textContent = `${STATUS[body.state.status] || body.state.status} · ${version}`;
     if (body.handoff) notice(`Handed off to your team: ${body.handoff.note}`, "handoff");
+    else if (body.state.status === "handed_off" && !body.replies.length) {
+      notice("The bot stays quiet: this conversation is with your team now. Start again to test it from the beginning.");
+    }
     if (body.state.status === "ended") {
       notice("The conversation ended. Start again to talk to the bot from the beginning.");
       session = null;

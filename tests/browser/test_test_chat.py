@@ -150,6 +150,14 @@ def test_chat_through_the_lead_template(
     assert logged.status == EventStatus.PENDING  # stored, not delivered
     assert Conversation.objects.get().is_test is True
 
+    # Handed off: the bot stays quiet, as it does on Messenger until someone resolves it.
+    box.fill("hello?")
+    box.press("Enter")
+    expect(panel.locator(".chat-notice").last).to_have_text(
+        "The bot stays quiet: this conversation is with your team now. "
+        "Start again to test it from the beginning."
+    )
+
     # The event links to the delivery log; published version 1 runs too; reset ends it.
     expect(events.first.get_by_role("link", name="lead_submitted")).to_have_attribute(
         "href", f"/t/lins-bikes/events/{logged.pk}/"
