@@ -21,7 +21,7 @@ from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
 from tests.sandbox_fixtures import ADA_PAGE
 from tests.tenants.factories import ConnectedPageFactory, member
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis", "lead_flow")]
 
 PSID = "6100000000000077"
 UNREACHABLE = "http://127.0.0.1:9/webhooks/messenger"
@@ -46,6 +46,17 @@ def sandbox_page(graph_sandbox, settings, tenant):
     )
 
 
+@pytest.fixture
+def lead_flow(sandbox_page, tenant):
+    """The lead-generation template, published for the sandbox Page."""
+    actor = Actor(user=member(tenant, Role.OWNER).user)
+    flow = flow_create(
+        tenant=tenant, actor=actor, page_id=sandbox_page.pk, template="lead_generation"
+    )
+    flow_publish(tenant=tenant, actor=actor, flow_id=flow.pk)
+    return flow
+
+
 def _say(graph_sandbox, client, worker, **what):
     sent = graph_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, retries=0, **what)
     body = encode(sent["body"])
@@ -55,11 +66,6 @@ def _say(graph_sandbox, client, worker, **what):
 
 
 def test_the_lead_template_end_to_end(graph_sandbox, sandbox_page, client, worker, tenant):
-    actor = Actor(user=member(tenant, Role.OWNER).user)
-    flow = flow_create(
-        tenant=tenant, actor=actor, page_id=sandbox_page.pk, template="lead_generation"
-    )
-    flow_publish(tenant=tenant, actor=actor, flow_id=flow.pk)
 
     _say(graph_sandbox, client, worker, text="Hi, I'd like a quote")
     _say(graph_sandbox, client, worker, quick_reply={"text": "A quote", "payload": "A quote"})
@@ -106,11 +112,6 @@ def test_the_lead_template_end_to_end(graph_sandbox, sandbox_page, client, worke
 def test_a_repeated_delivery_from_the_sandbox_answers_once(
     graph_sandbox, sandbox_page, client, worker, tenant
 ):
-    actor = Actor(user=member(tenant, Role.OWNER).user)
-    flow = flow_create(
-        tenant=tenant, actor=actor, page_id=sandbox_page.pk, template="lead_generation"
-    )
-    flow_publish(tenant=tenant, actor=actor, flow_id=flow.pk)
     first = graph_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, retries=0, text="pricing?")
     again = graph_sandbox.resend_webhook(first["id"], retries=0)
 
@@ -124,11 +125,6 @@ def test_a_repeated_delivery_from_the_sandbox_answers_once(
 def test_a_revoked_page_token_marks_the_page_on_send(
     graph_sandbox, sandbox_page, client, worker, tenant
 ):
-    actor = Actor(user=member(tenant, Role.OWNER).user)
-    flow = flow_create(
-        tenant=tenant, actor=actor, page_id=sandbox_page.pk, template="lead_generation"
-    )
-    flow_publish(tenant=tenant, actor=actor, flow_id=flow.pk)
     graph_sandbox.revoke(page_id=ADA_PAGE)
 
     _say(graph_sandbox, client, worker, text="info")
