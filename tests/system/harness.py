@@ -18,11 +18,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 45.0
+SWEEP_TASK = "Task events.tasks.sweep_due["
 POLL_SECONDS = 0.05
 
 T = TypeVar("T")
@@ -252,3 +254,89 @@ def beat_argv(schedule: Path) -> list[str]:
 
 WORKER_READY = " ready."
 BEAT_READY = "beat: Starting"
+
+
+@dataclass
+class Cluster:
+    """The Celery processes of one test, all killed in teardown.
+
+    Workers and beat are forked from one warm zygote by default (tests/system/zygote.py), or
+    started as `celery -A config ...` commands with ``fork=False``. Their settings come from
+    the environment: change it with ``configure(...)`` before starting the first process.
+    """
+
+    env: dict[str, str]
+    log_dir: Path
+    processes: list[CeleryProcess] = field(default_factory=list)
+    zygote: Zygote | None = None
+
+    def configure(self, **env: str) -> None:
+        if self.processes:
+            raise RuntimeError("configure the cluster before starting its first process")
+        self.env.update({key: str(value) for key, value in env.items()})
+
+    def _start(self, process: CeleryProcess, wait: bool) -> CeleryProcess:
+        self.processes.append(process)
+        process.start()
+        if wait:
+            process.wait_ready()
+        return process
+
+    def _zygote(self, fork: bool) -> Zygote | None:
+        if fork and self.zygote is None:
+            self.zygote = Zygote(env=self.env, log_dir=self.log_dir)
+        return self.zygote if fork else None
+
+    def worker(
+        self, name: str = "worker", *, concurrency: int = 2, wait: bool = True, fork: bool = True
+    ) -> CeleryProcess:
+        process = CeleryProcess(
+            name,
+            worker_argv(name, concurrency=concurrency),
+            env=self.env,
+            log_dir=self.log_dir,
+            ready=WORKER_READY,
+            zygote=self._zygote(fork),
+        )
+        return self._start(process, wait)
+
+    def beat(self, *, wait: bool = True, fork: bool = True) -> CeleryProcess:
+        process = CeleryProcess(
+            "beat",
+            beat_argv(self.log_dir / "beat-schedule"),
+            env=self.env,
+            log_dir=self.log_dir,
+            ready=BEAT_READY,
+            zygote=self._zygote(fork),
+        )
+        return self._start(process, wait)
+
+    def logs(self) -> str:
+        return "\n".join(process.log_tail() for process in self.processes)
+
+    def sweeps_done(self) -> int:
+        """How many beat sweeps the workers have finished so far."""
+        return sum(
+            1
+            for process in self.processes
+            if process.log_path.exists()
+            for line in process.log_path.read_text(errors="replace").splitlines()
+            if SWEEP_TASK in line and " succeeded in " in line
+        )
+
+    def wait_for_sweeps(self, count: int, *, timeout: float = 20) -> None:
+        """Wait until the workers have run ``count`` more sweeps: whatever the sweep would do
+        (re-enqueue, take back, release) it has had ``count`` chances to do."""
+        target = self.sweeps_done() + count
+        wait_for(
+            lambda: self.sweeps_done() >= target,
+            timeout=timeout,
+            what=f"{count} sweeps",
+            on_timeout=self.logs,
+        )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.kill()
+        if self.zygote is not None:
+            self.zygote.stop()
