@@ -5,27 +5,24 @@ agent resolves handed-off threads."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import override_settings
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from events import ratelimit
 from events.models import EventSource, EventStatus, LoggedEvent
 from flows import services
 from flows.models import Conversation, ConversationStatus
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
 from tests.flows.factories import FlowFactory, FlowVersionFactory, handed_off
+from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 PASSWORD = "correct horse battery staple"
-TEST_REDIS_URL = "redis://127.0.0.1:6379/11"  # handoff_resolve's lock; tests/flows uses it too
 
 
 @pytest.fixture
@@ -50,15 +47,6 @@ def shop(workspace: Tenant) -> ConnectedPage:
         page_id="300000000000002",
         transport=Transport.CONVERSIONS_API,
     )
-
-
-@pytest.fixture
-def runtime_redis() -> Iterator[None]:
-    with override_settings(REDIS_URL=TEST_REDIS_URL):
-        client = ratelimit.redis_client()
-        client.flushdb()
-        yield
-        client.flushdb()
 
 
 def sign_in(page: Page) -> None:
@@ -199,7 +187,7 @@ def test_resolve_handoffs(
     page: Page,
     workspace: Tenant,
     shop: ConnectedPage,
-    runtime_redis: None,
+    runtime_redis: object,  # handoff_resolve takes the conversation's Redis lock
     screenshot_dir: Path,
 ) -> None:
     now = timezone.now()

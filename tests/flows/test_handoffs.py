@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from events import ratelimit
 from flows.flow_templates import LEAD_GENERATION
 from flows.models import Conversation, ConversationStatus, OutboundMessage
 from tenants.permissions import Role
 from tests.flows.factories import FlowFactory, FlowVersionFactory, edge, handed_off, node
+from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
 from tests.tenants.factories import ConnectedPageFactory, member
 
-pytestmark = pytest.mark.django_db
-
-# handoff_resolve takes the conversation's Redis lock: a real Redis, this test file's database.
-TEST_REDIS_URL = "redis://127.0.0.1:6379/11"
-
-
-@pytest.fixture(autouse=True)
-def runtime_redis() -> Iterator[None]:
-    with override_settings(REDIS_URL=TEST_REDIS_URL):
-        client = ratelimit.redis_client()
-        client.flushdb()
-        yield
-        client.flushdb()
+# handoff_resolve takes the conversation's Redis lock: a real Redis (the runtime tests' database).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
 
 def api(tenant, path: str = "") -> str:
