@@ -209,7 +209,10 @@ DRAIN_SECONDS = 30  # the lease, a sweep a second, and the calls themselves, wit
 
 
 def test_workers_killed_with_sigkill_twenty_times_lose_no_event(
-    workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox
+    workspace: Workspace,
+    cluster: Cluster,
+    sandbox: GraphSandbox,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Short leases, so a dead worker's claims come back within seconds (the sweep takes them
     # back); each Graph call takes a little while, so kills land while calls are in flight.
@@ -244,12 +247,13 @@ def test_workers_killed_with_sigkill_twenty_times_lose_no_event(
     kills = sum(w.kills for w in workers)
     extra = duplicates(received)
     resent = resent_calls(sandbox)
-    print(  # noqa: T201 - the figures this test exists to show
-        f"\n{kills} SIGKILLs ({claims_out} while a claim was out; after the last one: "
-        f"{counts_after_kills}); 1000 events delivered; {extra} duplicates at the sandbox, "
-        f"from {len(resent)} calls sent again (events again / in the call: "
-        f"{sorted(resent.values(), reverse=True)}; largest call {max(events_per_call(sandbox))})"
-    )
+    with capsys.disabled():  # the figures this test exists to show, also when it passes
+        print(  # noqa: T201
+            f"\n{kills} SIGKILLs ({claims_out} while a claim was out; after the last one: "
+            f"{counts_after_kills}); 1000 events delivered; {extra} duplicates at the sandbox, "
+            f"from {len(resent)} calls sent again (events again / in the call: "
+            f"{sorted(resent.values(), reverse=True)}; largest call {max(events_per_call(sandbox))})"
+        )
     assert kills >= 20
     # A duplicate only comes from a worker killed after Facebook took a call and before the
     # worker committed its answer: at most one call's worth per kill (each worker sends one
@@ -357,7 +361,7 @@ def test_a_throttled_page_pauses_and_the_others_do_not_notice(
     ]
     wait_for_status(held, "retrying", timeout=10, cluster=cluster)
     for page in throttled:
-        assert 55 <= ratelimit.paused_for(page.pk) <= 60  # Facebook said: a minute
+        assert 30 < ratelimit.paused_for(page.pk) <= 60  # Facebook said: back in a minute
     rows = LoggedEvent.objects.filter(pk__in=held)
     assert set(rows.values_list("attempts", flat=True)) == {0}  # throttling costs no attempt
     assert all("throttled" in row.last_error for row in rows)
