@@ -37,6 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -47,7 +48,7 @@ from redis.exceptions import LockError
 
 from events.models import EventSource
 from events.ratelimit import redis_client
-from events.services import log_events
+from events.services import EventInput, log_events
 from flows import interpreter
 from flows.blocks.steps import POSTBACK, QUICK_REPLY, REFERRAL, START, TEXT
 from flows.models import (
@@ -63,11 +64,10 @@ from flows.models import (
     TriggerKind,
     WebhookDelivery,
 )
-from flows.testchat import event_input
 from tenants.exceptions import Conflict, DomainError, NotFound
-from tenants.models import ConnectedPage, PageStatus, Tenant
+from tenants.models import AuditAction, ConnectedPage, PageStatus, Tenant
 from tenants.services import Actor
-from tenants.services.workspaces import require_permission
+from tenants.services.workspaces import audit_record, require_permission
 
 logger = logging.getLogger(__name__)
 
@@ -401,6 +401,25 @@ def _latest_version(flow: Flow) -> FlowVersion | None:
 # --- A turn -----------------------------------------------------------------------------------
 
 
+def event_input(effect: interpreter.LogEvent) -> EventInput:
+    """The events app's input for a `log_event` block's effect.
+
+    A value that is not a number (a variable that held text) is passed on as it is, so the
+    events app's validation refuses it with its own message.
+    """
+    value: Any = effect.value
+    if value is not None:
+        with suppress(InvalidOperation):
+            value = Decimal(value)
+    return EventInput(
+        event=effect.event,
+        params=dict(effect.params),
+        value=value,
+        currency=effect.currency,
+        logging_target=effect.logging_target,
+    )
+
+
 def conversation_state(conversation: Conversation) -> interpreter.State:
     """The interpreter's State as the conversation stores it."""
     return interpreter.State(
@@ -600,13 +619,13 @@ def conversation_handoffs(tenant: Tenant, *, resolved: bool = False) -> QuerySet
 
 
 def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Conversation:
-    """An agent is done with a handed-off thread: the flow goes on from the handoff block
-    (today's handoff block is terminal, so the conversation ends) and what it says is sent.
+    """An agent is done with a handed-off thread: the flow goes on from the handoff block's
+    "After the agent" handle (left open, the conversation ends) and what it says is sent.
 
     NotFound for another tenant's conversation; Conflict if it is not handed off (any more) or
     a message of the person is being processed right now (try again).
     """
-    require_permission(tenant=tenant, actor=actor, permission="flow.edit")
+    require_permission(tenant=tenant, actor=actor, permission="handoff.resolve")
     conversation = (
         Conversation.objects.for_tenant(tenant)
         .select_related("page", "tenant")
@@ -647,6 +666,14 @@ def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Co
         raise Conflict(
             "A message of this person is being processed right now; try again in a moment."
         ) from None
+    if not conversation.is_test:
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=AuditAction.HANDOFF_RESOLVED,
+            target=f"{conversation.page.name} / {conversation.psid}",
+            details={"conversation_id": conversation.pk, "status": conversation.status},
+        )
     logger.info(
         "flows.runtime.handoff_resolved",
         extra={"conversation_id": conversation.pk, "status": conversation.status},

@@ -15,18 +15,16 @@ it has no errors: one with errors is refused with `FlowInvalid` (400, `details.p
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from events.models import EventSource, LoggedEvent
-from events.services import EventInput, log_events
+from events.services import log_events
 from flows import interpreter
 from flows.blocks import REGISTRY
 from flows.exceptions import FlowInvalid
@@ -36,6 +34,7 @@ from flows.models import (
     Flow,
     FlowVersion,
 )
+from flows.runtime import conversation_state, event_input, system_variables
 from flows.validation import graph_problems, has_errors
 from tenants.exceptions import DomainError, NotFound
 from tenants.models import Tenant
@@ -84,25 +83,6 @@ def chat_psid(actor: Actor) -> str:
     else:  # pragma: no cover  # the API admits only people and API keys
         raise NotFound("Sign in to use the test chat.")
     return prefix + str(number).zfill(_PSID_DIGITS - len(prefix))
-
-
-def event_input(effect: interpreter.LogEvent) -> EventInput:
-    """The events app's input for a `log_event` block's effect.
-
-    A value that is not a number (a variable that held text) is passed on as it is, so the
-    events app's validation refuses it with its own message.
-    """
-    value: Any = effect.value
-    if value is not None:
-        with contextlib.suppress(InvalidOperation):
-            value = Decimal(value)
-    return EventInput(
-        event=effect.event,
-        params=dict(effect.params),
-        value=value,
-        currency=effect.currency,
-        logging_target=effect.logging_target,
-    )
 
 
 def _flow(tenant: Tenant, flow_id: int) -> Flow:
@@ -214,7 +194,6 @@ def chat_start(
     Ends the actor's earlier test chat of this flow. Raises `NotFound` (no such flow or
     version in this workspace) or `FlowInvalid` (the draft has errors).
     """
-    from flows.runtime import system_variables  # on use: flows.runtime imports this module
 
     require_permission(tenant=tenant, actor=actor, permission="flow.edit")
     flow = _flow(tenant, flow_id)
@@ -283,7 +262,6 @@ def chat_message(
     `kind` is "text", "quick_reply" or "postback" (a quick reply or button's title goes in
     `text`, its payload in `payload`). Raises `ChatEnded` when no test chat is open.
     """
-    from flows.runtime import conversation_state, system_variables  # see chat_start
 
     require_permission(tenant=tenant, actor=actor, permission="flow.edit")
     flow = _flow(tenant, flow_id)
