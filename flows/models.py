@@ -40,15 +40,6 @@ class FlowStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"  # put away; versions kept
 
 
-class FlowAuditAction(models.TextChoices):
-    """Audit actions of flows (recorded through tenants.services.audit_record)."""
-
-    PUBLISHED = "flow.published", "Flow published"
-    DELETED = "flow.deleted", "Flow deleted"
-    RESTORED = "flow.restored", "Flow version restored"
-    IMPORTED = "flow.imported", "Flow imported"
-
-
 class Flow(TenantOwnedModel):
     """A bot conversation for one connected Page: its trigger, its draft, its versions."""
 

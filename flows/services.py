@@ -28,7 +28,6 @@ from flows.models import (
     MAX_KEYWORDS,
     REF_PATTERN,
     Flow,
-    FlowAuditAction,
     FlowStatus,
     FlowVersion,
     TriggerKind,
@@ -82,12 +81,11 @@ def flow_version_get(*, tenant: Tenant, flow_id: int, number: int) -> FlowVersio
     return version
 
 
-def _audit(flow: Flow, actor: Actor, action: FlowAuditAction, **details: Any) -> None:
-    # AuditAction (tenants) does not list flow actions yet; the column takes any action string.
+def _audit(flow: Flow, actor: Actor, action: AuditAction, **details: Any) -> None:
     audit_record(
         tenant=flow.tenant,
         actor=actor,
-        action=cast(AuditAction, action),
+        action=action,
         target=flow.name,
         details={"flow_id": flow.pk, **details},
     )
@@ -253,7 +251,7 @@ def flow_delete(*, tenant: Tenant, actor: Actor, flow_id: int) -> None:
     """Delete a flow with all its versions."""
     require_permission(tenant=tenant, actor=actor, permission="flow.edit")
     flow = _flow(tenant, flow_id, lock=True)
-    _audit(flow, actor, FlowAuditAction.DELETED, versions=flow.versions.count())
+    _audit(flow, actor, AuditAction.FLOW_DELETED, versions=flow.versions.count())
     flow.delete()
 
 
@@ -340,7 +338,7 @@ def flow_publish(
     flow.status = FlowStatus.PUBLISHED
     flow.published_revision = flow.revision
     flow.save(update_fields=["status", "published_revision", "updated_at"])
-    _audit(flow, actor, FlowAuditAction.PUBLISHED, version=version.number)
+    _audit(flow, actor, AuditAction.FLOW_PUBLISHED, version=version.number)
     logger.info(
         "flows.flow.published",
         extra={"tenant_id": tenant.pk, "flow_id": flow.pk, "version": version.number},
@@ -361,7 +359,7 @@ def flow_restore(
     flow.revision += 1
     flow.updated_by = actor.user
     flow.save()
-    _audit(flow, actor, FlowAuditAction.RESTORED, version=number)
+    _audit(flow, actor, AuditAction.FLOW_RESTORED, version=number)
     return flow
 
 
@@ -434,7 +432,7 @@ def flow_import(
         trigger=trigger if isinstance(trigger, Mapping) else None,
         document=_remap_ids(_clean_document(data.get("document"))),
     )
-    _audit(flow, actor, FlowAuditAction.IMPORTED)
+    _audit(flow, actor, AuditAction.FLOW_IMPORTED)
     return flow
 
 

@@ -187,11 +187,12 @@ class AuditAction(models.TextChoices):
     PAGE_RENAMED = "page.renamed", "Page renamed"
     PAGE_NEEDS_ATTENTION = "page.needs_attention", "Page needs attention"
     TOKEN_KEYS_ROTATED = "token_keys.rotated", "Token encryption keys rotated"
-    # Written by the flows app (flows.models.FlowAuditAction names the same values).
+    # Written by the flows app.
     FLOW_PUBLISHED = "flow.published", "Flow published"
     FLOW_DELETED = "flow.deleted", "Flow deleted"
     FLOW_RESTORED = "flow.restored", "Flow version restored"
     FLOW_IMPORTED = "flow.imported", "Flow imported"
+    HANDOFF_RESOLVED = "handoff.resolved", "Handoff resolved"
 
 
 class AuditEvent(TenantOwnedModel):

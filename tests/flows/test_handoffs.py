@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from flows.flow_templates import LEAD_GENERATION
 from flows.models import Conversation, ConversationStatus, OutboundMessage
+from tenants.models import AuditAction, AuditEvent
 from tenants.permissions import Role
 from tests.flows.factories import FlowFactory, FlowVersionFactory, edge, handed_off, node
 from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
@@ -106,6 +107,12 @@ def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(client_for, tenant, p
     )
     assert conversation.status == ConversationStatus.ENDED
     assert conversation.handoff_resolved_by == editor.user
+    audit = AuditEvent.objects.get(tenant=tenant, action=AuditAction.HANDOFF_RESOLVED)
+    assert (audit.actor, audit.target, audit.details) == (
+        editor.user,
+        f"{page.name} / {conversation.psid}",
+        {"conversation_id": conversation.pk, "status": "ended"},
+    )
     assert body["resolved_at"] == conversation.handoff_resolved_at.isoformat().replace(
         "+00:00", "Z"
     )
