@@ -16,7 +16,6 @@ The lifecycle (events/README.md "Delivery lifecycle", docs/adr/0003-delivery-sta
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import secrets
@@ -52,24 +51,32 @@ QUEUED_MARK_SECONDS = 60
 """How long "a deliver_page task is queued for this Page" holds without the task starting."""
 
 
-def enqueue_delivery(*, tenant_id: int, page_id: int, countdown: float = 0) -> None:
+def enqueue_delivery(
+    *, tenant_id: int, page_id: int, countdown: float = 0, force: bool = False
+) -> None:
     """Ask for the Page's delivery once the current transaction commits (at once outside one).
 
     The one helper that wraps ``transaction.on_commit``: a rolled-back transaction enqueues
     nothing, and a failure to reach the broker is logged, not raised (the beat sweep finds the
-    events anyway). ``countdown`` is capped at ``CELERY_MAX_COUNTDOWN_SECONDS``.
+    events anyway). ``countdown`` is capped at ``CELERY_MAX_COUNTDOWN_SECONDS``. An immediate
+    enqueue is skipped while the Page's "queued" mark says a task waits for it; ``force`` (the
+    sweep) sends one anyway, since the message behind a mark may be the one that was lost.
     """
-    transaction.on_commit(
-        functools.partial(_send, tenant_id=tenant_id, page_id=page_id, countdown=countdown),
-        robust=True,
-    )
+
+    # A plain function, not functools.partial: Django's robust on_commit names the failed
+    # callback by its __qualname__ when it logs, and a partial has none.
+    def send() -> None:
+        _send(tenant_id=tenant_id, page_id=page_id, countdown=countdown, force=force)
+
+    transaction.on_commit(send, robust=True)
 
 
-def _send(*, tenant_id: int, page_id: int, countdown: float) -> None:
+def _send(*, tenant_id: int, page_id: int, countdown: float, force: bool = False) -> None:
     from events.tasks import deliver_page  # the task module imports this one
 
     countdown = min(max(countdown, 0.0), float(settings.CELERY_MAX_COUNTDOWN_SECONDS))
-    if countdown <= 0 and not ratelimit.mark_queued(page_id, seconds=QUEUED_MARK_SECONDS):
+    marked = countdown > 0 or ratelimit.mark_queued(page_id, seconds=QUEUED_MARK_SECONDS)
+    if not (marked or force):
         return  # a task for this Page is queued and has not started: it will see these rows
     if countdown > 0:
         deliver_page.apply_async(args=(tenant_id, page_id), countdown=countdown)
@@ -564,7 +571,7 @@ def sweep_due(*, now: datetime | None = None) -> SweepReport:
         due = due.filter(test=False)
     pages = due.order_by().values_list("tenant_id", "page_id").distinct()
     for tenant_id, page_id in pages:
-        enqueue_delivery(tenant_id=tenant_id, page_id=page_id)
+        enqueue_delivery(tenant_id=tenant_id, page_id=page_id, force=True)
         report.enqueued += 1
     if report.taken_back or report.released or report.enqueued:
         logger.info("events.delivery.sweep", extra=report.__dict__)

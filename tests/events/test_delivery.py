@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 import pytest
 import responses
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -486,3 +486,37 @@ def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page):
         thread.join(timeout=10)
 
     assert [e.pk for e in claimed.events] == [events[2].pk, events[3].pk]
+
+
+def test_the_sweep_enqueues_a_page_whose_queued_mark_outlived_its_message(
+    capi_page, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The mark says a task waits for the Page, but the broker lost that message: an ordinary
+    # enqueue trusts the mark and sends nothing; the sweep sends one anyway.
+    sent = []
+    monkeypatch.setattr(tasks.deliver_page, "apply_async", lambda args: sent.append(args))
+    LoggedEventFactory(page=capi_page)
+    assert ratelimit.mark_queued(capi_page.pk, seconds=60)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.enqueue_delivery(tenant_id=capi_page.tenant_id, page_id=capi_page.pk)
+    assert sent == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.sweep_due().enqueued == 1
+    assert sent == [(capi_page.tenant_id, capi_page.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_failure_at_commit_is_logged_not_raised(capi_page, monkeypatch, caplog):
+    def broker_down(args):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(tasks.deliver_page, "apply_async", broker_down)
+    with transaction.atomic():
+        event = LoggedEventFactory(page=capi_page)
+        delivery.enqueue_delivery(tenant_id=capi_page.tenant_id, page_id=capi_page.pk)
+
+    assert LoggedEvent.objects.get(pk=event.pk).status == EventStatus.PENDING  # the sweep's job
+    (record,) = [r for r in caplog.records if r.name == "django.db.backends.base"]
+    assert "enqueue_delivery.<locals>.send" in record.getMessage()
