@@ -16,6 +16,7 @@ The lifecycle (events/README.md "Delivery lifecycle", docs/adr/0003-delivery-sta
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import secrets
@@ -62,12 +63,12 @@ def enqueue_delivery(
     enqueue is skipped while the Page's "queued" mark says a task waits for it; ``force`` (the
     sweep) sends one anyway, since the message behind a mark may be the one that was lost.
     """
-
-    # A plain function, not functools.partial: Django's robust on_commit names the failed
-    # callback by its __qualname__ when it logs, and a partial has none.
-    def send() -> None:
-        _send(tenant_id=tenant_id, page_id=page_id, countdown=countdown, force=force)
-
+    send = functools.partial(
+        _send, tenant_id=tenant_id, page_id=page_id, countdown=countdown, force=force
+    )
+    # Django's robust on_commit names a failed callback by its __qualname__ when it logs it,
+    # and a bare partial has none (the log call itself would raise).
+    functools.update_wrapper(send, _send)
     transaction.on_commit(send, robust=True)
 
 

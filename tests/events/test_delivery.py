@@ -519,4 +519,4 @@ def test_a_broker_failure_at_commit_is_logged_not_raised(capi_page, monkeypatch,
 
     assert LoggedEvent.objects.get(pk=event.pk).status == EventStatus.PENDING  # the sweep's job
     (record,) = [r for r in caplog.records if r.name == "django.db.backends.base"]
-    assert "enqueue_delivery.<locals>.send" in record.getMessage()
+    assert "_send" in record.getMessage()
