@@ -101,7 +101,7 @@ def _check_event(
 
 
 def _check_custom_name(event: str, transport: str | None) -> list[Problem]:
-    if not EVENT_NAME_RE.match(event):
+    if not EVENT_NAME_RE.fullmatch(event):
         message = f"{event!r} is not a valid event name: use {NAME_RULE}."
         return [Problem("event", message, "invalid_name")]
     lowered = event.lower()
@@ -164,7 +164,7 @@ def _check_param(
     templated: bool,
 ) -> Problem | None:
     where = f"params.{key}"
-    if not isinstance(key, str) or not EVENT_NAME_RE.match(key):
+    if not isinstance(key, str) or not EVENT_NAME_RE.fullmatch(key):
         return Problem(
             where, f"{key!r} is not a valid parameter key: use {NAME_RULE}.", "invalid_key"
         )

@@ -894,7 +894,7 @@ def _str_tuple(value: object) -> tuple[str, ...]:
 def _path_id(value: str, name: str) -> str:
     """An id that goes into a URL path: letters, digits and underscores only (``act_123``),
     so nothing from a caller can add a path segment or a query string."""
-    if not _PATH_ID_RE.match(value):
+    if not _PATH_ID_RE.fullmatch(value):
         raise ValueError(f"{name} must be a Graph id (letters, digits, _), got {value!r}")
     return value
 

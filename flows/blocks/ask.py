@@ -105,7 +105,7 @@ def _email(answer: str) -> str | None:
 
 def _phone(answer: str) -> str | None:
     """Digits only, with a leading + kept: "+1 (555) 010-9999" -> "+15550109999"."""
-    if not PHONE_RE.match(answer):
+    if not PHONE_RE.fullmatch(answer):
         return None
     digits = re.sub(r"[^0-9]", "", answer)
     if not 7 <= len(digits) <= 15:
@@ -115,7 +115,7 @@ def _phone(answer: str) -> str | None:
 
 def _number(answer: str) -> str | None:
     """A decimal written plainly: "007" -> "7", "4.50" -> "4.5", "-0" -> "0", ".5" -> "0.5"."""
-    if len(answer) > MAX_NUMBER_CHARS or not NUMBER_RE.match(answer):
+    if len(answer) > MAX_NUMBER_CHARS or not NUMBER_RE.fullmatch(answer):
         return None
     try:
         text = format(Decimal(answer), "f")

@@ -463,7 +463,7 @@ def _app_event(item: Any, index: int) -> AppEvent:
     name = item.get("_eventName")
     if name is None:
         raise missing_param(f"{where}[_eventName]")
-    if not isinstance(name, str) or not EVENT_NAME_RE.match(name):
+    if not isinstance(name, str) or not EVENT_NAME_RE.fullmatch(name):
         raise invalid_param(
             f"Param {where}[_eventName] must match the regular expression "
             f"/^[0-9a-zA-Z_][0-9a-zA-Z _-]{{0,39}}$/ - got {json.dumps(name)}"
@@ -479,7 +479,7 @@ def _app_event(item: Any, index: int) -> AppEvent:
         if kind == "float":
             value = number(raw, field_name)
         elif kind == "md5":
-            if not isinstance(raw, str) or not EVENT_NAME_MD5_RE.match(raw):
+            if not isinstance(raw, str) or not EVENT_NAME_MD5_RE.fullmatch(raw):
                 raise invalid_param(f"Param {field_name} must match /^[A-Fa-f0-9]{{32}}$/")
             meta[key] = raw
         elif kind == "int":
@@ -491,7 +491,7 @@ def _app_event(item: Any, index: int) -> AppEvent:
                 raise invalid_param(f"Param {field_name} must be a string")
             meta[key] = str(raw)
         else:
-            if not EVENT_NAME_RE.match(key):
+            if not EVENT_NAME_RE.fullmatch(key):
                 raise invalid_param(
                     f"Param {where} has an invalid parameter name {json.dumps(key)}: names must "
                     f"match /^[0-9a-zA-Z_][0-9a-zA-Z _-]{{0,39}}$/"

@@ -109,7 +109,7 @@ def _int(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
 def _referral(value: Any, name: str) -> dict[str, Any]:
     referral = _object(value, name)
     ref = _text(referral.get("ref"), f"{name}.ref")
-    if ref is not None and not REF_RE.match(ref):
+    if ref is not None and not REF_RE.fullmatch(ref):
         raise WebhookSpecError(f"{name}.ref allows only alphanumerics, '-', '_' and '='")
     source = referral.get("source", "SHORTLINK")
     if source not in REFERRAL_SOURCES:

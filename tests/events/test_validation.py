@@ -50,7 +50,7 @@ def is_plain_custom(name: str) -> bool:
 @given(valid_names)
 def test_every_name_matching_the_regex_is_a_valid_custom_name_on_page_activities(name):
     assume(is_plain_custom(name))
-    assert EVENT_NAME_RE.match(name)
+    assert EVENT_NAME_RE.fullmatch(name)
     assert validate_event(event=name, transport=PA) == []
     assert validate_event(event=name) == []
 
@@ -110,6 +110,7 @@ def test_a_name_starting_with_a_space_or_hyphen_is_refused(first, rest):
         ("fb_my_thing", PA, [("event", "reserved_prefix")]),
         ("LEAD_SUBMITTED", PA, [("event", "case_mismatch")]),
         ("purchased!", PA, [("event", "invalid_name")]),
+        ("Booked\n", PA, [("event", "invalid_name")]),  # `$` alone matches before a final newline
         ("a" * 40, PA, []),
         ("a" * 41, PA, [("event", "invalid_name")]),
     ],

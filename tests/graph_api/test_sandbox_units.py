@@ -66,13 +66,14 @@ def test_appsecret_proof_is_facebooks_hmac() -> None:
         ("a" * 41, False),
         ("", False),
         (" leading space", False),
+        ("trailing_newline\n", False),  # `$` alone would match before it
         ("-leading-hyphen", False),
         ("dot.name", False),
         ("émoji", False),
     ],
 )
 def test_event_name_regex(name: str, valid: bool) -> None:
-    assert bool(EVENT_NAME_RE.match(name)) is valid
+    assert bool(EVENT_NAME_RE.fullmatch(name)) is valid
 
 
 @pytest.mark.parametrize(
