@@ -42,6 +42,7 @@ pytest: install ## the tests (Postgres when DATABASE_URL is set, SQLite otherwis
 bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/sandbox.py
 	$(UV) run python benchmarks/delivery.py
+	$(UV) run python benchmarks/webhook.py
 
 sandbox: install ## only the Graph sandbox, on port 8765
 	DEBUG=1 $(UV) run python manage.py graph_sandbox --port 8765
