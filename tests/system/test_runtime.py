@@ -27,6 +27,13 @@ from flows.models import (
 from tests.sandbox_fixtures import GraphSandbox
 from tests.system.harness import Cluster, wait_for
 from tests.system.runtime_fixtures import (  # noqa: F401 (fixtures)
+    ASK_CHANNEL,
+    ASK_EMAIL,
+    ASK_NEED,
+    ASK_TIMELINE,
+    NOT_AN_EMAIL,
+    THANKS,
+    WELCOME,
     Lead,
     Messenger,
     acknowledged,
@@ -164,14 +171,14 @@ def test_the_lead_template_end_to_end_with_every_delivery_sent_twice(
     texts = [m["message"]["text"] for m in messenger.messages() if m["psid"] == person.psid]
     assert texts == [m["message"]["text"] for m in received[person.psid]]
     assert texts == [
-        "Hi! We'd love to help. Two quick questions, then we'll put you in touch.",
-        "What are you looking for?",
-        "When would you like to get started?",
-        "How should we contact you?",
-        "What's your email address?",
-        "That doesn't look like an email address. Could you check it?",
-        "What's your email address?",
-        f"Thank you! Someone from our team will contact you at {person.email} shortly.",
+        WELCOME,
+        ASK_NEED,
+        ASK_TIMELINE,
+        ASK_CHANNEL,
+        ASK_EMAIL,
+        NOT_AN_EMAIL,
+        ASK_EMAIL,
+        THANKS.format(email=person.email),
     ]
     conversation = Conversation.objects.get()
     assert (conversation.status, conversation.handoff_note) == (
