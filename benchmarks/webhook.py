@@ -5,7 +5,7 @@
 
 Starts the app's web server as production runs it (docker-compose.yml's and the Dockerfile's
 `gunicorn config.wsgi --access-logfile -`, sync workers, as many as WEB_CONCURRENCY says,
-gunicorn's default 1 when it is unset; ``--workers`` overrides it), with production settings
+the image's default 3 when it is unset; ``--workers`` overrides it), with production settings
 (DEBUG=0, LOG_LEVEL as set, default INFO), on loopback. The database is PostgreSQL when
 DATABASE_URL is set (a database of its own next to it, created, migrated and dropped here),
 else a temporary SQLite file; Redis (the broker the webhook enqueues its task on) from
@@ -247,6 +247,10 @@ def purge_runtime_queue() -> None:
         app.amqp.queues["runtime"].bind(connection.default_channel).purge()
 
 
+IMAGE_WEB_CONCURRENCY = 3
+"""The Dockerfile's WEB_CONCURRENCY: gunicorn's workers in production unless set."""
+
+
 def gunicorn_argv(app: str, port: int, workers: int | None) -> list[str]:
     """The Dockerfile's command on a loopback port (workers from WEB_CONCURRENCY unless given)."""
     argv = ["-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"]
@@ -283,7 +287,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20, help="measured seconds per server")
     parser.add_argument("--warmup-seconds", type=float, default=2, help="not measured")
     parser.add_argument("--timeout", type=float, default=10, help="per request (Facebook's)")
-    parser.add_argument("--workers", type=int, default=0, help="default: WEB_CONCURRENCY or 1")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="default: WEB_CONCURRENCY or 3 (the image's)"
+    )
     args = parser.parse_args()
     if not (0 < args.rate <= 2000 and 0 < args.seconds <= 120 and 0 <= args.warmup_seconds <= 30):
         parser.error("--rate must be in (0, 2000], --seconds in (0, 120], --warmup in [0, 30]")
@@ -297,7 +303,7 @@ def main() -> int:
     )
     from benchmarks.sandbox import machine
 
-    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY") or 1)
+    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY") or IMAGE_WEB_CONCURRENCY)
     count = int(args.rate * args.seconds)
     warm = int(args.rate * args.warmup_seconds)
 
