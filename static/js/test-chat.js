@@ -132,7 +132,10 @@
       name.href = eventUrl.replace(/0\/$/, `${event.id}/`);
       item.append(name, " ", el("span", "badge test", "test"), " ");
       item.append(el("span", `badge st-${event.status}`, event.status));
-      const params = Object.entries(event.params).map(([key, value]) => `${key}: ${value}`);
+      // By key: PostgreSQL's jsonb keeps no order of its own, so the list must not rely on one.
+      const params = Object.entries(event.params)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, value]) => `${key}: ${value}`);
       if (event.value !== null) params.push(`value: ${event.value} ${event.currency}`.trim());
       if (params.length) item.append(el("small", "muted", params.join(" · ")));
       item.append(el("small", "muted", `from ${event.node_id}`));

@@ -115,7 +115,7 @@ def test_chat_through_the_lead_template(
     expect(events).to_have_count(1)
     expect(events.first).to_contain_text("lead_submitted")
     expect(events.first.locator(".badge.test")).to_have_text("test")
-    expect(events.first).to_contain_text("need: A quote · timeline: Later · channel: Email")
+    expect(events.first).to_contain_text("channel: Email · need: A quote · timeline: Later")
     expect(panel.locator("[data-chat-status]")).to_have_text("Handed off to a person · draft")
     # The last turn's blocks stand out from the earlier ones.
     expect(panel.locator("[data-chat-path] li.latest")).to_have_text(
