@@ -192,24 +192,27 @@ def private_redis(stack: contextlib.ExitStack, log_dir: Path) -> str:
     return url
 
 
-def database(stack: contextlib.ExitStack, tmp: Path) -> str:
-    """A database for this run: a fresh one next to DATABASE_URL's (PostgreSQL), or a file."""
+def database(stack: contextlib.ExitStack, tmp: Path, *, name: str = "delivery") -> str:
+    """A database for this run: a fresh one next to DATABASE_URL's (PostgreSQL), named after
+    the benchmark and dropped afterwards, or a file in ``tmp``."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         return f"sqlite:///{tmp / 'bench.sqlite3'}"
     import psycopg
+    from psycopg import sql
 
     parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'pagepulse'}_bench_delivery"
+    name = f"{parts.path.lstrip('/') or 'pagepulse'}_bench_{name}"
     maintenance = urlunsplit(parts._replace(path="/postgres", scheme="postgresql"))
 
-    def run(sql: str) -> None:
+    def run(statement: str) -> None:
         with psycopg.connect(maintenance, autocommit=True) as connection:
-            connection.execute(sql)  # type: ignore[arg-type] - our own identifiers
+            connection.execute(sql.SQL(statement).format(sql.Identifier(name)))
 
-    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    run(f'CREATE DATABASE "{name}"')
-    stack.callback(run, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
+    run(drop)
+    run("CREATE DATABASE {}")
+    stack.callback(run, drop)
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 

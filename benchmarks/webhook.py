@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 50.0
@@ -216,29 +216,6 @@ async def load(name: str, url: str, requests: list[bytes], rate: float, timeout:
 # --- Processes and stores -----------------------------------------------------------------------
 
 
-def database(stack: contextlib.ExitStack, tmp: Path) -> str:
-    """A database for this run: a fresh one next to DATABASE_URL's (PostgreSQL), or a file."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        return f"sqlite:///{tmp / 'bench.sqlite3'}"
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'pagepulse'}_bench_webhook"
-    maintenance = urlunsplit(parts._replace(path="/postgres", scheme="postgresql"))
-
-    def run(statement: str) -> None:
-        with psycopg.connect(maintenance, autocommit=True) as connection:
-            connection.execute(sql.SQL(statement).format(sql.Identifier(name)))
-
-    drop = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
-    run(drop)
-    run("CREATE DATABASE {}")
-    stack.callback(run, drop)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def purge_runtime_queue() -> None:
     """Drop the process_delivery tasks this run queued (no worker ran them)."""
     from config.celery import app
@@ -299,6 +276,7 @@ def main() -> int:
         SETTINGS,
         TOKEN_KEY,
         Processes,
+        database,
         private_redis,
     )
     from benchmarks.sandbox import machine
@@ -311,7 +289,7 @@ def main() -> int:
         tmp = Path(tempfile.mkdtemp(prefix="pagepulse-bench-webhook-"))
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         redis_url = os.environ.get("REDIS_URL") or private_redis(stack, tmp)
-        database_url = database(stack, tmp)
+        database_url = database(stack, tmp, name="webhook")
         (tmp / "bench_settings.py").write_text(SETTINGS)
         env = {
             **os.environ,
