@@ -1,0 +1,88 @@
+"""The settings, the README's configuration table and docker-compose.yml name the same
+environment variables, and the compose file runs what the app needs.
+
+`docker compose config` itself runs where the compose plugin is installed (the docker client
+here has none, and none can be installed offline); the structure is checked everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# Read by the settings (env.str("NAME", ...), env.db("NAME"), ...).
+SETTINGS_VARIABLE_RE = re.compile(r"env\.[a-z]+\(\s*\"([A-Z][A-Z0-9_]+)\"")
+# A row of the README's configuration table: | `NAME` | default | what |
+README_ROW_RE = re.compile(r"^\| `([A-Z][A-Z0-9_]+)` \|", re.MULTILINE)
+# Set by compose itself for every app container, or meaningful only outside containers.
+COMPOSE_SETS = {"DEBUG", "SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL"}
+NOT_FOR_CONTAINERS = {"CONN_MAX_AGE", "SECURE_HSTS_SECONDS"}
+APP_SERVICES = ("migrate", "web", "worker", "beat", "sandbox")
+
+
+def settings_variables() -> set[str]:
+    return set(SETTINGS_VARIABLE_RE.findall((ROOT / "config" / "settings.py").read_text()))
+
+
+def readme_variables() -> set[str]:
+    return set(README_ROW_RE.findall((ROOT / "README.md").read_text()))
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_setting_from_the_environment_is_in_the_readme():
+    variables = settings_variables()
+    assert "EVENTS_RETRY_WINDOW_SECONDS" in variables  # the pattern finds them at all
+    assert variables - readme_variables() == set()
+
+
+def test_the_readme_lists_no_variable_that_nothing_reads():
+    gunicorn = {"WEB_CONCURRENCY"}  # read by gunicorn, not by the settings
+    assert readme_variables() - settings_variables() - gunicorn == set()
+
+
+def test_compose_passes_every_setting_through_to_the_app():
+    services = compose()["services"]
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        missing = settings_variables() - COMPOSE_SETS - NOT_FOR_CONTAINERS - set(environment)
+        assert missing == set(), f"{name} does not pass {sorted(missing)} through"
+        assert set(environment) >= COMPOSE_SETS
+        assert environment["DEBUG"] == "0"
+
+
+def test_compose_runs_a_worker_for_every_queue_and_the_image_command_for_web():
+    services = compose()["services"]
+    command = services["worker"]["command"]
+    queues = set(command[command.index("-Q") + 1].split(","))
+    assert queues == {queue.name for queue in settings.CELERY_TASK_QUEUES}
+    dockerfile_cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert dockerfile_cmd is not None
+    assert services["web"]["command"][:2] == yaml.safe_load(dockerfile_cmd.group(1))[:2]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    assert services["sandbox"]["profiles"] == ["sandbox"]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }
+
+
+@pytest.mark.skipif(
+    shutil.which("docker") is None
+    or subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode
+    != 0,
+    reason="the docker client here has no compose plugin",
+)
+def test_docker_compose_config_accepts_the_file():
+    env = {**os.environ, "SECRET_KEY": "x" * 50, "TOKEN_ENCRYPTION_KEYS": "k"}
+    subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT, env=env, check=True)
