@@ -179,6 +179,13 @@ def _check_param(
             "Set the currency in the event's currency field, not as the fb_currency parameter."
         )
         return Problem(where, message, "use_currency_field")
+    if transport == "conversions_api" and key in ("value", "currency"):
+        # custom_data carries the event's own value and currency under these keys.
+        message = (
+            f"Set the {key} in the event's {key} field, not as a parameter: on the "
+            f"Conversions API it would replace the event's {key}."
+        )
+        return Problem(where, message, f"use_{key}_field")
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         message = f"{key}: a parameter value is text or a number, not {_kind(value)}."
         return Problem(where, message, "invalid_value")

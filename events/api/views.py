@@ -329,6 +329,9 @@ def _split_errors(
             offset += len(raw) if isinstance(raw, list) else 0
         remaining = {}
         for index, item in batch.items():
+            if not isinstance(item, Mapping):  # the item itself is wrong (null): not an event's
+                remaining[index] = item
+                continue
             item = dict(item)
             if "events" in item and take(item["events"], offsets[index]):
                 del item["events"]
