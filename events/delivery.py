@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from events import policy, ratelimit
@@ -546,9 +547,16 @@ def postpone_due(page: ConnectedPage, *, seconds: float) -> int:
 # --- The beat sweep ----------------------------------------------------------------------------
 
 
+LEASE_DEAD_REASON = (
+    "Every worker that took this event stopped before it settled (a crash or a kill each time) "
+    "for the whole retry window, so it is no longer retried. Replay it once the cause is fixed."
+)
+
+
 @dataclass
 class SweepReport:
     taken_back: int = 0
+    dead: int = 0
     released: int = 0
     enqueued: int = 0
 
@@ -558,8 +566,15 @@ def sweep_due(*, now: datetime | None = None) -> SweepReport:
     enqueue every Page with due events. The one reader across tenants (ADR 0001 allows it)."""
     now = now or timezone.now()
     report = SweepReport()
+    # A lease that ran out is a failed try: its retry window starts then, so an event whose
+    # every worker dies (a crash it causes, or kills) ends `dead` instead of cycling forever.
+    expired = LoggedEvent.objects.filter(status=EventStatus.SENDING, next_attempt_at__lte=now)
+    window = timedelta(seconds=settings.EVENTS_RETRY_WINDOW_SECONDS)
+    report.dead = expired.filter(first_failed_at__lte=now - window).update(
+        status=EventStatus.DEAD, claim_token="", last_error=LEASE_DEAD_REASON, updated_at=now
+    )
     report.taken_back = _release(
-        LoggedEvent.objects.filter(status=EventStatus.SENDING, next_attempt_at__lte=now), now
+        expired, now, first_failed_at=Coalesce(F("first_failed_at"), Value(now))
     )
     held = LoggedEvent.objects.filter(status=EventStatus.BLOCKED).values("page_id")
     for page in ConnectedPage.objects.filter(pk__in=held, status=PageStatus.ACTIVE).select_related(
@@ -574,6 +589,6 @@ def sweep_due(*, now: datetime | None = None) -> SweepReport:
     for tenant_id, page_id in pages:
         enqueue_delivery(tenant_id=tenant_id, page_id=page_id, force=True)
         report.enqueued += 1
-    if report.taken_back or report.released or report.enqueued:
+    if report.taken_back or report.dead or report.released or report.enqueued:
         logger.info("events.delivery.sweep", extra=report.__dict__)
     return report

@@ -520,3 +520,31 @@ def test_a_broker_failure_at_commit_is_logged_not_raised(capi_page, monkeypatch,
     assert LoggedEvent.objects.get(pk=event.pk).status == EventStatus.PENDING  # the sweep's job
     (record,) = [r for r in caplog.records if r.name == "django.db.backends.base"]
     assert "_send" in record.getMessage()
+
+
+@override_settings(EVENTS_RETRY_WINDOW_SECONDS=3600)
+def test_an_event_whose_every_worker_dies_ends_dead_after_the_retry_window(capi_page):
+    event = LoggedEventFactory(page=capi_page)
+    start = timezone.now()
+
+    # Its worker dies mid-call: the lease runs out and the sweep takes it back, once, twice...
+    delivery.claim(capi_page, limit=10, now=start)
+    first = start + timedelta(seconds=61)
+    assert (delivery.sweep_due(now=first).taken_back, rows(event)[0].first_failed_at) == (1, first)
+
+    delivery.claim(capi_page, limit=10, now=first)
+    still_inside = first + timedelta(minutes=59)
+    sweep = delivery.sweep_due(now=still_inside)
+    assert (sweep.taken_back, sweep.dead) == (1, 0)
+    assert rows(event)[0].first_failed_at == first  # the window runs from the first failure
+
+    # ... until a lease runs out past the window: dead, with the reason, and replayable.
+    delivery.claim(capi_page, limit=10, now=still_inside)
+    sweep = delivery.sweep_due(now=first + timedelta(hours=1, minutes=1))
+    (row,) = rows(event)
+    assert (sweep.taken_back, sweep.dead) == (0, 1)
+    assert (row.status, row.claim_token, row.last_error) == (
+        EventStatus.DEAD,
+        "",
+        delivery.LEASE_DEAD_REASON,
+    )
