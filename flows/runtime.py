@@ -522,11 +522,20 @@ def conversation_apply(
     return outbound
 
 
+WEBHOOK_MAX_AGE = timedelta(hours=36)
+"""Facebook drops a delivery it could not hand over within 36 hours (reference §6.3)."""
+
+
 def _moment(timestamp_ms: int, now: datetime) -> datetime:
-    """The item's time, never in the future (it opens the 24-hour window)."""
+    """The item's time, which opens the 24-hour window: never in the future, and ``now`` for
+    a time no delivery from Facebook can carry (missing, in seconds rather than milliseconds,
+    or older than Facebook keeps retrying), so a bad clock cannot silence the bot."""
     if timestamp_ms <= 0:
         return now
-    return min(datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC), now)
+    moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    if moment < now - WEBHOOK_MAX_AGE:
+        return now
+    return min(moment, now)
 
 
 def _end(conversation: Conversation, now: datetime) -> None:
