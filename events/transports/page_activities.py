@@ -26,7 +26,12 @@ from events.transports import (
     stored_request,
 )
 from graph_api.client import MAX_BATCH_OPERATIONS, GraphClient, page_activities_body
-from graph_api.errors import GraphError
+from graph_api.errors import (
+    GraphError,
+    PermissionMissingError,
+    TokenInvalidError,
+    TransientError,
+)
 from graph_api.redaction import SECRET_PARAMS
 
 TRANSPORT = "page_activities"
@@ -156,7 +161,7 @@ def _send_batch(
         answers = graph.batch(operations=operations)
     except GraphError as error:  # the whole request failed: every operation shares its fate
         for result in results:
-            _failed(result, error)
+            _failed(result, _batch_level(error))
         answers = []
     duration = round((time.monotonic() - started) * 1000)
     for result, answer in zip(results, answers, strict=False):
@@ -169,6 +174,24 @@ def _send_batch(
     for result in results:
         result.duration_ms = duration
     return results
+
+
+def _batch_level(error: GraphError) -> GraphError:
+    """A token or permission error on the batch request itself concerns its top-level token,
+    the app's, not the Page's: it must not mark the Page (each operation's own answer does
+    that), so it is retried like an outage, with Facebook's message and a hint."""
+    if not isinstance(error, TokenInvalidError | PermissionMissingError):
+        return error
+    return TransientError(
+        f"Facebook refused the batch request's app token ({error.message}). Check "
+        "FACEBOOK_APP_ID and FACEBOOK_APP_SECRET; the events are retried.",
+        code=error.code,
+        error_subcode=error.error_subcode,
+        type=error.type,
+        fbtrace_id=error.fbtrace_id,
+        http_status=error.http_status,
+        usage=error.usage,
+    )
 
 
 def _operation_body(form: str) -> dict[str, Any]:

@@ -548,3 +548,19 @@ def test_an_event_whose_every_worker_dies_ends_dead_after_the_retry_window(capi_
         "",
         delivery.LEASE_DEAD_REASON,
     )
+
+
+@pytest.mark.parametrize("code", [190, 10])
+def test_a_refused_app_token_on_the_batch_itself_never_marks_the_page(pa_page, mocked, code):
+    # The batch's top-level token is the app's: Facebook refusing it says nothing about the
+    # Page's own token, so the Page stays active and its events are retried.
+    events = [LoggedEventFactory(page=pa_page, psid=psid) for psid in ("111", "222")]
+    mocked.post(BATCH_URL, **graph_error(code, "Invalid OAuth access token"))
+
+    deliver(pa_page)
+
+    pa_page.refresh_from_db()
+    assert pa_page.status == PageStatus.ACTIVE
+    for row in rows(*events):
+        assert row.status == EventStatus.RETRYING
+        assert "Check FACEBOOK_APP_ID and FACEBOOK_APP_SECRET" in row.last_error
