@@ -260,6 +260,12 @@ def _route_page(page_id: str) -> tuple[ConnectedPage | None, str]:
     return pages[0], ""
 
 
+def _list(value: object) -> list[Any]:
+    """A JSON array of the delivery, or nothing for anything else (a signed body may still hold
+    a shape the reference never shows; it is ignored, not a crash that stops the rest)."""
+    return value if isinstance(value, list) else []
+
+
 def delivery_process(*, delivery_id: int) -> DeliveryReport:
     """Route every item of a stored delivery; idempotent (processed items are skipped)."""
     report = DeliveryReport()
@@ -278,13 +284,14 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
 
     groups: dict[tuple[int, str], list[Item]] = {}
     pages: dict[str, tuple[ConnectedPage | None, str]] = {}
-    for entry in payload.get("entry") or []:
+    entries = payload.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, Mapping):
             report.ignored += 1
             continue
         page_id = _text(entry.get("id"))
-        messaging = entry.get("messaging") or []
-        report.ignored += len(entry.get("standby") or [])  # threads another app owns
+        messaging = _list(entry.get("messaging"))
+        report.ignored += len(_list(entry.get("standby")))  # threads another app owns
         if page_id not in pages:
             pages[page_id] = _route_page(page_id)
         page, reason = pages[page_id]
@@ -292,7 +299,7 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
             report.unrouted.append({"page_id": page_id, "reason": reason})
             report.ignored += len(messaging)
             continue
-        for raw in messaging if isinstance(messaging, list) else []:
+        for raw in messaging:
             item = parse_item(page_id, raw)
             if item is None:
                 report.ignored += 1

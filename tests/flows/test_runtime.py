@@ -869,3 +869,20 @@ def test_resolving_a_test_chat_handoff_sends_nothing(tenant, page, worker):
         runtime.TEST_CHAT_REASON,
     )
     assert worker.queued == []
+
+
+def test_shapes_the_reference_never_shows_are_ignored_and_the_rest_still_runs(
+    client, worker, send_api, tenant, page
+):
+    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
+    odd = {"id": PAGE, "time": now_ms(), "messaging": 7, "standby": 3}
+    payload = envelope(entry(PAGE, text(PAGE)))
+    payload["entry"].insert(0, odd)
+    delivery = WebhookDelivery.objects.create(body=encode(payload))
+
+    report = runtime.delivery_process(delivery_id=delivery.pk)
+
+    assert (report.ran, report.error) == (1, "")
+    assert Conversation.objects.filter(psid=PSID).count() == 1
+    assert runtime.delivery_process(delivery_id=delivery.pk).ran == 0  # processed: done
+    assert WebhookDelivery.objects.get().processed_at is not None
