@@ -240,10 +240,31 @@ def flow_update_draft(
                 details={"status": ["never_published"]},
             )
         flow.status = status
+    live_change = page_id is not None or trigger is not None or status is not None
+    if flow.status == FlowStatus.PUBLISHED and live_change:
+        _check_live(flow)
     flow.revision += 1
     flow.updated_by = actor.user
     flow.save()
     return flow
+
+
+def _check_live(flow: Flow) -> None:
+    """The page and trigger of a published flow route Messenger users now, not at the next
+    publish: such a change must pass what publishing checks of them (no other published flow
+    of the page answering the same trigger; the live version deliverable on the page)."""
+    live = flow.versions.order_by("-number").only("document").first()
+    problems = [
+        *_page_problems(flow.page),
+        *_trigger_problems(flow),
+        *(graph_problems(live.document, transport=flow.page.transport) if live else []),
+    ]
+    if has_errors(problems):
+        raise FlowInvalid(
+            "This flow is published, so its page and trigger take effect at once, and this "
+            "change would break it; details.problems says why.",
+            details={"problems": [p.as_dict() for p in problems if p.severity == ERROR]},
+        )
 
 
 @transaction.atomic
