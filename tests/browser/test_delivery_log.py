@@ -19,7 +19,9 @@ from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 PASSWORD = "correct horse battery staple"
-SECRET_TOKEN = "EAABsbCS1iHgBAKZCZBsecrettokenvalue1234567890"
+SECRET_TOKEN = (
+    "EAA" + "fake-page-token-of-the-tests-" * 2
+)  # built, so no real-looking token is committed
 # (hours ago, event, status) for the history the overview draws.
 HISTORY = [
     (hours, name, status)

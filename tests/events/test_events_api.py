@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 PSID = "24571937185104"
 OTHER_PSID = "31298476510293"
-TOKEN = "EAABsbCS1iHgBAKZCZBsecrettokenvalue1234567890"
+TOKEN = "EAA" + "FakePageTokenOfTheTests" * 2  # built: no real-looking token is committed
 PROOF = "3f1c5e0d9a7b2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
 
 
