@@ -19,9 +19,7 @@ from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 PASSWORD = "correct horse battery staple"
-SECRET_TOKEN = (
-    "EAA" + "fake-page-token-of-the-tests-" * 2
-)  # built, so no real-looking token is committed
+SECRET_TOKEN = "EAA" + "FakePageTokenOfTheTests" * 2  # built: no real-looking token is committed
 # (hours ago, event, status) for the history the overview draws.
 HISTORY = [
     (hours, name, status)
