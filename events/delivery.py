@@ -44,7 +44,7 @@ from events.transports import CallResult, conversions_api, page_activities, unse
 from graph_api.client import GraphClient
 from tenants import services as tenant_services
 from tenants.crypto import decrypt_token
-from tenants.models import ConnectedPage, PageStatus, Transport
+from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
 from tenants.services import region_allows_page_activities
 
 logger = logging.getLogger(__name__)
@@ -154,12 +154,25 @@ class _Stop(Exception):
     """The Page cannot go on this run (throttled, blocked); the rest waits."""
 
 
+def delivers_test_events(tenant: Tenant) -> bool:
+    """Whether the workspace's test events go to Facebook: its own switch (Settings), or
+    ``EVENTS_DELIVER_TEST_EVENTS`` for every workspace."""
+    return settings.EVENTS_DELIVER_TEST_EVENTS or tenant.deliver_test_events
+
+
+def _deliverable(rows: QuerySet[LoggedEvent]) -> QuerySet[LoggedEvent]:
+    """Leave out test events, but for workspaces that deliver them."""
+    if settings.EVENTS_DELIVER_TEST_EVENTS:
+        return rows
+    return rows.filter(Q(test=False) | Q(tenant__deliver_test_events=True))
+
+
 def _due(page: ConnectedPage, now: datetime) -> QuerySet[LoggedEvent]:
     """The Page's rows a worker may take: due ones, and ones whose worker's lease ran out."""
     rows = LoggedEvent.objects.filter(tenant_id=page.tenant_id, page_id=page.pk).filter(
         Q(status__in=DUE_STATUSES) | Q(status=EventStatus.SENDING), next_attempt_at__lte=now
     )
-    return rows if settings.EVENTS_DELIVER_TEST_EVENTS else rows.filter(test=False)
+    return _deliverable(rows)
 
 
 def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _Claim:
@@ -582,9 +595,9 @@ def sweep_due(*, now: datetime | None = None) -> SweepReport:
     ):
         if not page_block_reason(page):
             report.released += release_blocked(page, now=now)
-    due = LoggedEvent.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
-    if not settings.EVENTS_DELIVER_TEST_EVENTS:
-        due = due.filter(test=False)
+    due = _deliverable(
+        LoggedEvent.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+    )
     pages = due.order_by().values_list("tenant_id", "page_id").distinct()
     for tenant_id, page_id in pages:
         enqueue_delivery(tenant_id=tenant_id, page_id=page_id, force=True)

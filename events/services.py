@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from events import catalog, validation
-from events.delivery import enqueue_delivery, page_block_reason
+from events.delivery import delivers_test_events, enqueue_delivery, page_block_reason
 from events.exceptions import InvalidEvents, NoEvents, TooManyEvents
 from events.models import REPLAYABLE_STATUSES, EventStatus, LoggedEvent
 from events.policy import MAX_EVENT_AGE
@@ -102,7 +101,8 @@ def log_event_batch(
     tenant returns the events it logged the first time and writes nothing, also when two
     requests race (the unique constraint decides). Events of a Page that cannot deliver now
     (needs re-authorization, its region has no transport, ...) are written ``blocked`` with
-    the reason. Test events are stored and sent only if ``EVENTS_DELIVER_TEST_EVENTS`` is on.
+    the reason. Test events are stored and sent only where ``delivers_test_events`` says so (the workspace's
+    switch, or ``EVENTS_DELIVER_TEST_EVENTS``).
     """
     if page.tenant_id != tenant.pk:
         raise NotFound("No such Page in this workspace.")
@@ -162,7 +162,7 @@ def log_event_batch(
         if idempotency_key is not None and (existing := _logged_with(tenant, idempotency_key)):
             return existing
         raise
-    if not blocked and (not test or settings.EVENTS_DELIVER_TEST_EVENTS):
+    if not blocked and (not test or delivers_test_events(tenant)):
         enqueue_delivery(tenant_id=tenant.pk, page_id=page.pk)
     logger.info(
         "events.logged",

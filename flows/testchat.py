@@ -7,7 +7,8 @@ A test chat is a `Conversation` with `is_test=True`, one open per flow and perso
 rows). `log_event` effects are logged through `events.services.log_events(test=True,
 source="test_chat")` in the same transaction as the conversation's new state, with an
 idempotency key from the conversation, node and step like the real runtime's, so they show in
-the delivery log under "Test events" and are sent only when `EVENTS_DELIVER_TEST_EVENTS` is on.
+the delivery log under "Test events" and are sent only when the workspace delivers test events (its Settings switch, or
+`EVENTS_DELIVER_TEST_EVENTS`; see `events.delivery.delivers_test_events`).
 
 A draft runs as it is now on every turn (an editor may save between two messages), and only if
 it has no errors: one with errors is refused with `FlowInvalid` (400, `details.problems`).

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from events.delivery import delivers_test_events
 from flows import services
 from flows.blocks import REGISTRY
 from flows.forms import FlowCreateForm
@@ -121,6 +121,6 @@ def flow_canvas(request: HttpRequest, tenant: Tenant, flow_id: int) -> HttpRespo
         .order_by("-number")[:10],
         # The test chat runs the flow (and logs test events): editors and above.
         "can_test_chat": role_can(request.tenant_role, "flow.edit"),  # type: ignore[attr-defined]
-        "deliver_test_events": settings.EVENTS_DELIVER_TEST_EVENTS,
+        "deliver_test_events": delivers_test_events(tenant),
     }
     return render(request, "flows/canvas.html", context)

@@ -21,6 +21,16 @@ class WorkspaceForm(forms.Form):
         return name
 
 
+class WorkspaceSettingsForm(WorkspaceForm):
+    deliver_test_events = forms.BooleanField(
+        required=False,
+        label="Send test events to Facebook",
+        help_text='Events from the test chat (and API calls with "test": true) are stored and '
+        "shown under Test events; with this on they are also delivered to your Pages, e.g. to "
+        "check them in Events Manager. Off by default.",
+    )
+
+
 class MemberAddForm(forms.Form):
     email = forms.EmailField(help_text="They must have signed in to Pagepulse once.")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)

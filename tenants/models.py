@@ -28,6 +28,11 @@ class Tenant(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     country = CountryField(help_text="Where the business is based (ISO 3166 alpha-2).")
+    deliver_test_events = models.BooleanField(
+        default=False,
+        help_text="Send test events (the editor's test chat, or logged with test=true) to "
+        "Facebook too, e.g. to check them in Events Manager.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -18,7 +18,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tenants import services
 from tenants.crypto import decrypt_token, encrypt_token
 from tenants.exceptions import DomainError
-from tenants.forms import ApiKeyForm, MemberAddForm, MemberRoleForm, WorkspaceForm
+from tenants.forms import (
+    ApiKeyForm,
+    MemberAddForm,
+    MemberRoleForm,
+    WorkspaceForm,
+    WorkspaceSettingsForm,
+)
 from tenants.models import (
     ApiKey,
     AuditEvent,
@@ -115,8 +121,12 @@ def overview(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @tenant_page("tenant.update")
 @require_http_methods(["GET", "POST"])
 def workspace_settings(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    initial = {"name": tenant.name, "country": str(tenant.country)}
-    form = WorkspaceForm(request.POST or None, initial=initial)
+    initial = {
+        "name": tenant.name,
+        "country": str(tenant.country),
+        "deliver_test_events": tenant.deliver_test_events,
+    }
+    form = WorkspaceSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.tenant_update(tenant=tenant, actor=actor_for(request), **form.cleaned_data)
         messages.success(request, "Workspace settings saved.")

@@ -17,7 +17,7 @@ class TenantSerializer(serializers.ModelSerializer[Tenant]):
 
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "country", "role", "created_at"]
+        fields = ["slug", "name", "country", "deliver_test_events", "role", "created_at"]
         read_only_fields = ["slug", "created_at"]
 
     def get_role(self, tenant: Tenant) -> str | None:

@@ -114,10 +114,18 @@ def tenant_create(*, name: str, country: str, owner: User, actor: Actor) -> Tena
 
 @transaction.atomic
 def tenant_update(
-    *, tenant: Tenant, actor: Actor, name: str | None = None, country: str | None = None
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    name: str | None = None,
+    country: str | None = None,
+    deliver_test_events: bool | None = None,
 ) -> Tenant:
     require_permission(tenant=tenant, actor=actor, permission="tenant.update")
     changes: dict[str, Any] = {}
+    if deliver_test_events is not None and deliver_test_events != tenant.deliver_test_events:
+        changes["deliver_test_events"] = [tenant.deliver_test_events, deliver_test_events]
+        tenant.deliver_test_events = deliver_test_events
     if name is not None and name.strip() != tenant.name:
         changes["name"] = [tenant.name, name.strip()]
         tenant.name = name.strip()
@@ -125,7 +133,7 @@ def tenant_update(
         changes["country"] = [str(tenant.country), country]
         tenant.country = country
     if changes:
-        tenant.save(update_fields=["name", "country"])
+        tenant.save(update_fields=["name", "country", "deliver_test_events"])
         audit_record(
             tenant=tenant,
             actor=actor,

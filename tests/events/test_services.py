@@ -318,3 +318,19 @@ def test_replay_needs_the_replay_permission(page):
     with pytest.raises(PermissionDenied):
         services.events_replay(tenant=page.tenant, actor=editor, event_ids=[event.pk])
     assert LoggedEvent.objects.get(pk=event.pk).status == EventStatus.FAILED
+
+
+def test_a_workspace_that_delivers_test_events_gets_them_sent(
+    page, django_capture_on_commit_callbacks
+):
+    page.tenant.deliver_test_events = True
+    page.tenant.save(update_fields=["deliver_test_events"])
+    with django_capture_on_commit_callbacks() as callbacks:
+        (logged,) = _log(page, [EventInput(event="lead_submitted")], test=True, source="test_chat")
+
+    assert _scheduled(callbacks) == [(page.tenant_id, page.pk)]
+    # ... and its worker and the sweep take them, while another workspace's stay put.
+    other = ConnectedPageFactory()
+    LoggedEventFactory(page=other, test=True)
+    assert [e.pk for e in delivery.claim(page, limit=10).events] == [logged.pk]
+    assert delivery.claim(other, limit=10).events == []

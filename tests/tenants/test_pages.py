@@ -196,3 +196,22 @@ def test_pages_use_only_local_assets(tenant):
     stylesheet = client.get("/static/css/app.css")
     stylesheet.close()  # a streamed file response: release the file handle
     assert stylesheet.status_code == 200
+
+
+def test_settings_switch_test_event_delivery_on_and_off_audited(tenant):
+    client, _ = signed_in(tenant, Role.ADMIN)
+    page = client.get(f"/t/{tenant.slug}/settings/").content.decode()
+    assert 'name="deliver_test_events"' in page
+    assert "checked" not in page.split('name="deliver_test_events"')[1].split(">")[0]
+
+    form = {"name": tenant.name, "country": str(tenant.country), "deliver_test_events": "on"}
+    assert client.post(f"/t/{tenant.slug}/settings/", form).status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.deliver_test_events is True
+    audit = AuditEvent.objects.filter(tenant=tenant, action="tenant.updated").latest("id")
+    assert audit.details == {"deliver_test_events": [False, True]}
+
+    del form["deliver_test_events"]  # an unticked box is not sent
+    client.post(f"/t/{tenant.slug}/settings/", form)
+    tenant.refresh_from_db()
+    assert tenant.deliver_test_events is False

@@ -32,6 +32,7 @@ def test_create_makes_me_the_owner(client_for):
         "slug": "corner-cafe",
         "name": "Corner Café",
         "country": "FR",
+        "deliver_test_events": False,
         "role": "owner",
         "created_at": response.json()["created_at"],
     }
@@ -119,3 +120,21 @@ def test_page_numbers_are_strict(client_for, tenant, query, status):
     assert response.status_code == status
     if status == 400:
         assert response.json()["error"]["details"] == {"page": ["Give one whole number from 1."]}
+
+
+def test_an_admin_switches_test_event_delivery_over_the_api(client_for, tenant):
+    url = f"/api/v1/tenants/{tenant.slug}/"
+    response = client_for(tenant, Role.ADMIN).patch(
+        url, {"deliver_test_events": True}, format="json"
+    )
+    assert (response.status_code, response.json()["deliver_test_events"]) == (200, True)
+    tenant.refresh_from_db()
+    assert tenant.deliver_test_events is True
+    refused = client_for(tenant, Role.EDITOR).patch(
+        url, {"deliver_test_events": False}, format="json"
+    )
+    assert refused.status_code == 403
+    bad = client_for(tenant, Role.ADMIN).patch(url, {"deliver_test_events": "maybe"}, format="json")
+    assert bad.status_code == 400
+    tenant.refresh_from_db()
+    assert tenant.deliver_test_events is True
