@@ -546,6 +546,15 @@ def release_blocked(page: ConnectedPage, *, now: datetime | None = None) -> int:
     return count
 
 
+def on_page_active(sender: object, *, page: ConnectedPage, **kwargs: object) -> None:
+    """tenants' ``page_active``: a re-authorized Page's held events go out now, not at the
+    next sweep."""
+    if page_block_reason(page):
+        return  # active, but still unable to deliver (e.g. page_activities in Europe)
+    if release_blocked(page):
+        enqueue_delivery(tenant_id=page.tenant_id, page_id=page.pk)
+
+
 def postpone_due(page: ConnectedPage, *, seconds: float) -> int:
     """The Page is paused: its due events wait ``seconds`` more (no attempt counted), and a
     delivery is asked for then."""

@@ -38,6 +38,7 @@ from tenants.models import (
 )
 from tenants.permissions import role_can
 from tenants.services.workspaces import Actor, audit_record, require_permission
+from tenants.signals import announce_page_active
 
 logger = logging.getLogger(__name__)
 
@@ -319,6 +320,7 @@ def page_connect(
             target=page.name,
             details={"page_id": page.page_id, "transport": transport},
         )
+        announce_page_active(page)
     logger.info(
         "tenants.page.connected",
         extra={"tenant_id": tenant.pk, "page_id": page.page_id, "transport": transport},
@@ -529,6 +531,7 @@ def page_check_token(*, page: ConnectedPage, graph: GraphClient | None = None) -
             "Page. Continue with Facebook and allow it again.",
         )
     else:
+        was_active = page.status == PageStatus.ACTIVE
         ConnectedPage.objects.filter(pk=page.pk).update(
             status=PageStatus.ACTIVE,
             last_error="",
@@ -536,6 +539,8 @@ def page_check_token(*, page: ConnectedPage, graph: GraphClient | None = None) -
             token_checked_at=timezone.now(),
         )
         page.refresh_from_db()
+        if not was_active:
+            announce_page_active(page)
     return page
 
 

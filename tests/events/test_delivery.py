@@ -21,7 +21,8 @@ from events import delivery, ratelimit, tasks
 from events.models import AttemptOutcome, DeliveryAttempt, EventStatus, LoggedEvent, PageRateLimit
 from events.policy import TOO_OLD_REASON
 from events.transports import CallResult
-from tenants.models import PageStatus, Transport
+from tenants import services as tenant_services
+from tenants.models import ConnectedPage, PageStatus, Transport
 from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
@@ -564,3 +565,29 @@ def test_a_refused_app_token_on_the_batch_itself_never_marks_the_page(pa_page, m
     for row in rows(*events):
         assert row.status == EventStatus.RETRYING
         assert "Check FACEBOOK_APP_ID and FACEBOOK_APP_SECRET" in row.last_error
+
+
+def test_a_page_found_healthy_again_sends_its_held_events_at_once(
+    capi_page, mocked, monkeypatch, django_capture_on_commit_callbacks
+):
+    # tenants announces page_active; events releases and enqueues then, not at the next sweep.
+    sent = []
+    monkeypatch.setattr(tasks.deliver_page, "apply_async", lambda args: sent.append(args))
+    ConnectedPage.objects.filter(pk=capi_page.pk).update(status=PageStatus.NEEDS_REAUTH)
+    capi_page.refresh_from_db()
+    held = LoggedEventFactory(page=capi_page, status=EventStatus.BLOCKED, last_error="Token")
+    mocked.get(
+        f"{BASE}/v25.0/debug_token",
+        json={"data": {"is_valid": True, "type": "PAGE", "scopes": ["page_events"]}},
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page = tenant_services.page_check_token(page=capi_page)
+
+    assert page.status == PageStatus.ACTIVE
+    assert (rows(held)[0].status, rows(held)[0].last_error) == (EventStatus.PENDING, "")
+    assert sent == [(capi_page.tenant_id, capi_page.pk)]
+    # An active Page checked again announces nothing new.
+    with django_capture_on_commit_callbacks(execute=True):
+        tenant_services.page_check_token(page=page)
+    assert sent == [(capi_page.tenant_id, capi_page.pk)]
