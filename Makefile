@@ -36,8 +36,8 @@ typecheck: install ## mypy with django-stubs
 migrations-check: install ## fail if a model change has no migration
 	DJANGO_SETTINGS_MODULE=config.settings_test $(UV) run python manage.py makemigrations --check --dry-run
 
-pytest: install ## the tests (Postgres when DATABASE_URL is set, SQLite otherwise)
-	$(UV) run pytest $(PYTEST_ARGS)
+pytest: install ## the tests (Postgres when DATABASE_URL is set, SQLite otherwise; a private Redis unless REDIS_URL is set)
+	$(UV) run python scripts/with_redis.py pytest $(PYTEST_ARGS)
 
 bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/sandbox.py

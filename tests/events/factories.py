@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from events import ratelimit
 from events.models import AttemptOutcome, DeliveryAttempt, EventSource, EventStatus, LoggedEvent
+from tests.redis_db import redis_db_url
 from tests.tenants.factories import ConnectedPageFactory
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/5"
+TEST_REDIS_URL = redis_db_url(5)
 """The events tests' own Redis database (the rate limiter, queued marks)."""
 
 

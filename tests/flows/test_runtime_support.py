@@ -22,8 +22,9 @@ from django.test import override_settings
 
 from events import ratelimit
 from flows import tasks
+from tests.redis_db import redis_db_url
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/8"
+TEST_REDIS_URL = redis_db_url(8)
 """The runtime tests' own Redis database (conversation locks, the Send API counter)."""
 WEBHOOK_URL = "/webhooks/messenger"
 PSID = "6100000000000042"

@@ -28,13 +28,14 @@ from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from tenants.permissions import Role
+from tests.redis_db import redis_db_url
 from tests.sandbox_fixtures import ADA, GraphSandbox, SandboxProcess
 from tests.system.harness import Cluster
 from tests.system.workspace import PAGE_A, PAGE_B, Workspace
 from tests.tenants.factories import TenantFactory, api_key, member
 
 HERE = Path(__file__).resolve().parent
-REDIS_URL = "redis://127.0.0.1:6379/7"
+REDIS_URL = redis_db_url(7)
 
 # What every worker and beat gets unless a test says otherwise: a sweep every second, leases
 # and back-off short enough to watch, and a rate floor that is not what these tests measure.
