@@ -216,6 +216,27 @@ def database(stack: contextlib.ExitStack, tmp: Path, *, name: str = "delivery") 
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def app_environment(
+    tmp: Path, *, database_url: str, redis_url: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a benchmark's app processes: production settings (DEBUG=0) with
+    throwaway keys on loopback, the run's settings module from ``tmp``, and ``extra``."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp), str(REPO_ROOT)]),
+        "DJANGO_SETTINGS_MODULE": "bench_settings",
+        "DEBUG": "0",
+        "SECRET_KEY": SECRET_KEY,
+        "TOKEN_ENCRYPTION_KEYS": TOKEN_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        **extra,
+    }
+
+
 SETTINGS = '''"""Written by benchmarks/delivery.py for one run."""
 from config.settings import *  # noqa: F403
 
@@ -487,25 +508,17 @@ def main() -> int:
         )
         stack.callback(stop_server, sandbox)
         (tmp / "bench_settings.py").write_text(SETTINGS)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(tmp), str(REPO_ROOT)]),
-            "DJANGO_SETTINGS_MODULE": "bench_settings",
-            "DEBUG": "0",
-            "SECRET_KEY": SECRET_KEY,
-            "TOKEN_ENCRYPTION_KEYS": TOKEN_KEY,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "GRAPH_API_URL": sandbox_url,
-            "FACEBOOK_WWW_URL": sandbox_url,
-            "LOG_LEVEL": "WARNING",
-            "EVENTS_SWEEP_SECONDS": "2",
+        env = app_environment(
+            tmp,
+            database_url=database_url,
+            redis_url=redis_url,
+            GRAPH_API_URL=sandbox_url,
+            FACEBOOK_WWW_URL=sandbox_url,
+            LOG_LEVEL="WARNING",
+            EVENTS_SWEEP_SECONDS="2",
             # The sandbox has no quota: the per-Page limiter must not be what is measured.
-            "EVENTS_RATE_MIN_CALLS_PER_SECOND": "1000",
-        }
+            EVENTS_RATE_MIN_CALLS_PER_SECOND="1000",
+        )
         os.environ.update(env)
         sys.path.insert(0, str(tmp))
         import django

@@ -272,10 +272,9 @@ def main() -> int:
         parser.error("--rate must be in (0, 2000], --seconds in (0, 120], --warmup in [0, 30]")
     sys.path.insert(0, str(REPO_ROOT))
     from benchmarks.delivery import (
-        SECRET_KEY,
         SETTINGS,
-        TOKEN_KEY,
         Processes,
+        app_environment,
         database,
         private_redis,
     )
@@ -291,21 +290,13 @@ def main() -> int:
         redis_url = os.environ.get("REDIS_URL") or private_redis(stack, tmp)
         database_url = database(stack, tmp, name="webhook")
         (tmp / "bench_settings.py").write_text(SETTINGS)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(tmp), str(REPO_ROOT)]),
-            "DJANGO_SETTINGS_MODULE": "bench_settings",
-            "DEBUG": "0",
-            "SECRET_KEY": SECRET_KEY,
-            "TOKEN_ENCRYPTION_KEYS": TOKEN_KEY,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",
-            "SECURE_COOKIES": "0",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "FACEBOOK_APP_SECRET": APP_SECRET,
-            "WEB_CONCURRENCY": str(workers),
-        }
+        env = app_environment(
+            tmp,
+            database_url=database_url,
+            redis_url=redis_url,
+            FACEBOOK_APP_SECRET=APP_SECRET,
+            WEB_CONCURRENCY=str(workers),
+        )
         os.environ.update(env)
         sys.path.insert(0, str(tmp))
         import django
