@@ -223,6 +223,16 @@ def reserved_reason(name: str) -> str | None:
     return None
 
 
+def reserved_prefixes() -> tuple[str, ...]:
+    """Lower-case prefixes of the events Facebook logs itself (``fb_messenger_bot_``)."""
+    return _CATALOG.reserved_prefixes
+
+
+def internal_names() -> frozenset[str]:
+    """Names Facebook's SDKs log internally."""
+    return _CATALOG.internal_names
+
+
 def catalog_etag() -> str:
     """A stable hash of the catalog data: it changes exactly when catalog.json does."""
     return _CATALOG.etag

@@ -69,11 +69,23 @@ class CatalogTransportSerializer(serializers.Serializer[Any]):
     )
 
 
+class CatalogReservedSerializer(serializers.Serializer[Any]):
+    logged_by_facebook_prefixes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Names starting with these (any case) Facebook logs itself; never sent.",
+    )
+    internal_names = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Names Facebook's SDKs log internally; they cannot be sent from a bot.",
+    )
+
+
 class EventCatalogSerializer(serializers.Serializer[Any]):
     version = serializers.CharField(help_text="Changes whenever the catalog does.")
     transport = serializers.ChoiceField(choices=catalog.TRANSPORTS, allow_null=True)
     transports = CatalogTransportSerializer(many=True)
     categories = serializers.ListField(child=serializers.CharField())
+    reserved = CatalogReservedSerializer(help_text="Names no event may have.")
     events = CatalogEventSerializer(many=True)
 
 
@@ -101,6 +113,10 @@ def catalog_body(transport: str | None) -> dict[str, Any]:
             for t in transports
         ],
         "categories": [c for c in catalog.categories() if any(e.category == c for e in events)],
+        "reserved": {
+            "logged_by_facebook_prefixes": list(catalog.reserved_prefixes()),
+            "internal_names": sorted(catalog.internal_names()),
+        },
         "events": [
             {
                 "key": event.key,
