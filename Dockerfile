@@ -1,15 +1,14 @@
 # Pagepulse's production image: one image for web (gunicorn), worker, beat, migrate and the
 # Graph sandbox; docker-compose.yml picks the command.
 
-# The flow editor's bundle is built here and never committed. The stage tolerates a tree
-# without the editor, so the image builds before and after the editor lands.
-FROM node:22-slim AS editor
-WORKDIR /src
-COPY flows/ flows/
-RUN if [ -f flows/editor/package.json ]; then \
-        cd flows/editor && npm ci --no-audit --no-fund && npm run build; \
-    fi \
-    && mkdir -p /src/flows/static/flows/editor
+# The flow editor (frontend/) is built here, in a Node stage, and never committed; only its
+# built files reach the image.
+FROM node:20-slim AS editor
+WORKDIR /src/frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
 
 FROM python:3.11-slim
 
@@ -32,7 +31,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-project
 
 COPY . .
-COPY --from=editor /src/flows/static/flows/editor/ flows/static/flows/editor/
+COPY --from=editor /src/frontend/dist/ frontend/dist/
 
 # Settings refuse to load without secrets when DEBUG is off. These throwaway values exist only
 # for this one command and are not kept in the image; the real ones come at run time.

@@ -1,5 +1,5 @@
 # Pagepulse: `make dev` runs it, `make test` checks everything. Both work from a fresh clone
-# on a machine with python3 and make (and node/npm once the editor lands).
+# on a machine with python3, make, node (20+) and npm.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -7,8 +7,11 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
+NPM := npm --prefix frontend
+# The editor's build is redone when any of its sources is newer than the manifest.
+EDITOR_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json frontend/package-lock.json
 
-.PHONY: help install dev test lint typecheck migrations-check pytest bench sandbox clean
+.PHONY: help install dev test lint typecheck migrations-check vitest pytest bench sandbox clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -17,21 +20,33 @@ help: ## list the targets
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv
 
-install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) ## install the locked dependencies into .venv
+install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) frontend/dist/manifest.json ## install the locked dependencies into .venv and build the editor
 	$(UV) sync --frozen
+
+# npm ci when the lock changed (npm writes node_modules/.package-lock.json on every install).
+frontend/node_modules/.package-lock.json: frontend/package.json frontend/package-lock.json
+	$(NPM) ci --no-audit --no-fund
+
+frontend/dist/manifest.json: frontend/node_modules/.package-lock.json $(EDITOR_SOURCES)
+	$(NPM) run build
 
 dev: install ## run web, worker, beat, Redis (embedded) and the Graph sandbox, with a demo login
 	$(UV) run python scripts/dev.py
 
-test: install lint typecheck migrations-check pytest ## the whole suite, as CI runs it
+test: install lint typecheck migrations-check vitest pytest ## the whole suite, as CI runs it
 
-lint: install ## ruff (check and format), import-linter contracts
+lint: install ## ruff (check and format), import-linter contracts; ESLint and Prettier for the editor
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run lint-imports
+	$(NPM) run lint
 
-typecheck: install ## mypy with django-stubs
+typecheck: install ## mypy with django-stubs; tsc for the editor
 	$(UV) run mypy .
+	$(NPM) run typecheck
+
+vitest: install ## the editor's unit tests (Vitest)
+	$(NPM) test
 
 migrations-check: install ## fail if a model change has no migration
 	DJANGO_SETTINGS_MODULE=config.settings_test $(UV) run python manage.py makemigrations --check --dry-run
@@ -47,5 +62,5 @@ bench: install ## the benchmarks in benchmarks/, printing their figures
 sandbox: install ## only the Graph sandbox, on port 8765
 	DEBUG=1 $(UV) run python manage.py graph_sandbox --port 8765
 
-clean: ## remove local state (.venv, .tools, the dev database and Redis)
-	rm -rf .venv .tools .dev db.sqlite3 staticfiles
+clean: ## remove local state (.venv, .tools, the dev database and Redis, the editor's build)
+	rm -rf .venv .tools .dev db.sqlite3 staticfiles frontend/node_modules frontend/dist

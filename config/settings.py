@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "social_django",
+    "django_vite",
     "graph_api",
     "tenants",
     "events",
@@ -181,7 +182,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", ("editor", BASE_DIR / "frontend" / "dist")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -189,6 +190,20 @@ STORAGES = {
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
+}
+
+# The flow editor (frontend/): Vite builds it with a manifest that django-vite reads
+# (docs/adr/0007-editor-build.md). EDITOR_DEV_SERVER=1 (only `make dev EDITOR_DEV_SERVER=1`
+# sets it, and starts Vite's server) loads it from Vite with hot reload instead.
+EDITOR_MANIFEST = BASE_DIR / "frontend" / "dist" / "manifest.json"
+DJANGO_VITE = {
+    "default": {
+        "dev_mode": env.bool("EDITOR_DEV_SERVER", default=False),
+        "dev_server_host": "127.0.0.1",
+        "dev_server_port": 5173,
+        "manifest_path": EDITOR_MANIFEST,
+        "static_url_prefix": "editor",
+    }
 }
 
 # --- Security (production) -----------------------------------------------------------------

@@ -15,7 +15,7 @@ class FlowCreateForm(forms.Form):
     )
     template = forms.ChoiceField(
         required=False,
-        choices=[("", "Empty flow"), *((t.key, t.name) for t in TEMPLATES.values())],
+        choices=[("", "Blank"), *((t.key, t.name) for t in TEMPLATES.values())],
         help_text="Start from a ready-made flow, or from an empty one.",
     )
 

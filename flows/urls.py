@@ -7,5 +7,6 @@ from flows import views
 app_name = "flows"
 urlpatterns = [
     path("", views.flow_list, name="list"),
-    path("<int:flow_id>/", views.flow_canvas, name="canvas"),
+    path("new/", views.flow_new, name="new"),
+    path("<int:flow_id>/", views.flow_editor, name="editor"),
 ]

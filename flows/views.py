@@ -1,18 +1,25 @@
-"""The flows pages a person sees: the list (and create), and the read-only canvas placeholder."""
+"""The flows pages a person sees: the list, the template gallery (new flow), and the editor."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from events.currencies import CURRENCIES
 from events.delivery import delivers_test_events
 from flows import services
-from flows.blocks import REGISTRY
+from flows.blocks.base import SYSTEM_VARIABLES
+from flows.flow_templates import TEMPLATES
 from flows.forms import FlowCreateForm
-from flows.models import Flow, FlowStatus, FlowVersion
+from flows.models import Flow, FlowStatus
 from tenants.exceptions import DomainError
 from tenants.models import ConnectedPage, Tenant
 from tenants.permissions import role_can
@@ -26,30 +33,8 @@ START_ONLY = {
 
 
 @tenant_page("flow.view")
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET"])
 def flow_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    can_edit = role_can(request.tenant_role, "flow.edit")  # type: ignore[attr-defined]
-    form = FlowCreateForm(request.POST or None, tenant=tenant)
-    if request.method == "POST":
-        if not can_edit:
-            messages.error(request, "Your role may not create flows; ask an admin for editor.")
-            return redirect("flows:list", slug=tenant.slug)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                flow = services.flow_create(
-                    tenant=tenant,
-                    actor=actor_for(request),
-                    page_id=data["page"].pk,
-                    name=data["name"],
-                    template=data["template"] or None,
-                    document=None if data["template"] else START_ONLY,
-                )
-            except DomainError as error:
-                form.add_error(None, error.message)
-            else:
-                messages.success(request, f"“{flow.name}” created.")
-                return redirect("flows:canvas", slug=tenant.slug, flow_id=flow.pk)
     flows = (
         Flow.objects.for_tenant(tenant)
         .select_related("page", "updated_by")
@@ -59,68 +44,103 @@ def flow_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         .order_by("name", "id")
     )
     page_filter, status_filter = request.GET.get("page_id", ""), request.GET.get("status", "")
-    if page_filter.isdigit():
+    if page_filter.isdigit() and len(page_filter) <= 18:
         flows = flows.filter(page_id=int(page_filter))
     if status_filter in FlowStatus.values:
         flows = flows.filter(status=status_filter)
     context = {
         "flows": flows,
-        "form": form,
-        "can_edit": can_edit,
+        "can_edit": role_can(request.tenant_role, "flow.edit"),  # type: ignore[attr-defined]
         "pages": ConnectedPage.objects.for_tenant(tenant),
         "statuses": FlowStatus.choices,
         "page_filter": page_filter,
         "status_filter": status_filter,
     }
-    return render(request, "flows/list.html", context, status=400 if form.errors else 200)
+    return render(request, "flows/list.html", context)
 
 
-def _summary(node: dict[str, object]) -> str:
-    """One line saying what a block does, for the read-only list."""
-    data = node.get("data") if isinstance(node.get("data"), dict) else {}
-    assert isinstance(data, dict)  # noqa: S101  # for the type checker
-    for key in ("text", "question", "event", "note", "label"):
-        if data.get(key):
-            return str(data[key])
-    rules = data.get("rules")
-    if isinstance(rules, list):
-        return f"{data.get('match', 'all')} of {len(rules)} rule{'s' if len(rules) != 1 else ''}"
-    return ""
+@tenant_page("flow.edit")
+@require_http_methods(["GET", "POST"])
+def flow_new(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """The template gallery: Blank, or a ready-made flow; then the editor opens."""
+    form = FlowCreateForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            flow = services.flow_create(
+                tenant=tenant,
+                actor=actor_for(request),
+                page_id=data["page"].pk,
+                name=data["name"],
+                template=data["template"] or None,
+                document=None if data["template"] else START_ONLY,
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"“{flow.name}” created.")
+            return redirect("flows:editor", slug=tenant.slug, flow_id=flow.pk)
+    gallery = [
+        {
+            "key": "",
+            "name": "Blank",
+            "description": "Only the Start block: build your own from the palette.",
+            "blocks": 1,
+        },
+        *(
+            {
+                "key": template.key,
+                "name": template.name,
+                "description": template.description,
+                "blocks": len(template.nodes),
+            }
+            for template in TEMPLATES.values()
+        ),
+    ]
+    context = {"form": form, "gallery": gallery, "chosen": form["template"].value() or ""}
+    return render(request, "flows/new.html", context, status=400 if form.errors else 200)
+
+
+def _editor_config(request: HttpRequest, tenant: Tenant, flow: Flow) -> dict[str, object]:
+    """What the editor island needs besides the REST API: who may do what, and where things are."""
+    role = request.tenant_role  # type: ignore[attr-defined]
+    return {
+        "flowId": flow.pk,
+        "tenantSlug": tenant.slug,
+        "apiRoot": "/api/v1/",
+        "csrfToken": get_token(request),
+        "canEdit": role_can(role, "flow.edit"),
+        "canPublish": role_can(role, "flow.publish"),
+        # The test chat runs the flow and logs (test) events: editors and above.
+        "canTestChat": role_can(role, "flow.edit"),
+        "flowsUrl": reverse("flows:list", args=[tenant.slug]),
+        "eventUrlTemplate": reverse("events:detail", args=[tenant.slug, 0]),
+        "currencies": sorted(CURRENCIES.items()),
+        "user": request.user.get_username(),
+        "systemVariables": sorted(SYSTEM_VARIABLES),
+        "messengerBaseUrl": "https://m.me/",
+    }
+
+
+def editor_is_built() -> bool:
+    """Whether the editor can be served: built (make install), or from Vite's dev server."""
+    return (
+        bool(settings.DJANGO_VITE["default"]["dev_mode"])
+        or Path(settings.EDITOR_MANIFEST).is_file()
+    )
 
 
 @tenant_page("flow.view")
-def flow_canvas(request: HttpRequest, tenant: Tenant, flow_id: int) -> HttpResponse:
+def flow_editor(request: HttpRequest, tenant: Tenant, flow_id: int) -> HttpResponse:
     flow = Flow.objects.for_tenant(tenant).select_related("page").filter(pk=flow_id).first()
     if flow is None:
         raise Http404("No such flow")
-    document = flow.document
-    targets: dict[str, list[tuple[str, str]]] = {}
-    for edge in document.get("edges", []):
-        targets.setdefault(edge.get("source"), []).append(
-            (edge.get("sourceHandle") or "next", edge.get("target"))
-        )
-    blocks = [
-        {
-            "id": node.get("id"),
-            "type": node.get("type"),
-            "label": REGISTRY[node["type"]].label
-            if node.get("type") in REGISTRY
-            else node.get("type"),
-            "summary": _summary(node),
-            "next": targets.get(node.get("id"), []),
-        }
-        for node in document.get("nodes", [])
-    ]
     context = {
         "flow": flow,
-        "blocks": blocks,
-        "problems": services.flow_validate(flow=flow),
-        "versions": FlowVersion.objects.for_tenant(tenant)
-        .filter(flow=flow)
-        .select_related("published_by")
-        .order_by("-number")[:10],
-        # The test chat runs the flow (and logs test events): editors and above.
-        "can_test_chat": role_can(request.tenant_role, "flow.edit"),  # type: ignore[attr-defined]
+        "editor_config": _editor_config(request, tenant, flow),
+        "editor_built": editor_is_built(),
         "deliver_test_events": delivers_test_events(tenant),
     }
-    return render(request, "flows/canvas.html", context)
+    return render(
+        request, "flows/editor.html", context, status=200 if context["editor_built"] else 503
+    )

@@ -1,6 +1,9 @@
-"""The flows pages: the list with its create form, and the read-only canvas placeholder."""
+"""The flows pages: the list, the template gallery (new flow), and the editor's page."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import pytest
 from django.db import connection
@@ -68,48 +71,101 @@ def test_the_list_query_count_does_not_grow(tenant):
     assert count() == one
 
 
-def test_create_from_a_template_opens_the_canvas(tenant):
+def test_new_flow_offers_blank_and_every_template(tenant):
+    ConnectedPageFactory(tenant=tenant)
+    html = signed_in(tenant).get(f"/t/{tenant.slug}/flows/new/").content.decode()
+    for name in ("Blank", "Lead generation", "Purchase follow-up"):
+        assert f'<span class="gallery-name">{name}</span>' in html
+    assert "Create and open the editor" in html
+
+
+def test_create_from_a_template_opens_the_editor(tenant):
     page = ConnectedPageFactory(tenant=tenant)
     client = signed_in(tenant)
     response = client.post(
-        f"/t/{tenant.slug}/flows/", {"name": "", "page": page.pk, "template": "lead_generation"}
+        f"/t/{tenant.slug}/flows/new/", {"name": "", "page": page.pk, "template": "lead_generation"}
     )
     flow = Flow.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/t/{tenant.slug}/flows/{flow.pk}/"
-    html = client.get(response["Location"]).content.decode()
-    assert "The drag-and-drop editor is coming" in html
-    assert "What are you looking for?" in html
-    assert "lead_submitted" in html
-    assert "true → <code>ask_email</code>" in html
-    assert "No problems: the draft can be published." in html
+    assert flow.name == "Lead generation"
+    assert "lead_submitted" in str(flow.document)
 
 
 def test_create_needs_a_name_or_a_template(tenant):
     page = ConnectedPageFactory(tenant=tenant)
     response = signed_in(tenant).post(
-        f"/t/{tenant.slug}/flows/", {"name": "", "page": page.pk, "template": ""}
+        f"/t/{tenant.slug}/flows/new/", {"name": "", "page": page.pk, "template": ""}
     )
     assert response.status_code == 400
     assert "Give the flow a name, or pick a template." in response.content.decode()
     assert Flow.objects.count() == 0
 
 
-def test_an_empty_flow_starts_with_its_start_block(tenant):
+def test_a_blank_flow_starts_with_its_start_block(tenant):
     page = ConnectedPageFactory(tenant=tenant)
     signed_in(tenant).post(
-        f"/t/{tenant.slug}/flows/", {"name": "Blank", "page": page.pk, "template": ""}
+        f"/t/{tenant.slug}/flows/new/", {"name": "Blank", "page": page.pk, "template": ""}
     )
     assert [n["type"] for n in Flow.objects.get().document["nodes"]] == ["start"]
 
 
 def test_viewers_cannot_create_and_other_pages_are_refused(tenant, other_tenant):
     page = ConnectedPageFactory(tenant=tenant)
-    signed_in(tenant, Role.VIEWER).post(f"/t/{tenant.slug}/flows/", {"name": "X", "page": page.pk})
+    viewer = signed_in(tenant, Role.VIEWER)
+    assert viewer.get(f"/t/{tenant.slug}/flows/new/").status_code == 403
+    response = viewer.post(f"/t/{tenant.slug}/flows/new/", {"name": "X", "page": page.pk})
+    assert response.status_code == 403
     theirs = ConnectedPageFactory(tenant=other_tenant)
-    response = signed_in(tenant).post(f"/t/{tenant.slug}/flows/", {"name": "X", "page": theirs.pk})
+    response = signed_in(tenant).post(
+        f"/t/{tenant.slug}/flows/new/", {"name": "X", "page": theirs.pk}
+    )
     assert response.status_code == 400
     assert Flow.objects.count() == 0
+
+
+def test_the_list_no_longer_creates(tenant):
+    page = ConnectedPageFactory(tenant=tenant)
+    response = signed_in(tenant).post(f"/t/{tenant.slug}/flows/", {"name": "X", "page": page.pk})
+    assert response.status_code == 405
+    assert Flow.objects.count() == 0
+
+
+def editor_config(html: str) -> dict:
+    match = re.search(r'<script id="editor-config" type="application/json">(.*?)</script>', html)
+    assert match, "the editor page has no config"
+    return json.loads(match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("role", "can_edit", "can_publish"),
+    [(Role.VIEWER, False, False), (Role.EDITOR, True, True), (Role.ADMIN, True, True)],
+)
+def test_the_editor_page_mounts_the_island_with_the_roles_rights(
+    tenant, role, can_edit, can_publish
+):
+    flow = FlowFactory(tenant=tenant, page=ConnectedPageFactory(tenant=tenant))
+    response = signed_in(tenant, role).get(f"/t/{tenant.slug}/flows/{flow.pk}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<div id="flow-editor"' in html
+    assert re.search(r'<script type="module" [^>]*src="/static/editor/assets/main-[^"]+\.js"', html)
+    config = editor_config(html)
+    assert config["flowId"] == flow.pk
+    assert config["tenantSlug"] == tenant.slug
+    assert (config["canEdit"], config["canPublish"]) == (can_edit, can_publish)
+    assert ["USD", "US Dollar"] in config["currencies"]
+    assert config["systemVariables"] == ["page_id", "psid", "ref"]
+    assert config["csrfToken"]
+
+
+def test_the_editor_page_says_so_when_the_editor_is_not_built(tenant, settings, tmp_path):
+    settings.EDITOR_MANIFEST = tmp_path / "missing" / "manifest.json"
+    flow = FlowFactory(tenant=tenant, page=ConnectedPageFactory(tenant=tenant))
+    response = signed_in(tenant).get(f"/t/{tenant.slug}/flows/{flow.pk}/")
+    assert response.status_code == 503
+    assert "The editor is not built" in response.content.decode()
+    assert "make install" in response.content.decode()
 
 
 def test_another_workspaces_flow_is_a_404(tenant, other_tenant):

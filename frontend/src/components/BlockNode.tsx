@@ -1,0 +1,84 @@
+/** A block on the canvas: its label and summary, one input (except Start), one output handle
+ * per way out (Next, True/False, each quick reply and button), and its problems as a badge. */
+
+import { Handle, Position, type NodeProps } from "@xyflow/react";
+import { memo } from "react";
+import { handlesFor } from "../graph/ops";
+import { blockSummary } from "../graph/summary";
+import { useEditor, type FlowNode } from "../store/editor";
+import { BlockIcon } from "./icons";
+
+const NO_PROBLEMS: never[] = [];
+
+function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
+  const block = useEditor((s) => s.blocks[type]);
+  const readOnly = useEditor((s) => s.readOnly || s.versionView !== null);
+  const problems = useEditor((s) => s.problemsByNode[id] ?? NO_PROBLEMS);
+  const current = useEditor((s) => s.chat.current === id);
+  const onPath = useEditor((s) => s.chat.path.includes(id));
+  const mark = useEditor((s) => s.diff?.nodes[id]);
+  const eventLabel = useEditor((s) => s.eventLabels);
+  const handles = handlesFor(block, data);
+  const errors = problems.filter((p) => p.severity === "error").length;
+  const warnings = problems.length - errors;
+  const summary = blockSummary(block, data, (key) => eventLabel[key]);
+  const classes = [
+    "block",
+    `block-${type}`,
+    selected ? "is-selected" : "",
+    current ? "is-current" : onPath ? "on-path" : "",
+    errors ? "has-errors" : warnings ? "has-warnings" : "",
+    mark ? `diff-${mark}` : "",
+  ];
+  return (
+    <div className={classes.filter(Boolean).join(" ")}>
+      {type !== "start" && (
+        <Handle
+          type="target"
+          position={Position.Top}
+          isConnectable={!readOnly}
+          className="handle-in"
+        />
+      )}
+      <div className="block-head">
+        <BlockIcon type={type} />
+        <span className="block-label">{block?.label ?? type}</span>
+        {mark && mark !== "moved" && <span className={`diff-tag diff-tag-${mark}`}>{mark}</span>}
+        {(errors > 0 || warnings > 0) && (
+          <span
+            className={errors ? "badge badge-error" : "badge badge-warning"}
+            title={problems.map((p) => p.message).join("\n")}
+            aria-label={
+              errors
+                ? `${errors} problem${errors === 1 ? "" : "s"}`
+                : `${warnings} warning${warnings === 1 ? "" : "s"}`
+            }
+          >
+            {errors || warnings}
+          </span>
+        )}
+      </div>
+      {summary && <div className="block-summary">{summary}</div>}
+      {!block && <div className="block-summary muted">Unknown block type “{type}”</div>}
+      {handles.length > 0 && (
+        <div className="block-outs">
+          {handles.map((handle) => (
+            <div className="block-out" key={handle.id}>
+              <span className="block-out-label">{handle.label}</span>
+              <Handle
+                type="source"
+                id={handle.id}
+                position={Position.Bottom}
+                isConnectable={!readOnly}
+                className="handle-out"
+                aria-label={`${handle.label} output`}
+              />
+            </div>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export const BlockNode = memo(BlockNodeView);

@@ -1,0 +1,174 @@
+/** The canvas: React Flow over the store, drop from the palette, and the keyboard shortcuts
+ * (Delete, Ctrl/Cmd+D, C, V, Z, Shift+Z), ignored while typing in a field. */
+
+import {
+  Background,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  useReactFlow,
+  type NodeTypes,
+} from "@xyflow/react";
+import { useCallback, useEffect, useMemo, type DragEvent } from "react";
+import { parseClip } from "../graph/ops";
+import { editorStore, useEditor, type FlowNode } from "../store/editor";
+import { BlockNode } from "./BlockNode";
+
+export const PALETTE_MIME = "application/x-pagepulse-block";
+
+/** Whether a key press belongs to a field the person is typing in. */
+export function isTyping(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  return (
+    target.isContentEditable ||
+    target instanceof HTMLInputElement ||
+    target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement
+  );
+}
+
+/** Clipboard and shortcuts while the editor is on the page. */
+function useShortcuts(centre: () => { x: number; y: number }) {
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (isTyping(event.target) || document.querySelector("dialog[open]")) return;
+      const store = editorStore.getState();
+      const mod = event.ctrlKey || event.metaKey;
+      const key = event.key.toLowerCase();
+      if ((event.key === "Delete" || event.key === "Backspace") && !mod) {
+        event.preventDefault();
+        store.removeSelected();
+      } else if (mod && key === "z") {
+        event.preventDefault();
+        if (event.shiftKey) store.redo();
+        else store.undo();
+      } else if (mod && key === "y") {
+        event.preventDefault();
+        store.redo();
+      } else if (mod && key === "d") {
+        event.preventDefault();
+        store.duplicateSelected();
+      }
+    };
+    const onCopy = (event: ClipboardEvent) => {
+      if (isTyping(event.target) || window.getSelection()?.toString()) return;
+      const clip = editorStore.getState().copySelected();
+      if (!clip || !event.clipboardData) return;
+      event.preventDefault();
+      event.clipboardData.setData("text/plain", JSON.stringify(clip));
+    };
+    const onPaste = (event: ClipboardEvent) => {
+      if (isTyping(event.target)) return;
+      const clip = parseClip(event.clipboardData?.getData("text/plain") ?? "");
+      if (!clip) return;
+      event.preventDefault();
+      // Pasted blocks keep their layout, with the group's top-left at the viewport's centre.
+      const left = Math.min(...clip.nodes.map((n) => n.position.x));
+      const top = Math.min(...clip.nodes.map((n) => n.position.y));
+      const at = centre();
+      editorStore.getState().paste(clip, { x: at.x - left, y: at.y - top });
+    };
+    window.addEventListener("keydown", onKey);
+    document.addEventListener("copy", onCopy);
+    document.addEventListener("paste", onPaste);
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      document.removeEventListener("copy", onCopy);
+      document.removeEventListener("paste", onPaste);
+    };
+  }, [centre]);
+}
+
+export function Canvas() {
+  const blockList = useEditor((s) => s.blockList);
+  const readOnly = useEditor((s) => s.readOnly);
+  const versionView = useEditor((s) => s.versionView);
+  const draftNodes = useEditor((s) => s.nodes);
+  const draftEdges = useEditor((s) => s.edges);
+  const edgeMarks = useEditor((s) => s.diff?.edges);
+  const chatPath = useEditor((s) => s.chat.path);
+  const onNodesChange = useEditor((s) => s.onNodesChange);
+  const onEdgesChange = useEditor((s) => s.onEdgesChange);
+  const onConnect = useEditor((s) => s.onConnect);
+  const flow = useReactFlow<FlowNode>();
+
+  const nodeTypes: NodeTypes = useMemo(
+    () => Object.fromEntries(blockList.map((b) => [b.type, BlockNode])),
+    [blockList],
+  );
+  const locked = readOnly || versionView !== null;
+  const nodes = versionView?.nodes ?? draftNodes;
+  const baseEdges = versionView?.edges ?? draftEdges;
+  const edges = useMemo(() => {
+    if (!edgeMarks && chatPath.length < 2) return baseEdges;
+    const walked = new Set<string>();
+    for (let i = 1; i < chatPath.length; i++) walked.add(`${chatPath[i - 1]}>${chatPath[i]}`);
+    return baseEdges.map((edge) => {
+      const mark = edgeMarks?.[edge.id];
+      const onPath = walked.has(`${edge.source}>${edge.target}`);
+      if (!mark && !onPath) return edge;
+      return {
+        ...edge,
+        className: [mark ? `diff-${mark}` : "", onPath ? "on-path" : ""].join(" ").trim(),
+        animated: onPath,
+      };
+    });
+  }, [baseEdges, edgeMarks, chatPath]);
+
+  const centre = useCallback(() => {
+    const pane = document.querySelector(".canvas-pane")?.getBoundingClientRect();
+    if (!pane) return { x: 0, y: 0 };
+    return flow.screenToFlowPosition({
+      x: pane.left + pane.width / 2,
+      y: pane.top + pane.height / 2,
+    });
+  }, [flow]);
+  useShortcuts(centre);
+
+  const onDragOver = (event: DragEvent) => {
+    if (locked || !event.dataTransfer.types.includes(PALETTE_MIME)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  };
+  const onDrop = (event: DragEvent) => {
+    const type = event.dataTransfer.getData(PALETTE_MIME);
+    if (locked || !type) return;
+    event.preventDefault();
+    const at = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+    editorStore.getState().addBlock(type, { x: at.x - 110, y: at.y - 20 });
+  };
+
+  return (
+    <section
+      className="canvas-pane"
+      aria-label="Flow canvas"
+      onDragOver={onDragOver}
+      onDrop={onDrop}
+    >
+      <ReactFlow<FlowNode>
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onConnect={onConnect}
+        nodesDraggable={!locked}
+        nodesConnectable={!locked}
+        elementsSelectable
+        deleteKeyCode={null}
+        selectionKeyCode="Shift"
+        multiSelectionKeyCode={["Meta", "Control"]}
+        fitView
+        fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
+        minZoom={0.1}
+        maxZoom={2}
+        proOptions={{ hideAttribution: true }}
+        defaultEdgeOptions={{ type: "smoothstep" }}
+      >
+        <Background gap={24} />
+        <MiniMap pannable zoomable ariaLabel="Minimap" />
+        <Controls showInteractive={false} aria-label="Zoom" />
+      </ReactFlow>
+    </section>
+  );
+}

@@ -1,0 +1,124 @@
+/** The inspector: the selected block's settings (a form from its schema, or the block's own
+ * form where it has one), its problems, and Duplicate/Delete. Disabled for viewers. */
+
+import { useMemo, type ComponentType } from "react";
+import { useShallow } from "zustand/react/shallow";
+import { fieldsFor } from "../forms/schemaForm";
+import { FieldProblems, SchemaForm, type FormContext } from "../forms/SchemaForm";
+import { LogEventForm } from "../forms/LogEventForm";
+import { upstreamVariables } from "../graph/variables";
+import { editorStore, toDocument, useEditor } from "../store/editor";
+import type { BlockType, JsonObject } from "../types";
+import { BlockIcon } from "./icons";
+
+export interface BlockFormProps {
+  block: BlockType;
+  data: JsonObject;
+  onChange: (data: JsonObject, key: string) => void;
+  ctx: FormContext;
+}
+
+/** Blocks whose form is written by hand; every other block gets the generated one. */
+const CUSTOM_FORMS: Record<string, ComponentType<BlockFormProps>> = {
+  log_event: LogEventForm,
+};
+
+const NONE: never[] = [];
+
+export function GeneratedForm({ block, data, onChange, ctx }: BlockFormProps) {
+  const fields = useMemo(() => fieldsFor(block.schema), [block.schema]);
+  return <SchemaForm fields={fields} value={data} onChange={onChange} ctx={ctx} />;
+}
+
+export function Inspector({ systemVariables }: { systemVariables: readonly string[] }) {
+  const selected = useEditor(
+    useShallow((s) => (s.versionView?.nodes ?? s.nodes).filter((n) => n.selected)),
+  );
+  const node = selected.length === 1 ? selected[0] : undefined;
+  const block = useEditor((s) => (node ? s.blocks[node.type ?? ""] : undefined));
+  const locked = useEditor((s) => s.readOnly || s.versionView !== null);
+  const problems = useEditor((s) => (node ? (s.problemsByNode[node.id] ?? NONE) : NONE));
+  const nodes = useEditor((s) => s.nodes);
+  const edges = useEditor((s) => s.edges);
+  const blocks = useEditor((s) => s.blocks);
+  const variables = useMemo(() => {
+    if (!node) return [];
+    const doc = toDocument(nodes, edges);
+    return upstreamVariables(doc.nodes, doc.edges, blocks, node.id, systemVariables);
+  }, [node, nodes, edges, blocks, systemVariables]);
+
+  if (selected.length > 1) {
+    return (
+      <section className="inspector" aria-label="Block settings">
+        <h2 className="panel-title">{selected.length} blocks selected</h2>
+        {!locked && (
+          <div className="button-row">
+            <button type="button" onClick={() => editorStore.getState().duplicateSelected()}>
+              Duplicate
+            </button>
+            <button
+              type="button"
+              className="danger"
+              onClick={() => editorStore.getState().removeSelected()}
+            >
+              Delete
+            </button>
+          </div>
+        )}
+        <p className="muted small">Ctrl/Cmd+C copies them, also into another flow.</p>
+      </section>
+    );
+  }
+  if (!node) {
+    return (
+      <section className="inspector" aria-label="Block settings">
+        <h2 className="panel-title">Block settings</h2>
+        <p className="muted">Select a block to change what it does.</p>
+        <p className="muted small">
+          Drag from a block’s output (the dots at its bottom) to another block to connect them.
+          Shift-drag selects several. Delete removes, Ctrl/Cmd+D duplicates, Ctrl/Cmd+Z undoes.
+        </p>
+      </section>
+    );
+  }
+  const Form = block ? (CUSTOM_FORMS[block.type] ?? GeneratedForm) : null;
+  const general = problems.filter((p) => !p.field.startsWith("data."));
+  const ctx: FormContext = { nodeId: node.id, problems, disabled: locked, variables };
+  return (
+    <section className="inspector" aria-label="Block settings">
+      <div className="inspector-head">
+        <BlockIcon type={node.type ?? ""} />
+        <h2 className="panel-title">{block?.label ?? node.type}</h2>
+        <code className="muted small">{node.id}</code>
+      </div>
+      {block && <p className="muted small">{block.description}</p>}
+      <FieldProblems id={`inspector-${node.id}-problems`} problems={general} />
+      {Form && block ? (
+        <Form
+          block={block}
+          data={node.data}
+          ctx={ctx}
+          onChange={(data, key) => editorStore.getState().updateNodeData(node.id, data, key)}
+        />
+      ) : (
+        <p className="error">
+          This block type is unknown to the server: delete it, or restore a version.
+        </p>
+      )}
+      {!locked && node.type !== "start" && (
+        <div className="button-row">
+          <button type="button" onClick={() => editorStore.getState().duplicateSelected()}>
+            Duplicate
+          </button>
+          <button
+            type="button"
+            className="danger"
+            onClick={() => editorStore.getState().removeSelected()}
+          >
+            Delete block
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
