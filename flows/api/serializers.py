@@ -293,6 +293,10 @@ class BlockTypeSerializer(serializers.Serializer[Any]):
     schema = ObjectField(help_text="JSON Schema (2020-12) of the node's `data`.")
     defaults = ObjectField(help_text="`data` of a new block of this type.")
     handles = HandleSerializer(many=True)
+    sets_from = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Fields of `data` naming a variable the block sets (an Ask's `variable`).",
+    )
     waits_for_input = serializers.BooleanField()
     terminal = serializers.BooleanField()
 

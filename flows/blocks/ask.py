@@ -202,6 +202,7 @@ BLOCK = BlockType(
     semantic=_semantic,
     sets=lambda data: {data["variable"]} if isinstance(data.get("variable"), str) else set(),
     defaults={"question": "", "variable": "", "check": "text", "retry_message": ""},
+    sets_from=("variable",),
     waits_for_input=True,
     step=step,
 )

@@ -73,6 +73,9 @@ class BlockType:
     # The variables the block reads: every `{{name}}` in its data unless it says otherwise.
     reads: Callable[[Mapping[str, Any]], set[str]] = lambda data: placeholders(data)
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Fields of `data` that name a variable the block sets (an Ask's "variable"), so an editor
+    # can offer `{{name}}` downstream without knowing the block type.
+    sets_from: tuple[str, ...] = ()
     waits_for_input: bool = False  # a cycle through such a block waits for the person
     terminal: bool = False  # the conversation ends here (no outgoing handles)
     # The runtime step (flows/blocks/steps.py): pure, run by flows.interpreter. None: the
@@ -100,6 +103,7 @@ class BlockType:
             "handles": [
                 {"id": h.id, "label": h.label, "required": h.required} for h in self.handles
             ],
+            "sets_from": list(self.sets_from),
             "waits_for_input": self.waits_for_input,
             "terminal": self.terminal,
         }

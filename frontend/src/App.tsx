@@ -18,11 +18,15 @@ import { Autosave, settingsOf, type SaveState } from "./store/autosave";
 import { editorStore, toDocument, useEditor } from "./store/editor";
 import type { ConnectedPage, EditorConfig, Flow, FlowVersion, Problem } from "./types";
 
+/** A message for everyone: read out by screen readers, shown for a few seconds. */
 function useLiveRegion(): [string, (text: string) => void] {
   const [text, setText] = useState("");
+  const timer = useRef<number | null>(null);
   const announce = useCallback((next: string) => {
     setText("");
+    if (timer.current !== null) window.clearTimeout(timer.current);
     window.setTimeout(() => setText(next), 20);
+    timer.current = window.setTimeout(() => setText(""), 6000);
   }, []);
   return [text, announce];
 }

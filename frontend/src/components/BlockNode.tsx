@@ -38,6 +38,7 @@ function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
           position={Position.Top}
           isConnectable={!readOnly}
           className="handle-in"
+          aria-label="Input"
         />
       )}
       <div className="block-head">

@@ -1,0 +1,344 @@
+"""The flow editor in a real browser, used as a marketer would: only the mouse and the keyboard.
+
+Builds a lead flow from a blank one (drag from the palette, wire handle to handle, fill the
+forms, pick Purchase with a value and currency, and a custom event), sees a problem appear on a
+block and go, undoes and redoes, publishes, finds version 1, runs the test chat with the path
+lit on the canvas; two people editing the same flow get the choice and lose nothing; a viewer
+changes nothing. Screenshots of the editor go to docs/screenshots/ with UPDATE_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from flows import services
+from flows.models import Flow, FlowVersion
+from tenants.models import ConnectedPage, Membership, Tenant, Transport
+from tenants.services import Actor
+from tests.tenants.factories import ConnectedPageFactory, TenantFactory
+
+PASSWORD = "correct horse battery staple"
+MOD = "Control"
+
+
+@pytest.fixture(autouse=True)
+def _editor_is_built() -> None:
+    if not Path(settings.EDITOR_MANIFEST).is_file():
+        pytest.fail("The editor is not built: run `make install` (npm ci and the Vite build).")
+
+
+def person(django_user_model: type[User], name: str, tenant: Tenant, role: str) -> User:
+    user = django_user_model.objects.create_user(
+        username=name, email=f"{name}@example.com", password=PASSWORD
+    )
+    Membership.objects.create(tenant=tenant, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def workspace() -> Tenant:
+    return TenantFactory(name="Ada's Bakery", slug="adas-bakery", country="US")
+
+
+@pytest.fixture
+def bakery(workspace: Tenant) -> ConnectedPage:
+    return ConnectedPageFactory(
+        tenant=workspace,
+        name="Ada's Bakery",
+        page_id="300000000000001",
+        transport=Transport.PAGE_ACTIVITIES,
+    )
+
+
+@pytest.fixture
+def lin(django_user_model: type[User], workspace: Tenant) -> User:
+    return person(django_user_model, "lin", workspace, "editor")
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+
+
+def block(page: Page, name: str) -> Locator:
+    """A block on the canvas, by its accessible name ("Send message: Hi!")."""
+    return page.get_by_role("region", name="Flow canvas").get_by_role(
+        "group", name=re.compile("^" + re.escape(name))
+    )
+
+
+def wire(page: Page, source: Locator, handle: str, target: Locator) -> None:
+    """Drag from `source`'s output handle to `target`'s input, as a person does."""
+    start = source.get_by_label(f"{handle} output").bounding_box()
+    end = target.get_by_label("Input").bounding_box()
+    assert start and end
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def saved(page: Page) -> None:
+    expect(page.get_by_role("status").filter(has_text=re.compile("^Saved$"))).to_be_visible()
+
+
+def settings_panel(page: Page) -> Locator:
+    return page.get_by_role("region", name="Block settings")
+
+
+def place(page: Page, node: Locator, x: int, y: int) -> None:
+    """Drag a block by its title to (x, y) of the canvas."""
+    canvas = page.get_by_role("region", name="Flow canvas").bounding_box()
+    head = node.locator(".block-head").bounding_box()
+    assert canvas and head
+    page.mouse.move(head["x"] + 12, head["y"] + head["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(canvas["x"] + x, canvas["y"] + y, steps=10)
+    page.mouse.up()
+
+
+def test_build_check_test_and_publish_a_lead_flow_from_blank(
+    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User, screenshot_dir: Path
+) -> None:
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    sign_in(page, "lin")
+    page.goto("/t/adas-bakery/flows/")
+    page.get_by_role("link", name="New flow").click()
+    page.get_by_role("radio", name=re.compile("^Blank")).check()
+    page.get_by_label("Name").fill("Cake orders")
+    page.get_by_label("Page").select_option(label="Ada's Bakery (300000000000001)")
+    page.get_by_role("button", name="Create and open the editor").click()
+    expect(page.get_by_label("Flow name")).to_have_value("Cake orders")
+    flow = Flow.objects.get(name="Cake orders")
+    canvas = page.get_by_role("region", name="Flow canvas")
+    expect(block(page, "Start")).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "editor-empty.png"))
+    place(page, block(page, "Start"), 200, 40)
+
+    # Drag "Send message" from the palette onto the canvas, wire Start to it, type the text.
+    palette_item = page.get_by_role("button", name="Send message", exact=True)
+    palette_item.drag_to(canvas, target_position={"x": 200, "y": 170})
+    welcome = block(page, "Send message")
+    expect(welcome).to_be_visible()
+    # A new message is empty: the editor says so at once, on the block and the field.
+    expect(welcome.get_by_label("1 problem")).to_be_visible()
+    message = settings_panel(page).get_by_role("combobox", name="Message")
+    expect(settings_panel(page)).to_contain_text("This is empty: fill it in.")
+    message.fill("Hi! What cake would you like?")
+    expect(block(page, "Send message: Hi! What cake")).not_to_contain_text("1")
+    expect(settings_panel(page)).not_to_contain_text("This is empty: fill it in.")
+    wire(page, block(page, "Start"), "Next", block(page, "Send message: Hi!"))
+
+    # Ask for an email address, stored in a variable; click adds at the centre of the view.
+    page.get_by_role("button", name="Ask a question", exact=True).click()
+    form = settings_panel(page)
+    form.get_by_role("combobox", name="Question").fill("What's your email address?")
+    form.get_by_label("Save the answer as").fill("email")
+    form.get_by_label("Answer must be").select_option(label="Email")
+    ask = block(page, "Ask a question: What's your email")
+    place(page, ask, 200, 320)
+    wire(page, block(page, "Send message: Hi!"), "Next", ask)
+
+    # Log a purchase: the event from the dropdown in plain words, a value and a currency.
+    page.get_by_role("button", name="Log event", exact=True).click()
+    event = settings_panel(page).get_by_role("combobox", name="Event")
+    event.click()
+    event.fill("purch")
+    page.get_by_role("option", name=re.compile("^Purchase")).click()
+    expect(event).to_have_value("Purchase")
+    value = settings_panel(page).get_by_role("combobox", name="Value")
+    value.fill("{{")
+    # Only variables set upstream are offered: none yet, this block is not wired.
+    expect(page.get_by_role("listbox", name="Variables")).to_contain_text("psid")
+    expect(page.get_by_role("listbox", name="Variables")).not_to_contain_text("{{email}}")
+    value.fill("49.90")
+    settings_panel(page).get_by_label("Currency").select_option("USD")
+    purchase = block(page, "Log event: Purchase")
+    place(page, purchase, 200, 470)
+    wire(page, ask, "Next", purchase)
+
+    # And a custom event of the bakery's own, with a parameter from a variable.
+    page.get_by_role("button", name="Log event", exact=True).click()
+    event = settings_panel(page).get_by_role("combobox", name="Event")
+    event.click()
+    page.get_by_role("option", name="Custom event…").click()
+    name = settings_panel(page).get_by_label("Custom event name")
+    name.fill("cake booked!")
+    expect(settings_panel(page)).to_contain_text(
+        "'cake booked!' is not a valid event name: use 1 to 40 characters"
+    )
+    name.fill("cake_booked")
+    expect(settings_panel(page)).not_to_contain_text("is not a valid event name")
+    settings_panel(page).get_by_role("button", name="Add parameter").click()
+    settings_panel(page).get_by_label("Parameter 1 name").fill("contact")
+    place(page, block(page, "Log event: cake_booked"), 560, 170)
+    wire(page, purchase, "Next", block(page, "Log event: cake_booked"))
+    block(page, "Log event: cake_booked").locator(".block-head").click()
+    own_value = settings_panel(page).get_by_placeholder("Value or {{variable}}")
+    own_value.fill("{{em")
+    page.get_by_role("option", name="{{email}}").click()
+    expect(own_value).to_have_value("{{email}}")
+
+    page.get_by_role("button", name="End", exact=True).click()
+    place(page, block(page, "End"), 560, 340)
+    wire(page, block(page, "Log event: cake_booked"), "Next", block(page, "End"))
+    page.get_by_role("button", name="Tidy up").click()
+    saved(page)
+    page.get_by_role("button", name="Validate").click()
+    expect(page.get_by_role("region", name="Problems")).to_contain_text("0 errors")
+
+    # Delete a block with the keyboard, undo it, redo it, undo again.
+    block(page, "End").click()
+    page.keyboard.press("Delete")
+    expect(block(page, "End")).to_have_count(0)
+    page.keyboard.press(f"{MOD}+z")
+    expect(block(page, "End")).to_have_count(1)
+    page.keyboard.press(f"Shift+{MOD}+z")
+    expect(block(page, "End")).to_have_count(0)
+    page.get_by_role("button", name="Undo").click()
+    expect(block(page, "End")).to_have_count(1)
+    # Start cannot be deleted.
+    block(page, "Start").click()
+    page.keyboard.press("Delete")
+    expect(block(page, "Start")).to_have_count(1)
+    saved(page)
+    page.screenshot(path=str(screenshot_dir / "editor-built.png"))
+
+    # Publish with a note: version 1, listed under Versions.
+    page.get_by_role("button", name="Publish").click()
+    dialog = page.get_by_role("dialog", name="Publish this flow")
+    dialog.get_by_label("Note").fill("First cake flow")
+    dialog.get_by_role("button", name="Publish").click()
+    expect(page.get_by_text("Published version 1.").first).to_be_attached()
+    page.get_by_role("button", name="Versions").click()
+    versions = page.get_by_role("region", name="Versions")
+    expect(versions).to_contain_text("Version 1")
+    expect(versions).to_contain_text("First cake flow")
+
+    published = FlowVersion.objects.get(flow=flow, number=1).document
+    types = sorted(n["type"] for n in published["nodes"])
+    assert types == ["ask", "end", "log_event", "log_event", "send_message", "start"]
+    events = {n["data"]["event"]: n["data"] for n in published["nodes"] if n["type"] == "log_event"}
+    assert events["purchase"]["value"] == "49.90"
+    assert events["purchase"]["currency"] == "USD"
+    assert events["cake_booked"]["params"] == {"contact": "{{email}}"}
+    assert len(published["edges"]) == 5
+
+    # The test chat runs the draft; the block the conversation waits at is lit, and the path.
+    page.get_by_role("button", name="Test").click()
+    chat = page.get_by_role("region", name="Test chat")
+    chat.get_by_role("button", name="Start").click()
+    expect(chat.get_by_role("log", name="Conversation")).to_contain_text("What's your email")
+    expect(ask.locator(".block")).to_have_class(re.compile("is-current"))
+    expect(block(page, "Send message: Hi!").locator(".block")).to_have_class(
+        re.compile("on-path")
+    )
+    chat.get_by_label("Your message").fill("ada@example.com")
+    chat.get_by_label("Your message").press("Enter")
+    expect(chat.get_by_role("status")).to_have_text("The conversation ended · draft")
+    logged = chat.get_by_role("list", name="Events logged")
+    expect(logged).to_contain_text("purchase")
+    expect(logged).to_contain_text("cake_booked")
+    expect(logged).to_contain_text("contact: ada@example.com")
+    page.screenshot(path=str(screenshot_dir / "editor-test-chat.png"))
+
+
+def test_two_editors_get_the_choice_and_lose_nothing(
+    browser: Browser,
+    live_server,  # noqa: ANN001
+    workspace: Tenant,
+    bakery: ConnectedPage,
+    lin: User,
+    django_user_model: type[User],
+    screenshot_dir: Path,
+) -> None:
+    person(django_user_model, "sam", workspace, "editor")
+    flow = services.flow_create(
+        tenant=workspace,
+        actor=Actor(user=lin),
+        page_id=bakery.pk,
+        name="Lead generation",
+        template="lead_generation",
+    )
+    contexts = [
+        browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 800})
+        for _ in range(2)
+    ]
+    lins, sams = (context.new_page() for context in contexts)
+    try:
+        for page, name in ((lins, "lin"), (sams, "sam")):
+            page.set_default_timeout(10_000)
+            sign_in(page, name)
+            page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+            expect(page.get_by_label("Flow name")).to_have_value("Lead generation")
+
+        lins.get_by_label("Flow name").fill("Leads (Lin)")
+        saved(lins)
+        sams.get_by_label("Flow name").fill("Leads (Sam)")
+        dialog = sams.get_by_role("dialog", name="Someone else saved this flow")
+        expect(dialog).to_contain_text("lin@example.com saved it")
+        sams.screenshot(path=str(screenshot_dir / "editor-conflict.png"))
+        dialog.get_by_role("button", name="Keep mine").click()
+        saved(sams)
+        assert Flow.objects.get(pk=flow.pk).name == "Leads (Sam)"
+
+        # Lin edits again: her save meets Sam's; she loads his, and Undo brings hers back.
+        lins.get_by_label("Flow name").fill("Leads (Lin again)")
+        dialog = lins.get_by_role("dialog", name="Someone else saved this flow")
+        expect(dialog).to_contain_text("sam@example.com saved it")
+        dialog.get_by_role("button", name="Load theirs").click()
+        expect(lins.get_by_label("Flow name")).to_have_value("Leads (Sam)")
+        lins.get_by_role("button", name="Undo").click()
+        expect(lins.get_by_label("Flow name")).to_have_value("Leads (Lin again)")
+        saved(lins)
+        assert Flow.objects.get(pk=flow.pk).name == "Leads (Lin again)"
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_a_viewer_can_look_but_not_change_anything(
+    page: Page,
+    workspace: Tenant,
+    bakery: ConnectedPage,
+    lin: User,
+    django_user_model: type[User],
+) -> None:
+    person(django_user_model, "vic", workspace, "viewer")
+    flow = services.flow_create(
+        tenant=workspace,
+        actor=Actor(user=lin),
+        page_id=bakery.pk,
+        name="Lead generation",
+        template="lead_generation",
+    )
+    sign_in(page, "vic")
+    page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+    lead = block(page, "Log event: Lead submitted")
+    expect(lead).to_be_visible()
+    expect(page.get_by_role("complementary", name="Blocks")).to_have_count(0)
+    expect(page.get_by_role("button", name="Publish")).to_have_count(0)
+    expect(page.get_by_role("button", name="Undo")).to_have_count(0)
+    expect(page.get_by_label("Flow name")).to_be_disabled()
+    lead.click()
+    expect(settings_panel(page).get_by_role("combobox", name="Event")).to_be_disabled()
+    before = lead.bounding_box()
+    assert before
+    page.mouse.move(before["x"] + 20, before["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(before["x"] + 220, before["y"] + 160, steps=8)
+    page.mouse.up()
+    page.keyboard.press("Delete")
+    expect(lead).to_have_count(1)
+    assert lead.bounding_box() == before
+    page.wait_for_timeout(1000)  # longer than the autosave's delay: nothing may be sent
+    assert Flow.objects.get(pk=flow.pk).revision == 1
