@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Locator, Page, expect
+from pytest_django.live_server_helper import LiveServer
 
 from flows import services
 from flows.models import Flow, FlowVersion
@@ -80,7 +81,8 @@ def wire(page: Page, source: Locator, handle: str, target: Locator) -> None:
     """Drag from `source`'s output handle to `target`'s input, as a person does."""
     start = source.get_by_label(f"{handle} output").bounding_box()
     end = target.get_by_label("Input").bounding_box()
-    assert start and end
+    assert start
+    assert end
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
@@ -99,7 +101,8 @@ def place(page: Page, node: Locator, x: int, y: int) -> None:
     """Drag a block by its title to (x, y) of the canvas."""
     canvas = page.get_by_role("region", name="Flow canvas").bounding_box()
     head = node.locator(".block-head").bounding_box()
-    assert canvas and head
+    assert canvas
+    assert head
     page.mouse.move(head["x"] + 12, head["y"] + head["height"] / 2)
     page.mouse.down()
     page.mouse.move(canvas["x"] + x, canvas["y"] + y, steps=10)
@@ -239,9 +242,7 @@ def test_build_check_test_and_publish_a_lead_flow_from_blank(
     chat.get_by_role("button", name="Start").click()
     expect(chat.get_by_role("log", name="Conversation")).to_contain_text("What's your email")
     expect(ask.locator(".block")).to_have_class(re.compile("is-current"))
-    expect(block(page, "Send message: Hi!").locator(".block")).to_have_class(
-        re.compile("on-path")
-    )
+    expect(block(page, "Send message: Hi!").locator(".block")).to_have_class(re.compile("on-path"))
     chat.get_by_label("Your message").fill("ada@example.com")
     chat.get_by_label("Your message").press("Enter")
     expect(chat.get_by_role("status")).to_have_text("The conversation ended · draft")
@@ -254,7 +255,7 @@ def test_build_check_test_and_publish_a_lead_flow_from_blank(
 
 def test_two_editors_get_the_choice_and_lose_nothing(
     browser: Browser,
-    live_server,  # noqa: ANN001
+    live_server: LiveServer,
     workspace: Tenant,
     bakery: ConnectedPage,
     lin: User,
