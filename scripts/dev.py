@@ -142,6 +142,12 @@ def print_banner(env: dict[str, str], demo_login: str) -> None:
         f"Message a Page {SANDBOX_URL}/_sandbox/webhook",
         f"Database       {env.get('DATABASE_URL', 'SQLite, db.sqlite3')}",
         f"Redis          {env['REDIS_URL']}",
+        "Flow editor    "
+        + (
+            "Vite's dev server, hot reload (EDITOR_DEV_SERVER=1)"
+            if env.get("EDITOR_DEV_SERVER") == "1"
+            else "the build in frontend/dist (make dev EDITOR_DEV_SERVER=1 for hot reload)"
+        ),
         "",
         *(demo_login.splitlines() or ["(seed_demo printed no login)"]),
         "",
@@ -169,6 +175,10 @@ def run_together(env: dict[str, str]) -> int:
             f" --webhook-verify-token {shlex.quote(env['MESSENGER_VERIFY_TOKEN'])}"
         ),
     }
+    # EDITOR_DEV_SERVER=1: the editor comes from Vite's dev server, with hot reload (Django's
+    # django-vite reads the same setting); otherwise every server serves the last build.
+    if env.get("EDITOR_DEV_SERVER") == "1":
+        processes["vite"] = "npm --prefix frontend run dev"
     # honcho starts each in its own process group and, on SIGINT/SIGTERM or when any one exits,
     # sends SIGTERM to every group (the runserver reloader's child and the worker's pool included),
     # then SIGKILL after five seconds.

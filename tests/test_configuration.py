@@ -24,7 +24,8 @@ SETTINGS_VARIABLE_RE = re.compile(r"env\.[a-z]+\(\s*\"([A-Z][A-Z0-9_]+)\"")
 README_ROW_RE = re.compile(r"^\| `([A-Z][A-Z0-9_]+)` \|", re.MULTILINE)
 # Set by compose itself for every app container, or meaningful only outside containers.
 COMPOSE_SETS = {"DEBUG", "SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL"}
-NOT_FOR_CONTAINERS = {"CONN_MAX_AGE", "SECURE_HSTS_SECONDS"}
+# EDITOR_DEV_SERVER loads the editor from a Vite dev server: `make dev` only, never an image.
+NOT_FOR_CONTAINERS = {"CONN_MAX_AGE", "SECURE_HSTS_SECONDS", "EDITOR_DEV_SERVER"}
 APP_SERVICES = ("migrate", "web", "worker", "beat", "sandbox")
 
 
