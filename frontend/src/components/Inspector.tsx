@@ -9,6 +9,7 @@ import { LogEventForm } from "../forms/LogEventForm";
 import { upstreamVariables } from "../graph/variables";
 import { editorStore, toDocument, useEditor } from "../store/editor";
 import type { BlockType, JsonObject } from "../types";
+import { Connections } from "./Connections";
 import { BlockIcon } from "./icons";
 
 export interface BlockFormProps {
@@ -105,6 +106,7 @@ export function Inspector({ systemVariables }: { systemVariables: readonly strin
           This block type is unknown to the server: delete it, or restore a version.
         </p>
       )}
+      {block && <Connections nodeId={node.id} block={block} data={node.data} disabled={locked} />}
       {!locked && node.type !== "start" && (
         <div className="button-row">
           <button type="button" onClick={() => editorStore.getState().duplicateSelected()}>

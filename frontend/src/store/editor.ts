@@ -112,6 +112,8 @@ export interface EditorActions {
   onNodesChange(changes: NodeChange<FlowNode>[]): void;
   onEdgesChange(changes: EdgeChange[]): void;
   onConnect(connection: FlowConnection): void;
+  /** Connect a handle to a block, or (target null) leave it open: wiring without a mouse. */
+  setConnection(source: string, handle: string, target: string | null): void;
   addBlock(type: string, position: Position): string | null;
   removeSelected(): void;
   copySelected(): Clip | null;
@@ -390,6 +392,24 @@ export function createEditorStore(now: () => number = () => Date.now()) {
         });
         if (doc.edges === state.edges || doc.edges.length === 0) return;
         change({ edges: mergeEdges(state, doc) });
+      },
+
+      setConnection(source, handle, target) {
+        const state = get();
+        if (state.readOnly || state.versionView) return;
+        const doc = docOf(state);
+        const next =
+          target === null
+            ? removeElements(
+                doc,
+                [],
+                doc.edges
+                  .filter((e) => e.source === source && (e.sourceHandle ?? "next") === handle)
+                  .map((e) => e.id),
+              )
+            : connect(doc, { source, sourceHandle: handle, target });
+        if (next.edges.length === doc.edges.length && target === null) return;
+        change({ edges: mergeEdges(state, next) });
       },
 
       addBlock(type, position) {
