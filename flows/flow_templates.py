@@ -2,12 +2,15 @@
 
 The lead-generation flow follows the guide's "Best Practices for Classifying Leads": two
 qualifying questions come before the email or phone question, and `lead_submitted` is logged
-at the end of the flow by default. Both templates publish cleanly on either transport (tested).
+at the end of the flow by default. Its quick replies carry ids, so each has its own handle:
+"How should we contact you?" leads by Email to the email question and by Phone (or any other
+answer) to the phone question. Both templates publish cleanly on either transport (tested).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +56,12 @@ def _node(node_id: str, kind: str, x: int, y: int, **data: Any) -> dict[str, Any
 
 
 def _replies(*titles: str) -> list[dict[str, str]]:
-    return [{"title": title, "payload": title} for title in titles]
+    """Quick replies whose payload is their title, each with an id (so its own handle) made
+    from the title: "In 1-3 months" -> "in-1-3-months" (handle `reply-in-1-3-months`)."""
+    return [
+        {"title": title, "payload": title, "id": re.sub(r"[^a-z0-9]+", "-", title.lower())}
+        for title in titles
+    ]
 
 
 LEAD_GENERATION = FlowTemplate(
@@ -108,18 +116,10 @@ LEAD_GENERATION = FlowTemplate(
             quick_replies=_replies("Email", "Phone"),
         ),
         _node(
-            "by_email",
-            "condition",
-            0,
-            600,
-            match="all",
-            rules=[{"variable": "channel", "operator": "equals", "value": "Email"}],
-        ),
-        _node(
             "ask_email",
             "ask",
             -200,
-            720,
+            600,
             question="What's your email address?",
             variable="contact",
             check="email",
@@ -129,7 +129,7 @@ LEAD_GENERATION = FlowTemplate(
             "ask_phone",
             "ask",
             200,
-            720,
+            600,
             question="What's the best phone number to reach you?",
             variable="contact",
             check="phone",
@@ -139,7 +139,7 @@ LEAD_GENERATION = FlowTemplate(
             "lead",
             "log_event",
             0,
-            840,
+            720,
             event="lead_submitted",
             params={"need": "{{need}}", "timeline": "{{timeline}}", "channel": "{{channel}}"},
             logging_target="page",
@@ -148,14 +148,14 @@ LEAD_GENERATION = FlowTemplate(
             "thanks",
             "send_message",
             0,
-            960,
+            840,
             text="Thank you! Someone from our team will contact you at {{contact}} shortly.",
         ),
         _node(
             "to_team",
             "handoff",
             0,
-            1080,
+            960,
             note="New lead: {{need}}, starting {{timeline}}. Contact by {{channel}}: {{contact}}.",
         ),
     ],
@@ -164,9 +164,10 @@ LEAD_GENERATION = FlowTemplate(
         ("welcome", "next", "ask_need"),
         ("ask_need", "next", "ask_timeline"),
         ("ask_timeline", "next", "ask_channel"),
-        ("ask_channel", "next", "by_email"),
-        ("by_email", "true", "ask_email"),
-        ("by_email", "false", "ask_phone"),
+        # Each answer its own way; anything else typed ("text me") is taken as a phone contact.
+        ("ask_channel", "reply-email", "ask_email"),
+        ("ask_channel", "reply-phone", "ask_phone"),
+        ("ask_channel", "next", "ask_phone"),
         ("ask_email", "next", "lead"),
         ("ask_phone", "next", "lead"),
         ("lead", "next", "thanks"),

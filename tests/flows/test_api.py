@@ -537,6 +537,54 @@ def test_blocks_and_templates_for_signed_in_users_and_api_keys(client, client_fo
         assert [t["key"] for t in templates] == ["lead_generation", "purchase_follow_up"]
 
 
+def test_blocks_tell_an_editor_how_to_compute_handles_and_forms(client_for, tenant):
+    blocks = {b["type"]: b for b in client_for(tenant, Role.VIEWER).get("/api/v1/blocks/").json()}
+    send = blocks["send_message"]
+    assert send["handles"] == [
+        {
+            "id": "next",
+            "label": "Next",
+            "required": True,
+            "label_when_branching": "Any other answer",
+        }
+    ]
+    assert send["dynamic_handles"] == [
+        {
+            "items": "quick_replies",
+            "prefix": "reply-",
+            "label": "title",
+            "when": {},
+            "noun": "quick reply",
+            "required": False,
+        },
+        {
+            "items": "buttons",
+            "prefix": "button-",
+            "label": "title",
+            "when": {"type": "postback"},
+            "noun": "button",
+            "required": False,
+        },
+    ]
+    assert (send["waits_for_input"], send["waits_when_branching"]) == (False, True)
+    assert [b["dynamic_handles"][0]["prefix"] for b in blocks.values() if b["dynamic_handles"]] == [
+        "reply-",
+        "reply-",
+    ]
+    # The order of properties survives the trip through JSON: it is the form's order.
+    assert list(blocks["ask"]["schema"]["properties"]) == [
+        "question",
+        "quick_replies",
+        "variable",
+        "check",
+        "retry_message",
+    ]
+    operator = blocks["condition"]["schema"]["properties"]["rules"]["items"]["properties"][
+        "operator"
+    ]
+    assert operator["x-enumLabels"]["greater_than"] == "is greater than"
+
+
 @pytest.mark.parametrize("transport", [Transport.PAGE_ACTIVITIES, Transport.CONVERSIONS_API])
 @pytest.mark.parametrize("template", ["lead_generation", "purchase_follow_up"])
 def test_templates_publish_on_both_transports(editor, tenant, transport, template):
@@ -554,8 +602,8 @@ def test_lead_template_follows_the_guides_best_practices():
     kinds = {n["id"]: n for n in document["nodes"]}
     order = ["start"]
     successors = {(e["source"], e["sourceHandle"]): e["target"] for e in document["edges"]}
-    while (order[-1], "next") in successors or (order[-1], "true") in successors:
-        order.append(successors.get((order[-1], "next")) or successors[(order[-1], "true")])
+    while (order[-1], "next") in successors or (order[-1], "reply-email") in successors:
+        order.append(successors.get((order[-1], "reply-email")) or successors[(order[-1], "next")])
     asks = [kinds[i]["data"] for i in order if kinds[i]["type"] == "ask"]
     # qualifying questions first, then the contact detail, then lead_submitted, then a person
     assert [a["check"] for a in asks] == ["text", "text", "text", "email"]

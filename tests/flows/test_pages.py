@@ -81,7 +81,7 @@ def test_create_from_a_template_opens_the_canvas(tenant):
     assert "The drag-and-drop editor is coming" in html
     assert "What are you looking for?" in html
     assert "lead_submitted" in html
-    assert "true → <code>ask_email</code>" in html
+    assert "reply-email → <code>ask_email</code>" in html
     assert "No problems: the draft can be published." in html
 
 

@@ -117,13 +117,13 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
     assert texts(body) == [CHANNEL]
     body = chat(editor, lead_flow, action="message", payload="Email", text="Email")
     assert texts(body) == [EMAIL]
-    assert path(body) == ["ask_channel", "by_email", "ask_email"]
+    assert path(body) == ["ask_channel", "ask_email"]  # Email's own handle
 
     # A bad email is asked again, a good one goes on to the event, the thanks and the handoff.
     body = chat(editor, lead_flow, action="message", text="ada at example")
     assert texts(body) == [RETRY, EMAIL]
     assert path(body) == ["ask_email"]
-    assert body["state"] == {"node_id": "ask_email", "status": "waiting", "step": 11, "retries": 1}
+    assert body["state"] == {"node_id": "ask_email", "status": "waiting", "step": 10, "retries": 1}
     assert "contact" not in body["variables"]
     assert LoggedEvent.objects.count() == 0
     body = chat(editor, lead_flow, action="message", text="ada@example.com")
@@ -161,7 +161,7 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
     ]
     assert (event.tenant, event.page, event.psid) == (tenant, page, psid)
     assert (event.test, event.source, event.status) == (True, EventSource.TEST_CHAT, "pending")
-    assert event.idempotency_key == f"test-chat:{session}:lead:13"
+    assert event.idempotency_key == f"test-chat:{session}:lead:12"
     assert event.source_ref == f"test chat {session}, flow {lead_flow.pk} draft, node lead"
     conversation = Conversation.objects.get()
     assert (conversation.is_test, conversation.status) == (True, ConversationStatus.HANDED_OFF)
