@@ -124,7 +124,8 @@ GET_STARTED_PAYLOAD = "GET_STARTED"
 
 class ConversationStatus(models.TextChoices):
     ACTIVE = "active", "Active"  # running blocks (only inside one step)
-    WAITING = "waiting", "Waiting for an answer"  # an ask block waits for the person
+    # an ask (or a send_message whose reply handles are connected) waits for the person
+    WAITING = "waiting", "Waiting for an answer"
     ENDED = "ended", "Ended"
     HANDED_OFF = "handed_off", "Handed off to a person"  # paused until an agent resolves it
 
