@@ -479,3 +479,15 @@ def flow_versions_diff(*, tenant: Tenant, flow_id: int, a: int, b: int) -> dict[
     before = flow_version_get(tenant=tenant, flow_id=flow_id, number=a)
     after = flow_version_get(tenant=tenant, flow_id=flow_id, number=b)
     return {"from_version": a, "to_version": b, **document_diff(before.document, after.document)}
+
+
+def flow_version_draft_diff(*, tenant: Tenant, flow_id: int, number: int) -> dict[str, Any]:
+    """What changed from version `number` of a flow to its draft as it is now."""
+    flow = _flow(tenant, flow_id)
+    before = flow_version_get(tenant=tenant, flow_id=flow.pk, number=number)
+    return {
+        "from_version": number,
+        "to_version": "draft",
+        "draft_revision": flow.revision,
+        **document_diff(before.document, flow.document),
+    }

@@ -256,6 +256,18 @@ class DiffSerializer(serializers.Serializer[Any]):
     edges = EdgeDiffSerializer()
 
 
+class DraftDiffSerializer(serializers.Serializer[Any]):
+    """What changed from a published version to the draft (nodes and edges by id)."""
+
+    from_version = serializers.IntegerField()
+    to_version = serializers.ChoiceField(choices=["draft"], help_text="Always `draft`.")
+    draft_revision = serializers.IntegerField(
+        help_text='The draft\'s revision this compares (its ETag is `"r<revision>"`).'
+    )
+    nodes = NodeDiffSerializer()
+    edges = EdgeDiffSerializer()
+
+
 class SourcePageSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     transport = serializers.CharField()
@@ -300,8 +312,10 @@ class DynamicHandlesSerializer(serializers.Serializer[Any]):
     For each spec, in order, and each item of `data[items]` (in order) that is an object whose
     `id` is a string matching `^[A-Za-z0-9_-]{1,40}$` and whose properties equal every value of
     `when`, the block has the handle `{"id": prefix + item.id, "label": item[label],
-    "required": false}`, after its static `handles`. Items without an id have no handle (flows
-    written before ids keep working); an editor gives every new item a fresh id. A node's
+    "required": false, "label_when_branching": null}`, after its static `handles`; an id
+    repeated in the list gives one handle (the first item's; validation reports the repeat as
+    `duplicate_id`). Items without an id have no handle (flows written before ids keep
+    working); an editor gives every new item a fresh id, unique in the block. A node's
     handles are therefore computable from its `data` alone, without knowing the block type.
     """
 

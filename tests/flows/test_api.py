@@ -473,6 +473,37 @@ def test_diff_between_versions(editor, tenant, page):
     assert editor.get(flows_url(tenant, f"{flow_id}/versions/1/diff/3/")).status_code == 404
 
 
+def test_diff_from_a_version_to_the_draft(client_for, editor, tenant, page, other_tenant):
+    flow_id = create(editor, tenant, page).json()["id"]
+    editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+    draft = simple_document("Not published yet")
+    draft["nodes"].append(node("lost", "end"))
+    editor.patch(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 1, "document": draft}, format="json"
+    )
+
+    viewer = client_for(tenant, Role.VIEWER)
+    response = viewer.get(flows_url(tenant, f"{flow_id}/versions/1/diff/draft/"))
+    assert response.status_code == 200, response.content
+    diff = response.json()
+    assert (diff["from_version"], diff["to_version"], diff["draft_revision"]) == (1, "draft", 2)
+    assert diff["nodes"]["added"] == [node("lost", "end")]
+    assert [(c["id"], c["fields"], c["after"]["data"]) for c in diff["nodes"]["changed"]] == [
+        ("hello", ["data"], {"text": "Not published yet"})
+    ]
+    assert (diff["nodes"]["removed"], diff["nodes"]["moved"]) == ([], [])
+    assert diff["edges"] == {"added": [], "removed": [], "changed": []}
+
+    # No such version, and another workspace's flow: 404, whoever asks.
+    missing = viewer.get(flows_url(tenant, f"{flow_id}/versions/2/diff/draft/"))
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "This flow has no version 2. See GET …/versions/."
+    theirs = published_flow(other_tenant, page=ConnectedPageFactory(tenant=other_tenant))
+    response = editor.get(flows_url(tenant, f"{theirs.pk}/versions/1/diff/draft/"))
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+    assert "Not published" not in response.content.decode()
+
+
 def test_duplicate(editor, tenant, page):
     flow_id = create(editor, tenant, page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
