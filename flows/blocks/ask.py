@@ -215,7 +215,13 @@ BLOCK = BlockType(
     dynamic_handles=(QUICK_REPLY_HANDLES,),
     semantic=_semantic,
     sets=lambda data: {data["variable"]} if isinstance(data.get("variable"), str) else set(),
-    defaults={"question": "", "variable": "", "check": "text", "retry_message": ""},
+    defaults={
+        "question": "",
+        "quick_replies": [],
+        "variable": "",
+        "check": "text",
+        "retry_message": "",
+    },
     waits_for_input=True,
     step=step,
 )

@@ -631,3 +631,10 @@ def test_enum_labels_do_not_change_what_validation_says():
     assert found.message == (
         "Pick one of: equals, not_equals, contains, greater_than, less_than, is_set."
     )
+
+
+@pytest.mark.parametrize("kind", list(REGISTRY))
+def test_defaults_follow_the_forms_order(kind):
+    properties = list(REGISTRY[kind].schema.get("properties", {}))
+    defaults = list(REGISTRY[kind].defaults)
+    assert defaults == [name for name in properties if name in defaults]
