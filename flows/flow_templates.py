@@ -2,12 +2,15 @@
 
 The lead-generation flow follows the guide's "Best Practices for Classifying Leads": two
 qualifying questions come before the email or phone question, and `lead_submitted` is logged
-at the end of the flow by default. Both templates publish cleanly on either transport (tested).
+at the end of the flow by default. Its quick replies carry ids, so each has its own handle:
+"How should we contact you?" leads by Email to the email question and by Phone (or any other
+answer) to the phone question. Both templates publish cleanly on either transport (tested).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +56,12 @@ def _node(node_id: str, kind: str, x: int, y: int, **data: Any) -> dict[str, Any
 
 
 def _replies(*titles: str) -> list[dict[str, str]]:
-    return [{"title": title, "payload": title} for title in titles]
+    """Quick replies whose payload is their title, each with an id (so its own handle) made
+    from the title: "In 1-3 months" -> "in-1-3-months" (handle `reply-in-1-3-months`)."""
+    return [
+        {"title": title, "payload": title, "id": re.sub(r"[^a-z0-9]+", "-", title.lower())}
+        for title in titles
+    ]
 
 
 LEAD_GENERATION = FlowTemplate(
@@ -74,14 +82,14 @@ LEAD_GENERATION = FlowTemplate(
             "welcome",
             "send_message",
             0,
-            120,
+            180,
             text="Hi! We'd love to help. Two quick questions, then we'll put you in touch.",
         ),
         _node(
             "ask_need",
             "ask",
             0,
-            240,
+            360,
             question="What are you looking for?",
             variable="need",
             check="text",
@@ -91,7 +99,7 @@ LEAD_GENERATION = FlowTemplate(
             "ask_timeline",
             "ask",
             0,
-            360,
+            540,
             question="When would you like to get started?",
             variable="timeline",
             check="text",
@@ -101,25 +109,17 @@ LEAD_GENERATION = FlowTemplate(
             "ask_channel",
             "ask",
             0,
-            480,
+            720,
             question="How should we contact you?",
             variable="channel",
             check="text",
             quick_replies=_replies("Email", "Phone"),
         ),
         _node(
-            "by_email",
-            "condition",
-            0,
-            600,
-            match="all",
-            rules=[{"variable": "channel", "operator": "equals", "value": "Email"}],
-        ),
-        _node(
             "ask_email",
             "ask",
-            -200,
-            720,
+            -300,
+            900,
             question="What's your email address?",
             variable="contact",
             check="email",
@@ -128,8 +128,8 @@ LEAD_GENERATION = FlowTemplate(
         _node(
             "ask_phone",
             "ask",
-            200,
-            720,
+            300,
+            900,
             question="What's the best phone number to reach you?",
             variable="contact",
             check="phone",
@@ -139,7 +139,7 @@ LEAD_GENERATION = FlowTemplate(
             "lead",
             "log_event",
             0,
-            840,
+            1080,
             event="lead_submitted",
             params={"need": "{{need}}", "timeline": "{{timeline}}", "channel": "{{channel}}"},
             logging_target="page",
@@ -148,14 +148,14 @@ LEAD_GENERATION = FlowTemplate(
             "thanks",
             "send_message",
             0,
-            960,
+            1260,
             text="Thank you! Someone from our team will contact you at {{contact}} shortly.",
         ),
         _node(
             "to_team",
             "handoff",
             0,
-            1080,
+            1440,
             note="New lead: {{need}}, starting {{timeline}}. Contact by {{channel}}: {{contact}}.",
         ),
     ],
@@ -164,9 +164,10 @@ LEAD_GENERATION = FlowTemplate(
         ("welcome", "next", "ask_need"),
         ("ask_need", "next", "ask_timeline"),
         ("ask_timeline", "next", "ask_channel"),
-        ("ask_channel", "next", "by_email"),
-        ("by_email", "true", "ask_email"),
-        ("by_email", "false", "ask_phone"),
+        # Each answer its own way; anything else typed ("text me") is taken as a phone contact.
+        ("ask_channel", "reply-email", "ask_email"),
+        ("ask_channel", "reply-phone", "ask_phone"),
+        ("ask_channel", "next", "ask_phone"),
         ("ask_email", "next", "lead"),
         ("ask_phone", "next", "lead"),
         ("lead", "next", "thanks"),
@@ -188,42 +189,42 @@ PURCHASE_FOLLOW_UP = FlowTemplate(
             "hello",
             "send_message",
             0,
-            120,
+            180,
             text="Thanks for shopping with us! Do you have a moment for one question?",
         ),
         _node(
             "ask_rating",
             "ask",
             0,
-            240,
+            360,
             question="How would you rate your purchase, from 1 (poor) to 5 (great)?",
             variable="rating",
             check="number",
             retry_message="Please answer with a number from 1 to 5.",
             quick_replies=_replies("1", "2", "3", "4", "5"),
         ),
-        _node("rated", "log_event", 0, 360, event="rate", value="{{rating}}", params={}),
+        _node("rated", "log_event", 0, 540, event="rate", value="{{rating}}", params={}),
         _node(
             "happy",
             "condition",
             0,
-            480,
+            720,
             match="all",
             rules=[{"variable": "rating", "operator": "greater_than", "value": 3}],
         ),
         _node(
             "glad",
             "send_message",
-            -200,
-            600,
+            -300,
+            900,
             text="Wonderful, thank you! We hope to see you again soon.",
         ),
         _node("done", "end", -200, 720),
         _node(
             "ask_problem",
             "ask",
-            200,
-            600,
+            300,
+            900,
             question="We're sorry to hear that. What went wrong?",
             variable="problem",
             check="text",
@@ -231,15 +232,15 @@ PURCHASE_FOLLOW_UP = FlowTemplate(
         _node(
             "sorry",
             "send_message",
-            200,
-            720,
+            300,
+            1080,
             text="Thank you for telling us. Someone from our team will get back to you.",
         ),
         _node(
             "to_team",
             "handoff",
-            200,
-            840,
+            300,
+            1260,
             note="Unhappy customer (rated {{rating}} of 5): {{problem}}",
         ),
     ],

@@ -1,7 +1,8 @@
 """The flow interpreter: a pure function of (document, conversation state, incoming message).
 
 `run(document, state, incoming, system=...)` runs blocks of the registry (each block's `step`,
-flows/blocks/) from where the conversation is until one waits for input (`ask`), the flow ends
+flows/blocks/) from where the conversation is until one waits for input (an `ask`, or a
+`send_message` with a quick reply or button handle connected), the flow ends
 (`end`, or a handle with no edge), or a handoff; it returns the new `State`, the effects in
 order (`SendMessage`, `LogEvent`, `Handoff`) and the node ids it ran. No models, no database,
 no HTTP, no clock, no randomness: the same arguments give the same result, so a retried webhook
@@ -13,9 +14,15 @@ Where a turn begins:
   block, with fresh variables (the step counter goes on). So `run()` on an ended conversation
   with a new message restarts the flow; whether it should (the message may trigger another
   flow) is the runtime's decision, made before calling `run()`.
-- status "waiting": at the `ask` it waits at; a text, quick reply or postback is its answer
-  (a quick reply or postback answers with its title). A referral is not an answer: the
-  question is asked again, without counting a retry.
+- status "waiting": at the block it waits at; a text, quick reply or postback is its answer
+  (a quick reply or postback answers with its title). An `ask` saves it and a `send_message`
+  does not; either leaves by the handle of the quick reply or button the answer matches when
+  that handle is connected, else by `next`. A referral is not an answer: the question is
+  asked again, without counting a retry.
+
+Each step gets the set of its node's connected handles (`StepInput.connected`), so it can
+branch without seeing the document. An edge whose `sourceHandle` is null leaves from the
+block's only static handle.
 - status "handed_off": nowhere. The state comes back unchanged with no effects, until the
   runtime calls `resume_after_handoff`, which goes on from the handoff block's `next` handle
   if it has an edge there ("After the agent"; left open, the conversation ends).
@@ -113,11 +120,20 @@ class _Document:
             if not isinstance(edge, Mapping) or edge.get("source") not in self.nodes:
                 continue
             source, handle = edge["source"], edge.get("sourceHandle")
-            if handle is None:  # null means the block's only handle
+            if handle is None:  # null means the block's only (static) handle
                 block = REGISTRY.get(self.nodes[source].get("type", ""))
                 if block is not None and len(block.handles) == 1:
                     handle = block.handles[0].id
             self.edges.setdefault((source, handle), str(edge.get("target")))
+        handles: dict[str, set[str]] = {}
+        for source, handle in self.edges:
+            if isinstance(handle, str):
+                handles.setdefault(source, set()).add(handle)
+        self._connected = {source: frozenset(found) for source, found in handles.items()}
+
+    def connected(self, node_id: str) -> frozenset[str]:
+        """The node's handles that have an edge (what a step may branch on)."""
+        return self._connected.get(node_id, frozenset())
 
 
 def _walk(
@@ -168,6 +184,7 @@ def _walk(
                 step=step,
                 answer=answer,
                 retries=retries,
+                connected=doc.connected(current),
             )
         )
         effects.extend(outcome.effects)

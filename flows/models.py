@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from tenants.models import ConnectedPage, TenantOwnedModel
+from tenants.models import ApiKey, ConnectedPage, TenantOwnedModel
 
 # What a Messenger `ref` (m.me link, ad, QR code) may hold: "Only alphanumeric characters as
 # well as -, _, and =" (reference §6.4). The length limit is ours.
@@ -68,6 +68,14 @@ class Flow(TenantOwnedModel):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    updated_by_api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The API key that saved the current revision, when a key did (no person).",
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -78,6 +86,16 @@ class Flow(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def updated_by_label(self) -> str | None:
+        """Who saved the current revision, as the editor names them: an email address, "an
+        API key: <its name>", or None when nobody is known (never the key itself)."""
+        if self.updated_by is not None:
+            return str(self.updated_by.email or self.updated_by.get_username())
+        if self.updated_by_api_key is not None:
+            return f"an API key: {self.updated_by_api_key.name}"
+        return None
 
     @property
     def has_unpublished_changes(self) -> bool:
@@ -124,7 +142,8 @@ GET_STARTED_PAYLOAD = "GET_STARTED"
 
 class ConversationStatus(models.TextChoices):
     ACTIVE = "active", "Active"  # running blocks (only inside one step)
-    WAITING = "waiting", "Waiting for an answer"  # an ask block waits for the person
+    # an ask (or a send_message whose reply handles are connected) waits for the person
+    WAITING = "waiting", "Waiting for an answer"
     ENDED = "ended", "Ended"
     HANDED_OFF = "handed_off", "Handed off to a person"  # paused until an agent resolves it
 

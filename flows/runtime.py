@@ -15,7 +15,9 @@
 - Which flow (README "Runtime"): a postback or referral whose ``ref`` is a published ref flow's
   starts it; else the Get Started postback (payload ``GET_STARTED``) starts the get-started
   flow; these restart an open conversation. Otherwise an open conversation continues (a text,
-  a quick reply or a postback is the answer to its ``ask``). With no open conversation, a text
+  a quick reply or a postback is the answer to the block it waits at: an ``ask``, or a
+  ``send_message`` whose quick reply or button handles are connected; a postback button's
+  payload is matched first). With no open conversation, a text
   or quick reply containing a keyword (case-insensitive, as whole words: "Pricing?" and "what
   is your pricing" match ``pricing``, "pricingplan" does not; the longest keyword wins) starts
   its flow, and else the default-reply flow answers. A handed-off conversation runs nothing

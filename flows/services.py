@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any, cast
 
 from django.db import transaction
@@ -187,6 +188,7 @@ def flow_create(
         description=description,
         document=_clean_document(document if document is not None else empty_document()),
         updated_by=actor.user,
+        updated_by_api_key=actor.api_key,
         **_clean_trigger(trigger or {"kind": TriggerKind.DEFAULT}),
     )
     logger.info("flows.flow.created", extra={"tenant_id": tenant.pk, "flow_id": flow.pk})
@@ -194,12 +196,26 @@ def flow_create(
 
 
 def _check_revision(flow: Flow, revision: int | None) -> None:
+    """A stale `revision` is a RevisionConflict whose details say who saved the flow since,
+    when, and its name now, so the editor can offer to load theirs or keep its own."""
     if revision is not None and revision != flow.revision:
         raise RevisionConflict(
             f"Someone saved this flow since you loaded it (revision {revision}; it is now "
             f"{flow.revision}). Load it again and reapply your change; nothing was written.",
-            details={"current_revision": flow.revision, "your_revision": revision},
+            details={
+                "current_revision": flow.revision,
+                "your_revision": revision,
+                "updated_by": flow.updated_by_label,
+                "updated_at": flow.updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "name": flow.name,
+            },
         )
+
+
+def _saved_by(flow: Flow, actor: Actor) -> None:
+    """Record who saved this revision: a person, or an API key (which has no person)."""
+    flow.updated_by = actor.user
+    flow.updated_by_api_key = actor.api_key
 
 
 @transaction.atomic
@@ -244,7 +260,7 @@ def flow_update_draft(
     if flow.status == FlowStatus.PUBLISHED and live_change:
         _check_live(flow)
     flow.revision += 1
-    flow.updated_by = actor.user
+    _saved_by(flow, actor)
     flow.save()
     return flow
 
@@ -378,7 +394,7 @@ def flow_restore(
     version = flow_version_get(tenant=tenant, flow_id=flow.pk, number=number)
     flow.document = copy.deepcopy(version.document)
     flow.revision += 1
-    flow.updated_by = actor.user
+    _saved_by(flow, actor)
     flow.save()
     _audit(flow, actor, AuditAction.FLOW_RESTORED, version=number)
     return flow
@@ -399,6 +415,7 @@ def flow_duplicate(*, tenant: Tenant, actor: Actor, flow_id: int, name: str = ""
         trigger_ref=source.trigger_ref,
         document=copy.deepcopy(source.document),
         updated_by=actor.user,
+        updated_by_api_key=actor.api_key,
     )
 
 
@@ -462,3 +479,15 @@ def flow_versions_diff(*, tenant: Tenant, flow_id: int, a: int, b: int) -> dict[
     before = flow_version_get(tenant=tenant, flow_id=flow_id, number=a)
     after = flow_version_get(tenant=tenant, flow_id=flow_id, number=b)
     return {"from_version": a, "to_version": b, **document_diff(before.document, after.document)}
+
+
+def flow_version_draft_diff(*, tenant: Tenant, flow_id: int, number: int) -> dict[str, Any]:
+    """What changed from version `number` of a flow to its draft as it is now."""
+    flow = _flow(tenant, flow_id)
+    before = flow_version_get(tenant=tenant, flow_id=flow.pk, number=number)
+    return {
+        "from_version": number,
+        "to_version": "draft",
+        "draft_revision": flow.revision,
+        **document_diff(before.document, flow.document),
+    }

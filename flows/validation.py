@@ -104,9 +104,14 @@ class _Graph:
         self.successors: dict[str, list[str]] = defaultdict(list)
         self.predecessors: dict[str, list[str]] = defaultdict(list)
         self.connected: dict[tuple[str, str], list[str]] = defaultdict(list)  # (node, handle)
+        self.handles_used: dict[str, set[str]] = defaultdict(set)  # node -> connected handles
         self._check_nodes()
         for edge in document["edges"]:
             self._add_edge(edge)
+
+    def handles_of(self, node_id: str) -> set[str]:
+        """The node's handles with an edge."""
+        return self.handles_used.get(node_id, set())
 
     def label(self, node_id: str) -> str:
         block = REGISTRY.get(self.nodes[node_id]["type"])
@@ -150,21 +155,16 @@ class _Graph:
         block = REGISTRY.get(self.nodes[source]["type"])
         if block is None:
             return  # reported with the node
-        handles = {h.id for h in block.handles}
+        handles = {h.id for h in block.handles_for(self.nodes[source]["data"])}
         handle = edge.get("sourceHandle")
-        if handle is None and len(handles) == 1:
-            handle = next(iter(handles))
+        if handle is None and len(block.handles) == 1:  # null: the block's only static handle
+            handle = block.handles[0].id
         if handle not in handles:
-            if handles:
-                message = (
-                    f"Connection {edge_id} leaves from {handle!r}, which {self.label(source)} "
-                    f"does not have: use one of {', '.join(sorted(handles))}."
-                )
-            else:
-                message = f"{block.label} ends the conversation: remove connection {edge_id}."
+            message = self._unknown_handle(source, edge_id, handle, handles)
             self.problems.append(_problem(source, "edges", message, "unknown_handle"))
             return
         self.connected[(source, handle)].append(edge_id)
+        self.handles_used[source].add(handle)
         if len(self.connected[(source, handle)]) == 2:
             message = (
                 f"Two connections leave {self.label(source)} from “{handle}”: a handle leads "
@@ -176,6 +176,37 @@ class _Graph:
             return
         self.successors[source].append(target)
         self.predecessors[target].append(source)
+
+    def _unknown_handle(
+        self, source: str, edge_id: str, handle: str | None, handles: set[str]
+    ) -> str:
+        """Why an edge may not leave `source` from `handle`, naming a reply or button that
+        is gone (or cannot lead anywhere) when the handle was one of those."""
+        block = REGISTRY[self.nodes[source]["type"]]
+        if not handles:
+            return f"{block.label} ends the conversation: remove connection {edge_id}."
+        data = self.nodes[source]["data"]
+        for spec in block.dynamic_handles:
+            if not (isinstance(handle, str) and handle.startswith(spec.prefix)):
+                continue
+            item_id = handle.removeprefix(spec.prefix)
+            item = next((i for _, i in spec.entries(data) if i.get("id") == item_id), None)
+            if item is None:
+                return (
+                    f"Connection {edge_id} leaves from the {spec.noun} “{item_id}” of "
+                    f"{self.label(source)}, which has no such {spec.noun} any more: remove the "
+                    "connection, or connect another handle."
+                )
+            rule = " and ".join(f"{key} {value}" for key, value in spec.when.items())
+            return (
+                f"Connection {edge_id} leaves from the {spec.noun} “{item.get(spec.label, '')}” "
+                f"of {self.label(source)}, which cannot lead anywhere (only a {spec.noun} "
+                f"with {rule} can): remove the connection."
+            )
+        return (
+            f"Connection {edge_id} leaves from {handle!r}, which {self.label(source)} "
+            f"does not have: use one of {', '.join(sorted(handles))}."
+        )
 
     def reachable(self) -> set[str]:
         if self.start is None:
@@ -193,7 +224,7 @@ def _required_handles(graph: _Graph) -> list[Problem]:
     problems = []
     for node_id, node in graph.nodes.items():
         block = REGISTRY.get(node["type"])
-        for handle in block.handles if block else ():
+        for handle in block.handles_for(node["data"], graph.handles_of(node_id)) if block else ():
             if handle.required and not graph.connected.get((node_id, handle.id)):
                 message = (
                     f"“{handle.label}” of {graph.label(node_id)} is not connected: connect it to "
@@ -220,11 +251,13 @@ def _unreachable(graph: _Graph, reachable: set[str]) -> list[Problem]:
 
 
 def _cycles_without_input(graph: _Graph) -> list[Problem]:
-    """Strongly connected parts of the graph of blocks that never wait for the person."""
+    """Strongly connected parts of the graph of blocks that never wait for the person (an
+    `ask` waits; a `send_message` waits when one of its reply or button handles is connected)."""
     waits = {
         nid
         for nid, n in graph.nodes.items()
-        if (block := REGISTRY.get(n["type"])) is not None and block.waits_for_input
+        if (block := REGISTRY.get(n["type"])) is not None
+        and block.waits(n["data"], graph.handles_of(nid))
     }
     nodes = [nid for nid in graph.nodes if nid not in waits]
     edges = {nid: [s for s in graph.successors[nid] if s not in waits] for nid in nodes}

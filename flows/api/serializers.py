@@ -256,6 +256,18 @@ class DiffSerializer(serializers.Serializer[Any]):
     edges = EdgeDiffSerializer()
 
 
+class DraftDiffSerializer(serializers.Serializer[Any]):
+    """What changed from a published version to the draft (nodes and edges by id)."""
+
+    from_version = serializers.IntegerField()
+    to_version = serializers.ChoiceField(choices=["draft"], help_text="Always `draft`.")
+    draft_revision = serializers.IntegerField(
+        help_text='The draft\'s revision this compares (its ETag is `"r<revision>"`).'
+    )
+    nodes = NodeDiffSerializer()
+    edges = EdgeDiffSerializer()
+
+
 class SourcePageSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     transport = serializers.CharField()
@@ -281,24 +293,82 @@ class FlowImportSerializer(StrictSerializer):
 
 
 class HandleSerializer(serializers.Serializer[Any]):
-    id = serializers.CharField()
+    id = serializers.CharField(help_text="The edge's `sourceHandle`, e.g. `next`, `true`.")
     label = serializers.CharField()  # type: ignore[assignment]  # a field named like a Serializer attribute
-    required = serializers.BooleanField()  # type: ignore[assignment]  # a field named like a Serializer attribute
+    required = serializers.BooleanField(  # type: ignore[assignment]  # a field named like a Serializer attribute
+        help_text="Publishing needs it connected."
+    )
+    label_when_branching = serializers.CharField(
+        allow_null=True,
+        help_text="The label to show instead of `label` while the block is branching (at "
+        "least one of its dynamic handles is connected), e.g. “Any other answer” for the "
+        "`next` of a block whose quick replies lead elsewhere; null: always `label`.",
+    )
+
+
+class DynamicHandlesSerializer(serializers.Serializer[Any]):
+    """Handles computed from a block's data: one per item of a list that carries an `id`.
+
+    For each spec, in order, and each item of `data[items]` (in order) that is an object whose
+    `id` is a string matching `^[A-Za-z0-9_-]{1,40}$` and whose properties equal every value of
+    `when`, the block has the handle `{"id": prefix + item.id, "label": item[label],
+    "required": false, "label_when_branching": null}`, after its static `handles`; an id
+    repeated in the list gives one handle (the first item's; validation reports the repeat as
+    `duplicate_id`). Items without an id have no handle (flows written before ids keep
+    working); an editor gives every new item a fresh id, unique in the block. A node's
+    handles are therefore computable from its `data` alone, without knowing the block type.
+    """
+
+    items = serializers.CharField(help_text="The property of `data` holding the list.")
+    prefix = serializers.CharField(help_text="The handle id is this followed by the item's id.")
+    label = serializers.CharField(  # type: ignore[assignment]  # a field named like a Serializer attribute
+        help_text="The item property whose value labels the handle."
+    )
+    when = serializers.DictField(
+        help_text="Only items whose properties equal these values have a handle (e.g. "
+        '`{"type": "postback"}`: a link button has none); `{}`: every item with an id.'
+    )
+    noun = serializers.CharField(help_text="What one item is called, e.g. “quick reply”.")
+    required = serializers.BooleanField(  # type: ignore[assignment]  # a field named like a Serializer attribute
+        help_text="Whether publishing needs these handles connected (false: optional)."
+    )
 
 
 class BlockTypeSerializer(serializers.Serializer[Any]):
+    """One block type of the registry: what an editor needs to show, configure and wire it.
+
+    - `schema` is the JSON Schema (draft 2020-12) of a node's `data`. Every property a form
+      shows has a `title` (and usually a `description` and a `default`); `properties` are in
+      the order a form should show them; an enum a person picks from carries
+      `x-enumLabels`, an object from each enum value to its label in plain words (validation
+      ignores it; the values are what `data` holds).
+    - A node's handles are its type's `handles` followed by the ones `dynamic_handles`
+      computes from its `data` (see DynamicHandles). While any dynamic handle of a node is
+      connected the node is *branching*: a handle's `label_when_branching` replaces its
+      `label`, and a block with `waits_when_branching` waits for the person's answer (and
+      leaves by the handle of the reply or button it matches, else by `next`).
+    """
+
     type = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # a field named like a Serializer attribute
     description = serializers.CharField()
     schema = ObjectField(help_text="JSON Schema (2020-12) of the node's `data`.")
     defaults = ObjectField(help_text="`data` of a new block of this type.")
-    handles = HandleSerializer(many=True)
+    handles = HandleSerializer(many=True, help_text="The handles every block of the type has.")
+    dynamic_handles = DynamicHandlesSerializer(
+        many=True, help_text="How to compute a node's further handles from its `data`."
+    )
     sets_from = serializers.ListField(
         child=serializers.CharField(),
         help_text="Fields of `data` naming a variable the block sets (an Ask's `variable`).",
     )
-    waits_for_input = serializers.BooleanField()
-    terminal = serializers.BooleanField()
+    waits_for_input = serializers.BooleanField(
+        help_text="It always waits for the person's answer (a loop through it is fine)."
+    )
+    waits_when_branching = serializers.BooleanField(
+        help_text="It waits for the person's answer while branching (a dynamic handle connected)."
+    )
+    terminal = serializers.BooleanField(help_text="The conversation ends here (no handles).")
 
 
 class FlowTemplateSerializer(serializers.Serializer[Any]):

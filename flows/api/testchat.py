@@ -105,7 +105,10 @@ class QuickReplySerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class ButtonSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    type = serializers.CharField(help_text="`postback` (the only kind flows send today).")
+    type = serializers.CharField(
+        help_text="`postback` (press it: send its payload as a `postback`) or `web_url` (a "
+        "link: its URL is in `payload`)."
+    )
     title = serializers.CharField()
     payload = serializers.CharField(allow_blank=True)
 

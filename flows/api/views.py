@@ -19,6 +19,7 @@ from flows import services
 from flows.api.serializers import (
     BlockTypeSerializer,
     DiffSerializer,
+    DraftDiffSerializer,
     DuplicateSerializer,
     FlowCreateSerializer,
     FlowExportSerializer,
@@ -93,6 +94,7 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
         "versions": "flow.view",
         "version": "flow.view",
         "version_diff": "flow.view",
+        "version_draft_diff": "flow.view",
         "restore": "flow.edit",
         "duplicate": "flow.edit",
         "export": "flow.view",
@@ -239,6 +241,17 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
             tenant=self.tenant, flow_id=self.get_object().pk, a=number, b=other
         )
         return Response(DiffSerializer(diff).data)
+
+    @extend_schema(responses={200: DraftDiffSerializer}, parameters=[NUMBER])
+    @action(detail=True, methods=["get"], url_path="versions/<int:number>/diff/draft")
+    def version_draft_diff(
+        self, request: Request, *args: Any, number: int, **kwargs: Any
+    ) -> Response:
+        """Nodes and edges added, removed and changed from version `number` to the draft."""
+        diff = services.flow_version_draft_diff(
+            tenant=self.tenant, flow_id=self.get_object().pk, number=number
+        )
+        return Response(DraftDiffSerializer(diff).data)
 
     @extend_schema(request=RevisionSerializer, responses={200: FlowSerializer}, parameters=[NUMBER])
     @action(detail=True, methods=["post"], url_path="versions/<int:number>/restore")

@@ -1,7 +1,9 @@
 """`ask`: a question whose answer goes into a variable, checked as email, phone, number or text.
 
 An answer that fails its check gets the retry message and the question waits again; the flow
-moves on only with a valid answer, so later blocks can rely on the variable.
+moves on only with a valid answer, so later blocks can rely on the variable. It moves on by the
+handle of the quick reply pressed (or typed by its title) when that handle (`reply-<id>`) is
+connected, and by `next` ("Any other answer" then) otherwise.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flows.blocks.base import (
-    NEXT,
+    ANY_OTHER_ANSWER,
     QUICK_REPLIES_SCHEMA,
+    QUICK_REPLY_HANDLES,
     SYSTEM_VARIABLES,
     VARIABLE_NAME_SCHEMA,
     BlockContext,
     BlockType,
+    Handle,
     Problem,
 )
 from flows.blocks.steps import (
@@ -25,14 +29,25 @@ from flows.blocks.steps import (
     MAX_TEXT_CHARS,
     TEXT,
     WAITING,
+    Choice,
     Incoming,
     StepInput,
     StepResult,
     build_message,
+    choices,
+    chosen,
+    leave_by,
     send,
 )
 
 CHECKS = ("text", "email", "phone", "number")
+CHECK_LABELS = {
+    "text": "Any text",
+    "email": "An email address",
+    "phone": "A phone number",
+    "number": "A number",
+}
+NEXT = Handle("next", "Next", label_when_branching=ANY_OTHER_ANSWER)
 
 SCHEMA = {
     "type": "object",
@@ -46,12 +61,15 @@ SCHEMA = {
             "title": "Question",
             "description": "What the bot asks; {{variables}} are filled in.",
         },
+        "quick_replies": QUICK_REPLIES_SCHEMA,
         "variable": {**VARIABLE_NAME_SCHEMA, "title": "Save the answer as"},
         "check": {
             "enum": list(CHECKS),
+            "x-enumLabels": CHECK_LABELS,
             "default": "text",
             "title": "Answer must be",
-            "description": "text (anything), email, phone or number.",
+            "description": "Any text, an email address, a phone number or a number; an answer "
+            "that is not gets the retry message and the question again.",
         },
         "retry_message": {
             "type": "string",
@@ -59,7 +77,6 @@ SCHEMA = {
             "title": "When the answer does not pass",
             "description": "Sent before asking again. Empty: a standard message.",
         },
-        "quick_replies": QUICK_REPLIES_SCHEMA,
     },
 }
 
@@ -139,27 +156,19 @@ def check_answer(check: str, answer: str) -> str | None:
     return CHECKERS.get(check, CHECKERS["text"])(answer.strip())
 
 
-def _answer(incoming: Incoming, replies: object) -> tuple[str, str | None]:
+def _answer(incoming: Incoming, choice: Choice | None) -> tuple[str, str | None]:
     """The answer's text and the quick reply payload it carries (None: typed, matching none).
 
-    A pressed quick reply or postback answers with its title (its payload when it has none);
-    typed text that is a quick reply's title (in any case) counts as pressing it.
+    A pressed quick reply or postback answers with its title (the title of the quick reply
+    with its payload when it comes without one, else the payload); typed text that is a quick
+    reply's title (in any case) counts as pressing it.
     """
-    options = [r for r in replies if isinstance(r, Mapping)] if isinstance(replies, list) else []
     if incoming.kind != TEXT:
-        title = incoming.text.strip()
-        if not title:
-            title = next(
-                (str(r.get("title", "")) for r in options if r.get("payload") == incoming.payload),
-                incoming.payload,
-            )
+        title = incoming.text.strip() or (choice.title if choice else incoming.payload)
         return title, incoming.payload or title
-    typed = incoming.text.strip()
-    for reply in options:
-        if str(reply.get("title", "")).strip().casefold() == typed.casefold():
-            title = str(reply["title"]).strip()
-            return title, str(reply.get("payload") or title)
-    return typed, None
+    if choice is not None:
+        return choice.title, choice.payload
+    return incoming.text.strip(), None
 
 
 def step(turn: StepInput) -> StepResult:
@@ -172,7 +181,8 @@ def step(turn: StepInput) -> StepResult:
             effects=send(turn.node_id, question), status=WAITING, retries=turn.retries
         )
     check = str(data.get("check") or "text")
-    text, payload = _answer(answer, data.get("quick_replies"))
+    choice = chosen(answer, choices((QUICK_REPLY_HANDLES,), data, variables))
+    text, payload = _answer(answer, choice)
     saved = check_answer(check, text)
     if saved is None:
         retry = build_message(
@@ -190,18 +200,28 @@ def step(turn: StepInput) -> StepResult:
         updates[f"{name}_payload"] = payload
     elif f"{name}_payload" in variables:
         updates[f"{name}_payload"] = ""  # typed this time: a payload from before is stale
-    return StepResult(variables=updates, handle=NEXT.id)
+    return StepResult(variables=updates, handle=leave_by(choice, turn.connected, NEXT.id))
 
 
 BLOCK = BlockType(
     type="ask",
     label="Ask a question",
-    description="Asks, waits for the answer, checks it, and saves it in a variable.",
+    description=(
+        "Asks, waits for the answer, checks it, and saves it in a variable. Each quick reply "
+        "can lead its own way."
+    ),
     schema=SCHEMA,
     handles=(NEXT,),
+    dynamic_handles=(QUICK_REPLY_HANDLES,),
     semantic=_semantic,
     sets=lambda data: {data["variable"]} if isinstance(data.get("variable"), str) else set(),
-    defaults={"question": "", "variable": "", "check": "text", "retry_message": ""},
+    defaults={
+        "question": "",
+        "quick_replies": [],
+        "variable": "",
+        "check": "text",
+        "retry_message": "",
+    },
     sets_from=("variable",),
     waits_for_input=True,
     step=step,

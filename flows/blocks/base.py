@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
@@ -44,11 +44,83 @@ class Problem:
 
 @dataclass(frozen=True)
 class Handle:
-    """An outgoing connection point of a block (an edge's `sourceHandle`)."""
+    """An outgoing connection point of a block (an edge's `sourceHandle`).
+
+    `label_when_branching`, when set, is the label while the block is *branching*: while at
+    least one of its item handles (`DynamicHandles`) is connected, e.g. "Any other answer" for
+    the `next` of a block whose quick replies lead elsewhere.
+    """
 
     id: str
     label: str
     required: bool = True
+    label_when_branching: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "required": self.required,
+            "label_when_branching": self.label_when_branching,
+        }
+
+
+ITEM_ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
+ITEM_ID_RE = re.compile(ITEM_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class DynamicHandles:
+    """Handles a block has one per item of a list in its data (ChatbotX-style branches).
+
+    Every item of `data[items]` whose `id` is set (matching `ITEM_ID_PATTERN`) and whose
+    properties equal `when` has an optional handle `prefix + id`, labelled with the item's
+    `label` property. Items without an id have none, so documents from before ids stay valid.
+    """
+
+    items: str  # the data property holding the list, e.g. "quick_replies"
+    prefix: str  # the handle id is prefix + the item's id, e.g. "reply-"
+    noun: str  # what one item is called in messages, e.g. "quick reply"
+    label: str = "title"  # the item property that labels the handle
+    when: Mapping[str, Any] = field(default_factory=dict)  # only items with these values
+
+    def entries(self, data: object) -> list[tuple[int, Mapping[str, Any]]]:
+        """(index, item) for every object in the list, whatever else it holds."""
+        values = data.get(self.items) if isinstance(data, Mapping) else None
+        if not isinstance(values, list):
+            return []
+        return [(i, item) for i, item in enumerate(values) if isinstance(item, Mapping)]
+
+    def applies_to(self, item: Mapping[str, Any]) -> bool:
+        return all(item.get(key) == value for key, value in self.when.items())
+
+    def handle_of(self, item: Mapping[str, Any]) -> str | None:
+        """The id of the item's handle, or None when it has none."""
+        item_id = item.get("id")
+        if not isinstance(item_id, str) or not ITEM_ID_RE.match(item_id):
+            return None
+        return self.prefix + item_id if self.applies_to(item) else None
+
+    def handles(self, data: object) -> list[Handle]:
+        found: list[Handle] = []
+        seen: set[str] = set()
+        for _, item in self.entries(data):
+            handle_id = self.handle_of(item)
+            if handle_id is None or handle_id in seen:
+                continue  # a duplicate id is the block's validation problem; the first counts
+            seen.add(handle_id)
+            found.append(Handle(handle_id, str(item.get(self.label) or ""), required=False))
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "prefix": self.prefix,
+            "label": self.label,
+            "when": dict(self.when),
+            "noun": self.noun,
+            "required": False,
+        }
 
 
 @dataclass(frozen=True)
@@ -67,7 +139,9 @@ class BlockType:
     label: str
     description: str
     schema: Mapping[str, Any]
-    handles: tuple[Handle, ...]
+    handles: tuple[Handle, ...]  # the static ones, which every block of the type has
+    # Handles computed from the block's data: one per item of a list (`handles_for`).
+    dynamic_handles: tuple[DynamicHandles, ...] = ()
     semantic: Callable[[Mapping[str, Any], BlockContext], list[Problem]] = lambda data, ctx: []
     sets: Callable[[Mapping[str, Any]], set[str]] = lambda data: set()
     # The variables the block reads: every `{{name}}` in its data unless it says otherwise.
@@ -77,6 +151,8 @@ class BlockType:
     # can offer `{{name}}` downstream without knowing the block type.
     sets_from: tuple[str, ...] = ()
     waits_for_input: bool = False  # a cycle through such a block waits for the person
+    # While branching (an item handle connected), it waits for the person too (send_message).
+    waits_when_branching: bool = False
     terminal: bool = False  # the conversation ends here (no outgoing handles)
     # The runtime step (flows/blocks/steps.py): pure, run by flows.interpreter. None: the
     # interpreter ends the conversation at such a block.
@@ -87,7 +163,57 @@ class BlockType:
         problems = schema_problems(self.schema, data, ctx.node_id)
         if problems or not isinstance(data, Mapping):
             return problems
-        return all_template_problems(data, ctx.node_id) + self.semantic(data, ctx)
+        return (
+            all_template_problems(data, ctx.node_id)
+            + self.semantic(data, ctx)
+            + self._item_id_problems(data, ctx)
+        )
+
+    def _item_id_problems(self, data: Mapping[str, Any], ctx: BlockContext) -> list[Problem]:
+        """An item id names a handle, so two items of the block may not share one."""
+        problems = []
+        seen: dict[str, str] = {}
+        for spec in self.dynamic_handles:
+            for index, item in spec.entries(data):
+                item_id = item.get("id")
+                if not isinstance(item_id, str):
+                    continue
+                where = f"{field_path([spec.items, index])}.id"
+                if item_id in seen:
+                    message = (
+                        f"{seen[item_id]} of this block already has the id “{item_id}”: give "
+                        "each quick reply and button its own id (it names its connection)."
+                    )
+                    problems.append(Problem(ctx.node_id, where, message, "duplicate_id"))
+                else:
+                    seen[item_id] = f"{spec.noun.capitalize()} {index + 1}"
+        return problems
+
+    def item_handles(self, data: object) -> list[Handle]:
+        """The handles the block has for the items of its data (none without ids)."""
+        return [handle for spec in self.dynamic_handles for handle in spec.handles(data)]
+
+    def branching(self, data: object, connected: Collection[str]) -> bool:
+        """Whether at least one of the block's item handles is connected."""
+        return any(handle.id in connected for handle in self.item_handles(data))
+
+    def handles_for(self, data: object, connected: Collection[str] = ()) -> tuple[Handle, ...]:
+        """Every handle of a block with this `data`: the static ones (with their
+        `label_when_branching` label if one of `connected` is an item handle), then one per
+        item with an id. `connected` is the set of the node's handles that have an edge."""
+        items = self.item_handles(data)
+        branching = any(handle.id in connected for handle in items)
+        static = tuple(
+            replace(h, label=h.label_when_branching) if branching and h.label_when_branching else h
+            for h in self.handles
+        )
+        return static + tuple(items)
+
+    def waits(self, data: object, connected: Collection[str]) -> bool:
+        """Whether a run of this block waits for the person (a loop through it is fine)."""
+        return self.waits_for_input or (
+            self.waits_when_branching and self.branching(data, connected)
+        )
 
     def uses(self, data: object) -> set[str]:
         """The variables this block's data reads."""
@@ -100,11 +226,11 @@ class BlockType:
             "description": self.description,
             "schema": dict(self.schema),
             "defaults": dict(self.defaults),
-            "handles": [
-                {"id": h.id, "label": h.label, "required": h.required} for h in self.handles
-            ],
+            "handles": [h.as_dict() for h in self.handles],
+            "dynamic_handles": [spec.as_dict() for spec in self.dynamic_handles],
             "sets_from": list(self.sets_from),
             "waits_for_input": self.waits_for_input,
+            "waits_when_branching": self.waits_when_branching,
             "terminal": self.terminal,
         }
 
@@ -234,6 +360,19 @@ VARIABLE_NAME_SCHEMA = {
     "title": "Variable",
     "description": "Letters, digits and _, starting with a letter or _ (at most 40).",
 }
+
+
+def item_id_schema(noun: str, prefix: str) -> dict[str, Any]:
+    """The optional `id` of a quick reply or button: it names the item's own handle."""
+    return {
+        "type": "string",
+        "pattern": ITEM_ID_PATTERN,
+        "title": "Connection id",
+        "description": f"1 to 40 letters, digits, _ or -, unique in the block: names this "
+        f"{noun}'s own connection ({prefix}<id>). The editor sets it.",
+    }
+
+
 QUICK_REPLIES_SCHEMA = {
     "type": "array",
     "title": "Quick replies",
@@ -241,6 +380,7 @@ QUICK_REPLIES_SCHEMA = {
     "maxItems": 13,
     "items": {
         "type": "object",
+        "title": "Quick reply",
         "additionalProperties": False,
         "required": ["title"],
         "properties": {
@@ -251,6 +391,9 @@ QUICK_REPLIES_SCHEMA = {
                 "title": "Payload",
                 "description": "Sent back when tapped; defaults to the title.",
             },
+            "id": item_id_schema("quick reply", "reply-"),
         },
     },
 }
+QUICK_REPLY_HANDLES = DynamicHandles(items="quick_replies", prefix="reply-", noun="quick reply")
+ANY_OTHER_ANSWER = "Any other answer"

@@ -18,6 +18,15 @@ from flows.blocks.base import (
 from flows.blocks.steps import StepInput, StepResult, substitute
 
 OPERATORS = ("equals", "not_equals", "contains", "greater_than", "less_than", "is_set")
+OPERATOR_LABELS = {
+    "equals": "equals",
+    "not_equals": "does not equal",
+    "contains": "contains",
+    "greater_than": "is greater than",
+    "less_than": "is less than",
+    "is_set": "is set (not empty)",
+}
+MATCH_LABELS = {"all": "All rules hold", "any": "Any rule holds"}
 NUMERIC = frozenset({"greater_than", "less_than"})
 
 SCHEMA = {
@@ -26,10 +35,11 @@ SCHEMA = {
     "required": ["rules"],
     "properties": {
         "match": {
-            "enum": ["all", "any"],
+            "enum": list(MATCH_LABELS),
+            "x-enumLabels": MATCH_LABELS,
             "default": "all",
             "title": "True when",
-            "description": "all: every rule holds; any: at least one does.",
+            "description": "Every rule must hold, or at least one.",
         },
         "rules": {
             "type": "array",
@@ -38,16 +48,21 @@ SCHEMA = {
             "title": "Rules",
             "items": {
                 "type": "object",
+                "title": "Rule",
                 "additionalProperties": False,
                 "required": ["variable", "operator"],
                 "properties": {
                     "variable": VARIABLE_NAME_SCHEMA,
-                    "operator": {"enum": list(OPERATORS), "title": "Is"},
+                    "operator": {
+                        "enum": list(OPERATORS),
+                        "x-enumLabels": OPERATOR_LABELS,
+                        "title": "Is",
+                    },
                     "value": {
                         "type": ["string", "number"],
                         "title": "Value",
-                        "description": "Compared as text (equals, contains; case-insensitive) "
-                        "or as a number (greater/less than).",
+                        "description": "Compared as text (equals, contains: ignoring case) "
+                        "or as a number (greater than, less than); may use {{variables}}.",
                     },
                 },
             },

@@ -16,6 +16,11 @@ from flows.blocks.base import NEXT, BlockContext, BlockType, Problem
 from flows.blocks.steps import LogEvent, StepInput, StepResult, substitute
 
 LOGGING_TARGETS = ("page", "app_and_page", "app")
+LOGGING_TARGET_LABELS = {
+    "page": "The Page (shows in its Ads Manager)",
+    "app_and_page": "The app and the Page",
+    "app": "The app only",
+}
 
 SCHEMA = {
     "type": "object",
@@ -34,7 +39,7 @@ SCHEMA = {
             "type": "object",
             "title": "Parameters",
             "description": "Key-value pairs; values may use {{variables}}.",
-            "additionalProperties": {"type": ["string", "number"]},
+            "additionalProperties": {"type": ["string", "number"], "title": "Value"},
         },
         "value": {
             "type": ["string", "number", "null"],
@@ -49,10 +54,12 @@ SCHEMA = {
         },
         "logging_target": {
             "enum": list(LOGGING_TARGETS),
+            "x-enumLabels": LOGGING_TARGET_LABELS,
             "default": "page",
             "title": "Log to",
-            "description": "page (the default: the customer sees it in Ads Manager), "
-            "app_and_page or app. Only page_activities distinguishes them.",
+            "description": "The Page (the default: the customer sees the event in Ads "
+            "Manager), the app and the Page, or the app only. Only the Events API "
+            "(page_activities) tells them apart: on the Conversions API keep the Page.",
         },
     },
 }

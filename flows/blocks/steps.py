@@ -14,11 +14,11 @@ built here is always one the Send API accepts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.blocks.base import PLACEHOLDER_RE
+from flows.blocks.base import PLACEHOLDER_RE, DynamicHandles
 
 ACTIVE = "active"
 WAITING = "waiting"
@@ -97,8 +97,10 @@ class StepInput:
     data: Mapping[str, Any]  # the block's settings (shape already checked by its schema)
     variables: Mapping[str, str]  # the conversation's variables, system ones included
     step: int  # this run's number in the conversation (1, 2, …)
-    answer: Incoming | None = None  # the person's answer, for the `ask` the conversation waits at
+    answer: Incoming | None = None  # the person's answer, for the block the conversation waits at
     retries: int = 0  # failed answers so far to the `ask` the conversation waits at
+    # The node's handles that have an edge (the interpreter knows the document; a step not).
+    connected: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,55 @@ def substitute(template: object, variables: Mapping[str, str]) -> str:
 def clip(text: str, limit: int) -> str:
     """`text`, cut to at most `limit` characters (ending in "…" when cut)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A quick reply or postback button as the person saw it: title and payload filled in."""
+
+    title: str
+    payload: str
+    handle: str | None  # its own handle (`reply-<id>`, `button-<id>`), None without an id
+
+
+def choices(
+    specs: Iterable[DynamicHandles], data: Mapping[str, Any], variables: Mapping[str, str]
+) -> list[Choice]:
+    """What the person can press in the block's message, in order: the items of each spec
+    that post back (quick replies, postback buttons), built as `build_message` sends them."""
+    found = []
+    for spec in specs:
+        for _, item in spec.entries(data):
+            if not spec.applies_to(item):
+                continue
+            title = clip(substitute(item.get(spec.label, ""), variables).strip(), MAX_TITLE_CHARS)
+            if title:
+                payload = substitute(item.get("payload") or "", variables) or title
+                found.append(Choice(title, clip(payload, MAX_PAYLOAD_CHARS), spec.handle_of(item)))
+    return found
+
+
+def chosen(answer: Incoming, options: Iterable[Choice]) -> Choice | None:
+    """The option the answer picked: a pressed one by its payload first, then by its title
+    (case-insensitive), which also makes typing an option's title count as pressing it."""
+    options = list(options)
+    if answer.kind != TEXT and answer.payload:
+        for option in options:
+            if option.payload == answer.payload:
+                return option
+    said = answer.text.strip().casefold()
+    if said:
+        for option in options:
+            if option.title.casefold() == said:
+                return option
+    return None
+
+
+def leave_by(choice: Choice | None, connected: Collection[str], default: str) -> str:
+    """The chosen option's own handle when it is connected, else `default` (`next`)."""
+    if choice is not None and choice.handle is not None and choice.handle in connected:
+        return choice.handle
+    return default
 
 
 def quick_replies(replies: object, variables: Mapping[str, str]) -> list[dict[str, str]]:

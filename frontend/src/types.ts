@@ -32,6 +32,8 @@ export interface HandleSpec {
   id: string;
   label: string;
   required: boolean;
+  /** The label while the block branches (a per-item handle is connected): "Any other answer". */
+  label_when_branching?: string | null;
 }
 
 /** Handles a block grows from its data: one per item of `items` (e.g. each quick reply). */
@@ -40,6 +42,7 @@ export interface DynamicHandleSpec {
   prefix: string;
   label: string;
   when?: Record<string, Json>;
+  noun?: string;
 }
 
 export interface BlockType {
@@ -50,10 +53,10 @@ export interface BlockType {
   defaults: JsonObject;
   handles: HandleSpec[];
   dynamic_handles?: DynamicHandleSpec[];
-  next_label_with_items?: string | null;
   /** Fields of `data` that name a variable the block sets (an Ask's "variable"). */
   sets_from?: string[];
   waits_for_input: boolean;
+  waits_when_branching?: boolean;
   terminal: boolean;
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from flows.blocks import REGISTRY
 from flows.flow_templates import LEAD_GENERATION
@@ -12,7 +13,7 @@ from flows.models import Flow, FlowStatus, FlowVersion
 from tenants.models import AuditEvent, Transport
 from tenants.permissions import Role
 from tests.flows.factories import FlowFactory, edge, node, published_flow, simple_document
-from tests.tenants.factories import ConnectedPageFactory, api_key
+from tests.tenants.factories import ConnectedPageFactory, api_key, member
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +203,9 @@ def test_put_replaces_the_draft(editor, tenant, page):
 
 
 def test_a_stale_save_is_a_409_and_loses_nothing(client_for, tenant, page):
-    alice, bob = client_for(tenant, Role.EDITOR), client_for(tenant, Role.EDITOR)
+    alice = client_for(tenant, Role.EDITOR)
+    bob = APIClient()
+    bob.force_login(member(tenant, Role.EDITOR, email="bob@acme.example").user)
     flow_id = create(alice, tenant, page).json()["id"]
     loaded = alice.get(flows_url(tenant, f"{flow_id}/"))
     assert loaded["ETag"] == '"r1"'
@@ -224,9 +227,16 @@ def test_a_stale_save_is_a_409_and_loses_nothing(client_for, tenant, page):
     )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "revision_conflict"
-    assert response.json()["error"]["details"] == {"current_revision": 2, "your_revision": 1}
-
     flow = Flow.objects.get(pk=flow_id)
+    # Who saved in between, when, and the flow's name now: the editor says so and offers a choice.
+    assert response.json()["error"]["details"] == {
+        "current_revision": 2,
+        "your_revision": 1,
+        "updated_by": "bob@acme.example",
+        "updated_at": flow.updated_at.isoformat().replace("+00:00", "Z"),
+        "name": "Welcome",
+    }
+
     assert (flow.revision, flow.name, flow.document) == (2, "Welcome", bobs)
     # Alice reloads and saves on top of Bob's revision: both changes survive.
     response = alice.patch(
@@ -281,6 +291,49 @@ def test_publishing_with_a_stale_revision_is_a_409(editor, tenant, page):
     response = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {"revision": 7}, format="json")
     assert response.status_code == 409
     assert FlowVersion.objects.count() == 0
+
+
+def test_a_409_names_the_api_key_that_saved_never_its_secret(client_for, tenant, page):
+    """Publish and restore with a stale revision answer like a stale save does."""
+    secret = api_key(tenant, name="CRM sync")
+    integration = client_for(key=secret)
+    editor = client_for(tenant, Role.EDITOR)
+    flow_id = create(editor, tenant, page).json()["id"]
+    editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+    response = integration.patch(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 1, "name": "Synced"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    flow = Flow.objects.get(pk=flow_id)
+    assert (flow.updated_by, flow.updated_by_api_key.name) == (None, "CRM sync")
+
+    expected = {
+        "current_revision": 2,
+        "your_revision": 1,
+        "updated_by": "an API key: CRM sync",
+        "updated_at": flow.updated_at.isoformat().replace("+00:00", "Z"),
+        "name": "Synced",
+    }
+    for path, body in (
+        (f"{flow_id}/", {"revision": 1, "name": "Mine"}),
+        (f"{flow_id}/publish/", {"revision": 1}),
+        (f"{flow_id}/versions/1/restore/", {"revision": 1}),
+    ):
+        call = editor.patch if path.endswith(f"{flow_id}/") else editor.post
+        response = call(flows_url(tenant, path), body, format="json")
+        assert response.status_code == 409, path
+        assert response.json()["error"]["details"] == expected, path
+        visible_part = "pp_" + secret.split("_")[1]  # not even the key's visible prefix
+        assert visible_part not in response.content.decode()
+    assert FlowVersion.objects.count() == 1
+    assert Flow.objects.get(pk=flow_id).revision == 2
+
+
+def test_a_409_says_null_when_nobody_is_known(editor, tenant, page):
+    flow = FlowFactory(tenant=tenant, page=page, updated_by=None, revision=3)
+    response = editor.post(flows_url(tenant, f"{flow.pk}/publish/"), {"revision": 2}, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["details"]["updated_by"] is None
 
 
 def test_an_invalid_flow_is_not_published(editor, tenant, page):
@@ -420,6 +473,37 @@ def test_diff_between_versions(editor, tenant, page):
     assert editor.get(flows_url(tenant, f"{flow_id}/versions/1/diff/3/")).status_code == 404
 
 
+def test_diff_from_a_version_to_the_draft(client_for, editor, tenant, page, other_tenant):
+    flow_id = create(editor, tenant, page).json()["id"]
+    editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+    draft = simple_document("Not published yet")
+    draft["nodes"].append(node("lost", "end"))
+    editor.patch(
+        flows_url(tenant, f"{flow_id}/"), {"revision": 1, "document": draft}, format="json"
+    )
+
+    viewer = client_for(tenant, Role.VIEWER)
+    response = viewer.get(flows_url(tenant, f"{flow_id}/versions/1/diff/draft/"))
+    assert response.status_code == 200, response.content
+    diff = response.json()
+    assert (diff["from_version"], diff["to_version"], diff["draft_revision"]) == (1, "draft", 2)
+    assert diff["nodes"]["added"] == [node("lost", "end")]
+    assert [(c["id"], c["fields"], c["after"]["data"]) for c in diff["nodes"]["changed"]] == [
+        ("hello", ["data"], {"text": "Not published yet"})
+    ]
+    assert (diff["nodes"]["removed"], diff["nodes"]["moved"]) == ([], [])
+    assert diff["edges"] == {"added": [], "removed": [], "changed": []}
+
+    # No such version, and another workspace's flow: 404, whoever asks.
+    missing = viewer.get(flows_url(tenant, f"{flow_id}/versions/2/diff/draft/"))
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "This flow has no version 2. See GET …/versions/."
+    theirs = published_flow(other_tenant, page=ConnectedPageFactory(tenant=other_tenant))
+    response = editor.get(flows_url(tenant, f"{theirs.pk}/versions/1/diff/draft/"))
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+    assert "Not published" not in response.content.decode()
+
+
 def test_duplicate(editor, tenant, page):
     flow_id = create(editor, tenant, page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
@@ -537,6 +621,54 @@ def test_blocks_and_templates_for_signed_in_users_and_api_keys(client, client_fo
         assert [t["key"] for t in templates] == ["lead_generation", "purchase_follow_up"]
 
 
+def test_blocks_tell_an_editor_how_to_compute_handles_and_forms(client_for, tenant):
+    blocks = {b["type"]: b for b in client_for(tenant, Role.VIEWER).get("/api/v1/blocks/").json()}
+    send = blocks["send_message"]
+    assert send["handles"] == [
+        {
+            "id": "next",
+            "label": "Next",
+            "required": True,
+            "label_when_branching": "Any other answer",
+        }
+    ]
+    assert send["dynamic_handles"] == [
+        {
+            "items": "quick_replies",
+            "prefix": "reply-",
+            "label": "title",
+            "when": {},
+            "noun": "quick reply",
+            "required": False,
+        },
+        {
+            "items": "buttons",
+            "prefix": "button-",
+            "label": "title",
+            "when": {"type": "postback"},
+            "noun": "button",
+            "required": False,
+        },
+    ]
+    assert (send["waits_for_input"], send["waits_when_branching"]) == (False, True)
+    assert [b["dynamic_handles"][0]["prefix"] for b in blocks.values() if b["dynamic_handles"]] == [
+        "reply-",
+        "reply-",
+    ]
+    # The order of properties survives the trip through JSON: it is the form's order.
+    assert list(blocks["ask"]["schema"]["properties"]) == [
+        "question",
+        "quick_replies",
+        "variable",
+        "check",
+        "retry_message",
+    ]
+    operator = blocks["condition"]["schema"]["properties"]["rules"]["items"]["properties"][
+        "operator"
+    ]
+    assert operator["x-enumLabels"]["greater_than"] == "is greater than"
+
+
 @pytest.mark.parametrize("transport", [Transport.PAGE_ACTIVITIES, Transport.CONVERSIONS_API])
 @pytest.mark.parametrize("template", ["lead_generation", "purchase_follow_up"])
 def test_templates_publish_on_both_transports(editor, tenant, transport, template):
@@ -554,8 +686,8 @@ def test_lead_template_follows_the_guides_best_practices():
     kinds = {n["id"]: n for n in document["nodes"]}
     order = ["start"]
     successors = {(e["source"], e["sourceHandle"]): e["target"] for e in document["edges"]}
-    while (order[-1], "next") in successors or (order[-1], "true") in successors:
-        order.append(successors.get((order[-1], "next")) or successors[(order[-1], "true")])
+    while (order[-1], "next") in successors or (order[-1], "reply-email") in successors:
+        order.append(successors.get((order[-1], "reply-email")) or successors[(order[-1], "next")])
     asks = [kinds[i]["data"] for i in order if kinds[i]["type"] == "ask"]
     # qualifying questions first, then the contact detail, then lead_submitted, then a person
     assert [a["check"] for a in asks] == ["text", "text", "text", "email"]

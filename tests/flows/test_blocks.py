@@ -319,9 +319,322 @@ def test_palette_entries_carry_schema_defaults_and_handles():
     entry = REGISTRY["condition"].palette()
     assert entry["type"] == "condition"
     assert entry["handles"] == [
-        {"id": "true", "label": "True", "required": True},
-        {"id": "false", "label": "False", "required": True},
+        {"id": "true", "label": "True", "required": True, "label_when_branching": None},
+        {"id": "false", "label": "False", "required": True, "label_when_branching": None},
     ]
+    assert entry["dynamic_handles"] == []
+    assert (entry["waits_for_input"], entry["waits_when_branching"]) == (False, False)
     assert entry["schema"]["required"] == ["rules"]
     # a new block's defaults are the starting point, not necessarily valid yet
     assert problems("condition", entry["defaults"]) == [("rules[0].variable", "invalid_format")]
+
+
+# --- Handles of their own for quick replies and buttons ------------------------------------------
+
+REPLY_HANDLES = {
+    "items": "quick_replies",
+    "prefix": "reply-",
+    "label": "title",
+    "when": {},
+    "noun": "quick reply",
+    "required": False,
+}
+BUTTON_HANDLES = {
+    "items": "buttons",
+    "prefix": "button-",
+    "label": "title",
+    "when": {"type": "postback"},
+    "noun": "button",
+    "required": False,
+}
+ANY_OTHER = {
+    "id": "next",
+    "label": "Next",
+    "required": True,
+    "label_when_branching": "Any other answer",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "dynamic", "waits", "waits_when_branching"),
+    [
+        ("start", [], False, False),
+        ("send_message", [REPLY_HANDLES, BUTTON_HANDLES], False, True),
+        ("ask", [REPLY_HANDLES], True, False),
+        ("condition", [], False, False),
+        ("log_event", [], False, False),
+        ("handoff", [], False, False),
+        ("end", [], False, False),
+    ],
+)
+def test_palette_describes_dynamic_handles(kind, dynamic, waits, waits_when_branching):
+    entry = REGISTRY[kind].palette()
+    assert entry["dynamic_handles"] == dynamic
+    assert (entry["waits_for_input"], entry["waits_when_branching"]) == (
+        waits,
+        waits_when_branching,
+    )
+    if dynamic:
+        assert entry["handles"] == [ANY_OTHER]
+
+
+MESSAGE = {
+    "text": "Pick one",
+    "quick_replies": [
+        {"title": "Red", "payload": "RED", "id": "red"},
+        {"title": "Blue"},  # no id: no handle, as before ids
+        {"title": "{{name}}", "id": "mine"},
+    ],
+    "buttons": [
+        {"type": "postback", "title": "Yes", "payload": "YES", "id": "yes"},
+        {"type": "web_url", "title": "Shop", "url": "https://example.com", "id": "shop"},
+        {"type": "postback", "title": "No", "payload": "NO"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "connected", "expected"),
+    [
+        ("send_message", {"text": "Hi"}, set(), [("next", "Next", True)]),
+        (
+            "send_message",
+            MESSAGE,
+            set(),
+            [
+                ("next", "Next", True),
+                ("reply-red", "Red", False),
+                ("reply-mine", "{{name}}", False),
+                ("button-yes", "Yes", False),  # a link has no handle, even with an id
+            ],
+        ),
+        (
+            "send_message",
+            MESSAGE,
+            {"next", "button-yes"},
+            [
+                ("next", "Any other answer", True),
+                ("reply-red", "Red", False),
+                ("reply-mine", "{{name}}", False),
+                ("button-yes", "Yes", False),
+            ],
+        ),
+        # connected handles that are not item handles do not make it branch
+        ("send_message", MESSAGE, {"next", "reply-blue"}, None),
+        (
+            "ask",
+            {"question": "Q", "variable": "v", "quick_replies": [{"title": "A", "id": "a"}]},
+            {"reply-a"},
+            [("next", "Any other answer", True), ("reply-a", "A", False)],
+        ),
+        # duplicates: the first one counts (the block's validation reports the second)
+        (
+            "ask",
+            {"quick_replies": [{"title": "A", "id": "a"}, {"title": "B", "id": "a"}]},
+            set(),
+            [("next", "Next", True), ("reply-a", "A", False)],
+        ),
+        # anything that is not a well-formed item has no handle; nothing breaks
+        (
+            "ask",
+            {"quick_replies": ["x", {"title": "A", "id": "not ok"}, {"id": 5}, {"id": "ok"}]},
+            set(),
+            [("next", "Next", True), ("reply-ok", "", False)],
+        ),
+        ("ask", {"quick_replies": "nope"}, set(), [("next", "Next", True)]),
+        ("ask", [], set(), [("next", "Next", True)]),
+        ("condition", {"rules": []}, {"true"}, [("true", "True", True), ("false", "False", True)]),
+        ("end", {}, set(), []),
+    ],
+)
+def test_handles_for_data(kind, data, connected, expected):
+    handles = [(h.id, h.label, h.required) for h in REGISTRY[kind].handles_for(data, connected)]
+    if expected is None:  # as with nothing connected
+        expected = [(h.id, h.label, h.required) for h in REGISTRY[kind].handles_for(data)]
+    assert handles == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "connected", "waits"),
+    [
+        ("send_message", MESSAGE, set(), False),
+        ("send_message", MESSAGE, {"next"}, False),
+        ("send_message", MESSAGE, {"reply-red"}, True),
+        ("send_message", MESSAGE, {"button-yes"}, True),
+        ("send_message", MESSAGE, {"button-shop"}, False),  # not a handle it has
+        ("ask", {"question": "Q", "variable": "v"}, set(), True),
+        ("condition", {"rules": []}, {"true", "false"}, False),
+    ],
+)
+def test_whether_a_block_waits_depends_on_its_connections(kind, data, connected, waits):
+    assert REGISTRY[kind].waits(data, connected) is waits
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "expected"),
+    [
+        ("send_message", MESSAGE, []),
+        (
+            "send_message",
+            {"text": "Hi", "quick_replies": [{"title": "A", "id": "a-1_B"}]},
+            [],
+        ),
+        (
+            "send_message",
+            {"text": "Hi", "quick_replies": [{"title": "A", "id": "a b"}]},
+            [("quick_replies[0].id", "invalid_format")],
+        ),
+        (
+            "send_message",
+            {"text": "Hi", "quick_replies": [{"title": "A", "id": ""}]},
+            [("quick_replies[0].id", "invalid_format")],
+        ),
+        (
+            "send_message",
+            {"text": "Hi", "quick_replies": [{"title": "A", "id": "x" * 41}]},
+            [("quick_replies[0].id", "invalid_format")],
+        ),
+        (
+            "send_message",
+            {
+                "text": "Hi",
+                "buttons": [{"type": "postback", "title": "A", "payload": "A", "id": 3}],
+            },
+            [("buttons[0].id", "wrong_type")],
+        ),
+        (
+            "send_message",
+            {
+                "text": "Hi",
+                "quick_replies": [
+                    {"title": "A", "id": "a"},
+                    {"title": "B", "id": "b"},
+                    {"title": "C", "id": "a"},
+                ],
+            },
+            [("quick_replies[2].id", "duplicate_id")],
+        ),
+        (
+            # unique within the block: a button may not reuse a quick reply's id
+            "send_message",
+            {
+                "text": "Hi",
+                "quick_replies": [{"title": "A", "id": "a"}],
+                "buttons": [
+                    {"type": "web_url", "title": "B", "url": "https://x.example", "id": "a"}
+                ],
+            },
+            [("buttons[0].id", "duplicate_id")],
+        ),
+        (
+            "ask",
+            {
+                "question": "Q",
+                "variable": "v",
+                "quick_replies": [{"title": "A", "id": "a"}, {"title": "B", "id": "a"}],
+            },
+            [("quick_replies[1].id", "duplicate_id")],
+        ),
+    ],
+)
+def test_item_ids(kind, data, expected):
+    assert problems(kind, data) == expected
+
+
+def test_a_duplicate_item_id_says_which_item_has_it():
+    data = {
+        "text": "Hi",
+        "quick_replies": [{"title": "A", "id": "a"}],
+        "buttons": [{"type": "postback", "title": "B", "payload": "B", "id": "a"}],
+    }
+    (found,) = REGISTRY["send_message"].validate(data, BlockContext("n1"))
+    assert (found.field, found.message) == (
+        "buttons[0].id",
+        "Quick reply 1 of this block already has the id “a”: give each quick reply and button "
+        "its own id (it names its connection).",
+    )
+    bad = REGISTRY["ask"].validate(
+        {"question": "Q", "variable": "v", "quick_replies": [{"title": "A", "id": "a b"}]},
+        BlockContext("n1"),
+    )
+    assert bad[0].message == (
+        "Not allowed here. 1 to 40 letters, digits, _ or -, unique in the block: names this "
+        "quick reply's own connection (reply-<id>). The editor sets it."
+    )
+
+
+# --- The palette's schemas build forms ----------------------------------------------------------
+
+
+def _properties(schema, path=""):
+    """(path, property schema) for every property of `schema` and of the objects inside it."""
+    for name, prop in schema.get("properties", {}).items():
+        yield f"{path}{name}", prop
+        yield from _properties(prop, f"{path}{name}.")
+        if isinstance(prop.get("items"), dict):
+            yield from _properties(prop["items"], f"{path}{name}[].")
+        if isinstance(prop.get("additionalProperties"), dict):
+            yield f"{path}{name}.*", prop["additionalProperties"]
+
+
+@pytest.mark.parametrize("kind", list(REGISTRY))
+def test_every_property_a_form_shows_has_a_title(kind):
+    untitled = [path for path, prop in _properties(REGISTRY[kind].schema) if not prop.get("title")]
+    assert untitled == []
+
+
+@pytest.mark.parametrize("kind", list(REGISTRY))
+def test_every_enum_has_a_label_for_each_value(kind):
+    for path, prop in _properties(REGISTRY[kind].schema):
+        if "enum" in prop:
+            labels = prop.get("x-enumLabels")
+            assert isinstance(labels, dict), path
+            assert list(labels) == prop["enum"], path
+            assert all(isinstance(v, str) and v and "_" not in v for v in labels.values()), path
+
+
+@pytest.mark.parametrize(
+    ("kind", "order"),
+    [
+        ("send_message", ["text", "buttons", "quick_replies"]),
+        ("send_message", ["buttons[].title", "buttons[].type", "buttons[].payload"]),
+        ("ask", ["question", "quick_replies", "variable", "check", "retry_message"]),
+        ("ask", ["quick_replies[].title", "quick_replies[].payload", "quick_replies[].id"]),
+        ("condition", ["match", "rules", "rules[].variable", "rules[].operator", "rules[].value"]),
+        ("log_event", ["event", "params", "value", "currency", "logging_target"]),
+    ],
+)
+def test_properties_come_in_the_order_a_form_shows_them(kind, order):
+    paths = [path for path, _ in _properties(REGISTRY[kind].schema)]
+    assert [p for p in paths if p in order] == order
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value", "label"),
+    [
+        ("condition", "rules[].operator", "greater_than", "is greater than"),
+        ("condition", "match", "any", "Any rule holds"),
+        ("log_event", "logging_target", "app_and_page", "The app and the Page"),
+        ("send_message", "buttons[].type", "web_url", "Link"),
+        ("send_message", "buttons[].type", "postback", "Reply button"),
+        ("ask", "check", "email", "An email address"),
+    ],
+)
+def test_enum_labels_are_plain_words(kind, field, value, label):
+    schema = dict(_properties(REGISTRY[kind].schema))[field]
+    assert schema["x-enumLabels"][value] == label
+
+
+def test_enum_labels_do_not_change_what_validation_says():
+    rule = {"variable": "x", "operator": "bigger", "value": 1}
+    (found,) = REGISTRY["condition"].validate({"rules": [rule]}, BlockContext("n1"))
+    assert found.message == (
+        "Pick one of: equals, not_equals, contains, greater_than, less_than, is_set."
+    )
+
+
+@pytest.mark.parametrize("kind", list(REGISTRY))
+def test_defaults_follow_the_forms_order(kind):
+    properties = list(REGISTRY[kind].schema.get("properties", {}))
+    defaults = list(REGISTRY[kind].defaults)
+    assert defaults == [name for name in properties if name in defaults]

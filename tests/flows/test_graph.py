@@ -262,3 +262,173 @@ def test_log_event_must_be_deliverable_by_the_pages_transport():
 def test_block_problems_point_into_the_nodes_data():
     document = simple_document(text="x" * 2001)
     assert codes(document) == [("hello", "data.text", "too_long", "error")]
+
+
+# --- Handles of quick replies and buttons -----------------------------------------------------------
+
+CHOICE = node(
+    "q",
+    "ask",
+    question="Email or phone?",
+    variable="channel",
+    quick_replies=[{"title": "Email", "id": "email"}, {"title": "Phone", "id": "phone"}],
+)
+MENU = node(
+    "m",
+    "send_message",
+    text="What next?",
+    quick_replies=[{"title": "Prices", "id": "prices"}, {"title": "Hours"}],
+    buttons=[
+        {"type": "postback", "title": "Talk to us", "payload": "TALK", "id": "talk"},
+        {"type": "web_url", "title": "Shop", "url": "https://shop.example", "id": "shop"},
+    ],
+)
+
+
+def messages(document, transport="page_activities") -> list[tuple[str, str]]:
+    return [(p.code, p.message) for p in graph_problems(document, transport=transport)]
+
+
+def test_edges_may_leave_from_reply_and_button_handles():
+    document = doc(
+        [node("s", "start"), CHOICE, MENU, node("e", "end"), node("e2", "end")],
+        [
+            edge("s", "q"),
+            edge("q", "m", "reply-email"),
+            edge("q", "e", "reply-phone"),
+            edge("q", "e", "next"),
+            edge("m", "e", "reply-prices"),
+            edge("m", "e2", "button-talk"),
+            edge("m", "e"),
+        ],
+    )
+    assert codes(document) == []
+
+
+def test_reply_handles_are_optional():
+    document = doc([node("s", "start"), CHOICE, node("e", "end")], [edge("s", "q"), edge("q", "e")])
+    assert codes(document) == []
+
+
+def test_next_stays_required_and_says_what_it_means_while_branching():
+    document = doc(
+        [node("s", "start"), CHOICE, node("e", "end")],
+        [edge("s", "q"), edge("q", "e", "reply-email")],
+    )
+    assert messages(document) == [
+        (
+            "not_connected",
+            "“Any other answer” of “Ask a question” block q is not connected: connect it to the "
+            "next block (an End block, if the conversation is over).",
+        )
+    ]
+
+
+def test_an_edge_from_a_reply_that_is_gone_names_it():
+    document = doc(
+        [node("s", "start"), CHOICE, MENU, node("e", "end")],
+        [
+            edge("s", "q"),
+            edge("q", "m"),
+            edge("q", "e", "reply-sms"),
+            edge("m", "e"),
+            edge("m", "e", "button-shop"),
+            edge("m", "e", "button-gone"),
+            edge("m", "e", "reply-hours"),
+            edge("m", "e", "elsewhere"),
+        ],
+    )
+    assert messages(document) == [
+        (
+            "unknown_handle",
+            "Connection q-reply-sms-e leaves from the quick reply “sms” of “Ask a question” "
+            "block q, which has no such quick reply any more: remove the connection, or "
+            "connect another handle.",
+        ),
+        (
+            "unknown_handle",
+            "Connection m-button-shop-e leaves from the button “Shop” of “Send message” block "
+            "m, which cannot lead anywhere (only a button with type postback can): remove the "
+            "connection.",
+        ),
+        (
+            "unknown_handle",
+            "Connection m-button-gone-e leaves from the button “gone” of “Send message” block "
+            "m, which has no such button any more: remove the connection, or connect another "
+            "handle.",
+        ),
+        (
+            # "Hours" has no id, so no handle of its own
+            "unknown_handle",
+            "Connection m-reply-hours-e leaves from the quick reply “hours” of “Send message” "
+            "block m, which has no such quick reply any more: remove the connection, or "
+            "connect another handle.",
+        ),
+        (
+            "unknown_handle",
+            "Connection m-elsewhere-e leaves from 'elsewhere', which “Send message” block m "
+            "does not have: use one of button-talk, next, reply-prices.",
+        ),
+    ]
+
+
+def test_a_reply_handle_leads_to_one_block():
+    document = doc(
+        [node("s", "start"), CHOICE, node("e", "end"), node("e2", "end")],
+        [
+            edge("s", "q"),
+            edge("q", "e"),
+            edge("q", "e", "reply-email"),
+            edge("q", "e2", "reply-email"),
+        ],
+    )
+    assert codes(document) == [
+        ("q", "handles.reply-email", "handle_multiple_edges", "error"),
+        ("e2", "", "unreachable", "warning"),
+    ]
+
+
+def test_a_null_source_handle_still_means_next_on_a_block_with_replies():
+    document = doc(
+        [node("s", "start"), CHOICE, node("e", "end")],
+        [edge("s", "q", None), edge("q", "e", None)],
+    )
+    assert codes(document) == []
+
+
+def test_a_message_that_waits_for_a_reply_may_loop():
+    # m -> (Again) -> m waits for the person each time round
+    menu = node(
+        "m",
+        "send_message",
+        text="Again?",
+        quick_replies=[{"title": "Again", "id": "again"}, {"title": "Stop", "id": "stop"}],
+    )
+    document = doc(
+        [node("s", "start"), menu, node("e", "end")],
+        [edge("s", "m"), edge("m", "m", "reply-again"), edge("m", "e")],
+    )
+    assert codes(document) == []
+
+
+def test_a_message_whose_replies_lead_nowhere_does_not_wait():
+    menu = node(
+        "m", "send_message", text="Again?", quick_replies=[{"title": "Again", "id": "again"}]
+    )
+    other = node("n", "send_message", text="Once more")
+    document = doc(
+        [node("s", "start"), menu, other],
+        [edge("s", "m"), edge("m", "n"), edge("n", "m")],
+    )
+    assert codes(document) == [("m", "edges", "cycle_without_input", "error")]
+
+
+def test_a_message_that_waits_makes_variables_no_different():
+    # A waiting send_message sets no variable: reading one after it is still a warning.
+    menu = node("m", "send_message", text="Go?", quick_replies=[{"title": "Go", "id": "go"}])
+    after = node("a", "send_message", text="You said {{answer}}")
+    document = doc(
+        [node("s", "start"), menu, after, node("e", "end")],
+        [edge("s", "m"), edge("m", "a", "reply-go"), edge("m", "e"), edge("a", "e")],
+    )
+    assert codes(document) == [("a", "data", "variable_never_set", "warning")]

@@ -536,7 +536,7 @@ def test_lead_template_by_email_with_a_bad_address_first():
             (SendMessage("ask_channel", text("How should we contact you?", "Email", "Phone")),),
         ),
         (
-            ("ask_channel", "by_email", "ask_email"),
+            ("ask_channel", "ask_email"),  # Email's own handle
             (SendMessage("ask_email", say("What's your email address?")),),
         ),
         (
@@ -554,7 +554,7 @@ def test_lead_template_by_email_with_a_bad_address_first():
             (
                 LogEvent(
                     node_id="lead",
-                    step=13,
+                    step=12,
                     event="lead_submitted",
                     params={"need": "A quote", "timeline": "This month", "channel": "Email"},
                     value=None,
@@ -579,9 +579,9 @@ def test_lead_template_by_email_with_a_bad_address_first():
         ("ask_need", "waiting", 3, 0),
         ("ask_timeline", "waiting", 5, 0),
         ("ask_channel", "waiting", 7, 0),
-        ("ask_email", "waiting", 10, 0),
-        ("ask_email", "waiting", 11, 1),
-        ("to_team", "handed_off", 15, 0),
+        ("ask_email", "waiting", 9, 0),
+        ("ask_email", "waiting", 10, 1),
+        ("to_team", "handed_off", 14, 0),
     ]
     assert results[-1].state.variables == {
         **SYSTEM,
@@ -607,7 +607,7 @@ def test_lead_template_by_phone():
     assert last.path == ("ask_phone", "lead", "thanks", "to_team")
     assert last.effects[0] == LogEvent(
         "lead",
-        12,
+        11,
         "lead_submitted",
         {"need": "Pricing for 20 bikes", "timeline": "Later", "channel": "Phone"},
         None,
@@ -844,7 +844,7 @@ def test_a_loop_without_an_ask_stops_at_the_guard():
 
 def test_the_same_turn_gives_the_same_result():
     """A retried webhook runs the same turn again: same effects, same steps, same keys."""
-    waiting = State("ask_email", {"need": "A quote", "channel": "Email"}, 10, "waiting")
+    waiting = State("ask_email", {"need": "A quote", "channel": "Email"}, 9, "waiting")
     answer = Incoming("text", "ann@example.com")
     assert run(LEAD, waiting, answer, system=SYSTEM) == run(LEAD, waiting, answer, system=SYSTEM)
 
@@ -927,3 +927,341 @@ def test_a_built_message_is_always_within_the_send_api_limits(body, values, with
         )
     else:
         assert 0 < len(message["text"]) < 2000
+
+
+# --- Quick replies and buttons that lead their own way ---------------------------------------------
+
+MENU = {
+    "text": "Hi {{name}}, what now?",
+    "quick_replies": [
+        {"title": "Prices", "payload": "PRICES", "id": "prices"},
+        {"title": "Hours"},  # no id: its answers go by next
+        {"title": "{{name}}'s order", "payload": "ORDER_{{name}}", "id": "order"},
+    ],
+    "buttons": [
+        {"type": "postback", "title": "Talk to us", "payload": "TALK", "id": "talk"},
+        {"type": "web_url", "title": "Shop", "url": "https://shop.example", "id": "shop"},
+    ],
+}
+MENU_MESSAGE = {
+    "attachment": {
+        "type": "template",
+        "payload": {
+            "template_type": "button",
+            "text": "Hi Ann, what now?",
+            "buttons": [
+                {"type": "postback", "title": "Talk to us", "payload": "TALK"},
+                {"type": "web_url", "url": "https://shop.example", "title": "Shop"},
+            ],
+        },
+    },
+    "quick_replies": [
+        {"content_type": "text", "title": "Prices", "payload": "PRICES"},
+        {"content_type": "text", "title": "Hours", "payload": "Hours"},
+        {"content_type": "text", "title": "Ann's order", "payload": "ORDER_Ann"},
+    ],
+}
+ALL_MENU_HANDLES = frozenset({"next", "reply-prices", "reply-order", "button-talk"})
+
+
+@pytest.mark.parametrize(
+    ("connected", "answer", "expected"),
+    [
+        # nothing but next connected: send and go on, exactly as before handles
+        (frozenset(), None, StepResult((SendMessage("n1", MENU_MESSAGE),), handle="next")),
+        (
+            frozenset({"next"}),
+            None,
+            StepResult((SendMessage("n1", MENU_MESSAGE),), handle="next"),
+        ),
+        # a connected handle that is not one of its items' does not make it wait
+        (
+            frozenset({"next", "button-shop", "reply-hours"}),
+            None,
+            StepResult((SendMessage("n1", MENU_MESSAGE),), handle="next"),
+        ),
+        # one reply or button connected: send and wait
+        (
+            frozenset({"reply-prices"}),
+            None,
+            StepResult((SendMessage("n1", MENU_MESSAGE),), status="waiting"),
+        ),
+        (
+            frozenset({"button-talk"}),
+            None,
+            StepResult((SendMessage("n1", MENU_MESSAGE),), status="waiting"),
+        ),
+        # the answer: by payload first, then by title (any case), else next
+        (
+            ALL_MENU_HANDLES,
+            Incoming("quick_reply", "Prices", "PRICES"),
+            StepResult(handle="reply-prices"),
+        ),
+        (
+            ALL_MENU_HANDLES,
+            Incoming("quick_reply", "", "PRICES"),
+            StepResult(handle="reply-prices"),
+        ),
+        (
+            ALL_MENU_HANDLES,
+            Incoming("postback", "Talk to us", "TALK"),
+            StepResult(handle="button-talk"),
+        ),
+        (
+            ALL_MENU_HANDLES,
+            Incoming("postback", "Prices", "TALK"),
+            StepResult(handle="button-talk"),
+        ),
+        (ALL_MENU_HANDLES, Incoming("text", "  talk TO us "), StepResult(handle="button-talk")),
+        (ALL_MENU_HANDLES, Incoming("text", "prices"), StepResult(handle="reply-prices")),
+        (
+            ALL_MENU_HANDLES,
+            Incoming("quick_reply", "Ann's order", "ORDER_Ann"),
+            StepResult(handle="reply-order"),
+        ),
+        (ALL_MENU_HANDLES, Incoming("text", "ann's ORDER"), StepResult(handle="reply-order")),
+        (
+            ALL_MENU_HANDLES,
+            Incoming("postback", "Prices", "OLD_PAYLOAD"),
+            StepResult(handle="reply-prices"),
+        ),
+        (ALL_MENU_HANDLES, Incoming("quick_reply", "Hours", "Hours"), StepResult(handle="next")),
+        (
+            ALL_MENU_HANDLES,
+            Incoming("text", "Shop"),
+            StepResult(handle="next"),
+        ),  # a link: no answer
+        (ALL_MENU_HANDLES, Incoming("text", "something else"), StepResult(handle="next")),
+        (ALL_MENU_HANDLES, Incoming("text", ""), StepResult(handle="next")),
+        # the matching item's handle is not connected: next
+        (frozenset({"next", "button-talk"}), Incoming("text", "Prices"), StepResult(handle="next")),
+    ],
+)
+def test_send_message_with_reply_handles(connected, answer, expected):
+    assert (
+        step("send_message", MENU, variables={"name": "Ann"}, connected=connected, answer=answer)
+        == expected
+    )
+
+
+def test_a_message_that_fills_in_empty_does_not_wait():
+    data = {"text": "{{nobody}}", "quick_replies": [{"title": "A", "id": "a"}]}
+    assert step("send_message", data, connected=frozenset({"reply-a"})) == StepResult(handle="next")
+
+
+COLOURS = {
+    **ASK,
+    "quick_replies": [
+        {"title": "Red", "payload": "COLOR_RED", "id": "red"},
+        {"title": "Blue", "id": "blue"},
+        {"title": "Green"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("connected", "answer", "expected"),
+    [
+        (
+            frozenset({"next", "reply-red", "reply-blue"}),
+            Incoming("quick_reply", "Red", "COLOR_RED"),
+            StepResult(
+                variables={"colour": "Red", "colour_payload": "COLOR_RED"}, handle="reply-red"
+            ),
+        ),
+        (
+            frozenset({"next", "reply-red", "reply-blue"}),
+            Incoming("text", " BLUE "),
+            StepResult(variables={"colour": "Blue", "colour_payload": "Blue"}, handle="reply-blue"),
+        ),
+        (
+            frozenset({"next", "reply-red"}),
+            Incoming("text", "Blue"),
+            StepResult(variables={"colour": "Blue", "colour_payload": "Blue"}, handle="next"),
+        ),
+        (
+            frozenset({"next", "reply-red", "reply-blue"}),
+            Incoming("text", "Green"),
+            StepResult(variables={"colour": "Green", "colour_payload": "Green"}, handle="next"),
+        ),
+        (
+            frozenset({"next", "reply-red", "reply-blue"}),
+            Incoming("text", "Purple"),
+            StepResult(variables={"colour": "Purple"}, handle="next"),
+        ),
+    ],
+)
+def test_ask_leaves_by_the_pressed_replys_handle(connected, answer, expected):
+    assert (
+        step("ask", COLOURS, variables={"name": "Ann"}, connected=connected, answer=answer)
+        == expected
+    )
+
+
+def test_ask_with_a_failing_answer_waits_whatever_is_connected():
+    data = {**COLOURS, "check": "number"}
+    result = step(
+        "ask",
+        data,
+        variables={"name": "Ann"},
+        connected=frozenset({"next", "reply-red"}),
+        answer=Incoming("quick_reply", "Red", "COLOR_RED"),
+    )
+    assert (result.status, result.handle, result.retries) == ("waiting", None, 1)
+
+
+BRANCHING = document(
+    [
+        ("s", "start", {}),
+        ("m", "send_message", MENU),
+        ("prices", "send_message", {"text": "From 10 EUR."}),
+        ("talk", "handoff", {"note": "Wants to talk"}),
+        ("other", "send_message", {"text": "Sorry, {{name}}?"}),
+        ("e", "end", {}),
+    ],
+    [
+        ("s", "next", "m"),
+        ("m", "reply-prices", "prices"),
+        ("m", "button-talk", "talk"),
+        ("m", "next", "other"),
+        ("prices", "next", "e"),
+        ("other", "next", "e"),
+    ],
+)
+
+
+def test_a_branching_message_waits_then_follows_the_button_pressed():
+    first, pressed = turns(BRANCHING, TYPED, Incoming("postback", "Talk to us", "TALK"), state=None)
+    assert first.path == ("s", "m")
+    assert [type(e) for e in first.effects] == [SendMessage]
+    assert first.state == State("m", SYSTEM, 2, "waiting", 0)
+    assert pressed.path == ("m", "talk")
+    assert pressed.effects == (Handoff("talk", "Wants to talk"),)
+    assert pressed.state == State("talk", SYSTEM, 4, "handed_off", 0)  # no variable saved
+
+
+@pytest.mark.parametrize(
+    ("answer", "path"),
+    [
+        (Incoming("quick_reply", "Prices", "PRICES"), ("m", "prices", "e")),
+        (Incoming("text", "prices"), ("m", "prices", "e")),
+        (Incoming("text", "Opening hours?"), ("m", "other", "e")),
+        (Incoming("quick_reply", "Hours", "Hours"), ("m", "other", "e")),
+    ],
+)
+def test_a_branching_message_takes_each_answer_its_way(answer, path):
+    first, second = turns(BRANCHING, TYPED, answer)
+    assert first.state.status == "waiting"
+    assert second.path == path
+    assert second.state.status == "ended"
+
+
+def test_a_referral_while_a_message_waits_sends_it_again():
+    first, again = turns(BRANCHING, TYPED, Incoming("referral", ref="ad"))
+    assert again.path == ("m",)
+    assert again.effects == first.effects[-1:]
+    assert again.state == State("m", SYSTEM, 3, "waiting", 0)
+
+
+def test_a_message_waiting_in_a_draft_that_changed_goes_on_by_next():
+    """A test chat runs the draft as it is now: the reply handle was disconnected meanwhile."""
+    first = run(BRANCHING, None, TYPED, system=SYSTEM)
+    changed = {
+        **BRANCHING,
+        "edges": [e for e in BRANCHING["edges"] if e["sourceHandle"] != "reply-prices"],
+    }
+    result = run(changed, first.state, Incoming("text", "Prices"), system=SYSTEM)
+    assert result.path == ("m", "other", "e")
+
+
+def test_lead_template_any_other_contact_answer_asks_for_a_phone():
+    *_, channel = turns(
+        LEAD,
+        TYPED,
+        Incoming("text", "A quote"),
+        Incoming("text", "Later"),
+        Incoming("text", "text me"),
+    )
+    assert channel.path == ("ask_channel", "ask_phone")
+    assert channel.state.variables["channel"] == "text me"
+
+
+# Random menus and answers: the answer leaves by the handle an independent reading of the rule
+# gives (payload match first, then title ignoring case; its handle if connected, else next).
+ITEM_TITLES = ["Yes", "No", "yes", "Maybe", "Later"]
+ITEM_PAYLOADS = ["", "YES", "NO", "Yes", "X"]
+
+
+@st.composite
+def menus(draw):
+    replies = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"title": st.sampled_from(ITEM_TITLES)},
+                optional={
+                    "payload": st.sampled_from(ITEM_PAYLOADS),
+                    "id": st.sampled_from(["a", "b", "c"]),
+                },
+            ),
+            max_size=4,
+        )
+    )
+    buttons = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "type": st.sampled_from(["postback", "web_url"]),
+                    "title": st.sampled_from(ITEM_TITLES),
+                    "payload": st.sampled_from(["YES", "NO", "Z"]),
+                    "url": st.just("https://example.com"),
+                },
+                optional={"id": st.sampled_from(["a", "d", "e"])},
+            ),
+            max_size=3,
+        )
+    )
+    return {"text": "Well?", "quick_replies": replies, "buttons": buttons}
+
+
+def expected_handle(data, connected, answer):
+    options = [
+        (r["title"], r.get("payload") or r["title"], f"reply-{r['id']}" if "id" in r else None)
+        for r in data["quick_replies"]
+    ] + [
+        (b["title"], b["payload"], f"button-{b['id']}" if "id" in b else None)
+        for b in data["buttons"]
+        if b["type"] == "postback"
+    ]
+    picked = None
+    if answer.kind != "text" and answer.payload:
+        picked = next((o for o in options if o[1] == answer.payload), None)
+    if picked is None and answer.text.strip():
+        picked = next((o for o in options if o[0].lower() == answer.text.strip().lower()), None)
+    if picked is not None and picked[2] in connected:
+        return picked[2]
+    return "next"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=menus(),
+    connected=st.sets(st.sampled_from(["reply-a", "reply-b", "reply-c", "button-a", "button-d"])),
+    answer=st.one_of(
+        st.builds(
+            Incoming, kind=st.just("text"), text=st.sampled_from([*ITEM_TITLES, " yes ", "?"])
+        ),
+        st.builds(
+            Incoming,
+            kind=st.sampled_from(["quick_reply", "postback"]),
+            text=st.sampled_from([*ITEM_TITLES, ""]),
+            payload=st.sampled_from([*ITEM_PAYLOADS, "Z"]),
+        ),
+    ),
+)
+def test_an_answer_always_leaves_by_the_handle_the_rule_gives(data, connected, answer):
+    connected = frozenset({"next", *connected})
+    waiting = step("send_message", data, connected=connected)
+    item_handles = {h.id for h in REGISTRY["send_message"].handles_for(data)} - {"next"}
+    assert (waiting.status == "waiting") is bool(item_handles & connected)
+    answered = step("send_message", data, connected=connected, answer=answer)
+    assert answered == StepResult(handle=expected_handle(data, connected, answer))

@@ -133,3 +133,117 @@ def test_a_revoked_page_token_marks_the_page_on_send(
     assert sandbox_page.status == "needs_reauth"
     assert set(OutboundMessage.objects.values_list("status", flat=True)) == {"failed"}
     assert graph_sandbox.sent_messages(page_id=ADA_PAGE) == []
+
+
+MENU_TEXT = "What can we do for you?"
+HOURS_TEXT = "We're open 9 to 5."
+PRICES_TEXT = "From 10 EUR a month."
+OTHER_TEXT = "Someone will answer you soon."
+
+
+def _menu_document() -> dict:
+    """A menu whose postback button and quick reply each lead their own way; the hours loop
+    back to the menu (fine: the menu waits for the person)."""
+
+    def node(node_id, kind, **data):
+        return {"id": node_id, "type": kind, "position": {"x": 0, "y": 0}, "data": data}
+
+    def edge(source, handle, target):
+        return {
+            "id": f"{source}-{handle}",
+            "source": source,
+            "sourceHandle": handle,
+            "target": target,
+        }
+
+    return {
+        "nodes": [
+            node("start", "start"),
+            node(
+                "menu",
+                "send_message",
+                text=MENU_TEXT,
+                buttons=[
+                    {
+                        "type": "postback",
+                        "title": "Opening hours",
+                        "payload": "HOURS",
+                        "id": "hours",
+                    },
+                    {"type": "web_url", "title": "Shop", "url": "https://ada.example/shop"},
+                ],
+                quick_replies=[
+                    {"title": "Prices", "payload": "PRICES", "id": "prices"},
+                    {"title": "Something else"},
+                ],
+            ),
+            node("hours", "send_message", text=HOURS_TEXT),
+            node("prices", "send_message", text=PRICES_TEXT),
+            node("other", "send_message", text=OTHER_TEXT),
+            node("end", "end"),
+        ],
+        "edges": [
+            edge("start", "next", "menu"),
+            edge("menu", "button-hours", "hours"),
+            edge("menu", "reply-prices", "prices"),
+            edge("menu", "next", "other"),
+            edge("hours", "next", "menu"),
+            edge("prices", "next", "end"),
+            edge("other", "next", "end"),
+        ],
+    }
+
+
+def _shown(message: dict) -> str:
+    attachment = message.get("attachment")
+    return attachment["payload"]["text"] if attachment else message["text"]
+
+
+def test_a_menus_buttons_and_quick_replies_lead_their_own_way(
+    graph_sandbox, sandbox_page, client, worker, tenant
+):
+    actor = Actor(user=member(tenant, Role.OWNER).user)
+    flow = flow_create(
+        tenant=tenant,
+        actor=actor,
+        page_id=sandbox_page.pk,
+        name="Menu",
+        trigger={"kind": "keywords", "keywords": ["menu"]},
+        document=_menu_document(),
+    )
+    flow_publish(tenant=tenant, actor=actor, flow_id=flow.pk)
+
+    _say(graph_sandbox, client, worker, text="menu")
+    conversation = Conversation.objects.get()
+    assert (conversation.status, conversation.node_id) == (ConversationStatus.WAITING, "menu")
+    _say(graph_sandbox, client, worker, postback={"title": "Opening hours", "payload": "HOURS"})
+    # An open conversation takes the text as the menu's answer, though "pricing" is the lead
+    # flow's keyword; it matches no button or reply, so it goes by "Any other answer".
+    _say(graph_sandbox, client, worker, text="And your pricing?")
+    _say(graph_sandbox, client, worker, text="menu")
+    _say(graph_sandbox, client, worker, quick_reply={"text": "Prices", "payload": "PRICES"})
+
+    messages = graph_sandbox.sent_messages(page_id=ADA_PAGE, psid=PSID)
+    assert [_shown(m["message"]) for m in messages] == [
+        MENU_TEXT,
+        HOURS_TEXT,
+        MENU_TEXT,
+        OTHER_TEXT,
+        MENU_TEXT,
+        PRICES_TEXT,
+    ]
+    assert messages[0]["message"]["attachment"]["payload"]["buttons"] == [
+        {"type": "postback", "title": "Opening hours", "payload": "HOURS"},
+        {"type": "web_url", "url": "https://ada.example/shop", "title": "Shop"},
+    ]
+    assert [q["payload"] for q in messages[0]["message"]["quick_replies"]] == [
+        "PRICES",
+        "Something else",
+    ]
+    conversations = list(Conversation.objects.order_by("pk"))
+    assert [(c.flow_id, c.status, c.node_id) for c in conversations] == [
+        (flow.pk, ConversationStatus.ENDED, "end"),
+        (flow.pk, ConversationStatus.ENDED, "end"),
+    ]
+    assert conversations[0].variables.keys() == {"psid", "page_id", "ref"}  # no variable saved
+    assert set(OutboundMessage.objects.values_list("status", flat=True)) == {"sent"}

@@ -117,13 +117,13 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
     assert texts(body) == [CHANNEL]
     body = chat(editor, lead_flow, action="message", payload="Email", text="Email")
     assert texts(body) == [EMAIL]
-    assert path(body) == ["ask_channel", "by_email", "ask_email"]
+    assert path(body) == ["ask_channel", "ask_email"]  # Email's own handle
 
     # A bad email is asked again, a good one goes on to the event, the thanks and the handoff.
     body = chat(editor, lead_flow, action="message", text="ada at example")
     assert texts(body) == [RETRY, EMAIL]
     assert path(body) == ["ask_email"]
-    assert body["state"] == {"node_id": "ask_email", "status": "waiting", "step": 11, "retries": 1}
+    assert body["state"] == {"node_id": "ask_email", "status": "waiting", "step": 10, "retries": 1}
     assert "contact" not in body["variables"]
     assert LoggedEvent.objects.count() == 0
     body = chat(editor, lead_flow, action="message", text="ada@example.com")
@@ -161,7 +161,7 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
     ]
     assert (event.tenant, event.page, event.psid) == (tenant, page, psid)
     assert (event.test, event.source, event.status) == (True, EventSource.TEST_CHAT, "pending")
-    assert event.idempotency_key == f"test-chat:{session}:lead:13"
+    assert event.idempotency_key == f"test-chat:{session}:lead:12"
     assert event.source_ref == f"test chat {session}, flow {lead_flow.pk} draft, node lead"
     conversation = Conversation.objects.get()
     assert (conversation.is_test, conversation.status) == (True, ConversationStatus.HANDED_OFF)
@@ -322,6 +322,66 @@ def test_a_postback_button_and_a_value(editor, tenant, page):
     event = LoggedEvent.objects.get()
     assert (event.event, event.value, event.currency) == ("purchase", Decimal("12.5"), "USD")
     assert body["events"][0]["value"] == "12.500000"
+
+
+def test_a_menus_buttons_and_quick_replies_lead_their_own_way(editor, tenant, page):
+    document = {
+        "nodes": [
+            node("start", "start"),
+            node(
+                "menu",
+                "send_message",
+                text="What can we do for you?",
+                buttons=[
+                    {
+                        "type": "postback",
+                        "title": "Opening hours",
+                        "payload": "HOURS",
+                        "id": "hours",
+                    }
+                ],
+                quick_replies=[{"title": "Prices", "payload": "PRICES", "id": "prices"}],
+            ),
+            node("hours", "send_message", text="We're open 9 to 5."),
+            node("prices", "send_message", text="From 10 EUR a month."),
+            node("other", "send_message", text="Someone will answer you soon."),
+            node("end", "end"),
+        ],
+        "edges": [
+            edge("start", "menu"),
+            edge("menu", "hours", "button-hours"),
+            edge("menu", "prices", "reply-prices"),
+            edge("menu", "other"),
+            edge("hours", "menu"),
+            edge("prices", "end"),
+            edge("other", "end"),
+        ],
+    }
+    flow = FlowFactory(tenant=tenant, page=page, document=document)
+
+    body = chat(editor, flow, action="start")
+    assert path(body) == ["start", "menu"]
+    assert body["replies"][0]["buttons"] == [
+        {"type": "postback", "title": "Opening hours", "payload": "HOURS"}
+    ]
+    assert body["state"] == {"node_id": "menu", "status": "waiting", "step": 2, "retries": 0}
+
+    body = chat(
+        editor, flow, action="message", kind="postback", text="Opening hours", payload="HOURS"
+    )
+    assert (path(body), texts(body)) == (
+        ["menu", "hours", "menu"],
+        ["We're open 9 to 5.", "What can we do for you?"],
+    )
+    assert body["state"]["status"] == "waiting"
+    body = chat(editor, flow, action="message", text="  PRICES ")  # typed: a reply's title
+    assert (path(body), texts(body)) == (["menu", "prices", "end"], ["From 10 EUR a month."])
+    assert body["state"]["status"] == "ended"
+    assert body["variables"].keys() == {"psid", "page_id", "ref"}
+
+    chat(editor, flow, action="start")
+    body = chat(editor, flow, action="message", text="Do you deliver?")
+    assert path(body) == ["menu", "other", "end"]
 
 
 @pytest.mark.parametrize(

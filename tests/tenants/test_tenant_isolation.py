@@ -22,6 +22,10 @@ def test_routes_are_found():
     assert "GET /api/v1/tenants/<slug:tenant_slug>/members/" in patterns
     assert "POST /api/v1/tenants/<slug:tenant_slug>/api-keys/" in patterns
     assert "DELETE /api/v1/tenants/<slug:tenant_slug>/api-keys/<int:pk>/" in patterns
+    assert (
+        "GET /api/v1/tenants/<slug:tenant_slug>/flows/<int:pk>/versions/<int:number>/diff/draft/"
+        in patterns
+    )
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)

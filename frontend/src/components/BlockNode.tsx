@@ -18,7 +18,15 @@ function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
   const onPath = useEditor((s) => s.chat.path.includes(id));
   const mark = useEditor((s) => s.diff?.nodes[id]);
   const eventLabel = useEditor((s) => s.eventLabels);
-  const handles = handlesFor(block, data);
+  // The handles wired now, as one string so the node re-renders only when they change.
+  const wired = useEditor((s) =>
+    (s.versionView?.edges ?? s.edges)
+      .filter((e) => e.source === id)
+      .map((e) => e.sourceHandle ?? "next")
+      .sort()
+      .join(" "),
+  );
+  const handles = handlesFor(block, data, new Set(wired.split(" ")));
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;
   const summary = blockSummary(block, data, (key) => eventLabel[key]);

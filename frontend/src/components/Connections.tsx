@@ -18,7 +18,11 @@ export function Connections({
 }) {
   const nodes = useEditor((s) => s.nodes);
   const edges = useEditor((s) => s.edges);
-  const handles = handlesFor(block, data);
+  const handles = handlesFor(
+    block,
+    data,
+    new Set(edges.filter((e) => e.source === nodeId).map((e) => e.sourceHandle ?? "next")),
+  );
   if (!handles.length) return null;
   const targets = nodes.filter((n) => n.type !== "start" && n.id !== nodeId);
   return (

@@ -103,7 +103,7 @@ function field(key: string, schema: JsonSchema, path: string, required: boolean)
     return {
       ...base,
       kind: "list",
-      itemLabel: singular(base.label),
+      itemLabel: item.title ?? singular(base.label),
       itemSchema: item,
       itemFields: Object.entries(item.properties ?? {})
         .filter(([name]) => !(withIds && name === "id"))

@@ -30,28 +30,45 @@ function isObject(value: Json | undefined): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The output handles of a block with this data: its own, then one per reply or button. */
-export function handlesFor(block: BlockType | undefined, data: JsonObject): HandleSpec[] {
+/** The output handles of a block with this data: one per quick reply and button (with an id),
+ * then its own. `connected` (the handle ids wired now) says whether the block branches, which
+ * renames its own handles ("Next" becomes "Any other answer"). */
+export function handlesFor(
+  block: BlockType | undefined,
+  data: JsonObject,
+  connected: ReadonlySet<string> = new Set(),
+): HandleSpec[] {
   if (!block) return [];
   const dynamic: HandleSpec[] = [];
+  const seen = new Set<string>();
   for (const spec of block.dynamic_handles ?? []) {
     const items = data[spec.items];
     if (!Array.isArray(items)) continue;
     for (const item of items) {
-      if (!isObject(item) || typeof item.id !== "string" || !item.id) continue;
+      if (
+        !isObject(item) ||
+        typeof item.id !== "string" ||
+        !/^[A-Za-z0-9_-]{1,40}$/.test(item.id)
+      ) {
+        continue;
+      }
       const when = spec.when ?? {};
       if (Object.entries(when).some(([key, value]) => item[key] !== value)) continue;
+      const id = spec.prefix + item.id;
+      if (seen.has(id)) continue; // a duplicate id is the block's problem; the first counts
+      seen.add(id);
       const label = item[spec.label];
       dynamic.push({
-        id: spec.prefix + item.id,
+        id,
         label: typeof label === "string" && label ? label : "(no title)",
         required: false,
       });
     }
   }
+  const branching = dynamic.some((handle) => connected.has(handle.id));
   const own = block.handles.map((handle) =>
-    dynamic.length && handle.id === "next" && block.next_label_with_items
-      ? { ...handle, label: block.next_label_with_items, required: false }
+    branching && handle.label_when_branching
+      ? { ...handle, label: handle.label_when_branching }
       : handle,
   );
   return [...dynamic, ...own];
