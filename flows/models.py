@@ -27,6 +27,14 @@ def empty_document() -> dict[str, Any]:
     return {"nodes": [], "edges": []}
 
 
+def starter_document() -> dict[str, Any]:
+    """A new blank flow: its Start block alone, so the editor has something to connect to."""
+    return {
+        "nodes": [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}}],
+        "edges": [],
+    }
+
+
 class TriggerKind(models.TextChoices):
     DEFAULT = "default", "Default reply"
     KEYWORDS = "keywords", "Keywords"

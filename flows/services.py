@@ -32,7 +32,7 @@ from flows.models import (
     FlowStatus,
     FlowVersion,
     TriggerKind,
-    empty_document,
+    starter_document,
 )
 from flows.validation import document_problems, graph_problems, has_errors
 from tenants.exceptions import DomainError, NotFound
@@ -186,7 +186,7 @@ def flow_create(
         page=page,
         name=_clean_name(name),
         description=description,
-        document=_clean_document(document if document is not None else empty_document()),
+        document=_clean_document(document if document is not None else starter_document()),
         updated_by=actor.user,
         updated_by_api_key=actor.api_key,
         **_clean_trigger(trigger or {"kind": TriggerKind.DEFAULT}),

@@ -25,12 +25,6 @@ from tenants.models import ConnectedPage, Tenant
 from tenants.permissions import role_can
 from tenants.views import actor_for, tenant_page
 
-# A new empty flow starts with its Start block, so the canvas has something to connect to.
-START_ONLY = {
-    "nodes": [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}}],
-    "edges": [],
-}
-
 
 @tenant_page("flow.view")
 @require_http_methods(["GET"])
@@ -73,7 +67,6 @@ def flow_new(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                 page_id=data["page"].pk,
                 name=data["name"],
                 template=data["template"] or None,
-                document=None if data["template"] else START_ONLY,
             )
         except DomainError as error:
             form.add_error(None, error.message)

@@ -10,21 +10,29 @@ changes nothing. Screenshots of the editor go to docs/screenshots/ with UPDATE_S
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import OperationalError, transaction
 from playwright.sync_api import Browser, Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from flows import services
+from flows.blocks import REGISTRY
+from flows.blocks.base import NEXT, BlockType
+from flows.blocks.steps import StepResult
 from flows.models import Flow, FlowVersion
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
 MOD = "Control"
 
 
@@ -89,6 +97,20 @@ def wire(page: Page, source: Locator, handle: str, target: Locator) -> None:
     page.mouse.up()
 
 
+def from_db(read: Callable[[], T], seconds: float = 5.0) -> T:
+    """`read()`, retried while SQLite's shared in-memory test database has the table locked by
+    the live server's thread (PostgreSQL, as in CI, never needs a retry)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with transaction.atomic():
+                return read()
+        except OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def saved(page: Page) -> None:
     expect(page.get_by_role("status").filter(has_text=re.compile("^Saved$"))).to_be_visible()
 
@@ -121,7 +143,7 @@ def test_build_check_test_and_publish_a_lead_flow_from_blank(
     page.get_by_label("Page").select_option(label="Ada's Bakery (300000000000001)")
     page.get_by_role("button", name="Create and open the editor").click()
     expect(page.get_by_label("Flow name")).to_have_value("Cake orders")
-    flow = Flow.objects.get(name="Cake orders")
+    flow = from_db(lambda: Flow.objects.get(name="Cake orders"))
     canvas = page.get_by_role("region", name="Flow canvas")
     expect(block(page, "Start")).to_be_visible()
     page.screenshot(path=str(screenshot_dir / "editor-empty.png"))
@@ -227,7 +249,7 @@ def test_build_check_test_and_publish_a_lead_flow_from_blank(
     expect(versions).to_contain_text("Version 1")
     expect(versions).to_contain_text("First cake flow")
 
-    published = FlowVersion.objects.get(flow=flow, number=1).document
+    published = from_db(lambda: FlowVersion.objects.get(flow=flow, number=1).document)
     types = sorted(n["type"] for n in published["nodes"])
     assert types == ["ask", "end", "log_event", "log_event", "send_message", "start"]
     events = {n["data"]["event"]: n["data"] for n in published["nodes"] if n["type"] == "log_event"}
@@ -290,7 +312,7 @@ def test_two_editors_get_the_choice_and_lose_nothing(
         sams.screenshot(path=str(screenshot_dir / "editor-conflict.png"))
         dialog.get_by_role("button", name="Keep mine").click()
         saved(sams)
-        assert Flow.objects.get(pk=flow.pk).name == "Leads (Sam)"
+        assert from_db(lambda: Flow.objects.get(pk=flow.pk).name) == "Leads (Sam)"
 
         # Lin edits again: her save meets Sam's; she loads his, and Undo brings hers back.
         lins.get_by_label("Flow name").fill("Leads (Lin again)")
@@ -301,7 +323,7 @@ def test_two_editors_get_the_choice_and_lose_nothing(
         lins.get_by_role("button", name="Undo").click()
         expect(lins.get_by_label("Flow name")).to_have_value("Leads (Lin again)")
         saved(lins)
-        assert Flow.objects.get(pk=flow.pk).name == "Leads (Lin again)"
+        assert from_db(lambda: Flow.objects.get(pk=flow.pk).name) == "Leads (Lin again)"
     finally:
         for context in contexts:
             context.close()
@@ -352,4 +374,164 @@ def test_a_viewer_can_look_but_not_change_anything(
     expect(lead).to_have_count(1)
     assert offset() == before
     page.wait_for_timeout(1000)  # longer than the autosave's delay: nothing may be sent
-    assert Flow.objects.get(pk=flow.pk).revision == 1
+    assert from_db(lambda: Flow.objects.get(pk=flow.pk).revision) == 1
+
+
+def test_each_quick_reply_gets_its_own_output(
+    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User
+) -> None:
+    flow = services.flow_create(
+        tenant=workspace, actor=Actor(user=lin), page_id=bakery.pk, name="Menu"
+    )
+    sign_in(page, "lin")
+    page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+    page.get_by_role("button", name="Send message", exact=True).click()
+    form = settings_panel(page)
+    form.get_by_role("combobox", name="Message").fill("Cake or bread?")
+    for title in ("Cake", "Bread"):
+        form.get_by_role("button", name="Add quick reply").click()
+        form.get_by_role("group", name=re.compile(r"^Quick reply \d$")).last.get_by_role(
+            "combobox", name="Title"
+        ).fill(title)
+    menu = block(page, "Send message: Cake or bread?")
+    expect(menu.get_by_label("Cake output")).to_be_visible()
+    expect(menu.get_by_label("Bread output")).to_be_visible()
+    expect(menu.get_by_label("Next output")).to_be_visible()
+    page.get_by_role("button", name="End", exact=True).click()
+    place(page, block(page, "End"), 520, 400)
+    # Wired from the keyboard: the inspector's "Then" lists every output.
+    menu.locator(".block-head").click()
+    settings_panel(page).get_by_label("Cake goes to").select_option(label="End")
+    expect(menu.get_by_label("Any other answer output")).to_be_visible()
+    saved(page)
+    document = from_db(lambda: Flow.objects.get(pk=flow.pk).document)
+    node = next(n for n in document["nodes"] if n["type"] == "send_message")
+    replies = node["data"]["quick_replies"]
+    assert [r["title"] for r in replies] == ["Cake", "Bread"]
+    assert all(re.fullmatch(r"[a-z0-9]{6}", r["id"]) for r in replies)
+    end = next(n for n in document["nodes"] if n["type"] == "end")
+    assert {
+        "source": node["id"],
+        "sourceHandle": f"reply-{replies[0]['id']}",
+        "target": end["id"],
+    }.items() <= next(e for e in document["edges"] if e["source"] == node["id"]).items()
+    # Removing the reply removes its wire with it.
+    menu.locator(".block-head").click()
+    settings_panel(page).get_by_role("button", name="Remove Quick reply 1").click()
+    expect(menu.get_by_label("Cake output")).to_have_count(0)
+    saved(page)
+    assert from_db(lambda: Flow.objects.get(pk=flow.pk).document["edges"]) == []
+
+
+def test_versions_open_read_only_compare_with_the_draft_and_restore(
+    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User, screenshot_dir: Path
+) -> None:
+    actor = Actor(user=lin)
+    flow = services.flow_create(
+        tenant=workspace,
+        actor=actor,
+        page_id=bakery.pk,
+        name="Lead generation",
+        template="lead_generation",
+    )
+    services.flow_publish(tenant=workspace, actor=actor, flow_id=flow.pk, note="", revision=1)
+    sign_in(page, "lin")
+    page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+
+    # Change the draft: a question reworded, the handoff removed, an End added.
+    block(page, "Ask a question: What are you looking for?").locator(".block-head").click()
+    settings_panel(page).get_by_role("combobox", name="Question").fill("What brings you here?")
+    block(page, "Hand off to a person").locator(".block-head").click()
+    page.keyboard.press("Delete")
+    page.get_by_role("button", name="End", exact=True).click()
+    saved(page)
+
+    page.get_by_role("button", name="Versions").click()
+    versions = page.get_by_role("region", name="Versions")
+    versions.get_by_role("button", name="Compare version 1 with draft").click()
+    banner = page.get_by_role("status").filter(has_text="Changes in the draft since version 1")
+    expect(banner).to_contain_text("1 added, 1 changed, 1 removed")
+    expect(block(page, "Ask a question: What brings you here?").locator(".block")).to_have_class(
+        re.compile("diff-changed")
+    )
+    expect(block(page, "End").locator(".block")).to_have_class(re.compile("diff-added"))
+    expect(block(page, "Hand off to a person").locator(".block")).to_have_class(
+        re.compile("diff-removed")
+    )
+    page.screenshot(path=str(screenshot_dir / "editor-versions.png"))
+
+    versions.get_by_role("button", name="Open version 1").click()
+    expect(page.get_by_text("Version 1, read-only.").first).to_be_visible()
+    expect(block(page, "Ask a question: What are you looking for?")).to_be_visible()
+    expect(block(page, "End")).to_have_count(0)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    versions.get_by_role("button", name="Restore version 1").click()
+    # Until the server answers, the read-only version is what shows: wait for the draft.
+    expect(page.get_by_text("Version 1 is in the draft now").first).to_be_attached()
+    expect(page.get_by_text("Version 1, read-only.")).to_have_count(0)
+    expect(block(page, "Ask a question: What are you looking for?")).to_be_visible()
+    expect(block(page, "Hand off to a person")).to_have_count(1)
+    expect(block(page, "End")).to_have_count(0)
+    saved(page)
+    draft = from_db(lambda: Flow.objects.get(pk=flow.pk).document)
+    version = from_db(lambda: FlowVersion.objects.get(flow=flow, number=1).document)
+    assert draft == version
+
+
+def test_a_new_block_type_needs_no_editor_change(
+    page: Page,
+    workspace: Tenant,
+    bakery: ConnectedPage,
+    lin: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A throwaway block type, registered only for this test, gets a palette entry and a
+    working form from its JSON Schema alone."""
+    coupon = BlockType(
+        type="coupon",
+        label="Give a coupon",
+        description="Sends a coupon code (a test-only block).",
+        schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["code"],
+            "properties": {
+                "code": {"type": "string", "minLength": 1, "maxLength": 12, "title": "Coupon code"},
+                "percent": {"type": "integer", "minimum": 1, "maximum": 90, "title": "Discount %"},
+                "kind": {
+                    "enum": ["once", "forever"],
+                    "x-enumLabels": {"once": "One use", "forever": "Any number of uses"},
+                    "default": "once",
+                    "title": "Valid for",
+                },
+                "stackable": {"type": "boolean", "title": "Combines with other offers"},
+            },
+        },
+        handles=(NEXT,),
+        defaults={"code": "", "kind": "once"},
+        step=lambda turn: StepResult(handle=NEXT.id),
+    )
+    monkeypatch.setitem(REGISTRY, "coupon", coupon)
+    flow = services.flow_create(
+        tenant=workspace, actor=Actor(user=lin), page_id=bakery.pk, name="Coupons"
+    )
+    sign_in(page, "lin")
+    page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+    page.get_by_role("button", name="Give a coupon", exact=True).click()
+    form = settings_panel(page)
+    expect(form.get_by_role("heading", name="Give a coupon")).to_be_visible()
+    code = form.get_by_role("combobox", name="Coupon code")
+    code.fill("SPRING-SALE-2027")
+    expect(form).to_contain_text("At most 12 characters (this has 16): shorten it.")
+    expect(block(page, "Give a coupon").get_by_label("1 problem")).to_be_visible()
+    code.fill("SPRING27")
+    expect(form).not_to_contain_text("At most 12 characters")
+    form.get_by_label("Discount %").fill("20")
+    form.get_by_label("Valid for").select_option(label="Any number of uses")
+    form.get_by_label("Combines with other offers").check()
+    wire(page, block(page, "Start"), "Next", block(page, "Give a coupon"))
+    saved(page)
+    nodes = from_db(lambda: Flow.objects.get(pk=flow.pk).document["nodes"])
+    node = next(n for n in nodes if n["type"] == "coupon")
+    assert node["data"] == {"code": "SPRING27", "kind": "forever", "percent": 20, "stackable": True}

@@ -1,4 +1,4 @@
-/** The palette: every block type the registry serves but Start (a flow has one). Drag one onto
+/** The palette: every block type the registry serves (Start only while there is none). Drag one onto
  * the canvas, or press it (Enter/Space) to add it at the centre of the view. */
 
 import { useReactFlow } from "@xyflow/react";
@@ -9,6 +9,8 @@ import { BlockIcon } from "./icons";
 
 export function Palette() {
   const blocks = useEditor((s) => s.blockList);
+  // A flow has one Start: offered only while the flow has none (an old or imported draft).
+  const hasStart = useEditor((s) => s.nodes.some((n) => n.type === "start"));
   const flow = useReactFlow();
 
   const addAtCentre = (type: string) => {
@@ -41,7 +43,7 @@ export function Palette() {
       <p className="muted small">Drag onto the canvas, or press to add.</p>
       <ul>
         {blocks
-          .filter((b) => b.type !== "start")
+          .filter((b) => b.type !== "start" || !hasStart)
           .map((block) => (
             <li key={block.type}>
               <button

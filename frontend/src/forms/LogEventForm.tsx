@@ -295,7 +295,6 @@ export function LogEventForm({ data, onChange, ctx }: BlockFormProps) {
             id={`${pickerId}-custom`}
             type="text"
             value={event}
-            maxLength={100}
             disabled={ctx.disabled}
             aria-invalid={eventProblems.length > 0 || undefined}
             aria-describedby={`${pickerId}-custom-help ${pickerId}-problems`}

@@ -104,7 +104,6 @@ function Field({ spec, path, value, onChange, ctx }: FieldProps) {
               disabled={ctx.disabled}
               invalid={problems.length > 0}
               describedBy={help}
-              maxLength={spec.maxLength}
               required={spec.required}
             />
           ) : (

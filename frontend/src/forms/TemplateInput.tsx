@@ -12,7 +12,6 @@ export interface TemplateInputProps {
   disabled?: boolean;
   invalid?: boolean;
   describedBy?: string;
-  maxLength?: number | null;
   placeholder?: string;
   required?: boolean;
 }
@@ -84,7 +83,6 @@ export function TemplateInput(props: TemplateInputProps) {
     disabled,
     required: props.required,
     placeholder: props.placeholder,
-    maxLength: props.maxLength ?? undefined,
     role: "combobox",
     "aria-autocomplete": "list" as const,
     "aria-expanded": open,
