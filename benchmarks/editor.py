@@ -404,6 +404,7 @@ class Figures:
     interactive: list[float] = field(default_factory=list)
     click_after: list[float] = field(default_factory=list)
     api_last: list[float] = field(default_factory=list)
+    validate: list[float] = field(default_factory=list)
     intervals: list[float] = field(default_factory=list)
     work: list[float] = field(default_factory=list)
     drag_long_tasks: list[float] = field(default_factory=list)
@@ -464,16 +465,21 @@ def open_flow(page: Any, url: str, expect: int) -> dict[str, Any]:
     }
 
 
-def settle(page: Any) -> None:
-    """Wait until the load's validation came back and the save state reads "Saved"."""
-    page.wait_for_function(
-        """() => performance.getEntriesByType("resource")
-                 .some((r) => r.name.endsWith("/validate/") && r.responseEnd > 0)"""
-    )
+def settle(page: Any) -> float:
+    """Wait until the load's validation came back and the save state reads "Saved"; how long
+    the validation request took (ms)."""
+    validate = page.wait_for_function(
+        """() => {
+          const done = performance.getEntriesByType("resource")
+            .find((r) => r.name.endsWith("/validate/") && r.responseEnd > 0);
+          return done && done.responseEnd - done.startTime;
+        }"""
+    ).json_value()
     page.wait_for_function(
         "() => document.querySelector('.save-state')?.textContent === 'Saved'", polling="raf"
     )
     page.evaluate("() => new Promise((r) => setTimeout(r, 300))")
+    return float(validate)
 
 
 CPU_METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
@@ -601,7 +607,7 @@ def measure_once(
         load = open_flow(
             page, f"{base_url}/t/{space.slug}/flows/{flow_id}/", len(document["nodes"])
         )
-        settle(page)
+        load["validate"] = settle(page)
         dragged = document["nodes"][len(document["nodes"]) // 2]["id"]
         result = drag_and_save(page, dragged, flow_id, steps)
     finally:
@@ -611,6 +617,7 @@ def measure_once(
         figures.interactive.append(load["interactive"])
         figures.click_after.append(load["click_after"])
         figures.api_last.append(load["timing"]["apiLast"])
+        figures.validate.append(load["validate"])
         figures.intervals += result["intervals"]
         figures.work += result["work"]
         figures.drag_long_tasks += result["longTasks"]
@@ -648,6 +655,10 @@ def table(results: list[Figures], runs: int) -> str:
             lambda f: f"{med(f.html):.0f} / {med(f.script):.0f} / {med(f.api_last):.0f} ms",
         ),
         ("  click sent after rendered", lambda f: f"{med(f.click_after):.0f} ms"),
+        (
+            "  validate POST after loading",
+            lambda f: f"{med(f.validate):.0f} / {worst(f.validate):.0f} ms",
+        ),
         (
             "drag frame interval p50 / p95 / max",
             lambda f: (
@@ -810,7 +821,7 @@ def main() -> int:
                     f"  run {run + 1} {name:<12} HTML {timing['html']:4.0f}, script "
                     f"{timing['script']:4.0f}, API {timing['apiFirst']:4.0f}-"
                     f"{timing['apiLast']:4.0f}, rendered {once['rendered']:4.0f}, interactive "
-                    f"{once['interactive']:4.0f} ms; drag {len(once['work'])} moves in "
+                    f"{once['interactive']:4.0f} ms, validate {once['validate']:4.0f} ms; drag {len(once['work'])} moves in "
                     f"{once['frames']} frames, work p50 {pct(once['work'], 50):5.1f} p95 "
                     f"{pct(once['work'], 95):5.1f} ms, CPU {cpu_per_frame(once):4.1f} ms a move; "
                     f"autosave {once['autosave']:4.0f} ms (PUT {once['put'] or float('nan'):.0f} ms)"
