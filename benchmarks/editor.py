@@ -603,6 +603,8 @@ def chromium() -> Iterator[Any]:
 def measure_once(
     context: Any, base_url: str, space: Space, name: str, steps: int, figures: Figures | None
 ) -> dict[str, Any]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     flow_id, document = space.flows[name]
     reset_flow(space, name)
     page = context.new_page()
@@ -613,6 +615,8 @@ def measure_once(
         load["validate"] = settle(page)
         dragged = document["nodes"][len(document["nodes"]) // 2]["id"]
         result = drag_and_save(page, dragged, flow_id, steps)
+    except PlaywrightTimeout as error:
+        raise SystemExit(f"benchmark: the {name} flow: {error}") from error
     finally:
         page.close()
     if figures is not None:
