@@ -316,6 +316,25 @@ def _strongly_connected(nodes: list[str], edges: Mapping[str, list[str]]) -> lis
     return components
 
 
+def _reverse_postorder(graph: _Graph) -> list[str]:
+    """The blocks reachable from Start, each after every block that leads to it, loops aside
+    (a depth-first search's reverse postorder, iteratively: a long chain must not recurse)."""
+    if graph.start is None:
+        return []
+    seen, postorder = {graph.start}, []
+    stack = [(graph.start, iter(graph.successors[graph.start]))]
+    while stack:
+        node, successors = stack[-1]
+        nxt = next((s for s in successors if s not in seen), None)
+        if nxt is None:
+            postorder.append(node)
+            stack.pop()
+        else:
+            seen.add(nxt)
+            stack.append((nxt, iter(graph.successors[nxt])))
+    return postorder[::-1]
+
+
 def _variables(graph: _Graph, reachable: set[str]) -> list[Problem]:
     """Warn where a block reads a variable that no `ask` before it set (on every path)."""
     if graph.start is None:
@@ -332,10 +351,13 @@ def _variables(graph: _Graph, reachable: set[str]) -> list[Problem]:
     }
     may_in: dict[str, set[str]] = {}
     must_in: dict[str, set[str]] = {}
+    # Visiting blocks after the blocks before them makes a flow without loops settle in one
+    # pass (and a loop in a few); in set order, a long flow took a pass per block of its depth.
+    order = _reverse_postorder(graph)
     changed = True
     while changed:
         changed = False
-        for nid in reachable:
+        for nid in order:
             preds = [p for p in graph.predecessors[nid] if p in reachable]
             may_in[nid] = set().union(*(may_out[p] for p in preds)) if preds else set()
             must_in[nid] = set.intersection(*(must_out[p] for p in preds)) if preds else set()

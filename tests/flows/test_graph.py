@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from flows.validation import document_problems, graph_problems
+from flows.validation import _Graph, _reverse_postorder, document_problems, graph_problems
 from tests.flows.factories import edge, node, simple_document
 
 
@@ -246,6 +246,38 @@ def test_a_variable_set_on_only_one_branch_may_be_unset():
         ],
     )
     assert codes(document) == [("m", "data", "variable_maybe_unset", "warning")]
+
+
+def test_the_variable_check_visits_each_block_after_the_blocks_before_it():
+    # Listed backwards, with a loop back to the question: the check walks the flow from Start
+    # (one pass settles a flow without loops) and still sees the answer set on every path.
+    document = doc(
+        [
+            node("e", "end"),
+            node("m", "send_message", text="Thanks, {{name}}"),
+            node("c", "condition", rules=[{"variable": "name", "operator": "is_set"}]),
+            node("q", "ask", question="Your name?", variable="name"),
+            node("s", "start"),
+        ],
+        [edge("s", "q"), edge("q", "c"), edge("c", "m", "true"), edge("c", "q", "false"),
+         edge("m", "e")],
+    )  # fmt: skip
+    assert _reverse_postorder(_Graph(document, "page_activities")) == ["s", "q", "c", "m", "e"]
+    assert codes(document) == []
+
+
+def test_a_long_chain_of_questions_checks_every_variable():
+    count = 300
+    nodes = [node("s", "start"), node("e", "end")]
+    chain = ["s"]
+    for i in range(count):
+        question = f"And {{{{v{i - 1}}}}}?" if i else "Your first answer?"
+        nodes.append(node(f"q{i}", "ask", question=question, variable=f"v{i}"))
+        chain.append(f"q{i}")
+    nodes.append(node("bye", "send_message", text="{{v0}} {{nowhere}}"))
+    chain += ["bye", "e"]
+    edges = [edge(a, b) for a, b in itertools.pairwise(chain)]
+    assert codes(doc(nodes, edges)) == [("bye", "data", "variable_never_set", "warning")]
 
 
 def test_log_event_must_be_deliverable_by_the_pages_transport():

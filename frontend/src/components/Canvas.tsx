@@ -16,6 +16,14 @@ import { BlockNode } from "./BlockNode";
 
 export const PALETTE_MIME = "application/x-pagepulse-block";
 
+// React Flow copies these props into its store whenever they change identity, and every edge
+// re-renders when defaultEdgeOptions does: as literals in render, each drag frame (which
+// re-renders the canvas) made all edges render again (benchmarks/editor.py).
+const MULTI_SELECTION_KEYS = ["Meta", "Control"];
+const FIT_VIEW_OPTIONS = { maxZoom: 1, padding: 0.2 };
+const PRO_OPTIONS = { hideAttribution: true };
+const DEFAULT_EDGE_OPTIONS = { type: "smoothstep" };
+
 /** Whether a key press belongs to a field the person is typing in. */
 export function isTyping(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -157,13 +165,13 @@ export function Canvas() {
         elementsSelectable
         deleteKeyCode={null}
         selectionKeyCode="Shift"
-        multiSelectionKeyCode={["Meta", "Control"]}
+        multiSelectionKeyCode={MULTI_SELECTION_KEYS}
         fitView
-        fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
+        fitViewOptions={FIT_VIEW_OPTIONS}
         minZoom={0.1}
         maxZoom={2}
-        proOptions={{ hideAttribution: true }}
-        defaultEdgeOptions={{ type: "smoothstep" }}
+        proOptions={PRO_OPTIONS}
+        defaultEdgeOptions={DEFAULT_EDGE_OPTIONS}
       >
         <Background gap={24} />
         <MiniMap pannable zoomable ariaLabel="Minimap" />
