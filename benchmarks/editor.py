@@ -224,8 +224,8 @@ def workspace(blocks: int) -> Space:
     from django.contrib.auth import get_user_model
 
     from flows import services as flow_services
+    from flows.models import starter_document
     from flows.validation import graph_problems, has_errors
-    from flows.views import START_ONLY
     from tenants import services
     from tenants.crypto import encrypt_token
     from tenants.models import ConnectedPage, PageStatus, Transport
@@ -251,7 +251,7 @@ def workspace(blocks: int) -> Space:
     if errors:
         raise SystemExit(f"benchmark: the {blocks}-block flow does not validate: {errors[:3]}")
     flows = {}
-    for name, document in (("empty", START_ONLY), (f"{blocks} blocks", big)):
+    for name, document in (("empty", starter_document()), (f"{blocks} blocks", big)):
         flow = flow_services.flow_create(
             tenant=tenant, actor=actor, page_id=page.pk, name=f"Bench {name}", document=document
         )

@@ -111,6 +111,7 @@ def _editor_config(request: HttpRequest, tenant: Tenant, flow: Flow) -> dict[str
         "currencies": sorted(CURRENCIES.items()),
         "user": request.user.get_username(),
         "systemVariables": sorted(SYSTEM_VARIABLES),
+        "pageTransport": flow.page.transport,
         "messengerBaseUrl": "https://m.me/",
     }
 
@@ -128,9 +129,20 @@ def flow_editor(request: HttpRequest, tenant: Tenant, flow_id: int) -> HttpRespo
     flow = Flow.objects.for_tenant(tenant).select_related("page").filter(pk=flow_id).first()
     if flow is None:
         raise Http404("No such flow")
+    api = f"/api/v1/tenants/{tenant.slug}"
     context = {
         "flow": flow,
         "editor_config": _editor_config(request, tenant, flow),
+        # The island's first requests, fetched while its script loads (it asks for exactly
+        # these URLs, and the browser hands it the preloaded answers).
+        "preload": [
+            "/api/v1/blocks/",
+            f"{api}/flows/{flow.pk}/",
+            f"{api}/pages/?page=1",
+            f"{api}/flows/{flow.pk}/versions/?page=1",
+            "/api/v1/event-catalog",
+            f"/api/v1/event-catalog?transport={flow.page.transport}",
+        ],
         "editor_built": editor_is_built(),
         "deliver_test_events": delivers_test_events(tenant),
     }

@@ -59,13 +59,16 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
     const run = { cancelled: false };
     const cancelled = () => run.cancelled;
     (async () => {
-      const [blocks, loadedFlow, loadedPages, loadedVersions, all] = await Promise.all([
-        api.blocks(),
-        api.flow(config.flowId),
-        api.pages(),
-        api.versions(config.flowId),
-        api.catalog(),
-      ]);
+      // All at once (the page preloads the same URLs while this script loads).
+      const [blocks, loadedFlow, loadedPages, loadedVersions, all, forTransport] =
+        await Promise.all([
+          api.blocks(),
+          api.flow(config.flowId),
+          api.pages(),
+          api.versions(config.flowId),
+          api.catalog(),
+          api.catalog(config.pageTransport),
+        ]);
       if (cancelled()) return;
       const store = editorStore.getState();
       store.load({
@@ -74,11 +77,12 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
         settings: settingsOf(loadedFlow),
         readOnly: !config.canEdit,
       });
-      const page = loadedPages.find((p) => p.id === loadedFlow.page);
-      const transport = page?.transport ?? "conversions_api";
-      const forTransport = await api.catalog(transport);
-      if (cancelled()) return;
-      store.setCatalog({ all: all.events, forTransport, transport, currencies: config.currencies });
+      store.setCatalog({
+        all: all.events,
+        forTransport,
+        transport: config.pageTransport,
+        currencies: config.currencies,
+      });
       setPages(loadedPages);
       setVersions(loadedVersions);
       const saver = new Autosave(

@@ -60,7 +60,8 @@ export class Api {
       response = await fetch(this.root + path, {
         method,
         headers,
-        credentials: "same-origin",
+        // "include" (same-origin in effect) so the page's <link rel=preload> answers are reused.
+        credentials: "include",
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {

@@ -198,4 +198,6 @@ export interface EditorConfig {
   user: string;
   messengerBaseUrl: string;
   systemVariables: string[];
+  /** The transport of the flow's Page, so its catalog loads with everything else. */
+  pageTransport: string;
 }

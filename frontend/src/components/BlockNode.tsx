@@ -3,7 +3,7 @@
 
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { memo } from "react";
-import { handlesFor } from "../graph/ops";
+import { handlesFor, wiredHandles } from "../graph/ops";
 import { blockSummary } from "../graph/summary";
 import { useEditor, type FlowNode } from "../store/editor";
 import { BlockIcon } from "./icons";
@@ -19,13 +19,7 @@ function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
   const mark = useEditor((s) => s.diff?.nodes[id]);
   const eventLabel = useEditor((s) => s.eventLabels);
   // The handles wired now, as one string so the node re-renders only when they change.
-  const wired = useEditor((s) =>
-    (s.versionView?.edges ?? s.edges)
-      .filter((e) => e.source === id)
-      .map((e) => e.sourceHandle ?? "next")
-      .sort()
-      .join(" "),
-  );
+  const wired = useEditor((s) => wiredHandles(s.versionView?.edges ?? s.edges).get(id) ?? "");
   const handles = handlesFor(block, data, new Set(wired.split(" ")));
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;

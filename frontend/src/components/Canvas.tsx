@@ -7,6 +7,7 @@ import {
   MiniMap,
   ReactFlow,
   useReactFlow,
+  useStore,
   type NodeTypes,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, type DragEvent } from "react";
@@ -20,6 +21,7 @@ export const PALETTE_MIME = "application/x-pagepulse-block";
 // re-renders when defaultEdgeOptions does: as literals in render, each drag frame (which
 // re-renders the canvas) made all edges render again (benchmarks/editor.py).
 const MULTI_SELECTION_KEYS = ["Meta", "Control"];
+const FAR_ZOOM = 0.45;
 const FIT_VIEW_OPTIONS = { maxZoom: 1, padding: 0.2 };
 const PRO_OPTIONS = { hideAttribution: true };
 const DEFAULT_EDGE_OPTIONS = { type: "smoothstep" };
@@ -99,6 +101,8 @@ export function Canvas() {
   const onEdgesChange = useEditor((s) => s.onEdgesChange);
   const onConnect = useEditor((s) => s.onConnect);
   const flow = useReactFlow<FlowNode>();
+  // Zoomed far out, blocks show their title only: a large flow stays light to pan and drag.
+  const far = useStore((s) => s.transform[2] < FAR_ZOOM);
 
   const nodeTypes: NodeTypes = useMemo(
     () => Object.fromEntries(blockList.map((b) => [b.type, BlockNode])),
@@ -148,7 +152,7 @@ export function Canvas() {
 
   return (
     <section
-      className="canvas-pane"
+      className={far ? "canvas-pane is-far" : "canvas-pane"}
       aria-label="Flow canvas"
       onDragOver={onDragOver}
       onDrop={onDrop}

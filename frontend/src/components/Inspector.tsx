@@ -32,21 +32,38 @@ export function GeneratedForm({ block, data, onChange, ctx }: BlockFormProps) {
 }
 
 export function Inspector({ systemVariables }: { systemVariables: readonly string[] }) {
+  // Ids only: a drag moves nodes on every frame, and the inspector need not follow it.
   const selected = useEditor(
-    useShallow((s) => (s.versionView?.nodes ?? s.nodes).filter((n) => n.selected)),
+    useShallow((s) => (s.versionView?.nodes ?? s.nodes).filter((n) => n.selected).map((n) => n.id)),
   );
-  const node = selected.length === 1 ? selected[0] : undefined;
-  const block = useEditor((s) => (node ? s.blocks[node.type ?? ""] : undefined));
+  const nodeId = selected.length === 1 ? selected[0] : undefined;
+  const node = useEditor(
+    useShallow((s) => {
+      const found = (s.versionView?.nodes ?? s.nodes).find((n) => n.id === nodeId);
+      return found ? { id: found.id, type: found.type ?? "", data: found.data } : null;
+    }),
+  );
+  const block = useEditor((s) => (node ? s.blocks[node.type] : undefined));
   const locked = useEditor((s) => s.readOnly || s.versionView !== null);
   const problems = useEditor((s) => (node ? (s.problemsByNode[node.id] ?? NONE) : NONE));
-  const nodes = useEditor((s) => s.nodes);
+  // What upstream variables depend on: the wiring and each block's type and data, not
+  // positions (each list keeps its elements while a block is dragged, so nothing re-runs).
   const edges = useEditor((s) => s.edges);
   const blocks = useEditor((s) => s.blocks);
+  const ids = useEditor(useShallow((s) => s.nodes.map((n) => n.id)));
+  const types = useEditor(useShallow((s) => s.nodes.map((n) => n.type ?? "")));
+  const datas = useEditor(useShallow((s) => s.nodes.map((n) => n.data)));
   const variables = useMemo(() => {
     if (!node) return [];
+    const nodes = ids.map((id, i) => ({
+      id,
+      type: types[i] ?? "",
+      position: { x: 0, y: 0 },
+      data: datas[i] ?? {},
+    }));
     const doc = toDocument(nodes, edges);
     return upstreamVariables(doc.nodes, doc.edges, blocks, node.id, systemVariables);
-  }, [node, nodes, edges, blocks, systemVariables]);
+  }, [node, ids, types, datas, edges, blocks, systemVariables]);
 
   if (selected.length > 1) {
     return (
@@ -88,7 +105,7 @@ export function Inspector({ systemVariables }: { systemVariables: readonly strin
   return (
     <section className="inspector" aria-label="Block settings">
       <div className="inspector-head">
-        <BlockIcon type={node.type ?? ""} />
+        <BlockIcon type={node.type} />
         <h2 className="panel-title">{block?.label ?? node.type}</h2>
         <code className="muted small">{node.id}</code>
       </div>

@@ -32,12 +32,13 @@ export function allProblems(
 
 export function ProblemsPanel() {
   const problems = useEditor(useShallow((s) => allProblems(s.serverProblems, s.problemsByNode)));
-  const labels = useEditor((s) => s.nodes);
+  const labels = useEditor(
+    useShallow((s) => Object.fromEntries(s.nodes.map((n) => [n.id, n.ariaLabel ?? n.id]))),
+  );
   const focus = useFocusNode();
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;
-  const nameOf = (id: string | null) =>
-    id ? (labels.find((n) => n.id === id)?.ariaLabel ?? id) : "Flow";
+  const nameOf = (id: string | null) => (id ? (labels[id] ?? id) : "Flow");
   return (
     <section className="problems" aria-label="Problems">
       <h2 className="panel-title">

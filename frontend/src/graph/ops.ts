@@ -74,6 +74,31 @@ export function handlesFor(
   return [...dynamic, ...own];
 }
 
+const wiredCache = new WeakMap<
+  readonly { source: string; sourceHandle?: string | null }[],
+  Map<string, string>
+>();
+
+/** For each block, its wired output handles as one sorted, space-separated string; computed once
+ * per edges array (the store keeps an array until the edges change), so a block looks its own up
+ * in O(1) on every render. */
+export function wiredHandles(
+  edges: readonly { source: string; sourceHandle?: string | null }[],
+): ReadonlyMap<string, string> {
+  let index = wiredCache.get(edges);
+  if (!index) {
+    const lists = new Map<string, string[]>();
+    for (const edge of edges) {
+      const list = lists.get(edge.source) ?? [];
+      list.push(edge.sourceHandle ?? "next");
+      lists.set(edge.source, list);
+    }
+    index = new Map([...lists].map(([node, handles]) => [node, handles.sort().join(" ")]));
+    wiredCache.set(edges, index);
+  }
+  return index;
+}
+
 function clone<T>(value: T): T {
   return structuredClone(value);
 }
