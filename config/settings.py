@@ -244,6 +244,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CatalogTransportEnum": "events.catalog.TRANSPORTS",
         "TransportEnum": "tenants.models.Transport",
+        "RoleEnum": "tenants.permissions.Role",
+        "ApiKeyRoleEnum": "tenants.permissions.API_KEY_ROLE_CHOICES",
         "PageStatusEnum": "tenants.models.PageStatus",
         "FlowStatusEnum": "flows.models.FlowStatus",
         "EventStatusEnum": "events.models.EventStatus",

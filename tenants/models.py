@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 _M = TypeVar("_M", bound=models.Model)
 
 
+class DepartingMemberKeys(models.TextChoices):
+    """What happens to a member's API keys when they leave or lose the right to manage keys."""
+
+    REVOKE = "revoke", "Revoke them"
+    HAND_OVER = "hand_over", "Hand them to the admin who made the change"
+
+
 class Tenant(models.Model):
     """A workspace: the unit of isolation. Everything a customer owns hangs off one."""
 
@@ -32,6 +39,13 @@ class Tenant(models.Model):
         default=False,
         help_text="Send test events (the editor's test chat, or logged with test=true) to "
         "Facebook too, e.g. to check them in Events Manager.",
+    )
+    departing_member_keys = models.CharField(
+        max_length=10,
+        choices=DepartingMemberKeys.choices,
+        default=DepartingMemberKeys.REVOKE,
+        help_text="When a member is removed, or demoted below admin, their API keys are "
+        "revoked, or handed to the admin who made the change (recorded in the audit log).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -77,7 +91,12 @@ class Membership(TenantOwnedModel):
 
 
 class ApiKey(TenantOwnedModel):
-    """An integration's credential. The secret is shown once; only its SHA-256 is stored."""
+    """An integration's credential. The secret is shown once; only its SHA-256 is stored.
+
+    A key belongs to a member (`owner`, its creator until handed over) and acts with the role
+    chosen when it was made, never above its owner's. It works only while it is not revoked,
+    not expired, and its owner still holds a role in the workspace that may manage keys.
+    """
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(
@@ -87,12 +106,31 @@ class ApiKey(TenantOwnedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="api_keys",
+        help_text="The member the key belongs to: its creator, or whoever it was handed to.",
+    )
+    role = models.CharField(
+        max_length=10,
+        choices=Role.choices,
+        default=Role.EDITOR,
+        help_text="What the key may do: viewer, editor or admin, never above its owner's role.",
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the key stops working by itself (optional)."
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "revoked_at"], name="apikey_tenant_revoked")]
+        indexes = [
+            models.Index(fields=["tenant", "revoked_at"], name="apikey_tenant_revoked"),
+            models.Index(fields=["tenant", "owner"], name="apikey_tenant_owner"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} (pp_{self.prefix}_…)"
@@ -100,6 +138,10 @@ class ApiKey(TenantOwnedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     @property
     def display(self) -> str:
@@ -185,6 +227,7 @@ class AuditAction(models.TextChoices):
     MEMBER_REMOVED = "member.removed", "Member removed"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    API_KEY_HANDED_OVER = "api_key.handed_over", "API key handed over"
     PAGE_CONNECTED = "page.connected", "Page connected"
     PAGE_RECONNECTED = "page.reconnected", "Page reconnected"
     PAGE_DISCONNECTED = "page.disconnected", "Page disconnected"

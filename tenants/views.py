@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tenants import services
+from tenants import selectors, services
 from tenants.crypto import decrypt_token, encrypt_token
 from tenants.exceptions import DomainError
 from tenants.forms import (
@@ -125,6 +125,7 @@ def workspace_settings(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "name": tenant.name,
         "country": str(tenant.country),
         "deliver_test_events": tenant.deliver_test_events,
+        "departing_member_keys": tenant.departing_member_keys,
     }
     form = WorkspaceSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -172,7 +173,7 @@ def member_role(request: HttpRequest, tenant: Tenant, membership_id: int) -> Htt
         messages.error(request, "Pick one of the roles: owner, admin, editor or viewer.")
         return redirect("tenants:members", slug=tenant.slug)
     try:
-        membership = services.member_change_role(
+        membership, keys = services.member_change_role(
             tenant=tenant,
             actor=actor_for(request),
             membership_id=membership_id,
@@ -181,9 +182,8 @@ def member_role(request: HttpRequest, tenant: Tenant, membership_id: int) -> Htt
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(
-            request, f"{membership.user.email} is now {membership.get_role_display()}."
-        )
+        done = f"{membership.user.email} is now {membership.get_role_display()}."
+        messages.success(request, f"{done} {keys.message}".strip())
     return redirect("tenants:members", slug=tenant.slug)
 
 
@@ -191,11 +191,13 @@ def member_role(request: HttpRequest, tenant: Tenant, membership_id: int) -> Htt
 @require_POST
 def member_remove(request: HttpRequest, tenant: Tenant, membership_id: int) -> HttpResponse:
     try:
-        services.member_remove(tenant=tenant, actor=actor_for(request), membership_id=membership_id)
+        keys = services.member_remove(
+            tenant=tenant, actor=actor_for(request), membership_id=membership_id
+        )
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Member removed.")
+        messages.success(request, f"Member removed. {keys.message}".strip())
     return redirect("tenants:members", slug=tenant.slug)
 
 
@@ -212,10 +214,15 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         if form.is_valid():
             try:
                 key, secret = services.api_key_create(
-                    tenant=tenant, actor=actor_for(request), name=form.cleaned_data["name"]
+                    tenant=tenant,
+                    actor=actor_for(request),
+                    name=form.cleaned_data["name"],
+                    role=form.cleaned_data["role"],
+                    expires_at=form.expires_at,
                 )
             except DomainError as error:
-                form.add_error("name", error.message)
+                field = {"expires_at": "expires_on"}.get(next(iter(error.details), ""), "name")
+                form.add_error(field if field in form.fields else "name", error.message)
             else:
                 # Post/redirect/get, so a reload cannot create a second key. The secret rides
                 # to the next page encrypted in the session and is shown there once.
@@ -228,7 +235,7 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         new_key = ApiKey.objects.for_tenant(tenant).filter(pk=key_id).first()
         if new_key is not None:
             created = (new_key, decrypt_token(ciphertext))
-    keys = ApiKey.objects.for_tenant(tenant).select_related("created_by")
+    keys = selectors.api_keys_with_status(tenant=tenant)
     response = render(
         request,
         "tenants/api_keys.html",
