@@ -161,7 +161,12 @@ class PageStatus(models.TextChoices):
 
 
 class ConnectedPage(TenantOwnedModel):
-    """A Facebook Page connected to a workspace, with its page token encrypted at rest."""
+    """A Facebook Page connected to a workspace, with its page token encrypted at rest.
+
+    A Page is connected (any status but `disconnected`) in at most one workspace: the database
+    holds that rule (`page_connected_in_one_workspace`), and moving a Page between workspaces
+    is an explicit transfer (docs/adr/0007-one-workspace-per-page.md).
+    """
 
     page_id = models.CharField(max_length=32, help_text="Facebook's id of the Page.")
     name = models.CharField(max_length=200)
@@ -177,11 +182,23 @@ class ConnectedPage(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     connected_at = models.DateTimeField(default=timezone.now)
+    transferred_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the Page was transferred to another workspace (it is then disconnected "
+        "here); the Pages screen tells this workspace's admins.",
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "page_id"], name="page_unique_per_tenant")
+            models.UniqueConstraint(fields=["tenant", "page_id"], name="page_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["page_id"],
+                condition=~models.Q(status=PageStatus.DISCONNECTED),
+                name="page_connected_in_one_workspace",
+                violation_error_message="This Page is connected in another workspace.",
+            ),
         ]
         indexes = [models.Index(fields=["tenant", "status"], name="page_tenant_status")]
 
@@ -231,6 +248,8 @@ class AuditAction(models.TextChoices):
     PAGE_CONNECTED = "page.connected", "Page connected"
     PAGE_RECONNECTED = "page.reconnected", "Page reconnected"
     PAGE_DISCONNECTED = "page.disconnected", "Page disconnected"
+    PAGE_TRANSFERRED_IN = "page.transferred_in", "Page transferred here"
+    PAGE_TRANSFERRED_OUT = "page.transferred_out", "Page transferred to another workspace"
     PAGE_TRANSPORT_CHANGED = "page.transport_changed", "Page transport changed"
     PAGE_RENAMED = "page.renamed", "Page renamed"
     PAGE_NEEDS_ATTENTION = "page.needs_attention", "Page needs attention"

@@ -291,6 +291,9 @@ def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     candidates = services.page_candidates(tenant=tenant, user=user)
     context = {
         "connected": connected,
+        "transferred_away": [
+            p for p in connected if p.transferred_at and p.status == PageStatus.DISCONNECTED
+        ],
         "candidates": [
             c
             for c in candidates
@@ -329,8 +332,11 @@ def page_connect(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             actor=actor_for(request),
             page_id=request.POST.get("page_id", ""),
             transport=request.POST.get("transport") or None,
+            transfer=request.POST.get("transfer") == "1",
         ),
-        "“{name}” is connected. Its events will be delivered to Facebook.",
+        "“{name}” is connected. Its events will be delivered to Facebook."
+        if request.POST.get("transfer") != "1"
+        else "“{name}” is transferred here and connected; the other workspace's admins are told.",
     )
 
 

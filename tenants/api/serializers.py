@@ -165,6 +165,13 @@ class PageConnectSerializer(serializers.Serializer[Any]):
         required=False,
         help_text="Defaults to DEFAULT_EVENT_TRANSPORT (Conversions API in Europe and Japan).",
     )
+    transfer = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Take the Page over from the workspace where it is connected now (needs an "
+        "admin of that workspace, or the MANAGE task on the Page on Facebook). Without it, "
+        "connecting a Page connected elsewhere is a 409.",
+    )
 
 
 class PageUpdateSerializer(serializers.Serializer[Any]):
@@ -181,7 +188,11 @@ class PageCandidateSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(help_text="Why it cannot be connected, when it cannot.")
     connected_here = serializers.SerializerMethodField()
     connected_elsewhere = serializers.BooleanField(
-        help_text="Connected in another Pagepulse workspace too (allowed)."
+        help_text="Connected in another Pagepulse workspace: it must be disconnected there "
+        "first, or transferred here."
+    )
+    transferable = serializers.BooleanField(
+        help_text='You may transfer it here (`POST pages/ {"transfer": true}`).'
     )
 
     def get_connected_here(self, candidate: Any) -> int | None:
