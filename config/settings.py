@@ -7,6 +7,7 @@ SECRET_KEY and TOKEN_ENCRYPTION_KEYS, and turns on the HTTPS-only settings that
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "social_django",
+    "axes",
     "graph_api",
     "tenants",
     "events",
@@ -133,6 +135,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "social_django.middleware.SocialAuthExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -167,9 +171,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or client address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "tenants.facebook.FacebookOAuth2",
     "django.contrib.auth.backends.ModelBackend",
 ]
+
+# --- Password sign-in throttle (django-axes) -------------------------------------------------
+# After LOGIN_FAILURE_LIMIT failed password sign-ins for one account (from anywhere), or from
+# one client address (on any accounts), further tries are refused for LOGIN_LOCKOUT_MINUTES
+# with a page that says so (429). A successful sign-in clears the account's count; a superuser
+# unlocks at once in the Django admin (Axes > Access attempts: delete the account's row).
+AXES_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tenants.views.sign_in_locked_out"
+# The client's address: REMOTE_ADDR, or behind LOGIN_TRUSTED_PROXY_COUNT reverse proxies the
+# address they put in X-Forwarded-For (never a client-sent header that no proxy of ours wrote:
+# that would let anyone pick a fresh address per try).
+LOGIN_TRUSTED_PROXY_COUNT: int = env.int("LOGIN_TRUSTED_PROXY_COUNT", default=0)
+if LOGIN_TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = LOGIN_TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tenants:workspace_list"
 LOGOUT_REDIRECT_URL = "login"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -69,6 +70,20 @@ def tenant_page(permission: str) -> Callable[[View], View]:
         return wrapper
 
     return decorator
+
+
+def sign_in_locked_out(
+    request: HttpRequest, response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
+    """django-axes' lockout answer (settings.AXES_LOCKOUT_CALLABLE): a 429 page that says what
+    happened, for how long, and who can lift it."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(
+        request,
+        "registration/locked_out.html",
+        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=429,
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:
