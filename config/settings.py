@@ -191,6 +191,7 @@ AXES_LOCKOUT_CALLABLE = "tenants.views.sign_in_locked_out"
 # address they put in X-Forwarded-For (never a client-sent header that no proxy of ours wrote:
 # that would let anyone pick a fresh address per try).
 LOGIN_TRUSTED_PROXY_COUNT: int = env.int("LOGIN_TRUSTED_PROXY_COUNT", default=0)
+AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...]
 if LOGIN_TRUSTED_PROXY_COUNT:
     AXES_IPWARE_PROXY_COUNT = LOGIN_TRUSTED_PROXY_COUNT
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
