@@ -72,6 +72,9 @@ SOCIAL_AUTH_FACEBOOK_KEY = FACEBOOK_APP_ID
 SOCIAL_AUTH_FACEBOOK_SECRET = FACEBOOK_APP_SECRET
 SOCIAL_AUTH_FACEBOOK_API_VERSION = GRAPH_API_VERSION.removeprefix("v")
 SOCIAL_AUTH_FACEBOOK_SCOPE = [
+    # Facebook returns the person's email from /me only with this permission; without it a
+    # person who only signs in with Facebook has no email, and cannot be invited as a member.
+    "email",
     "page_events",
     "pages_show_list",
     "pages_messaging",

@@ -199,8 +199,8 @@ def member_add(*, tenant: Tenant, actor: Actor, email: str, role: str) -> Member
     user = get_user_model().objects.filter(email__iexact=email.strip()).order_by("id").first()
     if user is None:
         raise DomainError(
-            f"No Pagepulse user has the email {email.strip()}. Ask them to sign in once, "
-            "then add them again.",
+            f"No Pagepulse user has the email {email.strip()}. Ask them to sign in once (with "
+            "Facebook, they must allow Pagepulse to see their email), then add them again.",
             details={"email": ["No user with this email."]},
         )
     _check_owner_rules(tenant=tenant, actor=actor, old=None, new=role)
