@@ -86,6 +86,9 @@ SOCIAL_AUTH_FACEBOOK_PROFILE_EXTRA_PARAMS = {"fields": "id,name,email"}
 # override a configured key that is on its allow-list (reference §5.1).
 SOCIAL_AUTH_FACEBOOK_AUTH_EXTRA_ARGUMENTS = {"auth_type": ""}
 SOCIAL_AUTH_FACEBOOK_AUTH_EXTRA_ARGUMENTS_OVERRIDE_ALLOWLIST = ("auth_type",)
+# How long the page tokens a login found are kept for connecting Pages without another login
+# (never past sign-out); then only the Pages' names and tasks remain (ADR 0008).
+PAGE_GRANT_TOKEN_MINUTES: int = env.int("PAGE_GRANT_TOKEN_MINUTES", default=60)
 SOCIAL_AUTH_URL_NAMESPACE = "social"
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/connect/facebook/done/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/accounts/login/"
@@ -320,6 +323,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "check-page-tokens": {"task": "tenants.tasks.check_page_tokens", "schedule": 24 * 60 * 60},
+    # Forgets page tokens of logins older than PAGE_GRANT_TOKEN_MINUTES (connecting refuses
+    # them anyway; this keeps them out of the database).
+    "forget-page-grant-tokens": {
+        "task": "tenants.tasks.forget_page_grant_tokens",
+        "schedule": 10 * 60,
+    },
 }
 
 # --- Event delivery (events/README.md "Delivery lifecycle") ----------------------------------

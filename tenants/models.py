@@ -213,7 +213,10 @@ class PageGrant(models.Model):
     """A Page the person's last Facebook Login found, with its page token (encrypted).
 
     Not tenant-owned: it belongs to the person. The page picker offers these for connecting;
-    each login replaces the person's grants with what Facebook returned then.
+    each login replaces the person's grants with what Facebook returned then. The token is
+    kept only for connecting soon after that login: it is forgotten at sign-out and after
+    PAGE_GRANT_TOKEN_MINUTES (docs/adr/0008-page-tokens-from-a-login.md); the row stays, so
+    the picker can still list the Page and ask for a new login.
     """
 
     user = models.ForeignKey(
@@ -223,7 +226,9 @@ class PageGrant(models.Model):
     name = models.CharField(max_length=200)
     tasks = models.JSONField(default=list, blank=True)
     scopes = models.JSONField(default=list, blank=True, help_text="Scopes granted for this Page.")
-    token_encrypted = models.TextField(editable=False)
+    token_encrypted = models.TextField(
+        editable=False, blank=True, default="", help_text="Empty once forgotten."
+    )
     found_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

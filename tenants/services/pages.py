@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -210,6 +211,28 @@ class PageCandidate:
     transferable: bool = False
 
 
+def page_grant_token_expiry() -> timedelta:
+    return timedelta(minutes=settings.PAGE_GRANT_TOKEN_MINUTES)
+
+
+def _token_forgotten(grant: PageGrant) -> bool:
+    return not grant.token_encrypted or grant.found_at <= timezone.now() - page_grant_token_expiry()
+
+
+def page_grants_forget_tokens(*, user: User | None = None) -> int:
+    """Forget the page tokens of `user`'s last login (at sign-out), or, without a user, of
+    every login older than PAGE_GRANT_TOKEN_MINUTES. Returns how many were forgotten."""
+    grants = PageGrant.objects.exclude(token_encrypted="")
+    if user is not None:
+        grants = grants.filter(user=user)
+    else:
+        grants = grants.filter(found_at__lte=timezone.now() - page_grant_token_expiry())
+    forgotten = grants.update(token_encrypted="")
+    if forgotten:
+        logger.info("tenants.page_grants.tokens_forgotten", extra={"count": forgotten})
+    return forgotten
+
+
 def _blocker(grant: PageGrant) -> str:
     if EVENTS_SCOPE not in grant.scopes:
         return (
@@ -225,6 +248,12 @@ def _blocker(grant: PageGrant) -> str:
         return (
             "Your role on this Page can neither manage nor moderate it, so Pagepulse cannot "
             "receive its messages. Ask a Page admin for moderator access or higher."
+        )
+    if _token_forgotten(grant):
+        return (
+            "Pagepulse keeps the access a Facebook Login gives it to your Pages only for "
+            f"{settings.PAGE_GRANT_TOKEN_MINUTES} minutes after that login, and not past "
+            "sign-out. Continue with Facebook again, then connect this Page."
         )
     return ""
 

@@ -151,6 +151,20 @@ def test_connecting_a_page_from_the_picker(client, sandbox):
     assert token not in response.content.decode()
 
 
+def test_after_sign_out_only_the_connected_pages_token_is_stored(client, sandbox):
+    facebook_login(client, sandbox, ADA)
+    tenant = Tenant.objects.get()
+    assert connect(client, tenant, ADA_PAGE).status_code == 201
+    assert PageGrant.objects.exclude(token_encrypted="").count() == 4  # the login's, for now
+    client.post("/accounts/logout/")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token_encrypted FROM tenants_pagegrant")
+        assert {row[0] for row in cursor.fetchall()} == {""}
+        cursor.execute("SELECT token_encrypted FROM tenants_connectedpage")
+        [(stored,)] = cursor.fetchall()
+    assert decrypt_token(stored)  # the connected Page keeps its own
+
+
 def test_the_page_without_analyze_cannot_be_connected(client, sandbox):
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
