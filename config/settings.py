@@ -13,6 +13,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -125,6 +126,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "social_django",
     "axes",
+    "csp",
     "graph_api",
     "tenants",
     "events",
@@ -133,6 +135,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tenants.csp.PagepulseCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -238,6 +241,27 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp; tenants/csp.py adds FACEBOOK_WWW_URL to form-action).
+# Scripts and styles come only from our own files (/static/, the editor's Vite build too): no
+# 'unsafe-inline' anywhere. An inline script a page truly needs carries the request's nonce
+# (`{{ request.csp_nonce }}`); data for scripts goes in `json_script` blocks, which are not run.
+# Styles that scripts set through the CSSOM (React's style prop, @xyflow/react's transforms and
+# node sizes) are not governed by style-src, so no inline-style allowance is needed.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
