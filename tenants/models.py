@@ -165,7 +165,7 @@ class ConnectedPage(TenantOwnedModel):
 
     A Page is connected (any status but `disconnected`) in at most one workspace: the database
     holds that rule (`page_connected_in_one_workspace`), and moving a Page between workspaces
-    is an explicit transfer (docs/adr/0007-one-workspace-per-page.md).
+    is an explicit transfer (docs/adr/0009-one-workspace-per-page.md).
     """
 
     page_id = models.CharField(max_length=32, help_text="Facebook's id of the Page.")
@@ -215,7 +215,7 @@ class PageGrant(models.Model):
     Not tenant-owned: it belongs to the person. The page picker offers these for connecting;
     each login replaces the person's grants with what Facebook returned then. The token is
     kept only for connecting soon after that login: it is forgotten at sign-out and after
-    PAGE_GRANT_TOKEN_MINUTES (docs/adr/0008-page-tokens-from-a-login.md); the row stays, so
+    PAGE_GRANT_TOKEN_MINUTES (docs/adr/0010-page-tokens-from-a-login.md); the row stays, so
     the picker can still list the Page and ask for a new login.
     """
 

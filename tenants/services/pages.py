@@ -56,7 +56,7 @@ EVENTS_SCOPE = "page_events"
 EVENTS_TASK = "ANALYZE"
 WEBHOOK_TASKS = frozenset({"MANAGE", "MODERATE", "CREATE_CONTENT"})
 # Facebook's task of a Page's admins ("full control"): holding it on Facebook, as the person's
-# login recorded, is proof enough to take a Page over from another workspace (ADR 0007).
+# login recorded, is proof enough to take a Page over from another workspace (ADR 0009).
 PAGE_ADMIN_TASK = "MANAGE"
 
 # The Events API for Business Messaging "is currently not available for businesses or

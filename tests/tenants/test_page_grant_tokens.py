@@ -1,5 +1,5 @@
 """Page tokens a login found are kept for connecting only for PAGE_GRANT_TOKEN_MINUTES and
-never past sign-out (issue #12, access 4; ADR 0008). The login end to end through the sandbox
+never past sign-out (issue #12, access 4; ADR 0010). The login end to end through the sandbox
 is in test_facebook_login.py."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A Page is connected in at most one workspace (issue #12, access 2; ADR 0007).
+"""A Page is connected in at most one workspace (issue #12, access 2; ADR 0009).
 
 Connecting a Page that another workspace holds is refused with what to do, or is an explicit
 transfer by an admin of that workspace or a person with the Page's MANAGE task on Facebook,
