@@ -7,11 +7,13 @@ SECRET_KEY and TOKEN_ENCRYPTION_KEYS, and turns on the HTTPS-only settings that
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import django_stubs_ext
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -71,6 +73,9 @@ SOCIAL_AUTH_FACEBOOK_KEY = FACEBOOK_APP_ID
 SOCIAL_AUTH_FACEBOOK_SECRET = FACEBOOK_APP_SECRET
 SOCIAL_AUTH_FACEBOOK_API_VERSION = GRAPH_API_VERSION.removeprefix("v")
 SOCIAL_AUTH_FACEBOOK_SCOPE = [
+    # Facebook returns the person's email from /me only with this permission; without it a
+    # person who only signs in with Facebook has no email, and cannot be invited as a member.
+    "email",
     "page_events",
     "pages_show_list",
     "pages_messaging",
@@ -82,6 +87,9 @@ SOCIAL_AUTH_FACEBOOK_PROFILE_EXTRA_PARAMS = {"fields": "id,name,email"}
 # override a configured key that is on its allow-list (reference §5.1).
 SOCIAL_AUTH_FACEBOOK_AUTH_EXTRA_ARGUMENTS = {"auth_type": ""}
 SOCIAL_AUTH_FACEBOOK_AUTH_EXTRA_ARGUMENTS_OVERRIDE_ALLOWLIST = ("auth_type",)
+# How long the page tokens a login found are kept for connecting Pages without another login
+# (never past sign-out); then only the Pages' names and tasks remain (ADR 0010).
+PAGE_GRANT_TOKEN_MINUTES: int = env.int("PAGE_GRANT_TOKEN_MINUTES", default=60)
 SOCIAL_AUTH_URL_NAMESPACE = "social"
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/connect/facebook/done/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/accounts/login/"
@@ -118,6 +126,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "social_django",
     "django_vite",
+    "axes",
+    "csp",
     "graph_api",
     "tenants",
     "events",
@@ -126,6 +136,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tenants.csp.PagepulseCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -134,6 +145,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "social_django.middleware.SocialAuthExceptionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -168,9 +181,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or client address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "tenants.facebook.FacebookOAuth2",
     "django.contrib.auth.backends.ModelBackend",
 ]
+
+# --- Password sign-in throttle (django-axes) -------------------------------------------------
+# After LOGIN_FAILURE_LIMIT failed password sign-ins for one account (from anywhere), or from
+# one client address (on any accounts), further tries are refused for LOGIN_LOCKOUT_MINUTES
+# with a page that says so (429). A successful sign-in clears the account's count; a superuser
+# unlocks at once in the Django admin (Axes > Access attempts: delete the account's row).
+AXES_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tenants.views.sign_in_locked_out"
+# The client's address: REMOTE_ADDR, or behind LOGIN_TRUSTED_PROXY_COUNT reverse proxies the
+# address they put in X-Forwarded-For (never a client-sent header that no proxy of ours wrote:
+# that would let anyone pick a fresh address per try).
+LOGIN_TRUSTED_PROXY_COUNT: int = env.int("LOGIN_TRUSTED_PROXY_COUNT", default=0)
+AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...]
+if LOGIN_TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = LOGIN_TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tenants:workspace_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -193,7 +229,7 @@ STORAGES = {
 }
 
 # The flow editor (frontend/): Vite builds it with a manifest that django-vite reads
-# (docs/adr/0007-editor-build.md). EDITOR_DEV_SERVER=1 (only `make dev EDITOR_DEV_SERVER=1`
+# (docs/adr/0008-flow-editor.md). EDITOR_DEV_SERVER=1 (only `make dev EDITOR_DEV_SERVER=1`
 # sets it, and starts Vite's server) loads it from Vite with hot reload instead.
 EDITOR_MANIFEST = BASE_DIR / "frontend" / "dist" / "manifest.json"
 DJANGO_VITE = {
@@ -220,6 +256,34 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp; tenants/csp.py adds FACEBOOK_WWW_URL to form-action).
+# Scripts and styles come only from our own files (/static/, the editor's Vite build too): no
+# 'unsafe-inline' anywhere. An inline script a page truly needs carries the request's nonce
+# (`{{ request.csp_nonce }}`); data for scripts goes in `json_script` blocks, which are not run.
+# Styles that scripts set through the CSSOM (React's style prop, @xyflow/react's transforms and
+# node sizes) are not governed by style-src, so no inline-style allowance is needed.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+if DJANGO_VITE["default"]["dev_mode"]:
+    # `make dev EDITOR_DEV_SERVER=1` only: the editor's modules and hot-reload socket come from
+    # Vite's dev server, which also injects the CSS as <style> elements.
+    _VITE = "http://127.0.0.1:5173"
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["script-src"].append(_VITE)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] += [_VITE, "ws://127.0.0.1:5173"]
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["style-src"] += [_VITE, "'unsafe-inline'"]
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
@@ -259,6 +323,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CatalogTransportEnum": "events.catalog.TRANSPORTS",
         "TransportEnum": "tenants.models.Transport",
+        "RoleEnum": "tenants.permissions.Role",
+        "ApiKeyRoleEnum": "tenants.permissions.API_KEY_ROLE_CHOICES",
         "PageStatusEnum": "tenants.models.PageStatus",
         "FlowStatusEnum": "flows.models.FlowStatus",
         "EventStatusEnum": "events.models.EventStatus",
@@ -303,6 +369,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "check-page-tokens": {"task": "tenants.tasks.check_page_tokens", "schedule": 24 * 60 * 60},
+    # Forgets page tokens of logins older than PAGE_GRANT_TOKEN_MINUTES (connecting refuses
+    # them anyway; this keeps them out of the database).
+    "forget-page-grant-tokens": {
+        "task": "tenants.tasks.forget_page_grant_tokens",
+        "schedule": 10 * 60,
+    },
 }
 
 # --- Event delivery (events/README.md "Delivery lifecycle") ----------------------------------

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from events.api import urls as events_api
 from flows.api import urls as flows_api
@@ -19,7 +19,7 @@ urlpatterns = [
     path(TENANT_API, include(events_api.tenant_urlpatterns)),
     path(TENANT_API, include(flows_api.tenant_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("webhooks/messenger", messenger_webhook, name="messenger-webhook"),
 ]

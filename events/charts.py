@@ -64,6 +64,7 @@ class Segment:
     status: str
     count: int
     percent: float
+    offset: float = 0.0  # where it starts, in % of its row (drawn as SVG: no inline styles)
 
 
 @dataclass(frozen=True)
@@ -183,17 +184,22 @@ def simple_bars(points: Sequence[tuple[datetime, int]], unit: Unit, *, noun: str
 
 
 def name_rows(names: Sequence[NameCount]) -> list[NameRow]:
-    """Horizontal bars for the most logged names, each split by status (HTML widths in %)."""
+    """Horizontal bars for the most logged names, each split by status (widths and offsets in
+    %, drawn as SVG attributes, which a Content-Security-Policy does not govern)."""
     longest = max((name.total for name in names), default=0)
     rows: list[NameRow] = []
     for name in names:
         if not name.total:
             continue
-        segments = [
-            Segment(status=status, count=count, percent=round(100 * count / name.total, 2))
-            for status in STATUS_ORDER
-            if (count := name.counts.get(status, 0))
-        ]
+        segments: list[Segment] = []
+        offset = 0.0
+        for status in STATUS_ORDER:
+            if count := name.counts.get(status, 0):
+                percent = round(100 * count / name.total, 2)
+                segments.append(
+                    Segment(status=status, count=count, percent=percent, offset=round(offset, 2))
+                )
+                offset += percent
         rows.append(
             NameRow(
                 event=name.event,

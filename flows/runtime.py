@@ -2,9 +2,9 @@
 
 - ``delivery_receive`` stores a signed delivery and enqueues ``flows.tasks.process_delivery``
   (queue ``runtime``) after commit; ``delivery_process`` is that task's body.
-- Routing: an entry's Page id finds the connected Page (active first, then the most recently
-  connected; entries of unknown or disconnected Pages are recorded on the delivery and
-  ignored). Echoes (``message.is_echo``, or a sender that is the Page), ``standby`` and other
+- Routing: an entry's Page id finds the one workspace where the Page is connected (a database
+  constraint allows no second one, docs/adr/0009-one-workspace-per-page.md); entries of
+  unknown or disconnected Pages are recorded on the delivery and ignored. Echoes (``message.is_echo``, or a sender that is the Page), ``standby`` and other
   fields (reads, deliveries, reactions) are ignored. A delivery's items are grouped by Page and
   PSID, each group handled in timestamp order under a Redis lock for that person, so one
   conversation runs one turn at a time, in order. A person whose lock stays busy makes the

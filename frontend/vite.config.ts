@@ -2,7 +2,7 @@
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
-// Django serves the build through django-vite from the manifest (docs/adr/0007-editor-build.md).
+// Django serves the build through django-vite from the manifest (docs/adr/0008-flow-editor.md).
 // `base` is STATIC_URL + the prefix the built files live under in STATICFILES_DIRS.
 export default defineConfig({
   plugins: [react()],

@@ -19,13 +19,26 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     # The hash is left out on purpose: nothing secret-derived is shown anywhere.
-    list_display = ["name", "display", "tenant", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "display",
+        "tenant",
+        "role",
+        "owner",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     fields = readonly_fields = (
         "tenant",
         "name",
         "prefix",
+        "role",
+        "owner",
         "created_by",
         "last_used_at",
+        "expires_at",
         "revoked_at",
     )
     list_filter = ["revoked_at"]

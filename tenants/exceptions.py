@@ -34,3 +34,10 @@ class PermissionDenied(DomainError):
 
 class LastOwnerError(Conflict):
     code = "last_owner"
+
+
+class ApiKeyRefused(DomainError):
+    """An API key that does not authenticate (unknown, revoked, expired, owner gone)."""
+
+    code = "authentication_failed"
+    status = 401

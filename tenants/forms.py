@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from django import forms
+from django.utils import timezone
 from django_countries import countries
 
-from tenants.permissions import Role
+from tenants.models import DepartingMemberKeys
+from tenants.permissions import API_KEY_ROLE, API_KEY_ROLE_CHOICES, Role
 
 
 class WorkspaceForm(forms.Form):
@@ -29,6 +33,17 @@ class WorkspaceSettingsForm(WorkspaceForm):
         "shown under Test events; with this on they are also delivered to your Pages, e.g. to "
         "check them in Events Manager. Off by default.",
     )
+    departing_member_keys = forms.ChoiceField(
+        choices=DepartingMemberKeys.choices,
+        label="When a member leaves",
+        required=False,
+        help_text="API keys belong to the member who made them. When that member is removed, "
+        "or demoted below admin, their keys are revoked at once, or handed to the admin who "
+        "made the change (recorded in the audit log).",
+    )
+
+    def clean_departing_member_keys(self) -> str | None:
+        return self.cleaned_data.get("departing_member_keys") or None  # absent: unchanged
 
 
 class MemberAddForm(forms.Form):
@@ -42,3 +57,34 @@ class MemberRoleForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Which integration will use this key.")
+    role = forms.ChoiceField(
+        choices=API_KEY_ROLE_CHOICES,
+        initial=API_KEY_ROLE,
+        required=False,
+        help_text="What the key may do, never more than you. Viewer reads; editor also edits "
+        "flows and logs events; admin also manages Pages and replays events. No key manages "
+        "people or keys.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Expires on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional: the key stops working at the end of this day (UTC).",
+    )
+
+    def clean_role(self) -> str:
+        return self.cleaned_data.get("role") or API_KEY_ROLE
+
+    def clean_expires_on(self) -> date | None:
+        expires_on: date | None = self.cleaned_data.get("expires_on")
+        if expires_on is not None and expires_on < timezone.now().date():
+            raise forms.ValidationError("Choose today or a later day, or leave it empty.")
+        return expires_on
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """The end of the chosen day, UTC."""
+        expires_on = self.cleaned_data.get("expires_on")
+        if expires_on is None:
+            return None
+        return datetime.combine(expires_on, time.max, tzinfo=UTC)

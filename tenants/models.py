@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 _M = TypeVar("_M", bound=models.Model)
 
 
+class DepartingMemberKeys(models.TextChoices):
+    """What happens to a member's API keys when they leave or lose the right to manage keys."""
+
+    REVOKE = "revoke", "Revoke them"
+    HAND_OVER = "hand_over", "Hand them to the admin who made the change"
+
+
 class Tenant(models.Model):
     """A workspace: the unit of isolation. Everything a customer owns hangs off one."""
 
@@ -32,6 +39,13 @@ class Tenant(models.Model):
         default=False,
         help_text="Send test events (the editor's test chat, or logged with test=true) to "
         "Facebook too, e.g. to check them in Events Manager.",
+    )
+    departing_member_keys = models.CharField(
+        max_length=10,
+        choices=DepartingMemberKeys.choices,
+        default=DepartingMemberKeys.REVOKE,
+        help_text="When a member is removed, or demoted below admin, their API keys are "
+        "revoked, or handed to the admin who made the change (recorded in the audit log).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -77,7 +91,12 @@ class Membership(TenantOwnedModel):
 
 
 class ApiKey(TenantOwnedModel):
-    """An integration's credential. The secret is shown once; only its SHA-256 is stored."""
+    """An integration's credential. The secret is shown once; only its SHA-256 is stored.
+
+    A key belongs to a member (`owner`, its creator until handed over) and acts with the role
+    chosen when it was made, never above its owner's. It works only while it is not revoked,
+    not expired, and its owner still holds a role in the workspace that may manage keys.
+    """
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(
@@ -87,12 +106,31 @@ class ApiKey(TenantOwnedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="api_keys",
+        help_text="The member the key belongs to: its creator, or whoever it was handed to.",
+    )
+    role = models.CharField(
+        max_length=10,
+        choices=Role.choices,
+        default=Role.EDITOR,
+        help_text="What the key may do: viewer, editor or admin, never above its owner's role.",
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the key stops working by itself (optional)."
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "revoked_at"], name="apikey_tenant_revoked")]
+        indexes = [
+            models.Index(fields=["tenant", "revoked_at"], name="apikey_tenant_revoked"),
+            models.Index(fields=["tenant", "owner"], name="apikey_tenant_owner"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} (pp_{self.prefix}_…)"
@@ -100,6 +138,10 @@ class ApiKey(TenantOwnedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     @property
     def display(self) -> str:
@@ -119,7 +161,12 @@ class PageStatus(models.TextChoices):
 
 
 class ConnectedPage(TenantOwnedModel):
-    """A Facebook Page connected to a workspace, with its page token encrypted at rest."""
+    """A Facebook Page connected to a workspace, with its page token encrypted at rest.
+
+    A Page is connected (any status but `disconnected`) in at most one workspace: the database
+    holds that rule (`page_connected_in_one_workspace`), and moving a Page between workspaces
+    is an explicit transfer (docs/adr/0009-one-workspace-per-page.md).
+    """
 
     page_id = models.CharField(max_length=32, help_text="Facebook's id of the Page.")
     name = models.CharField(max_length=200)
@@ -135,11 +182,23 @@ class ConnectedPage(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     connected_at = models.DateTimeField(default=timezone.now)
+    transferred_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the Page was transferred to another workspace (it is then disconnected "
+        "here); the Pages screen tells this workspace's admins.",
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "page_id"], name="page_unique_per_tenant")
+            models.UniqueConstraint(fields=["tenant", "page_id"], name="page_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["page_id"],
+                condition=~models.Q(status=PageStatus.DISCONNECTED),
+                name="page_connected_in_one_workspace",
+                violation_error_message="This Page is connected in another workspace.",
+            ),
         ]
         indexes = [models.Index(fields=["tenant", "status"], name="page_tenant_status")]
 
@@ -154,7 +213,10 @@ class PageGrant(models.Model):
     """A Page the person's last Facebook Login found, with its page token (encrypted).
 
     Not tenant-owned: it belongs to the person. The page picker offers these for connecting;
-    each login replaces the person's grants with what Facebook returned then.
+    each login replaces the person's grants with what Facebook returned then. The token is
+    kept only for connecting soon after that login: it is forgotten at sign-out and after
+    PAGE_GRANT_TOKEN_MINUTES (docs/adr/0010-page-tokens-from-a-login.md); the row stays, so
+    the picker can still list the Page and ask for a new login.
     """
 
     user = models.ForeignKey(
@@ -164,7 +226,9 @@ class PageGrant(models.Model):
     name = models.CharField(max_length=200)
     tasks = models.JSONField(default=list, blank=True)
     scopes = models.JSONField(default=list, blank=True, help_text="Scopes granted for this Page.")
-    token_encrypted = models.TextField(editable=False)
+    token_encrypted = models.TextField(
+        editable=False, blank=True, default="", help_text="Empty once forgotten."
+    )
     found_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -185,9 +249,12 @@ class AuditAction(models.TextChoices):
     MEMBER_REMOVED = "member.removed", "Member removed"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    API_KEY_HANDED_OVER = "api_key.handed_over", "API key handed over"
     PAGE_CONNECTED = "page.connected", "Page connected"
     PAGE_RECONNECTED = "page.reconnected", "Page reconnected"
     PAGE_DISCONNECTED = "page.disconnected", "Page disconnected"
+    PAGE_TRANSFERRED_IN = "page.transferred_in", "Page transferred here"
+    PAGE_TRANSFERRED_OUT = "page.transferred_out", "Page transferred to another workspace"
     PAGE_TRANSPORT_CHANGED = "page.transport_changed", "Page transport changed"
     PAGE_RENAMED = "page.renamed", "Page renamed"
     PAGE_NEEDS_ATTENTION = "page.needs_attention", "Page needs attention"

@@ -46,12 +46,24 @@ PERMISSIONS: dict[str, Role] = {
     "event.replay": Role.ADMIN,
 }
 
-# An API key acts for an integration: it reads and writes content (flows, events) like an
-# editor, and never manages people, keys or pages, so a leaked key cannot mint more keys.
+# An API key acts for an integration with the role chosen when it was made: viewer, editor
+# (the default) or admin, never above its owner's. Whatever its role, a key never manages
+# people or keys and never deletes the workspace, so a leaked key cannot mint more keys or
+# let someone in.
 API_KEY_ROLE = Role.EDITOR
+API_KEY_ROLES: tuple[Role, ...] = (Role.VIEWER, Role.EDITOR, Role.ADMIN)
+API_KEY_ROLE_CHOICES: list[tuple[str, str]] = [(role.value, role.label) for role in API_KEY_ROLES]
+PERSON_ONLY_PERMISSIONS = frozenset(
+    {"member.manage", "member.manage_owners", "api_key.view", "api_key.manage", "tenant.delete"}
+)
 
 
 def role_can(role: str | None, permission: str) -> bool:
     """Whether `role` holds `permission`. Unknown permissions are a programming error."""
     least = PERMISSIONS[permission]
     return role is not None and ROLE_RANK[role] >= ROLE_RANK[least]
+
+
+def api_key_can(role: str | None, permission: str) -> bool:
+    """Whether an API key with `role` holds `permission` (never a person-only one)."""
+    return permission not in PERSON_ONLY_PERMISSIONS and role_can(role, permission)

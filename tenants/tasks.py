@@ -35,3 +35,9 @@ def check_page_token(page_id: int) -> None:
         logger.info(
             "tenants.page.check_skipped", extra={"page_id": page.page_id, "reason": error.code}
         )
+
+
+@shared_task
+def forget_page_grant_tokens() -> int:
+    """Every ten minutes: forget page tokens of logins older than PAGE_GRANT_TOKEN_MINUTES."""
+    return services.page_grants_forget_tokens()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -15,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tenants import services
+from tenants import selectors, services
 from tenants.crypto import decrypt_token, encrypt_token
 from tenants.exceptions import DomainError
 from tenants.forms import (
@@ -69,6 +70,20 @@ def tenant_page(permission: str) -> Callable[[View], View]:
         return wrapper
 
     return decorator
+
+
+def sign_in_locked_out(
+    request: HttpRequest, response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
+    """django-axes' lockout answer (settings.AXES_LOCKOUT_CALLABLE): a 429 page that says what
+    happened, for how long, and who can lift it."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(
+        request,
+        "registration/locked_out.html",
+        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=429,
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -125,6 +140,7 @@ def workspace_settings(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "name": tenant.name,
         "country": str(tenant.country),
         "deliver_test_events": tenant.deliver_test_events,
+        "departing_member_keys": tenant.departing_member_keys,
     }
     form = WorkspaceSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -172,7 +188,7 @@ def member_role(request: HttpRequest, tenant: Tenant, membership_id: int) -> Htt
         messages.error(request, "Pick one of the roles: owner, admin, editor or viewer.")
         return redirect("tenants:members", slug=tenant.slug)
     try:
-        membership = services.member_change_role(
+        membership, keys = services.member_change_role(
             tenant=tenant,
             actor=actor_for(request),
             membership_id=membership_id,
@@ -181,9 +197,8 @@ def member_role(request: HttpRequest, tenant: Tenant, membership_id: int) -> Htt
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(
-            request, f"{membership.user.email} is now {membership.get_role_display()}."
-        )
+        done = f"{membership.user.email} is now {membership.get_role_display()}."
+        messages.success(request, f"{done} {keys.message}".strip())
     return redirect("tenants:members", slug=tenant.slug)
 
 
@@ -191,11 +206,13 @@ def member_role(request: HttpRequest, tenant: Tenant, membership_id: int) -> Htt
 @require_POST
 def member_remove(request: HttpRequest, tenant: Tenant, membership_id: int) -> HttpResponse:
     try:
-        services.member_remove(tenant=tenant, actor=actor_for(request), membership_id=membership_id)
+        keys = services.member_remove(
+            tenant=tenant, actor=actor_for(request), membership_id=membership_id
+        )
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Member removed.")
+        messages.success(request, f"Member removed. {keys.message}".strip())
     return redirect("tenants:members", slug=tenant.slug)
 
 
@@ -212,10 +229,15 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         if form.is_valid():
             try:
                 key, secret = services.api_key_create(
-                    tenant=tenant, actor=actor_for(request), name=form.cleaned_data["name"]
+                    tenant=tenant,
+                    actor=actor_for(request),
+                    name=form.cleaned_data["name"],
+                    role=form.cleaned_data["role"],
+                    expires_at=form.expires_at,
                 )
             except DomainError as error:
-                form.add_error("name", error.message)
+                field = {"expires_at": "expires_on"}.get(next(iter(error.details), ""), "name")
+                form.add_error(field if field in form.fields else "name", error.message)
             else:
                 # Post/redirect/get, so a reload cannot create a second key. The secret rides
                 # to the next page encrypted in the session and is shown there once.
@@ -228,7 +250,7 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         new_key = ApiKey.objects.for_tenant(tenant).filter(pk=key_id).first()
         if new_key is not None:
             created = (new_key, decrypt_token(ciphertext))
-    keys = ApiKey.objects.for_tenant(tenant).select_related("created_by")
+    keys = selectors.api_keys_with_status(tenant=tenant)
     response = render(
         request,
         "tenants/api_keys.html",
@@ -284,6 +306,9 @@ def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     candidates = services.page_candidates(tenant=tenant, user=user)
     context = {
         "connected": connected,
+        "transferred_away": [
+            p for p in connected if p.transferred_at and p.status == PageStatus.DISCONNECTED
+        ],
         "candidates": [
             c
             for c in candidates
@@ -322,8 +347,11 @@ def page_connect(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             actor=actor_for(request),
             page_id=request.POST.get("page_id", ""),
             transport=request.POST.get("transport") or None,
+            transfer=request.POST.get("transfer") == "1",
         ),
-        "“{name}” is connected. Its events will be delivered to Facebook.",
+        "“{name}” is connected. Its events will be delivered to Facebook."
+        if request.POST.get("transfer") != "1"
+        else "“{name}” is transferred here and connected; the other workspace's admins are told.",
     )
 
 

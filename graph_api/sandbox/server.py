@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .control import Control
+from .csp import content_security_policy
 from .errors import GraphError, invalid_param, new_fbtrace_id
 from .graph import VERSION_RE, Graph, GraphRequest
 from .login import LoginDialog
@@ -68,7 +69,7 @@ def build_app(
             headers=response.headers,
         )
 
-    app = web.Application(client_max_size=16 * 1024**2)
+    app = web.Application(client_max_size=16 * 1024**2, middlewares=[content_security_policy])
     app[STATE_KEY] = state
     version = r"{version:v\d+\.\d+}"
     app.add_routes(control.routes())

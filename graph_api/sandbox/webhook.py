@@ -707,6 +707,10 @@ document.getElementById('verify').onclick = async () => {
   statusLine.textContent = code !== 200 ? d.error : 'handshake: ' + (d.ok ? 'ok, the app echoed the challenge'
     : 'failed (' + (d.status || d.error) + ')');
 };
+// Choosing a user or a Page shows that conversation (no inline handlers: the page's CSP).
+document.getElementById('pick-user').onchange = (e) => {
+  e.target.form.page_id.value = ''; e.target.form.submit(); };
+document.getElementById('pick-page').onchange = (e) => e.target.form.submit();
 refresh(); setInterval(refresh, 1000);
 """
 
@@ -739,8 +743,8 @@ def render_form(state: SandboxState, user_id: str, page_id: str, psid: str) -> s
 <p class=note>Each message is a signed webhook delivery to {target};
 the bot's answers are the Send API calls the Page made to this PSID.</p>
 <form method=get class=row action=/_sandbox/webhook>
-<label>User <select name=user_id onchange="this.form.page_id.value='';this.form.submit()">{user_options}</select></label>
-<label>Page <select name=page_id onchange="this.form.submit()">{page_options}</select></label>
+<label>User <select name=user_id id=pick-user>{user_options}</select></label>
+<label>Page <select name=page_id id=pick-page>{page_options}</select></label>
 <noscript><button class=secondary>Show</button></noscript></form>
 <p class=muted>PSID <code id=psid>{psid}</code> · Page <code>{page_id}</code> ·
 app subscribed: {esc(", ".join(subscribed)) if subscribed else "no (delivered anyway)"}</p>

@@ -8,6 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from tenants.exceptions import ApiKeyRefused
 from tenants.models import ApiKey
 from tenants.services import api_key_authenticate
 
@@ -48,12 +49,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The Authorization header has no key: send `Authorization: Bearer <api key>`."
             )
-        key = api_key_authenticate(secret)
-        if key is None:
-            raise exceptions.AuthenticationFailed(
-                "This API key is not valid or has been revoked. Create a new key on the "
-                "workspace's API keys page."
-            )
+        try:
+            key = api_key_authenticate(secret)
+        except ApiKeyRefused as refused:
+            raise exceptions.AuthenticationFailed(refused.message) from None
         return ApiKeyUser(key), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 
 from tenants.api.authentication import ApiKeyUser
 from tenants.models import Tenant
-from tenants.permissions import role_can
 from tenants.services import Actor, actor_role
+from tenants.services.workspaces import actor_can
 
 TENANT_URL_KWARG = "tenant_slug"
 
@@ -78,7 +78,13 @@ class TenantScopedMixin:
             ) from None
 
     def check_role(self, permission: str) -> None:
-        if not role_can(self.role, permission):
+        if not actor_can(role=self.role, actor=self.actor, permission=permission):
+            if self.actor.api_key is not None:
+                raise exceptions.PermissionDenied(
+                    f"This API key (role {self.role}) may not do this: keys never manage "
+                    "people or keys, and a key's role is chosen when it is created. Sign in as "
+                    "a person, or create a key with a higher role."
+                )
             raise exceptions.PermissionDenied(
                 f"Your role in this workspace ({self.role}) may not do this. "
                 "Ask an owner or admin for a higher role."

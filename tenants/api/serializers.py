@@ -6,7 +6,7 @@ from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
 from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, Tenant, Transport
-from tenants.permissions import Role
+from tenants.permissions import API_KEY_ROLE, API_KEY_ROLE_CHOICES, Role
 
 
 class TenantSerializer(serializers.ModelSerializer[Tenant]):
@@ -17,7 +17,15 @@ class TenantSerializer(serializers.ModelSerializer[Tenant]):
 
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "country", "deliver_test_events", "role", "created_at"]
+        fields = [
+            "slug",
+            "name",
+            "country",
+            "deliver_test_events",
+            "departing_member_keys",
+            "role",
+            "created_at",
+        ]
         read_only_fields = ["slug", "created_at"]
 
     def get_role(self, tenant: Tenant) -> str | None:
@@ -57,7 +65,14 @@ class MemberUpdateSerializer(serializers.Serializer[Any]):
 class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
     display = serializers.CharField(read_only=True, help_text="The key's visible start.")
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
-    is_active = serializers.BooleanField(read_only=True)
+    owner = serializers.EmailField(
+        source="owner.email",
+        read_only=True,
+        default=None,
+        help_text="The member the key belongs to; it stops working when they leave.",
+    )
+    is_active = serializers.BooleanField(read_only=True, help_text="Not revoked.")
+    is_expired = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = ApiKey
@@ -66,10 +81,14 @@ class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
             "name",
             "prefix",
             "display",
+            "role",
+            "owner",
             "is_active",
+            "is_expired",
             "created_by",
             "created_at",
             "last_used_at",
+            "expires_at",
             "revoked_at",
         ]
         read_only_fields = fields
@@ -77,6 +96,18 @@ class ApiKeySerializer(serializers.ModelSerializer[ApiKey]):
 
 class ApiKeyCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100, help_text="Which integration uses this key.")
+    role = serializers.ChoiceField(
+        choices=API_KEY_ROLE_CHOICES,
+        default=API_KEY_ROLE,
+        help_text="What the key may do; never above your own role. Keys never manage people "
+        "or keys.",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the key stops working by itself (optional, in the future).",
+    )
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -134,6 +165,13 @@ class PageConnectSerializer(serializers.Serializer[Any]):
         required=False,
         help_text="Defaults to DEFAULT_EVENT_TRANSPORT (Conversions API in Europe and Japan).",
     )
+    transfer = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Take the Page over from the workspace where it is connected now (needs an "
+        "admin of that workspace, or the MANAGE task on the Page on Facebook). Without it, "
+        "connecting a Page connected elsewhere is a 409.",
+    )
 
 
 class PageUpdateSerializer(serializers.Serializer[Any]):
@@ -150,7 +188,11 @@ class PageCandidateSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(help_text="Why it cannot be connected, when it cannot.")
     connected_here = serializers.SerializerMethodField()
     connected_elsewhere = serializers.BooleanField(
-        help_text="Connected in another Pagepulse workspace too (allowed)."
+        help_text="Connected in another Pagepulse workspace: it must be disconnected there "
+        "first, or transferred here."
+    )
+    transferable = serializers.BooleanField(
+        help_text='You may transfer it here (`POST pages/ {"transfer": true}`).'
     )
 
     def get_connected_here(self, candidate: Any) -> int | None:

@@ -29,7 +29,6 @@ from tenants.api.serializers import (
     TenantSerializer,
 )
 from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, Tenant
-from tenants.permissions import API_KEY_ROLE
 
 
 class TenantCollectionViewSet(
@@ -50,7 +49,7 @@ class TenantCollectionViewSet(
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         if isinstance(self.request.user, ApiKeyUser):
-            context["role"] = API_KEY_ROLE
+            context["role"] = self.request.user.api_key.role
         else:
             context["roles"] = dict(
                 Membership.objects.filter(user=cast(User, self.request.user)).values_list(
@@ -131,7 +130,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = MemberUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = services.member_change_role(
+        membership, _ = services.member_change_role(
             tenant=self.tenant,
             actor=self.actor,
             membership_id=self.get_object().pk,
@@ -147,7 +146,12 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
 
 
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
-    """API keys for integrations. The secret is returned once, by create; DELETE revokes."""
+    """API keys for integrations. The secret is returned once, by create; DELETE revokes.
+
+    A key belongs to the admin who made it and acts with the role chosen then (viewer, editor
+    or admin, never above its creator's); it stops working when it expires, is revoked, or its
+    owner is removed or demoted below admin (the workspace may hand such keys over instead).
+    """
 
     queryset = ApiKey.objects.none()  # the model, for the schema; get_queryset scopes
     serializer_class = ApiKeySerializer
@@ -159,14 +163,14 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     }
 
     def get_queryset(self) -> QuerySet[ApiKey]:
-        return ApiKey.objects.for_tenant(self.tenant).select_related("created_by")
+        return ApiKey.objects.for_tenant(self.tenant).select_related("created_by", "owner")
 
     @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key, secret = services.api_key_create(
-            tenant=self.tenant, actor=self.actor, name=serializer.validated_data["name"]
+            tenant=self.tenant, actor=self.actor, **serializer.validated_data
         )
         key.key = secret  # type: ignore[attr-defined]  # rendered once, never stored
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)

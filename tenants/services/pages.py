@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -26,7 +27,7 @@ from graph_api.errors import (
 )
 from graph_api.types import PageAccount, TokenInfo
 from tenants.crypto import decrypt_token, encrypt_token, rotate_token
-from tenants.exceptions import DomainError, NotFound, PermissionDenied
+from tenants.exceptions import Conflict, DomainError, NotFound, PermissionDenied
 from tenants.models import (
     AuditAction,
     ConnectedPage,
@@ -54,6 +55,9 @@ EVENTS_SCOPE = "page_events"
 # Tasks: ANALYZE to log events (the guide), one of these to subscribe webhooks (reference §5.4).
 EVENTS_TASK = "ANALYZE"
 WEBHOOK_TASKS = frozenset({"MANAGE", "MODERATE", "CREATE_CONTENT"})
+# Facebook's task of a Page's admins ("full control"): holding it on Facebook, as the person's
+# login recorded, is proof enough to take a Page over from another workspace (ADR 0009).
+PAGE_ADMIN_TASK = "MANAGE"
 
 # The Events API for Business Messaging "is currently not available for businesses or
 # customers based in Europe or Japan" (the guide): the EU, the EEA, the UK, Switzerland, Japan.
@@ -99,6 +103,12 @@ NO_PAGE_ACTIVITIES_COUNTRIES = frozenset(
 class FacebookUnavailable(DomainError):
     code = "facebook_unavailable"
     status = 503
+
+
+class PageConnectedElsewhere(Conflict):
+    """The Page is connected in another workspace; it must be disconnected or transferred."""
+
+    code = "page_connected_elsewhere"
 
 
 def region_allows_page_activities(tenant: Tenant) -> bool:
@@ -198,6 +208,29 @@ class PageCandidate:
     reason: str
     connected_here: ConnectedPage | None
     connected_elsewhere: bool
+    transferable: bool = False
+
+
+def page_grant_token_expiry() -> timedelta:
+    return timedelta(minutes=settings.PAGE_GRANT_TOKEN_MINUTES)
+
+
+def _token_forgotten(grant: PageGrant) -> bool:
+    return not grant.token_encrypted or grant.found_at <= timezone.now() - page_grant_token_expiry()
+
+
+def page_grants_forget_tokens(*, user: User | None = None) -> int:
+    """Forget the page tokens of `user`'s last login (at sign-out), or, without a user, of
+    every login older than PAGE_GRANT_TOKEN_MINUTES. Returns how many were forgotten."""
+    grants = PageGrant.objects.exclude(token_encrypted="")
+    if user is not None:
+        grants = grants.filter(user=user)
+    else:
+        grants = grants.filter(found_at__lte=timezone.now() - page_grant_token_expiry())
+    forgotten = grants.update(token_encrypted="")
+    if forgotten:
+        logger.info("tenants.page_grants.tokens_forgotten", extra={"count": forgotten})
+    return forgotten
 
 
 def _blocker(grant: PageGrant) -> str:
@@ -216,6 +249,12 @@ def _blocker(grant: PageGrant) -> str:
             "Your role on this Page can neither manage nor moderate it, so Pagepulse cannot "
             "receive its messages. Ask a Page admin for moderator access or higher."
         )
+    if _token_forgotten(grant):
+        return (
+            "Pagepulse keeps the access a Facebook Login gives it to your Pages only for "
+            f"{settings.PAGE_GRANT_TOKEN_MINUTES} minutes after that login, and not past "
+            "sign-out. Continue with Facebook again, then connect this Page."
+        )
     return ""
 
 
@@ -226,16 +265,23 @@ def page_candidates(*, tenant: Tenant, user: User) -> list[PageCandidate]:
         page.page_id: page
         for page in ConnectedPage.objects.for_tenant(tenant).filter(page_id__in=ids)
     }
-    elsewhere = set(
+    elsewhere = dict(
         ConnectedPage.objects.filter(page_id__in=ids)
         .exclude(tenant=tenant)
         .exclude(status=PageStatus.DISCONNECTED)
-        .values_list("page_id", flat=True)
+        .values_list("page_id", "tenant_id")
     )
+    managed = _tenants_managed_by(user)
     candidates = []
     for grant in grants:
         blocker = _blocker(grant)
         connected = here.get(grant.page_id)
+        other_tenant = elsewhere.get(grant.page_id)
+        transferable = False
+        if other_tenant is not None and not blocker:
+            transferable = other_tenant in managed or PAGE_ADMIN_TASK in grant.tasks
+            if not transferable:
+                blocker = _elsewhere_message(grant.name, transferable=False)
         candidates.append(
             PageCandidate(
                 page_id=grant.page_id,
@@ -245,13 +291,62 @@ def page_candidates(*, tenant: Tenant, user: User) -> list[PageCandidate]:
                 connectable=not blocker,
                 reason=blocker,
                 connected_here=connected,
-                connected_elsewhere=grant.page_id in elsewhere,
+                connected_elsewhere=other_tenant is not None,
+                transferable=transferable,
             )
         )
     return candidates
 
 
+def _tenants_managed_by(user: User) -> set[int]:
+    """The workspaces where `user` may manage Pages."""
+    return {
+        tenant_id
+        for tenant_id, role in Membership.objects.filter(user=user).values_list("tenant_id", "role")
+        if role_can(role, "page.manage")
+    }
+
+
+def _elsewhere_message(name: str, *, transferable: bool) -> str:
+    if transferable:
+        return (
+            f"“{name}” is connected in another Pagepulse workspace, and a Page runs in one "
+            "workspace at a time. Disconnect it there first, or transfer it here: its bot, "
+            "events and handoffs then run here and stop there, and that workspace's admins are "
+            "told."
+        )
+    return (
+        f"“{name}” is connected in another Pagepulse workspace, and a Page runs in one "
+        "workspace at a time. Ask an admin of that workspace to disconnect it there first. "
+        "(A transfer here needs an admin of that workspace, or a person with full control of "
+        "the Page on Facebook: the MANAGE task.)"
+    )
+
+
 # --- Connecting ----------------------------------------------------------------------------
+
+
+def _page_elsewhere(*, tenant: Tenant, page_id: str) -> ConnectedPage | None:
+    """The Page's connection in another workspace, if it has one (at most one: a constraint)."""
+    return (
+        ConnectedPage.objects.filter(page_id=page_id)
+        .exclude(tenant=tenant)
+        .exclude(status=PageStatus.DISCONNECTED)
+        .select_related("tenant")
+        .first()
+    )
+
+
+def _check_transfer(*, actor: Actor, grant: PageGrant, elsewhere: ConnectedPage) -> str:
+    """Why the actor may take the Page over (recorded in both audit logs), or PermissionDenied."""
+    if actor.user is not None and elsewhere.tenant_id in _tenants_managed_by(actor.user):
+        return "admin_of_previous_workspace"
+    if PAGE_ADMIN_TASK in grant.tasks:
+        return "page_admin_on_facebook"
+    raise PermissionDenied(
+        _elsewhere_message(grant.name, transferable=False),
+        details={"page_id": ["Connected in another workspace; you may not transfer it."]},
+    )
 
 
 def page_connect(
@@ -260,6 +355,7 @@ def page_connect(
     actor: Actor,
     page_id: str,
     transport: str | None = None,
+    transfer: bool = False,
     graph: GraphClient | None = None,
 ) -> ConnectedPage:
     """Connect (or reconnect) a Page the acting person's last login found.
@@ -267,6 +363,11 @@ def page_connect(
     Subscribes the app to the Page's webhooks and, for the Conversions API, creates or fetches
     the Page's dataset, then stores the page token encrypted. Nothing is written if Facebook
     refuses.
+
+    A Page connected in another workspace is refused (`PageConnectedElsewhere`, 409) unless
+    `transfer` is set and the person is an admin of that workspace or holds the Page's MANAGE
+    task on Facebook (per their login); a transfer disconnects the Page there in the same
+    transaction, records it in both audit logs and leaves a notice for that workspace's admins.
     """
     require_permission(tenant=tenant, actor=actor, permission="page.manage")
     if actor.user is None:
@@ -284,6 +385,16 @@ def page_connect(
     if transport is None:
         transport = existing.transport if existing else default_transport(tenant)
     _check_transport(tenant, transport)
+    elsewhere = _page_elsewhere(tenant=tenant, page_id=grant.page_id)
+    proof = ""
+    if elsewhere is not None:
+        if not transfer:
+            may = _may_transfer(actor=actor, grant=grant, elsewhere=elsewhere)
+            raise PageConnectedElsewhere(
+                _elsewhere_message(grant.name, transferable=may),
+                details={"page_id": ["Connected in another workspace."], "transferable": may},
+            )
+        proof = _check_transfer(actor=actor, grant=grant, elsewhere=elsewhere)
 
     graph = graph or GraphClient.from_settings()
     token = decrypt_token(grant.token_encrypted)
@@ -295,37 +406,103 @@ def page_connect(
     except GraphError as error:
         raise _graph_failure(error, grant.name) from None
 
-    with transaction.atomic():
-        page, created = ConnectedPage.objects.select_for_update().update_or_create(
-            tenant=tenant,
-            page_id=grant.page_id,
-            defaults={
-                "name": grant.name,
-                "tasks": grant.tasks,
-                "granted_scopes": grant.scopes,
-                "transport": transport,
-                "dataset_id": dataset_id,
-                "status": PageStatus.ACTIVE,
-                "token_encrypted": grant.token_encrypted,
-                "token_checked_at": timezone.now(),
-                "last_error": "",
-                "connected_by": actor.user,
-                "connected_at": timezone.now(),
-            },
-        )
-        audit_record(
-            tenant=tenant,
-            actor=actor,
-            action=AuditAction.PAGE_CONNECTED if created else AuditAction.PAGE_RECONNECTED,
-            target=page.name,
-            details={"page_id": page.page_id, "transport": transport},
-        )
-        announce_page_active(page)
+    try:
+        with transaction.atomic():
+            if elsewhere is not None:
+                _transfer_out(page=elsewhere, actor=actor, proof=proof)
+            page, created = ConnectedPage.objects.select_for_update().update_or_create(
+                tenant=tenant,
+                page_id=grant.page_id,
+                defaults={
+                    "name": grant.name,
+                    "tasks": grant.tasks,
+                    "granted_scopes": grant.scopes,
+                    "transport": transport,
+                    "dataset_id": dataset_id,
+                    "status": PageStatus.ACTIVE,
+                    "token_encrypted": grant.token_encrypted,
+                    "token_checked_at": timezone.now(),
+                    "last_error": "",
+                    "connected_by": actor.user,
+                    "connected_at": timezone.now(),
+                    "transferred_at": None,
+                },
+            )
+            if elsewhere is not None:
+                audit_record(
+                    tenant=tenant,
+                    actor=actor,
+                    action=AuditAction.PAGE_TRANSFERRED_IN,
+                    target=page.name,
+                    details={"page_id": page.page_id, "transport": transport, "proof": proof},
+                )
+            else:
+                audit_record(
+                    tenant=tenant,
+                    actor=actor,
+                    action=AuditAction.PAGE_CONNECTED if created else AuditAction.PAGE_RECONNECTED,
+                    target=page.name,
+                    details={"page_id": page.page_id, "transport": transport},
+                )
+            announce_page_active(page)
+    except IntegrityError:
+        # Another workspace connected the Page between our check and our write: the
+        # constraint keeps the rule, and nothing of ours was written.
+        raise PageConnectedElsewhere(
+            _elsewhere_message(grant.name, transferable=False),
+            details={"page_id": ["Connected in another workspace."], "transferable": False},
+        ) from None
     logger.info(
         "tenants.page.connected",
         extra={"tenant_id": tenant.pk, "page_id": page.page_id, "transport": transport},
     )
     return page
+
+
+def _may_transfer(*, actor: Actor, grant: PageGrant, elsewhere: ConnectedPage) -> bool:
+    try:
+        _check_transfer(actor=actor, grant=grant, elsewhere=elsewhere)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def _transfer_out(*, page: ConnectedPage, actor: Actor, proof: str) -> None:
+    """Disconnect `page` in its workspace because another one took it over, in the caller's
+    transaction. The app's webhook subscription is shared (one app), so it is not removed."""
+    locked = (
+        ConnectedPage.objects.select_for_update()
+        .filter(pk=page.pk)
+        .exclude(status=PageStatus.DISCONNECTED)
+        .first()
+    )
+    if locked is None:
+        return  # disconnected there meanwhile: nothing to take over
+    now = timezone.now()
+    notice = (
+        f"Transferred to another Pagepulse workspace by {actor.label} on "
+        f"{now:%Y-%m-%d %H:%M} UTC: its bot, events and handoffs now run there, not here. If "
+        "this was not agreed, an admin here with full control of the Page on Facebook can "
+        "transfer it back from the Page picker."
+    )
+    ConnectedPage.objects.filter(pk=page.pk).update(
+        status=PageStatus.DISCONNECTED,
+        token_encrypted="",
+        transferred_at=now,
+        last_error=notice,
+        updated_at=now,
+    )
+    audit_record(
+        tenant=page.tenant,
+        actor=actor,
+        action=AuditAction.PAGE_TRANSFERRED_OUT,
+        target=page.name,
+        details={"page_id": page.page_id, "proof": proof},
+    )
+    logger.warning(
+        "tenants.page.transferred",
+        extra={"page_id": page.page_id, "from_tenant_id": page.tenant_id, "proof": proof},
+    )
 
 
 def pages_reconnect_after_login(*, user: User, graph: GraphClient | None = None) -> list[str]:

@@ -9,18 +9,34 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tenants.exceptions import Conflict, DomainError, LastOwnerError, NotFound, PermissionDenied
-from tenants.models import ApiKey, AuditAction, AuditEvent, Membership, Tenant, user_label
-from tenants.permissions import API_KEY_ROLE, Role, role_can
+from tenants.exceptions import (
+    ApiKeyRefused,
+    Conflict,
+    DomainError,
+    LastOwnerError,
+    NotFound,
+    PermissionDenied,
+)
+from tenants.models import (
+    ApiKey,
+    AuditAction,
+    AuditEvent,
+    DepartingMemberKeys,
+    Membership,
+    Tenant,
+    user_label,
+)
+from tenants.permissions import API_KEY_ROLE, API_KEY_ROLES, ROLE_RANK, Role, api_key_can, role_can
 
 API_KEY_PREFIX_LENGTH = 8
 # How often a key's last_used_at is written at most: every request would be a write hot spot.
@@ -75,13 +91,20 @@ def role_of(*, tenant: Tenant, user: User | AnonymousUser | None) -> str | None:
 def actor_role(*, tenant: Tenant, actor: Actor) -> str | None:
     """The role `actor` holds in `tenant`, or None when they hold none there."""
     if actor.api_key is not None:
-        return API_KEY_ROLE if actor.api_key.tenant_id == tenant.pk else None
+        return actor.api_key.role if actor.api_key.tenant_id == tenant.pk else None
     return role_of(tenant=tenant, user=actor.user)
+
+
+def actor_can(*, role: str | None, actor: Actor, permission: str) -> bool:
+    """Whether `actor`, holding `role`, has `permission` (keys never hold person-only ones)."""
+    if actor.api_key is not None:
+        return api_key_can(role, permission)
+    return role_can(role, permission)
 
 
 def require_permission(*, tenant: Tenant, actor: Actor, permission: str) -> None:
     role = actor_role(tenant=tenant, actor=actor)
-    if not role_can(role, permission):
+    if not actor_can(role=role, actor=actor, permission=permission):
         raise PermissionDenied(
             f"Your role ({role or 'none'}) may not do this; ask an owner or admin of "
             f"“{tenant.name}”."
@@ -120,9 +143,18 @@ def tenant_update(
     name: str | None = None,
     country: str | None = None,
     deliver_test_events: bool | None = None,
+    departing_member_keys: str | None = None,
 ) -> Tenant:
     require_permission(tenant=tenant, actor=actor, permission="tenant.update")
     changes: dict[str, Any] = {}
+    if departing_member_keys is not None and departing_member_keys != tenant.departing_member_keys:
+        if departing_member_keys not in DepartingMemberKeys.values:
+            raise DomainError(
+                f"departing_member_keys is 'revoke' or 'hand_over', not {departing_member_keys!r}.",
+                details={"departing_member_keys": ["Not a choice."]},
+            )
+        changes["departing_member_keys"] = [tenant.departing_member_keys, departing_member_keys]
+        tenant.departing_member_keys = departing_member_keys
     if deliver_test_events is not None and deliver_test_events != tenant.deliver_test_events:
         changes["deliver_test_events"] = [tenant.deliver_test_events, deliver_test_events]
         tenant.deliver_test_events = deliver_test_events
@@ -133,7 +165,9 @@ def tenant_update(
         changes["country"] = [str(tenant.country), country]
         tenant.country = country
     if changes:
-        tenant.save(update_fields=["name", "country", "deliver_test_events"])
+        tenant.save(
+            update_fields=["name", "country", "deliver_test_events", "departing_member_keys"]
+        )
         audit_record(
             tenant=tenant,
             actor=actor,
@@ -165,8 +199,8 @@ def member_add(*, tenant: Tenant, actor: Actor, email: str, role: str) -> Member
     user = get_user_model().objects.filter(email__iexact=email.strip()).order_by("id").first()
     if user is None:
         raise DomainError(
-            f"No Pagepulse user has the email {email.strip()}. Ask them to sign in once, "
-            "then add them again.",
+            f"No Pagepulse user has the email {email.strip()}. Ask them to sign in once (with "
+            "Facebook, they must allow Pagepulse to see their email), then add them again.",
             details={"email": ["No user with this email."]},
         )
     _check_owner_rules(tenant=tenant, actor=actor, old=None, new=role)
@@ -188,6 +222,25 @@ def member_add(*, tenant: Tenant, actor: Actor, email: str, role: str) -> Member
     return membership
 
 
+@dataclass(frozen=True)
+class KeysOutcome:
+    """What became of a departing member's active API keys."""
+
+    revoked: int = 0
+    handed_over: int = 0
+    to: str = ""
+
+    @property
+    def message(self) -> str:
+        """A sentence for the person who made the change, or "" when there were no keys."""
+        if self.revoked:
+            return f"Their {self.revoked} API key{'s' if self.revoked > 1 else ''} stopped working."
+        if self.handed_over:
+            plural = "s" if self.handed_over > 1 else ""
+            return f"Their {self.handed_over} API key{plural} now belong{'' if plural else 's'} to {self.to}."
+        return ""
+
+
 def _membership(*, tenant: Tenant, membership_id: int) -> Membership:
     membership = (
         Membership.objects.for_tenant(tenant)
@@ -204,11 +257,13 @@ def _membership(*, tenant: Tenant, membership_id: int) -> Membership:
 @transaction.atomic
 def member_change_role(
     *, tenant: Tenant, actor: Actor, membership_id: int, role: str
-) -> Membership:
+) -> tuple[Membership, KeysOutcome]:
+    """Change a member's role. Below admin they may no longer manage keys, so their API keys
+    are revoked or handed over, as the workspace chose."""
     require_permission(tenant=tenant, actor=actor, permission="member.manage")
     membership = _membership(tenant=tenant, membership_id=membership_id)
     if membership.role == role:
-        return membership
+        return membership, KeysOutcome()
     _check_owner_rules(tenant=tenant, actor=actor, old=membership.role, new=role)
     old_role, membership.role = membership.role, role
     membership.save(update_fields=["role", "updated_at"])
@@ -219,14 +274,19 @@ def member_change_role(
         target=user_label(membership.user),
         details={"role": [old_role, role]},
     )
-    return membership
+    outcome = KeysOutcome()
+    if not role_can(role, "api_key.manage"):
+        outcome = _departing_member_keys(tenant=tenant, actor=actor, departing=membership)
+    return membership, outcome
 
 
 @transaction.atomic
-def member_remove(*, tenant: Tenant, actor: Actor, membership_id: int) -> None:
+def member_remove(*, tenant: Tenant, actor: Actor, membership_id: int) -> KeysOutcome:
+    """Remove a member; their API keys are revoked or handed over, as the workspace chose."""
     require_permission(tenant=tenant, actor=actor, permission="member.manage")
     membership = _membership(tenant=tenant, membership_id=membership_id)
     _check_owner_rules(tenant=tenant, actor=actor, old=membership.role, new=None)
+    outcome = _departing_member_keys(tenant=tenant, actor=actor, departing=membership)
     membership.delete()
     audit_record(
         tenant=tenant,
@@ -235,6 +295,68 @@ def member_remove(*, tenant: Tenant, actor: Actor, membership_id: int) -> None:
         target=user_label(membership.user),
         details={"role": membership.role},
     )
+    return outcome
+
+
+def _key_recipient(*, tenant: Tenant, actor: Actor, departing: Membership) -> User | None:
+    """Who takes over a departing member's keys: the admin making the change, or, when they
+    remove or demote themselves, the longest-standing other owner."""
+    if (
+        actor.user is not None
+        and actor.user.pk != departing.user_id
+        and role_can(role_of(tenant=tenant, user=actor.user), "api_key.manage")
+    ):
+        return actor.user
+    other = (
+        Membership.objects.for_tenant(tenant)
+        .filter(role=Role.OWNER)
+        .exclude(pk=departing.pk)
+        .select_related("user")
+        .order_by("created_at", "pk")
+        .first()
+    )
+    return other.user if other else None
+
+
+def _departing_member_keys(*, tenant: Tenant, actor: Actor, departing: Membership) -> KeysOutcome:
+    """Revoke, or hand over, the active keys of a member who leaves or may no longer manage
+    keys, each recorded in the audit log, in the caller's transaction."""
+    keys = list(
+        ApiKey.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(owner_id=departing.user_id, revoked_at__isnull=True)
+    )
+    if not keys:
+        return KeysOutcome()
+    was = user_label(departing.user)
+    recipient = None
+    if tenant.departing_member_keys == DepartingMemberKeys.HAND_OVER:
+        recipient = _key_recipient(tenant=tenant, actor=actor, departing=departing)
+    now = timezone.now()
+    for key in keys:
+        if recipient is not None:
+            key.owner = recipient
+            key.save(update_fields=["owner", "updated_at"])
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.API_KEY_HANDED_OVER,
+                target=key.display,
+                details={"name": key.name, "owner": [was, user_label(recipient)]},
+            )
+        else:
+            key.revoked_at = now
+            key.save(update_fields=["revoked_at", "updated_at"])
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.API_KEY_REVOKED,
+                target=key.display,
+                details={"name": key.name, "reason": f"its owner {was} left or was demoted"},
+            )
+    if recipient is not None:
+        return KeysOutcome(handed_over=len(keys), to=user_label(recipient))
+    return KeysOutcome(revoked=len(keys))
 
 
 def hash_api_key(secret: str) -> str:
@@ -242,16 +364,44 @@ def hash_api_key(secret: str) -> str:
 
 
 @transaction.atomic
-def api_key_create(*, tenant: Tenant, actor: Actor, name: str) -> tuple[ApiKey, str]:
-    """Create a key and return it with its secret, which is never retrievable again.
+def api_key_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    name: str,
+    role: str = API_KEY_ROLE,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key owned by the acting member and return it with its secret, which is never
+    retrievable again.
 
-    The secret is `pp_<prefix>_<43 random url-safe characters>` (256 bits of entropy), so a
-    plain SHA-256 is the right hash: there is nothing to brute-force as with passwords.
+    The key's `role` (viewer, editor or admin) may not be above the creator's own role; an
+    optional `expires_at` must lie in the future. The secret is
+    `pp_<prefix>_<43 random url-safe characters>` (256 bits of entropy), so a plain SHA-256 is
+    the right hash: there is nothing to brute-force as with passwords.
     """
     require_permission(tenant=tenant, actor=actor, permission="api_key.manage")
     name = name.strip()
     if not name:
         raise DomainError("Give the key a name that says which integration uses it.")
+    if role not in API_KEY_ROLES:
+        raise DomainError(
+            f"A key's role is one of {', '.join(API_KEY_ROLES)}; {role!r} is not.",
+            details={"role": ["Choose viewer, editor or admin."]},
+        )
+    creator_role = actor_role(tenant=tenant, actor=actor)
+    if creator_role is None or ROLE_RANK[role] > ROLE_RANK[creator_role]:
+        raise PermissionDenied(
+            f"A key's role may not be above yours ({creator_role or 'none'}): choose "
+            f"{creator_role or 'a lower role'} or lower.",
+            details={"role": ["Above your own role."]},
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError(
+            "The expiry date is in the past: choose a later one, or none for a key that lasts "
+            "until revoked.",
+            details={"expires_at": ["Must be in the future."]},
+        )
     prefix = secrets.token_hex(API_KEY_PREFIX_LENGTH // 2)
     secret = f"pp_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
@@ -260,13 +410,19 @@ def api_key_create(*, tenant: Tenant, actor: Actor, name: str) -> tuple[ApiKey, 
         prefix=prefix,
         hashed_key=hash_api_key(secret),
         created_by=actor.user,
+        owner=actor.user,
+        role=role,
+        expires_at=expires_at,
     )
+    details: dict[str, Any] = {"name": name, "role": role}
+    if expires_at is not None:
+        details["expires_at"] = expires_at.isoformat()
     audit_record(
         tenant=tenant,
         actor=actor,
         action=AuditAction.API_KEY_CREATED,
         target=key.display,
-        details={"name": name},
+        details=details,
     )
     return key, secret
 
@@ -290,18 +446,61 @@ def api_key_revoke(*, tenant: Tenant, actor: Actor, key_id: int) -> ApiKey:
     return key
 
 
-def api_key_authenticate(secret: str) -> ApiKey | None:
-    """The active key whose hash matches `secret`, touching its last-used time (throttled)."""
-    if not secret.startswith("pp_"):
+def api_key_owner_role(key: ApiKey) -> str | None:
+    """The role the key's owner holds in the key's workspace now (None: not a member)."""
+    if key.owner_id is None:
         return None
-    key = (
-        ApiKey.objects.select_related("tenant")
-        .filter(hashed_key=hash_api_key(secret), revoked_at__isnull=True)
+    return (
+        Membership.objects.filter(tenant_id=key.tenant_id, user_id=key.owner_id)
+        .values_list("role", flat=True)
         .first()
     )
+
+
+def api_key_authenticate(secret: str) -> ApiKey:
+    """The key whose hash matches `secret`, touching its last-used time (throttled).
+
+    Raises `ApiKeyRefused`, saying why and what to do, for an unknown, revoked or expired key
+    and for one whose owner no longer holds a role that may manage keys (however they left:
+    removed here, in the admin, or their account deleted or deactivated).
+    """
+    key = None
+    if secret.startswith("pp_"):
+        key = (
+            ApiKey.objects.select_related("tenant", "owner")
+            .annotate(
+                owner_role=Subquery(
+                    Membership.objects.filter(
+                        tenant_id=OuterRef("tenant_id"), user_id=OuterRef("owner_id")
+                    ).values("role")[:1]
+                )
+            )
+            .filter(hashed_key=hash_api_key(secret))
+            .first()
+        )
     if key is None:
-        return None
+        raise ApiKeyRefused(
+            "This API key is not valid. Check that the whole key was sent, or create a new key "
+            "on the workspace's API keys page."
+        )
     now = timezone.now()
+    if key.revoked_at is not None:
+        raise ApiKeyRefused(
+            f"This API key was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC. Ask an admin of "
+            "the workspace for a new key."
+        )
+    if key.expires_at is not None and key.expires_at <= now:
+        raise ApiKeyRefused(
+            f"This API key expired on {key.expires_at:%Y-%m-%d %H:%M} UTC. Ask an admin of the "
+            "workspace for a new key (its API keys page)."
+        )
+    owner_role: str | None = key.owner_role
+    owner_active = key.owner is not None and key.owner.is_active
+    if not owner_active or not role_can(owner_role, "api_key.manage"):
+        raise ApiKeyRefused(
+            "This API key's owner is no longer an admin of the workspace, so the key stopped "
+            "working. Ask an admin of the workspace for a new key."
+        )
     stale = now - timedelta(seconds=API_KEY_TOUCH_INTERVAL_SECONDS)
     if key.last_used_at is None or key.last_used_at < stale:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

@@ -7,6 +7,10 @@ Playwright's own browser downloads are never used: they need the internet.
 
 Screenshots go to a temporary directory, or to docs/screenshots/ with UPDATE_SCREENSHOTS=1, so
 an ordinary test run never rewrites the committed pictures.
+
+Every page a test opens is watched for Content-Security-Policy violations (Chromium's console
+message and the page's `securitypolicyviolation` event): a test whose screens break the policy
+fails, whatever else it checks.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,6 +63,34 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+# Runs in every document before its own scripts (through the DevTools protocol, so the page's
+# policy does not apply to it) and reports each violation to the test.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} ` +
+    `at ${e.sourceFile || document.location.href}:${e.lineNumber}`);
+});
+"""
+
+
+def watch_csp(context: BrowserContext) -> list[str]:
+    """Collect every CSP violation in the context's pages (console and event) into a list."""
+    violations: list[str] = []
+
+    def report(violation: str) -> None:
+        violations.append(violation)
+
+    context.expose_function("__cspViolation", report)
+    context.add_init_script(REPORT_VIOLATIONS)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"console: {message.text}")
+
+    context.on("console", on_console)
+    return violations
+
+
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A fresh browser context (no cookies) whose relative URLs go to the live server."""
@@ -66,9 +98,15 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
         base_url=live_server.url, viewport={"width": 1280, "height": 800}, locale="en-US"
     )
     context.set_default_timeout(TIMEOUT_MS)
+    violations = watch_csp(context)
     page = context.new_page()
     yield page
     context.close()
+    assert_no_violations(violations)
+
+
+def assert_no_violations(violations: list[str]) -> None:
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

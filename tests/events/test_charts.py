@@ -110,3 +110,13 @@ def test_name_rows_scale_to_the_longest_and_split_by_status():
         ("delivered", 3, 75.0),
         ("dead", 1, 25.0),
     ]
+
+
+def test_name_row_segments_start_where_the_one_before_ends():
+    """The overview draws them as SVG rects (x, width), not inline styles, for the CSP."""
+    [row] = name_rows([NameCount("purchase", {"delivered": 2, "retrying": 1, "failed": 1})])
+    assert [(s.status, s.offset, s.percent) for s in row.segments] == [
+        ("delivered", 0.0, 50.0),
+        ("retrying", 50.0, 25.0),
+        ("failed", 75.0, 25.0),
+    ]

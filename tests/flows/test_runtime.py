@@ -338,8 +338,11 @@ def test_unknown_and_disconnected_pages_are_recorded_and_ignored(tenant, page):
     assert Conversation.objects.count() == 0
 
 
-def test_a_page_in_two_workspaces_routes_to_the_active_one(other_tenant, tenant, page):
-    page.status = PageStatus.NEEDS_REAUTH
+def test_a_page_disconnected_in_one_workspace_routes_to_the_one_it_is_connected_in(
+    other_tenant, tenant, page
+):
+    # A Page is connected in at most one workspace (tests/tenants/test_page_ownership.py).
+    page.status = PageStatus.DISCONNECTED
     page.save()
     other = ConnectedPageFactory(tenant=other_tenant, page_id=PAGE)
     published_flow(other_tenant, page=other, trigger_kind=TriggerKind.DEFAULT)

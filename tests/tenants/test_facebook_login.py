@@ -59,7 +59,8 @@ def test_the_dialog_asks_for_what_pagepulse_needs(client, sandbox):
     dialog, _ = facebook_login(client, sandbox, ADA)
     query = parse_qs(urlsplit(dialog).query)
     assert query["scope"] == [
-        "page_events,pages_show_list,pages_messaging,pages_manage_metadata,business_management"
+        "email,page_events,pages_show_list,pages_messaging,pages_manage_metadata,"
+        "business_management"
     ]
     assert query["return_scopes"] == ["true"]
     assert "auth_type" not in query
@@ -89,6 +90,47 @@ def test_a_new_user_lands_in_a_new_workspace_with_their_pages_to_pick(client, sa
     assert "access_token" not in UserSocialAuth.objects.get(user=user).extra_data
 
 
+def test_a_facebook_only_person_can_be_invited_by_their_email(client, sandbox):
+    """Login asks for `email`, so /me returns it and the account has it: an owner of another
+    workspace can add this person by email, though they never set a password."""
+    facebook_login(client, sandbox, ADA)
+    ada = get_user_model().objects.get()
+    assert ada.email == "ada@sandbox.example"
+    assert not ada.has_usable_password()
+    me_calls = [r for r in sandbox.requests() if r["path"] == "/v25.0/me"]
+    assert me_calls, "social-auth read the profile from the sandbox's /me"
+
+    other = Tenant.objects.create(name="Globex", slug="globex", country="US")
+    owner = get_user_model().objects.create_user(username="olga", email="olga@example.com")
+    Membership.objects.create(tenant=other, user=owner, role="owner")
+    inviter = Client()
+    inviter.force_login(owner)
+    added = inviter.post(
+        f"/api/v1/tenants/{other.slug}/members/",
+        {"email": "ada@sandbox.example", "role": "editor"},
+        content_type="application/json",
+    )
+    assert added.status_code == 201, added.content
+    assert Membership.objects.get(tenant=other, user=ada).role == "editor"
+
+
+def test_a_person_who_declines_email_has_none_and_the_inviter_learns_why(client, sandbox):
+    facebook_login(client, sandbox, ADA, decline=["email"])
+    assert get_user_model().objects.get().email == ""
+    other = Tenant.objects.create(name="Globex", slug="globex", country="US")
+    owner = get_user_model().objects.create_user(username="olga", email="olga@example.com")
+    Membership.objects.create(tenant=other, user=owner, role="owner")
+    inviter = Client()
+    inviter.force_login(owner)
+    added = inviter.post(
+        f"/api/v1/tenants/{other.slug}/members/",
+        {"email": "ada@sandbox.example", "role": "editor"},
+        content_type="application/json",
+    )
+    assert added.status_code == 400
+    assert "allow Pagepulse to see their email" in added.json()["error"]["message"]
+
+
 def test_connecting_a_page_from_the_picker(client, sandbox):
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
@@ -107,6 +149,20 @@ def test_connecting_a_page_from_the_picker(client, sandbox):
     assert ("POST", f"/v25.0/{ADA_PAGE}/subscribed_apps") in received
     assert ("POST", f"/v25.0/{ADA_PAGE}/dataset") in received
     assert token not in response.content.decode()
+
+
+def test_after_sign_out_only_the_connected_pages_token_is_stored(client, sandbox):
+    facebook_login(client, sandbox, ADA)
+    tenant = Tenant.objects.get()
+    assert connect(client, tenant, ADA_PAGE).status_code == 201
+    assert PageGrant.objects.exclude(token_encrypted="").count() == 4  # the login's, for now
+    client.post("/accounts/logout/")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token_encrypted FROM tenants_pagegrant")
+        assert {row[0] for row in cursor.fetchall()} == {""}
+        cursor.execute("SELECT token_encrypted FROM tenants_connectedpage")
+        [(stored,)] = cursor.fetchall()
+    assert decrypt_token(stored)  # the connected Page keeps its own
 
 
 def test_the_page_without_analyze_cannot_be_connected(client, sandbox):

@@ -44,6 +44,7 @@ def test_available_lists_the_login_pages_with_reasons(tenant):
             "reason": "Your role on this Page lacks the ANALYZE task, which Facebook requires to log events. Ask a Page admin to give you analyst access or higher.",
             "connected_here": None,
             "connected_elsewhere": False,
+            "transferable": False,
         }
     ]
     assert client.get(f"/api/v1/tenants/{tenant.slug}/pages/available/").json() == body

@@ -33,6 +33,7 @@ def test_create_makes_me_the_owner(client_for):
         "name": "Corner Café",
         "country": "FR",
         "deliver_test_events": False,
+        "departing_member_keys": "revoke",
         "role": "owner",
         "created_at": response.json()["created_at"],
     }
