@@ -383,12 +383,13 @@ export function createEditorStore(now: () => number = () => Date.now()) {
       onConnect(connection) {
         const state = get();
         if (state.readOnly || state.versionView) return;
-        const doc = connect(docOf(state), {
+        const before = docOf(state);
+        const doc = connect(before, {
           source: connection.source,
           sourceHandle: connection.sourceHandle ?? null,
           target: connection.target,
         });
-        if (doc.edges === state.edges || doc.edges.length === 0) return;
+        if (doc === before) return; // refused (into Start, or a block that is not there)
         change({ edges: mergeEdges(state, doc) });
       },
 
