@@ -181,8 +181,13 @@ function mergeNodes(state: EditorState, doc: Doc, select?: ReadonlySet<string>):
   const previous = new Map(state.nodes.map((n) => [n.id, n]));
   return doc.nodes.map((node) => {
     const before = previous.get(node.id);
+    // `doc` comes from toDocument, whose positions are fresh objects: compare their values.
     const same =
-      before && before.data === node.data && before.position === node.position && !select;
+      before &&
+      before.data === node.data &&
+      before.position.x === node.position.x &&
+      before.position.y === node.position.y &&
+      !select;
     const merged = same ? before : decorate(node, state.blocks, state.eventLabels, before);
     if (select) return { ...merged, selected: select.has(node.id) };
     return merged;
