@@ -362,8 +362,17 @@ export function createEditorStore(now: () => number = () => Date.now()) {
             dragging: true,
             history: record(state.history, snapshot(state), state.now()),
           });
-        } else if (ends) {
+        } else if (ends && state.dragging) {
           set({ nodes, dragging: false, changeCount: state.changeCount + 1 });
+        } else if (ends) {
+          // A move with no drag before it (arrow keys): a step of its own, one for presses
+          // in a row, like typing.
+          const key = `move:${moves.map((c) => c.id).join(",")}`;
+          set({
+            nodes,
+            history: record(state.history, snapshot(state), state.now(), key),
+            changeCount: state.changeCount + 1,
+          });
         } else {
           set({ nodes });
         }
