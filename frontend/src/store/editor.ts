@@ -198,7 +198,14 @@ function mergeEdges(state: EditorState, doc: Doc): FlowEdge[] {
   const previous = new Map(state.edges.map((e) => [e.id, e]));
   return doc.edges.map((edge: DocEdge) => {
     const before = previous.get(edge.id);
-    if (before && before.source === edge.source && before.target === edge.target) return before;
+    if (
+      before &&
+      before.source === edge.source &&
+      (before.sourceHandle ?? null) === edge.sourceHandle &&
+      before.target === edge.target
+    ) {
+      return before;
+    }
     return {
       id: edge.id,
       source: edge.source,
