@@ -23,20 +23,20 @@ export function filterOptions(
   const q = query.trim().toLowerCase();
   const options = events
     .filter((e) => e.names[transport])
+    // Either transport's name: someone who knows the event as ViewContent finds it on either.
+    .filter(
+      (e) =>
+        !q ||
+        [e.label, e.key, e.category, ...Object.values(e.names)].some((text) =>
+          text?.toLowerCase().includes(q),
+        ),
+    )
     .map((e) => ({
       value: e.key,
       label: e.label,
       detail: e.names[transport] ?? e.key,
       category: e.category,
-    }))
-    .filter(
-      (o) =>
-        !q ||
-        o.label.toLowerCase().includes(q) ||
-        o.detail.toLowerCase().includes(q) ||
-        o.value.toLowerCase().includes(q) ||
-        o.category.toLowerCase().includes(q),
-    );
+    }));
   if (customLabel !== null) {
     options.push({ value: CUSTOM, label: customLabel, detail: "", category: "Your own" });
   }

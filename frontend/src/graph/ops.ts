@@ -211,6 +211,10 @@ export function copyNodes(doc: Doc, nodeIds: Iterable<string>): Clip | null {
   };
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** The clip in `text`, or null when it is not one (anything else on the clipboard). */
 export function parseClip(text: string): Clip | null {
   let value: unknown;
@@ -224,22 +228,29 @@ export function parseClip(text: string): Clip | null {
   if (clip.pagepulse !== "blocks" || !Array.isArray(clip.nodes) || !Array.isArray(clip.edges)) {
     return null;
   }
-  const nodes = clip.nodes.filter(
+  const nodes = (clip.nodes as unknown[]).filter(
     (n): n is DocNode =>
-      typeof n === "object" &&
+      isRecord(n) &&
       typeof n.id === "string" &&
       typeof n.type === "string" &&
       n.type !== START &&
-      typeof n.position === "object" &&
+      isRecord(n.position) &&
       Number.isFinite(n.position.x) &&
       Number.isFinite(n.position.y) &&
-      typeof n.data === "object" &&
-      !Array.isArray(n.data),
+      isRecord(n.data),
   );
   const ids = new Set(nodes.map((n) => n.id));
-  const edges = clip.edges.filter(
+  const edges = (clip.edges as unknown[]).filter(
     (e): e is DocEdge =>
-      typeof e === "object" && typeof e.id === "string" && ids.has(e.source) && ids.has(e.target),
+      isRecord(e) &&
+      typeof e.id === "string" &&
+      typeof e.source === "string" &&
+      typeof e.target === "string" &&
+      ids.has(e.source) &&
+      ids.has(e.target) &&
+      (e.sourceHandle === undefined ||
+        e.sourceHandle === null ||
+        typeof e.sourceHandle === "string"),
   );
   return nodes.length ? { pagepulse: "blocks", version: 1, nodes, edges } : null;
 }

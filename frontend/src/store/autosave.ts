@@ -101,7 +101,8 @@ export class Autosave {
   private schedule(delay = this.delayMs): void {
     if (this.state.kind === "conflict") return;
     if (this.store.getState().changeCount === this.savedChange) return;
-    if (this.state.kind !== "saving") this.setState({ kind: "dirty" });
+    // "Saving…" and "Not saved: why" stay until the next save starts; only "Saved" goes.
+    if (this.state.kind === "saved") this.setState({ kind: "dirty" });
     if (this.timer !== null) this.timers.clear(this.timer);
     this.timer = this.timers.set(() => {
       this.timer = null;

@@ -183,8 +183,13 @@ function mergeNodes(state: EditorState, doc: Doc, select?: ReadonlySet<string>):
   const previous = new Map(state.nodes.map((n) => [n.id, n]));
   return doc.nodes.map((node) => {
     const before = previous.get(node.id);
+    // `doc` comes from toDocument, whose positions are fresh objects: compare their values.
     const same =
-      before && before.data === node.data && before.position === node.position && !select;
+      before &&
+      before.data === node.data &&
+      before.position.x === node.position.x &&
+      before.position.y === node.position.y &&
+      !select;
     const merged = same ? before : decorate(node, state.blocks, state.eventLabels, before);
     if (select) return { ...merged, selected: select.has(node.id) };
     return merged;
@@ -195,7 +200,14 @@ function mergeEdges(state: EditorState, doc: Doc): FlowEdge[] {
   const previous = new Map(state.edges.map((e) => [e.id, e]));
   return doc.edges.map((edge: DocEdge) => {
     const before = previous.get(edge.id);
-    if (before && before.source === edge.source && before.target === edge.target) return before;
+    if (
+      before &&
+      before.source === edge.source &&
+      (before.sourceHandle ?? null) === edge.sourceHandle &&
+      before.target === edge.target
+    ) {
+      return before;
+    }
     return {
       id: edge.id,
       source: edge.source,
@@ -359,8 +371,17 @@ export function createEditorStore(now: () => number = () => Date.now()) {
             dragging: true,
             history: record(state.history, snapshot(state), state.now()),
           });
-        } else if (ends) {
+        } else if (ends && state.dragging) {
           set({ nodes, dragging: false, changeCount: state.changeCount + 1 });
+        } else if (ends) {
+          // A move with no drag before it (arrow keys): a step of its own, one for presses
+          // in a row, like typing.
+          const key = `move:${moves.map((c) => c.id).join(",")}`;
+          set({
+            nodes,
+            history: record(state.history, snapshot(state), state.now(), key),
+            changeCount: state.changeCount + 1,
+          });
         } else {
           set({ nodes });
         }
@@ -385,12 +406,13 @@ export function createEditorStore(now: () => number = () => Date.now()) {
       onConnect(connection) {
         const state = get();
         if (state.readOnly || state.versionView) return;
-        const doc = connect(docOf(state), {
+        const before = docOf(state);
+        const doc = connect(before, {
           source: connection.source,
           sourceHandle: connection.sourceHandle ?? null,
           target: connection.target,
         });
-        if (doc.edges === state.edges || doc.edges.length === 0) return;
+        if (doc === before) return; // refused (into Start, or a block that is not there)
         change({ edges: mergeEdges(state, doc) });
       },
 

@@ -18,7 +18,7 @@ const CUSTOM_CHECKS: Record<string, CustomCheck> = {
     const event = typeof data.event === "string" ? data.event : "";
     const found = resolveEvent(ctx.events, event);
     return [
-      ...(found ? [] : customNameProblems(ctx.events, event)),
+      ...(found ? [] : customNameProblems(ctx.events, event, ctx.reserved)),
       ...eventFieldProblems(data, found, ctx.currencies),
     ];
   },
