@@ -509,6 +509,10 @@ def cpu_metrics(cdp: Any) -> dict[str, float]:
 def drag_and_save(page: Any, node_id: str, flow_id: int, steps: int) -> dict[str, Any]:
     """Drag ``node_id`` across the canvas in ``steps`` mouse moves, then wait for the autosave;
     the drag's frames and the save's figures."""
+    # A large flow opens at a readable zoom on its Start; the drag is measured with every block
+    # on screen (the worst case), as "Fit view" shows them.
+    page.get_by_role("button", name="Fit View").click()
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     geometry = page.evaluate(
         """(id) => {
           const node = document.querySelector(`.react-flow__node[data-id="${id}"]`);

@@ -347,7 +347,9 @@ def test_a_viewer_can_look_but_not_change_anything(
     sign_in(page, "vic")
     page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
     lead = block(page, "Log event: Lead submitted")
-    expect(lead).to_be_visible()
+    expect(lead).to_be_attached()
+    page.get_by_role("button", name="Fit View").click()
+    expect(lead).to_be_in_viewport()
     expect(page.get_by_role("complementary", name="Blocks")).to_have_count(0)
     expect(page.get_by_role("button", name="Publish")).to_have_count(0)
     expect(page.get_by_role("button", name="Undo")).to_have_count(0)
@@ -535,3 +537,103 @@ def test_a_new_block_type_needs_no_editor_change(
     nodes = from_db(lambda: Flow.objects.get(pk=flow.pk).document["nodes"])
     node = next(n for n in nodes if n["type"] == "coupon")
     assert node["data"] == {"code": "SPRING27", "kind": "forever", "percent": 20, "stackable": True}
+
+
+def test_copy_blocks_into_another_flow(
+    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User
+) -> None:
+    actor = Actor(user=lin)
+    source = services.flow_create(
+        tenant=workspace,
+        actor=actor,
+        page_id=bakery.pk,
+        name="Lead generation",
+        template="lead_generation",
+    )
+    target = services.flow_create(
+        tenant=workspace, actor=actor, page_id=bakery.pk, name="Second flow"
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page, "lin")
+    page.goto(f"/t/adas-bakery/flows/{source.pk}/")
+    block(page, "Ask a question: What's your email address?").locator(".block-head").click()
+    block(page, "Log event: Lead submitted").locator(".block-head").click(modifiers=[MOD])
+    expect(settings_panel(page)).to_contain_text("2 blocks selected")
+    page.keyboard.press(f"{MOD}+c")
+    page.goto(f"/t/adas-bakery/flows/{target.pk}/")
+    expect(block(page, "Start")).to_be_visible()
+    page.keyboard.press(f"{MOD}+v")
+    expect(block(page, "Ask a question: What's your email address?")).to_be_visible()
+    expect(block(page, "Log event: Lead submitted")).to_be_visible()
+    saved(page)
+    document = from_db(lambda: Flow.objects.get(pk=target.pk).document)
+    pasted = {n["id"]: n for n in document["nodes"] if n["type"] != "start"}
+    assert sorted(n["type"] for n in pasted.values()) == ["ask", "log_event"]
+    assert not set(pasted) & {"ask_email", "lead"}  # new ids, not the source's
+    # The wire between the two came along, between the new ids.
+    assert [(e["source"], e["target"]) for e in document["edges"]] == [
+        (
+            next(i for i, n in pasted.items() if n["type"] == "ask"),
+            next(i for i, n in pasted.items() if n["type"] == "log_event"),
+        )
+    ]
+    # Ctrl/Cmd+D duplicates what is selected; Ctrl/Cmd+Z takes it back.
+    page.keyboard.press(f"{MOD}+d")
+    expect(block(page, "Log event: Lead submitted")).to_have_count(2)
+    page.keyboard.press(f"{MOD}+z")
+    expect(block(page, "Log event: Lead submitted")).to_have_count(1)
+
+
+def test_the_editor_at_laptop_and_phone_width(
+    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User, screenshot_dir: Path
+) -> None:
+    flow = services.flow_create(
+        tenant=workspace,
+        actor=Actor(user=lin),
+        page_id=bakery.pk,
+        name="Lead generation",
+        template="lead_generation",
+    )
+    page.set_viewport_size({"width": 1366, "height": 800})
+    sign_in(page, "lin")
+    page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+    lead = block(page, "Log event: Lead submitted")
+    # The README's picture: the middle of the flow, its Log event block selected.
+    page.get_by_role("button", name="Fit View").click()
+    for _ in range(4):
+        page.wait_for_timeout(300)  # each zoom animates
+        page.get_by_role("button", name="Zoom In").click()
+    page.wait_for_timeout(300)
+    lead.locator(".block-head").click()
+    expect(settings_panel(page).get_by_role("combobox", name="Event")).to_have_value(
+        "Lead submitted"
+    )
+    page.screenshot(path=str(screenshot_dir / "editor.png"))
+
+    # A problem: the question emptied shows on the block, the field and in Problems.
+    block(page, "Ask a question: What are you looking for?").locator(".block-head").click()
+    settings_panel(page).get_by_role("combobox", name="Question").fill("")
+    expect(block(page, "Ask a question").get_by_label("1 problem")).to_be_visible()
+    expect(page.get_by_role("region", name="Problems")).to_contain_text(
+        "This is empty: fill it in."
+    )
+    page.screenshot(path=str(screenshot_dir / "editor-problem.png"))
+    # Publishing refuses, listing what to fix; nothing is published.
+    saved(page)
+    page.get_by_role("button", name="Publish").click()
+    dialog = page.get_by_role("dialog", name="Publish this flow")
+    dialog.get_by_role("button", name="Publish").click()
+    expect(dialog).to_contain_text("Fix these first; nothing was published:")
+    expect(dialog).to_contain_text("This is empty: fill it in.")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert not from_db(lambda: FlowVersion.objects.filter(flow=flow).exists())
+    page.get_by_role("button", name="Undo").click()
+    expect(block(page, "Ask a question: What are you looking for?")).to_be_visible()
+    saved(page)
+
+    # On a phone the editor stacks: no sideways scroll, the canvas first.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(block(page, "Log event: Lead submitted")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(screenshot_dir / "editor-phone.png"), full_page=True)

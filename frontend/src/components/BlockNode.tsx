@@ -21,6 +21,11 @@ function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
   // The handles wired now, as one string so the node re-renders only when they change.
   const wired = useEditor((s) => wiredHandles(s.versionView?.edges ?? s.edges).get(id) ?? "");
   const handles = handlesFor(block, data, new Set(wired.split(" ")));
+  // Each quick reply and button leads out on the right of its own row; the block's own ways
+  // out (Next, True/False) along its bottom.
+  const ownIds = new Set(block?.handles.map((h) => h.id));
+  const items = handles.filter((h) => !ownIds.has(h.id));
+  const own = handles.filter((h) => ownIds.has(h.id));
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;
   const summary = blockSummary(block, data, (key) => eventLabel[key]);
@@ -63,9 +68,26 @@ function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
       </div>
       {summary && <div className="block-summary">{summary}</div>}
       {!block && <div className="block-summary muted">Unknown block type “{type}”</div>}
-      {handles.length > 0 && (
+      {items.length > 0 && (
+        <ul className="block-items">
+          {items.map((handle) => (
+            <li className="block-item" key={handle.id}>
+              <span className="block-item-label">{handle.label}</span>
+              <Handle
+                type="source"
+                id={handle.id}
+                position={Position.Right}
+                isConnectable={!readOnly}
+                className="handle-item"
+                aria-label={`${handle.label} output`}
+              />
+            </li>
+          ))}
+        </ul>
+      )}
+      {own.length > 0 && (
         <div className="block-outs">
-          {handles.map((handle) => (
+          {own.map((handle) => (
             <div className="block-out" key={handle.id}>
               <span className="block-out-label">{handle.label}</span>
               <Handle

@@ -6,11 +6,14 @@ import {
   Controls,
   MiniMap,
   ReactFlow,
+  getNodesBounds,
+  getViewportForBounds,
+  useNodesInitialized,
   useReactFlow,
   useStore,
   type NodeTypes,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, type DragEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, type DragEvent } from "react";
 import { parseClip } from "../graph/ops";
 import { editorStore, useEditor, type FlowNode } from "../store/editor";
 import { BlockNode } from "./BlockNode";
@@ -22,6 +25,8 @@ export const PALETTE_MIME = "application/x-pagepulse-block";
 // re-renders the canvas) made all edges render again (benchmarks/editor.py).
 const MULTI_SELECTION_KEYS = ["Meta", "Control"];
 const FAR_ZOOM = 0.45;
+/** The least zoom a flow opens at: below it, the editor opens on Start instead of the whole. */
+const READABLE_ZOOM = 0.6;
 const FIT_VIEW_OPTIONS = { maxZoom: 1, padding: 0.2 };
 const PRO_OPTIONS = { hideAttribution: true };
 const DEFAULT_EDGE_OPTIONS = { type: "smoothstep" };
@@ -127,6 +132,32 @@ export function Canvas() {
     });
   }, [baseEdges, edgeMarks, chatPath]);
 
+  // Open on the whole flow when it fits readably, else at a readable zoom with Start at the top
+  // (people read a flow from its start; "Fit view" still shows everything).
+  const initialized = useNodesInitialized();
+  const placed = useRef(false);
+  useEffect(() => {
+    if (!initialized || placed.current) return;
+    const pane = document.querySelector(".canvas-pane")?.getBoundingClientRect();
+    const nodes = flow.getNodes();
+    if (!pane || !nodes.length) return;
+    placed.current = true;
+    const fit = getViewportForBounds(getNodesBounds(nodes), pane.width, pane.height, 0.1, 1, 0.2);
+    if (fit.zoom >= READABLE_ZOOM) {
+      void flow.setViewport(fit);
+      return;
+    }
+    const first =
+      nodes.find((n) => n.type === "start") ??
+      nodes.reduce((top, n) => (n.position.y < top.position.y ? n : top));
+    const width = first.measured?.width ?? 230;
+    void flow.setViewport({
+      zoom: READABLE_ZOOM,
+      x: pane.width / 2 - (first.position.x + width / 2) * READABLE_ZOOM,
+      y: 40 - first.position.y * READABLE_ZOOM,
+    });
+  }, [initialized, flow]);
+
   const centre = useCallback(() => {
     const pane = document.querySelector(".canvas-pane")?.getBoundingClientRect();
     if (!pane) return { x: 0, y: 0 };
@@ -170,7 +201,6 @@ export function Canvas() {
         deleteKeyCode={null}
         selectionKeyCode="Shift"
         multiSelectionKeyCode={MULTI_SELECTION_KEYS}
-        fitView
         fitViewOptions={FIT_VIEW_OPTIONS}
         minZoom={0.1}
         maxZoom={2}
