@@ -254,8 +254,8 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
         <div className="editor-centre">
           {versionView && (
             <div className="version-banner" role="status">
-              {comparing
-                ? `Changes in the draft since version ${versionView.number}: ${comparing.counts.added} added, ${comparing.counts.changed} changed, ${comparing.counts.removed} removed. Read-only.`
+              {comparing && versionView.against
+                ? `Changes in ${versionView.against} since version ${versionView.number}: ${comparing.counts.added} added, ${comparing.counts.changed} changed, ${comparing.counts.removed} removed. Read-only.`
                 : `Version ${versionView.number}, read-only.`}{" "}
               <button
                 type="button"

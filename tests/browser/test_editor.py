@@ -637,3 +637,61 @@ def test_the_editor_at_laptop_and_phone_width(
     expect(block(page, "Log event: Lead submitted")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(screenshot_dir / "editor-phone.png"), full_page=True)
+
+
+def test_compare_two_published_versions(
+    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User
+) -> None:
+    actor = Actor(user=lin)
+    flow = services.flow_create(
+        tenant=workspace,
+        actor=actor,
+        page_id=bakery.pk,
+        name="Lead generation",
+        template="lead_generation",
+    )
+    services.flow_publish(tenant=workspace, actor=actor, flow_id=flow.pk, note="", revision=1)
+    document = Flow.objects.get(pk=flow.pk).document
+    welcome = next(n for n in document["nodes"] if n["id"] == "welcome")
+    welcome["data"]["text"] = "Hello! Two quick questions first."
+    services.flow_update_draft(
+        tenant=workspace, actor=actor, flow_id=flow.pk, revision=1, document=document
+    )
+    services.flow_publish(tenant=workspace, actor=actor, flow_id=flow.pk, note="", revision=2)
+    sign_in(page, "lin")
+    page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+    page.get_by_role("button", name="Versions").click()
+    versions = page.get_by_role("region", name="Versions")
+    versions.get_by_label("Compare with").select_option(label="Version 2")
+    versions.get_by_role("button", name="Compare version 1 with version 2").click()
+    banner = page.get_by_role("status").filter(has_text="Changes in version 2 since version 1")
+    expect(banner).to_contain_text("0 added, 1 changed, 0 removed")
+    expect(block(page, "Send message: Hello! Two quick").locator(".block")).to_have_class(
+        re.compile("diff-changed")
+    )
+
+
+def test_leaving_with_unsaved_changes_asks_first(
+    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User
+) -> None:
+    flow = services.flow_create(
+        tenant=workspace, actor=Actor(user=lin), page_id=bakery.pk, name="X"
+    )
+    sign_in(page, "lin")
+    page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+    expect(block(page, "Start")).to_be_visible()
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # stay
+
+    page.on("dialog", answer)
+    page.get_by_label("Flow name").fill("Renamed")  # not saved yet: the save waits 0.7 s
+    page.get_by_role("link", name="All flows").click()
+    expect(page.get_by_label("Flow name")).to_be_visible()  # still here
+    assert asked == ["beforeunload"]
+    saved(page)
+    page.get_by_role("link", name="All flows").click()  # saved: leaves without asking
+    expect(page.get_by_role("heading", name="Flows")).to_be_visible()
+    assert asked == ["beforeunload"]

@@ -672,6 +672,7 @@ describe("showing a version", () => {
     state().showVersion({ number: 3, document: version() }, true);
     const view = state().versionView;
     expect(view?.number).toBe(3);
+    expect(view?.against).toBe("the draft");
     expect(view?.nodes.map((n) => n.id)).toEqual(["start", "msg", "ask", "if", "gone"]);
     expect(view?.edges.map((e) => e.id)).toEqual(["e1", "e2", "e9"]);
     expect(state().diff?.nodes).toEqual({
@@ -682,6 +683,23 @@ describe("showing a version", () => {
     });
     expect(state().diff?.edges).toEqual({ e9: "removed" });
     expect(view?.nodes.find((n) => n.id === "gone")?.ariaLabel).toBe("End");
+  });
+
+  it("compared with another version: that version is drawn, marked against the first", () => {
+    const later = version();
+    later.nodes = later.nodes.filter((n) => n.id !== "gone");
+    later.edges = later.edges.filter((e) => e.id !== "e9");
+    state().showVersion({ number: 2, document: version() }, { number: 5, document: later });
+    expect(state().versionView?.against).toBe("version 5");
+    expect(state().versionView?.nodes.map((n) => n.id)).toEqual([
+      ...later.nodes.map((n) => n.id),
+      "gone",
+    ]);
+    expect(state().diff?.nodes).toEqual({ gone: "removed" });
+    expect(state().diff?.edges).toEqual({ e9: "removed" });
+    // The draft is untouched and still what Back to the draft shows.
+    state().showVersion(null, false);
+    expect(state().versionView).toBeNull();
   });
 
   it("open: shows the version itself, read-only, and closing brings the draft back", () => {

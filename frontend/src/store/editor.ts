@@ -61,6 +61,8 @@ export interface VersionView {
   number: number;
   nodes: FlowNode[];
   edges: FlowEdge[];
+  /** What the version is compared with ("the draft", "version 3"), or null: shown as it is. */
+  against: string | null;
 }
 
 export interface ChatOverlay {
@@ -128,7 +130,12 @@ export interface EditorActions {
   selectOnly(nodeId: string | null): void;
   setServerProblems(problems: Problem[], atChange: number): void;
   setChat(chat: ChatOverlay): void;
-  showVersion(view: { number: number; document: FlowDocument } | null, compare: boolean): void;
+  /** Show a version read-only: as it is, or (`compare`) what changed from it to the draft
+   * (`true`) or to another version. */
+  showVersion(
+    view: { number: number; document: FlowDocument } | null,
+    compare: boolean | { number: number; document: FlowDocument },
+  ): void;
 }
 
 export type EditorStore = EditorState & EditorActions;
@@ -628,23 +635,25 @@ export function createEditorStore(now: () => number = () => Date.now()) {
               number: view.number,
               nodes: view.document.nodes.map((n) => decorate(n, state.blocks, state.eventLabels)),
               edges: view.document.edges.map((e) => ({ ...e })),
+              against: null,
             },
             diff: null,
           });
           return;
         }
-        // Compared: the draft as it is, with the blocks and wires the version had and the
-        // draft lost drawn as ghosts, each marked.
-        const draft = docOf(state);
-        const diff = diffDocuments(view.document, draft);
-        const nodes = [...draft.nodes, ...diff.removedNodes].map((n) =>
+        // Compared: the later document as it is, with the blocks and wires the version had and
+        // it lost drawn as ghosts, each marked.
+        const later = compare === true ? docOf(state) : compare.document;
+        const against = compare === true ? "the draft" : `version ${compare.number}`;
+        const diff = diffDocuments(view.document, later);
+        const nodes = [...later.nodes, ...diff.removedNodes].map((n) =>
           decorate(n, state.blocks, state.eventLabels),
         );
         const ids = new Set(nodes.map((n) => n.id));
-        const edges = [...draft.edges, ...diff.removedEdges]
+        const edges = [...later.edges, ...diff.removedEdges]
           .filter((e) => ids.has(e.source) && ids.has(e.target))
           .map((e) => ({ ...e }));
-        set({ versionView: { number: view.number, nodes, edges }, diff });
+        set({ versionView: { number: view.number, nodes, edges, against }, diff });
       },
     };
   });
