@@ -6,7 +6,6 @@ import {
   Controls,
   MiniMap,
   ReactFlow,
-  getNodesBounds,
   getViewportForBounds,
   useNodesInitialized,
   useReactFlow,
@@ -28,7 +27,6 @@ const FAR_ZOOM = 0.45;
 /** The least zoom a flow opens at: below it, the editor opens on Start instead of the whole. */
 const READABLE_ZOOM = 0.6;
 const FIT_VIEW_OPTIONS = { maxZoom: 1, padding: 0.2 };
-const PRO_OPTIONS = { hideAttribution: true };
 const DEFAULT_EDGE_OPTIONS = { type: "smoothstep" };
 
 /** Whether a key press belongs to a field the person is typing in. */
@@ -142,7 +140,14 @@ export function Canvas() {
     const nodes = flow.getNodes();
     if (!pane || !nodes.length) return;
     placed.current = true;
-    const fit = getViewportForBounds(getNodesBounds(nodes), pane.width, pane.height, 0.1, 1, 0.2);
+    const fit = getViewportForBounds(
+      flow.getNodesBounds(nodes),
+      pane.width,
+      pane.height,
+      0.1,
+      1,
+      0.2,
+    );
     if (fit.zoom >= READABLE_ZOOM) {
       void flow.setViewport(fit);
       return;
@@ -202,9 +207,9 @@ export function Canvas() {
         selectionKeyCode="Shift"
         multiSelectionKeyCode={MULTI_SELECTION_KEYS}
         fitViewOptions={FIT_VIEW_OPTIONS}
+        attributionPosition="top-right"
         minZoom={0.1}
         maxZoom={2}
-        proOptions={PRO_OPTIONS}
         defaultEdgeOptions={DEFAULT_EDGE_OPTIONS}
       >
         <Background gap={24} />
