@@ -60,6 +60,8 @@ def _status_tabs(params: QueryDict, counts: dict[str, int]) -> list[dict[str, An
     rest = _without(params, "status")
     tabs = []
     for status in stats.STATUS_ORDER:
+        if status == EventStatus.TEST and params.get("test") != "true" and status not in chosen:
+            continue  # test events are listed only under "Test events"
         link = rest.copy()
         link["status"] = status
         tabs.append(

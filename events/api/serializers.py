@@ -225,10 +225,17 @@ class EventsLogSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class LoggedEventBriefSerializer(serializers.ModelSerializer[LoggedEvent]):
+    reason = serializers.SerializerMethodField(
+        help_text="Why the event is not sent (status kept, test or blocked); empty otherwise."
+    )
+
     class Meta:
         model = LoggedEvent
-        fields = ["id", "psid", "event", "status", "test", "created_at"]
+        fields = ["id", "psid", "event", "status", "reason", "test", "created_at"]
         read_only_fields = fields
+
+    def get_reason(self, event: LoggedEvent) -> str:
+        return redact(event.last_error)
 
 
 class EventsLoggedSerializer(serializers.Serializer[dict[str, Any]]):

@@ -131,13 +131,15 @@
       const name = el("a", "", event.event);
       name.href = eventUrl.replace(/0\/$/, `${event.id}/`);
       item.append(name, " ", el("span", "badge test", "test"), " ");
-      item.append(el("span", `badge st-${event.status}`, event.status));
+      item.append(el("span", `badge st-${event.status}`, event.status_label || event.status));
       // By key: PostgreSQL's jsonb keeps no order of its own, so the list must not rely on one.
       const params = Object.entries(event.params)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([key, value]) => `${key}: ${value}`);
       if (event.value !== null) params.push(`value: ${event.value} ${event.currency}`.trim());
       if (params.length) item.append(el("small", "muted", params.join(" · ")));
+      // Why it is not sent (a test event, one kept in Pagepulse, one its transport refuses).
+      if (event.reason) item.append(el("small", "reason", event.reason));
       item.append(el("small", "muted", `from ${event.node_id}`));
       list.append(item);
     }

@@ -178,6 +178,8 @@ def test_counts_by_status_ignore_the_status_filter_and_keep_the_others(tenant, s
         "blocked": 0,
         "failed": 1,
         "dead": 0,
+        "not_sent": 0,
+        "kept": 0,
     }
     html = response.content.decode()
     assert re.search(r'class="tab st-failed active"', html)

@@ -152,7 +152,10 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
             "params": {"need": "A quote", "timeline": "This month", "channel": "Email"},
             "value": None,
             "currency": "",
-            "status": "pending",
+            "status": "test",
+            "status_label": "Test, not sent",
+            "reason": "Test event: stored in Pagepulse and not sent to Facebook. To send test "
+            "events too, turn on “Send test events to Facebook” in the workspace's Settings.",
             "test": True,
             "node_id": "lead",
             "new": True,
@@ -160,7 +163,7 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
         }
     ]
     assert (event.tenant, event.page, event.psid) == (tenant, page, psid)
-    assert (event.test, event.source, event.status) == (True, EventSource.TEST_CHAT, "pending")
+    assert (event.test, event.source, event.status) == (True, EventSource.TEST_CHAT, "test")
     assert event.idempotency_key == f"test-chat:{session}:lead:13"
     assert event.source_ref == f"test chat {session}, flow {lead_flow.pk} draft, node lead"
     conversation = Conversation.objects.get()
@@ -173,7 +176,7 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
 def test_test_events_are_not_delivered(editor, lead_flow, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         walk_to_the_lead(editor, lead_flow)
-    assert LoggedEvent.objects.get().status == EventStatus.PENDING
+    assert LoggedEvent.objects.get().status == EventStatus.TEST  # "Test, not sent"
     assert callbacks == []  # no delivery enqueued
 
 
