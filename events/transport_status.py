@@ -226,6 +226,7 @@ def held_reason(transport: str) -> str:
 MAPS = "maps"
 CANNOT_MAP = "cannot_map"
 NEEDS_CHANGE = "needs_change"
+MOVE_OUTCOMES = (MAPS, CANNOT_MAP, NEEDS_CHANGE)
 
 
 @dataclass(frozen=True)

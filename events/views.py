@@ -236,8 +236,8 @@ def replay(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     else:
         messages.warning(
             request,
-            "Nothing was replayed: only dead, failed or blocked events can be, and these are "
-            "not (any more).",
+            "Nothing was replayed: only dead, failed, blocked or not-sent events can be, and "
+            "these are not (any more).",
         )
     return _back(request, tenant)
 

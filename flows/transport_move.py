@@ -109,6 +109,19 @@ class MoveReport:
     def can_move(self, *, keep_unsendable: bool) -> bool:
         return not self.at_risk(keep_unsendable=keep_unsendable)
 
+    @property
+    def can_move_plain(self) -> bool:
+        return self.can_move(keep_unsendable=False)
+
+    @property
+    def can_move_keeping(self) -> bool:
+        return self.can_move(keep_unsendable=True)
+
+    @property
+    def cannot_map_published(self) -> list[BlockMove]:
+        """Published blocks the tick would keep in Pagepulse."""
+        return [b for b in self.blocks if b.published and b.move.outcome == CANNOT_MAP]
+
     def as_dict(self) -> dict[str, Any]:
         def count(outcome: str, *, published: bool | None = None) -> int:
             return sum(

@@ -22,6 +22,8 @@ ACTIVE = "active"
 RETIRED = "retired"
 KEPT = "kept"
 DELIVERED = "delivered"
+STATES = (ACTIVE, RETIRED)
+CUSTOM_EVENT_FATES = (DELIVERED, KEPT)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, Tenant, Transport
 from tenants.permissions import Role
-from tenants.transports import ACTIVE, DELIVERED, KEPT, RETIRED, transport_status
+from tenants.transports import CUSTOM_EVENT_FATES, STATES, transport_status
 
 
 class TenantSerializer(serializers.ModelSerializer[Tenant]):
@@ -110,7 +110,7 @@ class TransportStatusSerializer(serializers.Serializer[Any]):
 
     transport = serializers.ChoiceField(choices=Transport.choices)
     state = serializers.ChoiceField(
-        choices=[ACTIVE, RETIRED], help_text="retired once Facebook stopped serving it."
+        choices=list(STATES), help_text="retired once Facebook stopped serving it."
     )
     label = serializers.CharField(help_text="Its name in plain words.")  # type: ignore[assignment]
     technical = serializers.CharField(help_text="Technical name, Graph version and endpoint.")
@@ -126,7 +126,7 @@ class TransportStatusSerializer(serializers.Serializer[Any]):
     message = serializers.CharField(help_text="What this means, and what to do.")
     use_instead = serializers.ChoiceField(choices=Transport.choices, allow_null=True)
     custom_events = serializers.ChoiceField(
-        choices=[DELIVERED, KEPT],
+        choices=list(CUSTOM_EVENT_FATES),
         help_text="kept: custom events are kept in Pagepulse (status kept), never sent.",
     )
     custom_events_message = serializers.CharField()
