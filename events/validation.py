@@ -233,6 +233,13 @@ def _check_param(
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         message = f"{key}: a parameter value is text or a number, not {_kind(value)}."
         return Problem(where, message, "invalid_value")
+    param = (found.param(key) if found else None) or catalog.standard_param(key)
+    if param is not None and transport is not None and transport not in param.transports:
+        message = (
+            f"{key} ({param.label}) is a parameter of {', '.join(param.transports)}; "
+            f"{transport} does not take it. Remove it."
+        )
+        return Problem(where, message, "not_on_transport")
     if templated and is_template(value):
         return None
     if isinstance(value, float | Decimal) and not math.isfinite(value):
@@ -243,15 +250,8 @@ def _check_param(
             f"{MAX_VALUE_LENGTH}. Shorten it."
         )
         return Problem(where, message, "too_long")
-    param = (found.param(key) if found else None) or catalog.standard_param(key)
     if param is None:
         return None
-    if transport is not None and transport not in param.transports:
-        message = (
-            f"{key} ({param.label}) is a parameter of {', '.join(param.transports)}; "
-            f"{transport} does not take it. Remove it."
-        )
-        return Problem(where, message, "not_on_transport")
     reason = _type_problem(param, value)
     if reason is not None:
         return Problem(where, f"{key} ({param.label}) {reason}.", "invalid_value")
