@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 import responses
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from events.models import EventStatus, LoggedEvent
 from flows.models import FlowStatus
@@ -16,7 +16,7 @@ from tenants.models import AuditAction, AuditEvent, ConnectedPage, Transport
 from tenants.permissions import Role
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import FlowFactory, edge, node, published_flow
-from tests.tenants.factories import ConnectedPageFactory
+from tests.tenants.factories import ConnectedPageFactory, member
 
 pytestmark = pytest.mark.django_db
 
@@ -310,7 +310,6 @@ def test_a_switch_that_breaks_nothing_goes_through(client_for, tenant, bakery):
 
 
 def test_the_pages_screen_refuses_the_switch_with_the_same_words(client, tenant, bakery):
-    from tests.tenants.factories import member
 
     bakery.dataset_id = DATASET
     bakery.save()
@@ -400,3 +399,28 @@ def test_events_of_a_retired_page_are_held_with_the_reason(tenant, bakery):
         "Facebook stopped serving the Events API for Business Messaging (page_activities)"
     )
     assert ConnectedPage.objects.get(pk=bakery.pk).transport == Transport.PAGE_ACTIVITIES
+
+
+def test_the_move_screen_lists_the_dry_run_and_is_404_for_another_workspace(
+    client, tenant, other_tenant, bakery, bookings
+):
+
+    client.force_login(member(tenant, Role.ADMIN).user)
+    response = client.get(f"/t/{tenant.slug}/pages/{bakery.pk}/move/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Move “Ada&#x27;s Bakery” to the Conversions API" in html
+    assert html.count('data-outcome="cannot_map"') == 2
+    assert "Keep those events in Pagepulse only" in html
+    bakery.refresh_from_db()
+    assert bakery.dataset_id == ""  # looking changes nothing; the dry run proper is a POST
+
+    theirs = ConnectedPageFactory(tenant=other_tenant, transport=Transport.PAGE_ACTIVITIES)
+    assert client.get(f"/t/{tenant.slug}/pages/{theirs.pk}/move/").status_code == 404
+    assert (
+        client.post(f"/t/{tenant.slug}/pages/{theirs.pk}/move/", {"confirm": "1"}).status_code
+        == 404
+    )
+    viewer = Client()
+    viewer.force_login(member(tenant, Role.VIEWER).user)
+    assert viewer.get(f"/t/{tenant.slug}/pages/{bakery.pk}/move/").status_code == 403
