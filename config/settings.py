@@ -329,6 +329,9 @@ SPECTACULAR_SETTINGS = {
         "FlowStatusEnum": "flows.models.FlowStatus",
         "EventStatusEnum": "events.models.EventStatus",
         "ConversationStatusEnum": "flows.models.ConversationStatus",
+        "MoveOutcomeEnum": "events.transport_status.MOVE_OUTCOMES",
+        "TransportStateEnum": "tenants.transports.STATES",
+        "CustomEventsEnum": "tenants.transports.CUSTOM_EVENT_FATES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from events.api import urls as events_api
+from flows import views as flows_views
 from flows.api import urls as flows_api
 from flows.webhooks import messenger_webhook
 
@@ -13,6 +14,7 @@ urlpatterns = [
     path("t/<slug:slug>/flows/", include("flows.urls")),
     path("t/<slug:slug>/events/", include("events.urls")),
     path("t/<slug:slug>/handoffs/", include("flows.handoffs_urls")),
+    path("t/<slug:slug>/pages/<int:page_pk>/move/", flows_views.page_move, name="page_move"),
     path("api/v1/", include("tenants.api.urls")),
     path("api/v1/", include(events_api.urlpatterns)),
     path("api/v1/", include(flows_api.urlpatterns)),

@@ -32,7 +32,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from events import policy, ratelimit
+from events import policy, ratelimit, transport_status, validation
 from events.models import (
     DUE_STATUSES,
     DeliveryAttempt,
@@ -109,6 +109,8 @@ def page_block_reason(page: ConnectedPage) -> str:
             f"Japan, and this workspace is in {page.tenant.country.name}. Switch the Page to "
             "the Conversions API and its events are sent."
         )
+    if held := transport_status.held_reason(page.transport):
+        return held
     if page.transport == Transport.CONVERSIONS_API and not page.dataset_id:
         return (
             "The Page has no Conversions API dataset yet. Connect it again with Facebook and "
@@ -139,6 +141,8 @@ class DeliveryReport:
     failed: int = 0
     dead: int = 0
     blocked: int = 0
+    not_sent: int = 0
+    kept: int = 0
     released: int = 0
     postponed: int = 0
     calls: int = 0
@@ -260,8 +264,18 @@ def _deliver_claim(
     now = timezone.now()
     sendable = []
     for event in batch.events:
-        if reason := unsendable_reason(event, transport=page.transport, now=now):
-            report.failed += _finish(batch.token, [event.pk], EventStatus.FAILED, reason, now)
+        # The Page's transport may have changed since the event was logged: a name it refuses
+        # is kept (Conversions API) and anything else it cannot take is not sent, with why.
+        if kept := validation.kept_reason(event.event, page.transport):
+            report.kept += _finish(batch.token, [event.pk], EventStatus.KEPT, kept, now)
+        elif reason := unsendable_reason(event, transport=page.transport, now=now):
+            report.not_sent += _finish(
+                batch.token,
+                [event.pk],
+                EventStatus.NOT_SENT,
+                reason,
+                now,
+            )
         else:
             sendable.append(event)
     if not sendable:
@@ -581,6 +595,7 @@ class SweepReport:
     dead: int = 0
     released: int = 0
     enqueued: int = 0
+    tests_unsent: int = 0
 
 
 def sweep_due(*, now: datetime | None = None) -> SweepReport:
@@ -598,6 +613,12 @@ def sweep_due(*, now: datetime | None = None) -> SweepReport:
     report.taken_back = _release(
         expired, now, first_failed_at=Coalesce(F("first_failed_at"), Value(now))
     )
+    if not settings.EVENTS_DELIVER_TEST_EVENTS:
+        # Test events logged while their workspace sent them, which stopped since: they will
+        # not be sent, so they say so instead of waiting as "pending" forever.
+        report.tests_unsent = LoggedEvent.objects.filter(
+            status=EventStatus.PENDING, test=True, tenant__deliver_test_events=False
+        ).update(status=EventStatus.TEST, last_error=validation.TEST_REASON, updated_at=now)
     held = LoggedEvent.objects.filter(status=EventStatus.BLOCKED).values("page_id")
     for page in ConnectedPage.objects.filter(pk__in=held, status=PageStatus.ACTIVE).select_related(
         "tenant"
@@ -611,6 +632,6 @@ def sweep_due(*, now: datetime | None = None) -> SweepReport:
     for tenant_id, page_id in pages:
         enqueue_delivery(tenant_id=tenant_id, page_id=page_id, force=True)
         report.enqueued += 1
-    if report.taken_back or report.dead or report.released or report.enqueued:
+    if any(report.__dict__.values()):
         logger.info("events.delivery.sweep", extra=report.__dict__)
     return report

@@ -144,8 +144,10 @@ class EventFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-fil
 
     def filter_queryset(self, queryset: QuerySet[LoggedEvent]) -> QuerySet[LoggedEvent]:
         filtered: QuerySet[LoggedEvent] = super().filter_queryset(queryset)
-        # Test events stay out of every list unless asked for: they are not real customers.
-        if self.form.cleaned_data.get("test") is None:
+        # Test events stay out of every list unless asked for (test=true, or their own
+        # status "test"): they are not real customers.
+        asked = self.form.cleaned_data.get("status") or []
+        if self.form.cleaned_data.get("test") is None and EventStatus.TEST not in asked:
             filtered = filtered.filter(test=False)
         return filtered
 

@@ -23,10 +23,22 @@ class EventStatus(models.TextChoices):
     DEAD = "dead", "Dead"
     FAILED = "failed", "Failed"
     BLOCKED = "blocked", "Blocked"
+    # Never sent, each with its reason in last_error (nothing is dropped without a status):
+    NOT_SENT = "not_sent", "Not sent"  # the Page's transport cannot carry it as logged
+    KEPT = "kept", "Kept in Pagepulse"  # a name the Conversions API refuses: kept, by design
+    TEST = "test", "Test, not sent"  # a test event the workspace does not send
 
 
-# States a person can replay (DESIGN.md §7): each ended without reaching Facebook.
-REPLAYABLE_STATUSES = (EventStatus.DEAD, EventStatus.FAILED, EventStatus.BLOCKED)
+# States a person can replay (DESIGN.md §7): each ended without reaching Facebook, for a cause
+# that may have been fixed since (a not_sent event goes out once its Page's transport takes it).
+REPLAYABLE_STATUSES = (
+    EventStatus.DEAD,
+    EventStatus.FAILED,
+    EventStatus.BLOCKED,
+    EventStatus.NOT_SENT,
+)
+# States that are never sent and say why in last_error.
+UNSENT_STATUSES = (EventStatus.NOT_SENT, EventStatus.KEPT, EventStatus.TEST)
 # States a worker claims once `next_attempt_at` has passed.
 DUE_STATUSES = (EventStatus.PENDING, EventStatus.RETRYING)
 

@@ -9,6 +9,7 @@ delivery is enqueued when it commits. See events/README.md "Delivery lifecycle".
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from events import catalog, validation
+from events import catalog, transport_status, validation
 from events.delivery import delivers_test_events, enqueue_delivery, page_block_reason
 from events.exceptions import InvalidEvents, NoEvents, TooManyEvents
 from events.models import REPLAYABLE_STATUSES, EventStatus, LoggedEvent
@@ -36,6 +37,7 @@ MAX_EVENTS_PER_REQUEST = 1000
 MAX_FUTURE_SKEW = timedelta(minutes=10)
 """An ``event_time`` further ahead than this is a mistake (milliseconds sent as seconds)."""
 MAX_PSID_LENGTH = 64
+EVENT_NAME_MAX_LENGTH = LoggedEvent._meta.get_field("event").max_length or 64
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ def log_events(
     api_key: ApiKey | None = None,
     source_ref: str = "",
     test: bool = False,
+    record_unsendable: bool = False,
 ) -> list[LoggedEvent]:
     """Log ``events`` for one Messenger user of ``page``; see ``log_event_batch``."""
     return log_event_batch(
@@ -80,6 +83,7 @@ def log_events(
         api_key=api_key,
         source_ref=source_ref,
         test=test,
+        record_unsendable=record_unsendable,
     )
 
 
@@ -93,16 +97,22 @@ def log_event_batch(
     api_key: ApiKey | None = None,
     source_ref: str = "",
     test: bool = False,
+    record_unsendable: bool = False,
 ) -> list[LoggedEvent]:
     """Validate and write the events of several Messenger users of one Page, in order.
 
     Raises ``TooManyEvents`` (more than 1,000), ``NoEvents``, or ``InvalidEvents`` (indexed
-    across the whole batch) and writes nothing. The same ``idempotency_key`` for the same
-    tenant returns the events it logged the first time and writes nothing, also when two
-    requests race (the unique constraint decides). Events of a Page that cannot deliver now
-    (needs re-authorization, its region has no transport, ...) are written ``blocked`` with
-    the reason. Test events are stored and sent only where ``delivers_test_events`` says so (the workspace's
-    switch, or ``EVENTS_DELIVER_TEST_EVENTS``).
+    across the whole batch) and writes nothing. With ``record_unsendable`` (a flow's events,
+    and the test chat's: a Messenger user cannot be told "400") an event that fails validation
+    is written instead with status ``not_sent`` and the reasons, never dropped. The same
+    ``idempotency_key`` for the same tenant returns the events it logged the first time and
+    writes nothing, also when two requests race (the unique constraint decides).
+
+    Every row gets a status that says what becomes of it, with the reason in ``last_error``:
+    ``not_sent`` (see above), ``kept`` (a name the Conversions API refuses: kept in Pagepulse,
+    never sent), ``test`` (a test event the workspace does not send: ``delivers_test_events``),
+    ``blocked`` (the Page cannot deliver now: needs re-authorization, its region or Facebook
+    has no transport for it, ...; sent once that is fixed) or ``pending``.
     """
     if page.tenant_id != tenant.pk:
         raise NotFound("No such Page in this workspace.")
@@ -124,36 +134,49 @@ def log_event_batch(
 
     now = timezone.now()
     problems = _problems(batch, transport=page.transport, now=now)
-    if problems:
+    if problems and not record_unsendable:
         raise InvalidEvents(problems)
 
     blocked = page_block_reason(page)
-    rows = [
-        LoggedEvent(
-            tenant=tenant,
-            page=page,
-            psid=item.psid,
-            event=catalog.canonical_event(event.event),
-            params=dict(event.params),
-            value=event.value,
-            currency=event.currency,
-            logging_target=event.logging_target or "page",
-            event_time=_aware(event.event_time) if event.event_time else now,
-            source=source,
-            source_ref=source_ref,
-            api_key=api_key,
-            idempotency_key=idempotency_key,
-            idempotency_index=index,
+    sends_tests = delivers_test_events(tenant)
+    rows = []
+    pairs = [(item.psid, event) for item in batch for event in item.events]
+    for index, (psid, event) in enumerate(pairs):
+        status, reason = _outcome(
+            event,
+            problems=problems.get(index, []),
+            transport=page.transport,
             test=test,
-            status=EventStatus.BLOCKED if blocked and not test else EventStatus.PENDING,
-            last_error="" if test else blocked,
-            next_attempt_at=now,
-            created_at=now,
+            sends_tests=sends_tests,
+            blocked=blocked,
         )
-        for index, (item, event) in enumerate(
-            (item, event) for item in batch for event in item.events
+        rows.append(
+            LoggedEvent(
+                tenant=tenant,
+                page=page,
+                psid=str(psid)[:MAX_PSID_LENGTH],
+                event=_stored_name(event.event),
+                params=_stored_params(event.params),
+                value=_stored_value(event.value),
+                currency=event.currency if validation.is_valid_currency(event.currency) else "",
+                logging_target=event.logging_target
+                if event.logging_target in validation.LOGGING_TARGETS
+                else "page",
+                event_time=_aware(event.event_time)
+                if isinstance(event.event_time, datetime)
+                else now,
+                source=source,
+                source_ref=source_ref,
+                api_key=api_key,
+                idempotency_key=idempotency_key,
+                idempotency_index=index,
+                test=test,
+                status=status,
+                last_error=reason,
+                next_attempt_at=now,
+                created_at=now,
+            )
         )
-    ]
     try:
         with transaction.atomic():
             created = LoggedEvent.objects.bulk_create(rows)
@@ -162,8 +185,9 @@ def log_event_batch(
         if idempotency_key is not None and (existing := _logged_with(tenant, idempotency_key)):
             return existing
         raise
-    if not blocked and (not test or delivers_test_events(tenant)):
+    if any(row.status == EventStatus.PENDING for row in created):
         enqueue_delivery(tenant_id=tenant.pk, page_id=page.pk)
+    counts = Counter(row.status for row in created)
     logger.info(
         "events.logged",
         extra={
@@ -172,10 +196,69 @@ def log_event_batch(
             "count": len(created),
             "source": source,
             "test": test,
-            "blocked": bool(blocked),
+            "blocked": counts[EventStatus.BLOCKED],
+            "not_sent": counts[EventStatus.NOT_SENT],
+            "kept": counts[EventStatus.KEPT],
         },
     )
     return created
+
+
+def _outcome(
+    event: EventInput,
+    *,
+    problems: Sequence[Mapping[str, Any]],
+    transport: str,
+    test: bool,
+    sends_tests: bool,
+    blocked: str,
+) -> tuple[str, str]:
+    """The status a new event starts in, and the reason when it is not ``pending``."""
+    if problems:
+        return EventStatus.NOT_SENT, " ".join(str(problem["message"]) for problem in problems)
+    if kept := validation.kept_reason(event.event, transport):
+        return EventStatus.KEPT, kept
+    if test and not sends_tests:
+        return EventStatus.TEST, validation.TEST_REASON
+    if blocked:
+        return EventStatus.BLOCKED, blocked
+    return EventStatus.PENDING, ""
+
+
+def _stored_name(event: object) -> str:
+    """The event's name as the row keeps it (a not_sent row keeps even a bad name, cut to fit)."""
+    name = event if isinstance(event, str) else repr(event)
+    return catalog.canonical_event(name)[:EVENT_NAME_MAX_LENGTH]
+
+
+MAX_STORED_VALUE = Decimal(10) ** 14
+
+
+def _stored_value(value: object) -> Decimal | None:
+    """The value as its column keeps it; a not_sent row's value that is no number is None."""
+    if (
+        value is None
+        or isinstance(value, bool)
+        or not isinstance(value, Decimal | int | float | str)
+    ):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        return None
+    if not number.is_finite() or abs(number) >= MAX_STORED_VALUE:
+        return None
+    return number
+
+
+def _stored_params(params: object) -> dict[str, Any]:
+    """The parameters as JSON can keep them (a not_sent row's odd values as their text)."""
+    if not isinstance(params, Mapping):
+        return {}
+    return {
+        str(key): value if isinstance(value, str | int | float) else str(value)
+        for key, value in params.items()
+    }
 
 
 def _logged_with(tenant: Tenant, idempotency_key: str) -> list[LoggedEvent]:
@@ -295,3 +378,64 @@ def events_replay(
         "events.replayed", extra={"tenant_id": tenant.pk, "count": count, "actor": actor.label}
     )
     return count
+
+
+@dataclass(frozen=True)
+class MovedEvents:
+    """What a transport move did to a Page's waiting events."""
+
+    mapped: int
+    kept: int
+    not_sent: int
+
+
+def events_move_transport(
+    *, tenant: Tenant, page: ConnectedPage, source: str, target: str
+) -> MovedEvents:
+    """Carry the Page's waiting events (pending, retrying, blocked) over to ``target``.
+
+    Call it in the transaction that switches ``page`` from ``source`` to ``target``. Events are stored by
+    their logical key, so one the new transport carries goes out there under its name there
+    (``fb_mobile_purchase`` as ``Purchase``); one it has no name for is ``kept``, and one it
+    refuses otherwise is ``not_sent``, each with the reason. Delivery is enqueued on commit.
+    """
+    waiting = LoggedEvent.objects.for_tenant(tenant).filter(
+        page=page, status__in=(EventStatus.PENDING, EventStatus.RETRYING, EventStatus.BLOCKED)
+    )
+    outcomes: dict[tuple[str, tuple[str, ...], str], transport_status.EventMove] = {}
+    ids: dict[tuple[str, str], list[int]] = {}
+    rows = waiting.order_by().values_list("pk", "event", "params", "logging_target")
+    for pk, event, params, logging_target in rows.iterator(chunk_size=2000):
+        key = (event, tuple(sorted(params or {})), logging_target)
+        if key not in outcomes:
+            outcomes[key] = transport_status.event_move(
+                event=event,
+                target=target,
+                source=source,
+                params=dict.fromkeys(key[1], "{{value}}"),
+                logging_target=logging_target,
+                templated=True,
+            )
+        move = outcomes[key]
+        ids.setdefault((move.outcome, move.message), []).append(pk)
+    counts = Counter[str]()
+    now = timezone.now()
+    for (outcome, message), pks in ids.items():
+        if outcome == transport_status.MAPS:
+            counts[outcome] += len(pks)
+            continue
+        status, reason = (
+            (EventStatus.KEPT, message)
+            if outcome == transport_status.CANNOT_MAP
+            else (EventStatus.NOT_SENT, message)
+        )
+        counts[outcome] += waiting.filter(pk__in=pks).update(
+            status=status, last_error=reason, claim_token="", updated_at=now
+        )
+    if counts[transport_status.MAPS]:
+        enqueue_delivery(tenant_id=tenant.pk, page_id=page.pk)
+    return MovedEvents(
+        mapped=counts[transport_status.MAPS],
+        kept=counts[transport_status.CANNOT_MAP],
+        not_sent=counts[transport_status.NEEDS_CHANGE],
+    )

@@ -30,6 +30,9 @@ STATUS_ORDER: tuple[str, ...] = (
     EventStatus.BLOCKED,
     EventStatus.FAILED,
     EventStatus.DEAD,
+    EventStatus.NOT_SENT,
+    EventStatus.KEPT,
+    EventStatus.TEST,
 )
 # The catalog's key for a lead (DESIGN.md §6): the overview charts leads on their own.
 LEAD_EVENT = "lead_submitted"

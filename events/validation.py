@@ -4,8 +4,10 @@ Facebook's rules come from the reference (section 2.4 and section 10): names and
 keys match the ``_eventName`` regex, at most 25 parameters, values are strings or numbers of at
 most 100 characters, and a value needs an ISO 4217 currency. Pagepulse adds: no custom key
 starting with ``_`` (Facebook's internal fields), no event Facebook logs itself
-(``fb_messenger_bot_*``), ``fb_`` names kept for Facebook's standard events, and custom names
-only on transports that take them. Every message says what is wrong and how to fix it.
+(``fb_messenger_bot_*``), ``fb_`` names kept for Facebook's standard events. On the Conversions
+API a custom name (or a standard event it has no name for) is not an error: the event is kept in
+Pagepulse and never sent (``kept_reason``, ``event_warnings``). Every message says what is wrong
+and how to fix it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ LOGGING_TARGETS = ("page", "app_and_page", "app")
 TEMPLATE_RE = re.compile(r"\{\{\s*[^{}\s][^{}]*\}\}")
 NAME_RULE = (
     "1 to 40 characters: letters, digits, _, - and spaces, not starting with a space or hyphen"
+)
+
+# Reasons of events that are never sent (LoggedEvent.last_error), shown in the delivery log.
+TEST_REASON = (
+    "Test event: stored in Pagepulse and not sent to Facebook. To send test events too, turn on "
+    "“Send test events to Facebook” in the workspace's Settings."
 )
 
 
@@ -66,6 +74,10 @@ def _alternatives(event: catalog.CatalogEvent, transport: str) -> str:
     return f"Pick one of its {len(catalog.for_transport(transport))} standard events"
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def _check_event(
     event: object, transport: str | None
 ) -> tuple[list[Problem], catalog.CatalogEvent | None]:
@@ -88,7 +100,11 @@ def _check_event(
         return [Problem("event", message, "reserved")], None
     found = catalog.resolve(event)
     if found is not None:
-        if transport is not None and found.name_for(transport) is None:
+        if (
+            transport is not None
+            and found.name_for(transport) is None
+            and catalog.custom_events_allowed(transport)
+        ):
             other = _other(transport)
             message = (
                 f"{found.label} ({event}) cannot be sent on {transport}: only {other} carries "
@@ -123,17 +139,45 @@ def _check_custom_name(event: str, transport: str | None) -> list[Problem]:
             "the standard event from the list, or drop the fb_ prefix."
         )
         return [Problem("event", message, "reserved_prefix")]
-    if transport is not None and not catalog.custom_events_allowed(transport):
-        names = ", ".join(
-            name for e in catalog.for_transport(transport) if (name := e.name_for(transport))
-        )
-        message = (
-            f"{event} is a custom event, and {transport} takes only its standard events: "
-            f"{names}. Pick one of them, or switch the page's transport to "
-            f"{_other(transport)}, which takes custom events."
-        )
-        return [Problem("event", message, "custom_not_allowed")]
     return []
+
+
+def kept_reason(event: object, transport: str | None) -> str | None:
+    """Why ``event`` on ``transport`` is kept in Pagepulse and never sent, or None.
+
+    The Conversions API for Business Messaging refuses every name outside its 14 standard
+    events, so a custom event there, or a standard event it has no name for, is kept: stored
+    with status ``kept``, counted in the delivery log and exports, never sent. A name that is
+    not valid at all is not kept: ``validate_event`` says what is wrong with it.
+    """
+    if transport is None or not isinstance(event, str) or not event.strip():
+        return None
+    if catalog.custom_events_allowed(transport) or catalog.reserved_reason(event) is not None:
+        return None
+    found = catalog.resolve(event)
+    names = len(catalog.for_transport(transport))
+    if found is not None:
+        if found.name_for(transport) is not None:
+            return None
+        return (
+            f"{found.label} ({event}) has no Conversions API name, so Pagepulse keeps it in "
+            "Pagepulse only: it is counted in the delivery log and exports, never sent to "
+            f"Facebook. To send it, {_lower_first(_alternatives(found, transport))}."
+        )
+    if _check_custom_name(event, transport):
+        return None
+    return (
+        f"{event} is a custom event. The Conversions API takes only its {names} standard "
+        "events, so Pagepulse keeps this one in Pagepulse only: it is counted in the delivery "
+        "log and exports, never sent to Facebook. To send it, pick a standard event such as "
+        "Lead submitted (LeadSubmitted)."
+    )
+
+
+def event_warnings(*, event: object, transport: str | None) -> list[Problem]:
+    """What publishing and the editor warn about (not errors): an event kept, not sent."""
+    reason = kept_reason(event, transport)
+    return [Problem("event", reason, "kept_in_pagepulse")] if reason else []
 
 
 def _type_problem(param: catalog.Param, value: object) -> str | None:
@@ -189,6 +233,13 @@ def _check_param(
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         message = f"{key}: a parameter value is text or a number, not {_kind(value)}."
         return Problem(where, message, "invalid_value")
+    param = (found.param(key) if found else None) or catalog.standard_param(key)
+    if param is not None and transport is not None and transport not in param.transports:
+        message = (
+            f"{key} ({param.label}) is a parameter of {', '.join(param.transports)}; "
+            f"{transport} does not take it. Remove it."
+        )
+        return Problem(where, message, "not_on_transport")
     if templated and is_template(value):
         return None
     if isinstance(value, float | Decimal) and not math.isfinite(value):
@@ -199,15 +250,8 @@ def _check_param(
             f"{MAX_VALUE_LENGTH}. Shorten it."
         )
         return Problem(where, message, "too_long")
-    param = (found.param(key) if found else None) or catalog.standard_param(key)
     if param is None:
         return None
-    if transport is not None and transport not in param.transports:
-        message = (
-            f"{key} ({param.label}) is a parameter of {', '.join(param.transports)}; "
-            f"{transport} does not take it. Remove it, or switch the page's transport."
-        )
-        return Problem(where, message, "not_on_transport")
     reason = _type_problem(param, value)
     if reason is not None:
         return Problem(where, f"{key} ({param.label}) {reason}.", "invalid_value")
@@ -301,7 +345,7 @@ def _check_logging_target(logging_target: str | None, transport: str | None) -> 
     if transport is not None and transport != "page_activities" and logging_target != "page":
         message = (
             f"The logging target applies only to page_activities; {transport} sends every "
-            "event to the page's dataset. Set it to page, or switch the page's transport."
+            "event to the page's dataset. Set it to page."
         )
         return [Problem("logging_target", message, "not_on_transport")]
     return []
@@ -326,6 +370,9 @@ def validate_event(
     if transport is not None and transport not in catalog.TRANSPORTS:
         raise ValueError(f"unknown transport {transport!r}")
     problems, found = _check_event(event, transport)
+    if kept_reason(event, transport) is not None:
+        # Kept in Pagepulse, never sent: only the rules that hold everywhere apply.
+        transport = None
     problems += _check_params(params, found=found, transport=transport, templated=templated)
     problems += _check_value(value, currency, found=found, templated=templated)
     problems += _check_logging_target(logging_target, transport)

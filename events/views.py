@@ -60,6 +60,8 @@ def _status_tabs(params: QueryDict, counts: dict[str, int]) -> list[dict[str, An
     rest = _without(params, "status")
     tabs = []
     for status in stats.STATUS_ORDER:
+        if status == EventStatus.TEST and params.get("test") != "true" and status not in chosen:
+            continue  # test events are listed only under "Test events"
         link = rest.copy()
         link["status"] = status
         tabs.append(
@@ -234,8 +236,8 @@ def replay(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     else:
         messages.warning(
             request,
-            "Nothing was replayed: only dead, failed or blocked events can be, and these are "
-            "not (any more).",
+            "Nothing was replayed: only dead, failed, blocked or not-sent events can be, and "
+            "these are not (any more).",
         )
     return _back(request, tenant)
 
@@ -266,6 +268,7 @@ def overview(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "totals": [
             {"status": status, "label": EventStatus(status).label, "count": totals[status]}
             for status in stats.STATUS_ORDER
+            if status != EventStatus.TEST  # the overview leaves test events out
         ],
         "total": sum(totals.values()),
         "since": start,

@@ -66,7 +66,7 @@ from flows.models import (
     TriggerKind,
     WebhookDelivery,
 )
-from tenants.exceptions import Conflict, DomainError, NotFound
+from tenants.exceptions import Conflict, NotFound
 from tenants.models import AuditAction, ConnectedPage, PageStatus, Tenant
 from tenants.services import Actor
 from tenants.services.workspaces import audit_record, require_permission
@@ -459,29 +459,21 @@ def _plain(value: Any) -> Any:
 
 
 def _log_event(conversation: Conversation, effect: interpreter.LogEvent) -> None:
+    """Log the block's event in the turn's transaction. Nothing is dropped: an event the Page
+    cannot send (a name its transport refuses, a variable that filled in as no number, ...)
+    is written ``not_sent`` with the reason, a custom one on the Conversions API ``kept``."""
     version_pk = conversation.flow_version_id or "draft"
-    try:
-        with transaction.atomic():  # a refused event must not undo the turn
-            log_events(
-                tenant=conversation.tenant,
-                page=conversation.page,
-                psid=conversation.psid,
-                events=[event_input(effect)],
-                source=EventSource.FLOW,
-                source_ref=f"{version_pk}:{effect.node_id}",
-                idempotency_key=f"conv:{conversation.pk}:{effect.node_id}:{effect.step}",
-                test=conversation.is_test,
-            )
-    except DomainError as error:
-        logger.warning(
-            "flows.runtime.event_refused",
-            extra={
-                "conversation_id": conversation.pk,
-                "node_id": effect.node_id,
-                "code": error.code,
-                "details": getattr(error, "details", None),
-            },
-        )
+    log_events(
+        tenant=conversation.tenant,
+        page=conversation.page,
+        psid=conversation.psid,
+        events=[event_input(effect)],
+        source=EventSource.FLOW,
+        source_ref=f"{version_pk}:{effect.node_id}",
+        idempotency_key=f"conv:{conversation.pk}:{effect.node_id}:{effect.step}",
+        test=conversation.is_test,
+        record_unsendable=True,
+    )
 
 
 def conversation_apply(

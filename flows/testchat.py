@@ -162,6 +162,7 @@ def _apply(
                     f"node {effect.node_id}"
                 ),
                 test=True,
+                record_unsendable=True,
             )
         elif isinstance(effect, interpreter.Handoff):
             handoff_note = effect.note

@@ -1,4 +1,5 @@
-"""The flows pages a person sees: the list, the template gallery (new flow), and the editor."""
+"""The flows pages a person sees: the list, the template gallery (new flow), the editor, and
+the move of a Page to the Conversions API (it checks the Page's flows, so it lives here)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from events import selectors as event_selectors
 from events.currencies import CURRENCIES
 from events.delivery import delivers_test_events
-from flows import services
+from events.selectors import UnsentSummary
+from events.transport_status import KEEP_CHOICE, transport_status
+from flows import services, transport_move
 from flows.blocks.base import SYSTEM_VARIABLES
 from flows.flow_templates import TEMPLATES
 from flows.forms import FlowCreateForm
-from flows.models import Flow, FlowStatus
+from flows.models import Flow, FlowStatus, FlowVersion
 from tenants.exceptions import DomainError
-from tenants.models import ConnectedPage, Tenant
+from tenants.models import ConnectedPage, Tenant, Transport
 from tenants.permissions import role_can
 from tenants.views import actor_for, tenant_page
 
@@ -124,6 +128,15 @@ def editor_is_built() -> bool:
     )
 
 
+def flow_unsent(tenant: Tenant, flow: Flow) -> UnsentSummary:
+    """The flow's live events that were not sent in the last 24 h, for the banner
+    (templates/events/_not_sent_banner.html) on the flow's page and the editor's."""
+    version_ids = list(
+        FlowVersion.objects.for_tenant(tenant).filter(flow=flow).values_list("pk", flat=True)
+    )
+    return event_selectors.flow_unsent_summary(tenant=tenant, version_ids=version_ids)
+
+
 @tenant_page("flow.view")
 def flow_editor(request: HttpRequest, tenant: Tenant, flow_id: int) -> HttpResponse:
     flow = Flow.objects.for_tenant(tenant).select_related("page").filter(pk=flow_id).first()
@@ -145,7 +158,72 @@ def flow_editor(request: HttpRequest, tenant: Tenant, flow_id: int) -> HttpRespo
         ],
         "editor_built": editor_is_built(),
         "deliver_test_events": delivers_test_events(tenant),
+        "unsent": flow_unsent(tenant, flow),
     }
     return render(
         request, "flows/editor.html", context, status=200 if context["editor_built"] else 503
     )
+
+
+# --- Moving a Page to the Conversions API (the Pages screen's guided step) ----------------------
+
+
+@tenant_page("page.manage")
+@require_http_methods(["GET", "POST"])
+def page_move(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpResponse:
+    """“Move to the Conversions API”: the dry run's list, then the move.
+
+    GET lists what would move, reading only. POST without ``confirm`` is the dry run proper
+    (it also creates or fetches the Page's dataset); POST with ``confirm`` moves, keeping
+    unsendable events in Pagepulse only when ``keep_unsendable`` is ticked.
+    """
+    page = ConnectedPage.objects.for_tenant(tenant).filter(pk=page_pk).first()
+    if page is None:
+        raise Http404("No such Page")
+    actor = actor_for(request)
+    keep = request.POST.get("keep_unsendable") == "1"
+    error = ""
+    report = None
+    status = 200
+    try:
+        if request.method == "POST":
+            report = transport_move.page_move_transport(
+                tenant=tenant,
+                actor=actor,
+                page_pk=page.pk,
+                dry_run=request.POST.get("confirm") != "1",
+                keep_unsendable=keep,
+            )
+            if report.moved:
+                moved = report.events_moved
+                messages.success(
+                    request,
+                    f"“{page.name}” now sends its events through the Conversions API."
+                    + (
+                        f" {moved.mapped} waiting event{'s' if moved.mapped != 1 else ''} "
+                        "moved with it."
+                        if moved and moved.mapped
+                        else ""
+                    ),
+                )
+                return redirect("tenants:pages", slug=tenant.slug)
+        elif page.transport != Transport.CONVERSIONS_API:
+            report = transport_move.page_move_report(
+                tenant=tenant, page=page, target=Transport.CONVERSIONS_API
+            )
+    except DomainError as refused:
+        error, status = refused.message, refused.status
+        if page.transport != Transport.CONVERSIONS_API:
+            report = transport_move.page_move_report(
+                tenant=tenant, page=page, target=Transport.CONVERSIONS_API
+            )
+    context = {
+        "page": page,
+        "report": report,
+        "error": error,
+        "keep": keep,
+        "status_from": transport_status(page.transport),
+        "status_to": transport_status(Transport.CONVERSIONS_API),
+        "keep_choice": KEEP_CHOICE,
+    }
+    return render(request, "tenants/page_move.html", context, status=status)

@@ -38,6 +38,7 @@ from tenants.models import (
 from tenants.permissions import role_can
 from tenants.pipeline import SESSION_MISSING_SCOPES, SESSION_RENEWED_PAGES, SESSION_WORKSPACE
 from tenants.services.pages import default_transport
+from tenants.transports import transport_status
 
 View = Callable[..., HttpResponse]
 
@@ -302,12 +303,21 @@ def facebook_done(request: HttpRequest) -> HttpResponse:
 @tenant_page("page.view")
 def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     user = cast(User, request.user)
-    connected = ConnectedPage.objects.for_tenant(tenant).select_related("connected_by")
+    connected = list(ConnectedPage.objects.for_tenant(tenant).select_related("connected_by"))
     candidates = services.page_candidates(tenant=tenant, user=user)
+    statuses = {value: transport_status(value) for value in Transport.values}
+    allowed = services.region_allows_page_activities(tenant)
+    for page in connected:
+        page.transport_info = statuses.get(page.transport)  # type: ignore[attr-defined]
     context = {
         "connected": connected,
         "transferred_away": [
             p for p in connected if p.transferred_at and p.status == PageStatus.DISCONNECTED
+        ],
+        "transport_options": [
+            status
+            for status in statuses.values()
+            if status.transport != Transport.PAGE_ACTIVITIES or allowed
         ],
         "candidates": [
             c
@@ -316,8 +326,7 @@ def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         ],
         "missing_scopes": request.session.get(SESSION_MISSING_SCOPES, []),
         "has_grants": bool(candidates),
-        "transports": Transport.choices,
-        "page_activities_allowed": services.region_allows_page_activities(tenant),
+        "page_activities_allowed": allowed,
         "default_transport": default_transport(tenant),
         "can_manage": role_can(request.tenant_role, "page.manage"),  # type: ignore[attr-defined]
     }
@@ -367,7 +376,7 @@ def page_transport(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpRe
             page_pk=page_pk,
             transport=request.POST.get("transport", ""),
         ),
-        "“{name}” now delivers events through its new transport.",
+        "“{name}” now sends its events to Facebook the new way.",
     )
 
 

@@ -6,6 +6,8 @@ when the catalog data does, so it carries an ETag and may be cached privately.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.utils.cache import patch_vary_headers
@@ -19,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events import catalog
+from events.transport_status import transport_status
+from tenants.transports import CUSTOM_EVENT_FATES, STATES
 
 CACHE_CONTROL = "private, max-age=3600"
 
@@ -62,11 +66,38 @@ class CatalogEventSerializer(serializers.Serializer[Any]):
     takes_currency = serializers.BooleanField()
 
 
+class CatalogTransportStatusSerializer(serializers.Serializer[Any]):
+    """What is true of the transport today (events/transport_status.py)."""
+
+    state = serializers.ChoiceField(
+        choices=list(STATES), help_text="retired once Facebook stopped serving it."
+    )
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
+    technical = serializers.CharField()
+    graph_version = serializers.CharField()
+    retired_on = serializers.DateField(allow_null=True)
+    delivered = serializers.BooleanField(
+        help_text="Whether this Pagepulse's Graph host takes its events now."
+    )
+    selectable = serializers.BooleanField(help_text="Whether a Page may be switched to it now.")
+    message = serializers.CharField(help_text="What this means, and what to do.")
+    use_instead = serializers.ChoiceField(choices=catalog.TRANSPORTS, allow_null=True)
+
+
 class CatalogTransportSerializer(serializers.Serializer[Any]):
     key = serializers.ChoiceField(choices=catalog.TRANSPORTS)
     custom_events_allowed = serializers.BooleanField(
         help_text="Whether events outside the catalog (custom names) can be sent."
     )
+    custom_events = serializers.ChoiceField(
+        choices=list(CUSTOM_EVENT_FATES),
+        help_text="What becomes of a custom event there: delivered, or kept in Pagepulse "
+        "(status kept: counted in the delivery log and exports, never sent).",
+    )
+    custom_events_message = serializers.CharField(
+        help_text="The same in words, for the editor's log-event form."
+    )
+    status = CatalogTransportStatusSerializer()
 
 
 class CatalogReservedSerializer(serializers.Serializer[Any]):
@@ -101,6 +132,25 @@ def _param(param: catalog.Param) -> dict[str, Any]:
     }
 
 
+def _transport(transport: str) -> dict[str, Any]:
+    status = transport_status(transport).as_dict()
+    return {
+        "key": transport,
+        "custom_events_allowed": catalog.custom_events_allowed(transport),
+        "custom_events": status.pop("custom_events"),
+        "custom_events_message": status.pop("custom_events_message"),
+        "status": status,
+    }
+
+
+def _etag(transport: str | None) -> str:
+    """Changes with the catalog data and with what is true of the transports (a date passing,
+    another GRAPH_API_URL)."""
+    statuses = [_transport(t) for t in ((transport,) if transport else catalog.TRANSPORTS)]
+    said = hashlib.sha256(json.dumps(statuses, sort_keys=True).encode()).hexdigest()[:12]
+    return quote_etag(f"{catalog.catalog_etag()}-{transport or 'all'}-{said}")
+
+
 def catalog_body(transport: str | None) -> dict[str, Any]:
     """The catalog as the API serves it, narrowed to `transport` when one is given."""
     events = catalog.for_transport(transport) if transport else catalog.all_events()
@@ -108,10 +158,7 @@ def catalog_body(transport: str | None) -> dict[str, Any]:
     return {
         "version": catalog.catalog_etag(),
         "transport": transport,
-        "transports": [
-            {"key": t, "custom_events_allowed": catalog.custom_events_allowed(t)}
-            for t in transports
-        ],
+        "transports": [_transport(t) for t in transports],
         "categories": [c for c in catalog.categories() if any(e.category == c for e in events)],
         "reserved": {
             "logged_by_facebook_prefixes": list(catalog.reserved_prefixes()),
@@ -153,7 +200,9 @@ class EventCatalogView(APIView):
         description=(
             "Every standard event with its label, category, name on each transport, standard "
             "parameters, and whether it takes a value and a currency. `?transport=` narrows it "
-            "to the events that transport carries. Send `If-None-Match` with the last `ETag` "
+            "to the events that transport carries. Each transport says its status (active, or "
+            "retired by Facebook, with a message and what to use instead) and whether a custom "
+            "event on it is delivered or kept in Pagepulse. Send `If-None-Match` with the last `ETag` "
             "to get 304 when nothing changed."
         ),
         parameters=[
@@ -181,7 +230,7 @@ class EventCatalogView(APIView):
                     ]
                 }
             )
-        etag = quote_etag(f"{catalog.catalog_etag()}-{transport or 'all'}")
+        etag = _etag(transport)
         if _matches(request.headers.get("If-None-Match", ""), etag):
             response = Response(status=status.HTTP_304_NOT_MODIFIED)
         else:

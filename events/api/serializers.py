@@ -225,10 +225,17 @@ class EventsLogSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class LoggedEventBriefSerializer(serializers.ModelSerializer[LoggedEvent]):
+    reason = serializers.SerializerMethodField(
+        help_text="Why the event is not (yet) sent: status kept, test or blocked; empty otherwise."
+    )
+
     class Meta:
         model = LoggedEvent
-        fields = ["id", "psid", "event", "status", "test", "created_at"]
+        fields = ["id", "psid", "event", "status", "reason", "test", "created_at"]
         read_only_fields = fields
+
+    def get_reason(self, event: LoggedEvent) -> str:
+        return redact(event.last_error)
 
 
 class EventsLoggedSerializer(serializers.Serializer[dict[str, Any]]):
@@ -245,12 +252,12 @@ class EventsReplaySerializer(serializers.Serializer[dict[str, Any]]):
         required=False,
         allow_empty=False,
         max_length=MAX_EVENTS_PER_REQUEST,
-        help_text="Ids of events to replay; those not dead, failed or blocked are left alone.",
+        help_text="Ids of events to replay; those not dead, failed, blocked or not sent are left alone.",
     )
     filter = serializers.DictField(
         required=False,
         help_text='The filters of GET events/ (e.g. {"status": ["dead"], "page": 3}): '
-        "every dead, failed or blocked event matching them is replayed. {} means all of them.",
+        "every dead, failed, blocked or not-sent event matching them is replayed. {} means all of them.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 `GET events/` and `GET events/<id>/` read the outbox (cursor-paged, filtered by
 events.filters.EventFilter); `POST events/` logs events through events.services; `POST
-events/replay/` sends dead, failed and blocked events again.
+events/replay/` sends dead, failed, blocked and not-sent events again.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ class EventViewSet(mixins.ListModelMixin, TenantScopedViewSet):
 
     @extend_schema(
         summary="Replay events",
-        description="Send dead, failed and blocked events again: by `ids`, or every one "
+        description="Send dead, failed, blocked and not-sent events again: by `ids`, or every one "
         "matching `filter` (the filters of `GET events/`). Other events are left alone, and "
         "an event replayed twice is sent once. Admins only.",
         request=EventsReplaySerializer,

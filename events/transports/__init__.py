@@ -81,6 +81,8 @@ def unsendable_reason(event: LoggedEvent, *, transport: str, now: datetime) -> s
     """
     if transport == Transport.CONVERSIONS_API and too_old(event.event_time, now=now):
         return TOO_OLD_REASON
+    if kept := validation.kept_reason(event.event, transport):
+        return kept
     problems = validation.validate_event(
         event=event.event,
         params=event.params,

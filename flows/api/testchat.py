@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from events.models import EventStatus, LoggedEvent
 from flows import testchat
 from flows.models import REF_PATTERN, ConversationStatus
+from graph_api.redaction import redact
 from tenants.api.base import TenantScopedAPIView
 
 ACTIONS = ("start", "message", "reset")
@@ -138,6 +139,10 @@ class TestEventSerializer(serializers.Serializer):  # type: ignore[type-arg]
     value = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
     currency = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(choices=EventStatus.choices)
+    status_label = serializers.CharField(help_text="The status in words, e.g. “Test, not sent”.")
+    reason = serializers.CharField(
+        allow_blank=True, help_text="Why it is not (or not yet) sent; empty when nothing to say."
+    )
     test = serializers.BooleanField()
     node_id = serializers.CharField(help_text="The log_event block that logged it.")
     new = serializers.BooleanField(help_text="Logged by this turn.")
@@ -206,6 +211,8 @@ def _event_body(event: LoggedEvent, *, prefix: str, new: bool) -> dict[str, Any]
         "value": event.value,
         "currency": event.currency,
         "status": event.status,
+        "status_label": event.get_status_display(),
+        "reason": redact(event.last_error),
         "test": event.test,
         "node_id": key.rsplit(":", 1)[0],
         "new": new,

@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
-from flows.api import handoffs, testchat, views
+from flows.api import handoffs, testchat, transport_move, views
 
 # Routes outside a workspace (e.g. /api/v1/event-catalog).
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -17,4 +17,10 @@ scoped.register("handoffs", handoffs.HandoffViewSet, basename="handoff")
 tenant_urlpatterns: list[URLPattern | URLResolver] = [
     *scoped.urls,
     path("flows/<int:flow_id>/test-chat/", testchat.TestChatView.as_view(), name="flow-test-chat"),
+    # A Page's route, but the move reads the Page's flows, which only this app may.
+    path(
+        "pages/<int:page_id>/move-transport/",
+        transport_move.MoveTransportView.as_view(),
+        name="page-move-transport",
+    ),
 ]

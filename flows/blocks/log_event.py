@@ -3,7 +3,8 @@
 The event is a catalog key (`lead_submitted`), a Facebook name of either transport, or a custom
 name. Parameter values and the value may hold `{{variable}}` placeholders. The rules are
 events.validation's, the same ones the events API applies, checked against the page's
-transport: a block the transport cannot deliver is an error at publish.
+transport: a block the transport cannot deliver is an error at publish, and a custom event on
+the Conversions API (kept in Pagepulse, never sent) a warning.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from events.validation import validate_event
-from flows.blocks.base import NEXT, BlockContext, BlockType, Problem
+from events.validation import event_warnings, validate_event
+from flows.blocks.base import NEXT, WARNING, BlockContext, BlockType, Problem
 from flows.blocks.steps import LogEvent, StepInput, StepResult, substitute
 
 LOGGING_TARGETS = ("page", "app_and_page", "app")
@@ -76,7 +77,10 @@ def _semantic(data: Mapping[str, Any], ctx: BlockContext) -> list[Problem]:
         logging_target=data.get("logging_target") or None,
         templated=True,
     )
-    return [Problem(ctx.node_id, p.field, p.message, p.code) for p in problems]
+    warnings = event_warnings(event=data["event"], transport=ctx.transport)
+    return [Problem(ctx.node_id, p.field, p.message, p.code) for p in problems] + [
+        Problem(ctx.node_id, p.field, p.message, p.code, WARNING) for p in warnings
+    ]
 
 
 def step(turn: StepInput) -> StepResult:

@@ -168,10 +168,26 @@ export interface CatalogEvent {
   takes_currency: boolean;
 }
 
+/** Where a transport stands (events/transport_status.py): Facebook may have retired it. */
+export interface TransportStatus {
+  state: "active" | "retired";
+  label: string;
+  technical: string;
+  graph_version: string;
+  retired_on: string | null;
+  delivered: boolean;
+  selectable: boolean;
+  message: string;
+  use_instead: string | null;
+}
+
 export interface CatalogTransport {
   key: string;
   custom_events_allowed: boolean;
-  [extra: string]: Json | undefined;
+  /** What happens to a custom event on it: sent as it is, or kept in Pagepulse. */
+  custom_events?: "delivered" | "kept";
+  custom_events_message?: string;
+  status?: TransportStatus;
 }
 
 export interface EventCatalog {

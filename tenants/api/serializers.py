@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django_countries.serializer_fields import CountryField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, Tenant, Transport
 from tenants.permissions import API_KEY_ROLE, API_KEY_ROLE_CHOICES, Role
+from tenants.transports import CUSTOM_EVENT_FATES, STATES, transport_status
 
 
 class TenantSerializer(serializers.ModelSerializer[Tenant]):
@@ -134,8 +136,39 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
         read_only_fields = fields
 
 
+class TransportStatusSerializer(serializers.Serializer[Any]):
+    """What is true of a transport today (events/transport_status.py says it, in one place)."""
+
+    transport = serializers.ChoiceField(choices=Transport.choices)
+    state = serializers.ChoiceField(
+        choices=list(STATES), help_text="retired once Facebook stopped serving it."
+    )
+    label = serializers.CharField(help_text="Its name in plain words.")  # type: ignore[assignment]
+    technical = serializers.CharField(help_text="Technical name, Graph version and endpoint.")
+    graph_version = serializers.CharField()
+    retired_on = serializers.DateField(
+        allow_null=True, help_text="The day Facebook stopped (or stops) serving it."
+    )
+    delivered = serializers.BooleanField(
+        help_text="Whether the Graph host this Pagepulse talks to takes its events now (the "
+        "Graph sandbox still serves page_activities; Facebook does not)."
+    )
+    selectable = serializers.BooleanField(help_text="Whether a Page may be switched to it now.")
+    message = serializers.CharField(help_text="What this means, and what to do.")
+    use_instead = serializers.ChoiceField(choices=Transport.choices, allow_null=True)
+    custom_events = serializers.ChoiceField(
+        choices=list(CUSTOM_EVENT_FATES),
+        help_text="kept: custom events are kept in Pagepulse (status kept), never sent.",
+    )
+    custom_events_message = serializers.CharField()
+
+
 class ConnectedPageSerializer(serializers.ModelSerializer[ConnectedPage]):
     connected_by = serializers.EmailField(source="connected_by.email", read_only=True, default=None)
+    transport_status = serializers.SerializerMethodField(
+        help_text="Whether Facebook still serves the Page's transport (active or retired), with "
+        "a message saying what that means and what to use instead."
+    )
 
     class Meta:
         model = ConnectedPage
@@ -145,6 +178,7 @@ class ConnectedPageSerializer(serializers.ModelSerializer[ConnectedPage]):
             "name",
             "status",
             "transport",
+            "transport_status",
             "dataset_id",
             "tasks",
             "granted_scopes",
@@ -154,6 +188,10 @@ class ConnectedPageSerializer(serializers.ModelSerializer[ConnectedPage]):
             "connected_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(TransportStatusSerializer)
+    def get_transport_status(self, page: ConnectedPage) -> dict[str, Any]:
+        return transport_status(page.transport).as_dict()
 
 
 class PageConnectSerializer(serializers.Serializer[Any]):

@@ -40,6 +40,7 @@ from tenants.models import (
 from tenants.permissions import role_can
 from tenants.services.workspaces import Actor, audit_record, require_permission
 from tenants.signals import announce_page_active
+from tenants.transports import check_switch, transport_status
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ def region_allows_page_activities(tenant: Tenant) -> bool:
     return str(tenant.country) not in NO_PAGE_ACTIVITIES_COUNTRIES
 
 
-def _check_transport(tenant: Tenant, transport: str) -> None:
+def _check_transport(tenant: Tenant, transport: str, *, choosing: bool = True) -> None:
+    """Refuse a transport the workspace may not use; ``choosing`` (not a reconnect on the
+    Page's own transport) also refuses one Facebook no longer serves."""
     if transport not in Transport.values:
         raise DomainError(
             f"Unknown transport {transport!r}: use 'conversions_api' or 'page_activities'.",
@@ -128,11 +131,18 @@ def _check_transport(tenant: Tenant, transport: str) -> None:
             f"{tenant.country.name}. Use the Conversions API transport.",
             details={"transport": ["Not available in this workspace's country."]},
         )
+    status = transport_status(transport)
+    if choosing and not status.selectable:
+        raise DomainError(status.refusal, details={"transport": [status.refusal]})
 
 
 def default_transport(tenant: Tenant) -> str:
+    """What a new Page gets: ``DEFAULT_EVENT_TRANSPORT``, unless its region or Facebook no
+    longer offers that (then the Conversions API)."""
     transport: str = settings.DEFAULT_EVENT_TRANSPORT
-    if transport == Transport.PAGE_ACTIVITIES and not region_allows_page_activities(tenant):
+    if transport == Transport.PAGE_ACTIVITIES and (
+        not region_allows_page_activities(tenant) or not transport_status(transport).selectable
+    ):
         return Transport.CONVERSIONS_API
     return transport
 
@@ -384,7 +394,10 @@ def page_connect(
     existing = ConnectedPage.objects.for_tenant(tenant).filter(page_id=grant.page_id).first()
     if transport is None:
         transport = existing.transport if existing else default_transport(tenant)
-    _check_transport(tenant, transport)
+    switching = existing is not None and transport != existing.transport
+    _check_transport(tenant, transport, choosing=existing is None or switching)
+    if existing is not None and switching:
+        check_switch(page=existing, transport=transport)
     elsewhere = _page_elsewhere(tenant=tenant, page_id=grant.page_id)
     proof = ""
     if elsewhere is not None:
@@ -546,6 +559,41 @@ def _page(tenant: Tenant, page_pk: int) -> ConnectedPage:
     return page
 
 
+def _fetch_dataset(page: ConnectedPage, graph: GraphClient | None) -> str:
+    """The Page's Conversions API dataset id, created at Facebook if it has none yet."""
+    if not page.token_encrypted:
+        raise DomainError(
+            "This Page is disconnected: connect it again before changing its transport."
+        )
+    graph = graph or GraphClient.from_settings()
+    try:
+        dataset_id: str = graph.get_or_create_dataset(
+            page_id=page.page_id, token=decrypt_token(page.token_encrypted)
+        )
+    except GraphError as error:
+        if isinstance(error, TokenInvalidError):
+            page_mark_token_invalid(page=page, error=error)
+        raise _graph_failure(error, page.name) from None
+    return dataset_id
+
+
+def page_ensure_dataset(
+    *, tenant: Tenant, actor: Actor, page_pk: int, graph: GraphClient | None = None
+) -> ConnectedPage:
+    """Create or fetch the Page's Conversions API dataset and keep its id; the transport stays
+    as it is (the first step of a move to the Conversions API, dry run included)."""
+    require_permission(tenant=tenant, actor=actor, permission="page.manage")
+    page = _page(tenant, page_pk)
+    if page.dataset_id:
+        return page
+    dataset_id = _fetch_dataset(page, graph)
+    ConnectedPage.objects.filter(pk=page.pk, dataset_id="").update(
+        dataset_id=dataset_id, updated_at=timezone.now()
+    )
+    page.refresh_from_db()
+    return page
+
+
 def page_update(
     *,
     tenant: Tenant,
@@ -554,27 +602,23 @@ def page_update(
     transport: str | None = None,
     name: str | None = None,
     graph: GraphClient | None = None,
+    keep_unsendable: bool = False,
+    audit_details: dict[str, Any] | None = None,
 ) -> ConnectedPage:
-    """Change a Page's transport or its display name."""
+    """Change a Page's transport or its display name.
+
+    A transport switch first runs the checks the apps above register (tenants.transports):
+    it is refused, naming the flows and blocks, while a published flow would stop delivering,
+    unless ``keep_unsendable`` (the person chose to keep such events in Pagepulse only).
+    """
     require_permission(tenant=tenant, actor=actor, permission="page.manage")
     page = _page(tenant, page_pk)
     dataset_id = page.dataset_id
     if transport is not None and transport != page.transport:
         _check_transport(tenant, transport)
+        check_switch(page=page, transport=transport, keep_unsendable=keep_unsendable)
         if transport == Transport.CONVERSIONS_API and not dataset_id:
-            if not page.token_encrypted:
-                raise DomainError(
-                    "This Page is disconnected: connect it again before changing its transport."
-                )
-            graph = graph or GraphClient.from_settings()
-            try:
-                dataset_id = graph.get_or_create_dataset(
-                    page_id=page.page_id, token=decrypt_token(page.token_encrypted)
-                )
-            except GraphError as error:
-                if isinstance(error, TokenInvalidError):
-                    page_mark_token_invalid(page=page, error=error)
-                raise _graph_failure(error, page.name) from None
+            dataset_id = _fetch_dataset(page, graph)
     with transaction.atomic():
         page = ConnectedPage.objects.select_for_update().get(pk=page.pk)
         if transport is not None and transport != page.transport:
@@ -583,7 +627,7 @@ def page_update(
                 actor=actor,
                 action=AuditAction.PAGE_TRANSPORT_CHANGED,
                 target=page.name,
-                details={"transport": [page.transport, transport]},
+                details={"transport": [page.transport, transport], **(audit_details or {})},
             )
             page.transport, page.dataset_id = transport, dataset_id
         if name is not None and name.strip() and name.strip() != page.name:

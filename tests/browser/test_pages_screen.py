@@ -64,7 +64,9 @@ def test_connect_pages_and_see_them_need_attention(
     expect(picker.get_by_text("lacks the ANALYZE task")).to_be_visible()
 
     bakery = picker.get_by_role("row", name=re.compile("Ada's Bakery"))
-    bakery.get_by_label("Transport for Ada's Bakery").select_option("page_activities")
+    bakery.get_by_label("How events of Ada's Bakery reach Facebook").select_option(
+        "page_activities"
+    )
     bakery.get_by_role("button", name="Connect").click()
     expect(page.get_by_text("“Ada's Bakery” is connected.")).to_be_visible()
     picker.get_by_role("row", name=re.compile("Ada's Bike Shop")).get_by_role(

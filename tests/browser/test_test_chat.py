@@ -139,7 +139,7 @@ def test_chat_through_the_lead_template(
         True,
         EventSource.TEST_CHAT,
     )
-    assert logged.status == EventStatus.PENDING  # stored, not delivered
+    assert logged.status == EventStatus.TEST  # stored, "Test, not sent"
     assert Conversation.objects.get().is_test is True
 
     # Handed off: the bot stays quiet, as it does on Messenger until someone resolves it.

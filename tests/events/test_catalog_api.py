@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -77,6 +79,15 @@ def signed_in(client_for, tenant) -> APIClient:
     return client_for(tenant, Role.VIEWER)
 
 
+def _brief(transport: dict) -> tuple:
+    return (
+        transport["key"],
+        transport["custom_events_allowed"],
+        transport["custom_events"],
+        transport["status"]["state"],
+    )
+
+
 def test_the_whole_catalog(signed_in):
     with CaptureQueriesContext(connection) as queries:
         response = signed_in.get(URL)
@@ -85,9 +96,9 @@ def test_the_whole_catalog(signed_in):
     body = response.json()
     assert body["version"] == catalog.catalog_etag()
     assert body["transport"] is None
-    assert body["transports"] == [
-        {"key": "page_activities", "custom_events_allowed": True},
-        {"key": "conversions_api", "custom_events_allowed": False},
+    assert [_brief(t) for t in body["transports"]] == [
+        ("page_activities", True, "delivered", "retired"),
+        ("conversions_api", False, "kept", "active"),
     ]
     assert body["categories"] == list(catalog.categories())
     assert [e["key"] for e in body["events"]] == [e.key for e in catalog.all_events()]
@@ -98,7 +109,9 @@ def test_the_whole_catalog(signed_in):
 def test_narrowed_to_page_activities_with_the_exact_shape_of_one_event(signed_in):
     body = signed_in.get(URL, {"transport": "page_activities"}).json()
     assert body["transport"] == "page_activities"
-    assert body["transports"] == [{"key": "page_activities", "custom_events_allowed": True}]
+    assert [_brief(t) for t in body["transports"]] == [
+        ("page_activities", True, "delivered", "retired")
+    ]
     assert "Orders" not in body["categories"]
     assert [e["key"] for e in body["events"]] == [
         e.key for e in catalog.for_transport("page_activities")
@@ -109,7 +122,12 @@ def test_narrowed_to_page_activities_with_the_exact_shape_of_one_event(signed_in
 
 def test_narrowed_to_the_conversions_api(signed_in):
     body = signed_in.get(URL, {"transport": "conversions_api"}).json()
-    assert body["transports"] == [{"key": "conversions_api", "custom_events_allowed": False}]
+    [capi] = body["transports"]
+    assert _brief(capi) == ("conversions_api", False, "kept", "active")
+    assert capi["custom_events_message"] == (
+        "The Conversions API takes only its 14 standard events: a custom event is kept in "
+        "Pagepulse (counted in the delivery log and exports) and never sent to Facebook."
+    )
     assert sorted(e["name"] for e in body["events"]) == sorted(
         [
             "AddToCart",
@@ -173,7 +191,7 @@ def test_a_bad_key_is_refused(client_for):
 def test_caching_headers_and_304_for_the_same_etag(signed_in):
     first = signed_in.get(URL)
     etag = first["ETag"]
-    assert etag == f'"{catalog.catalog_etag()}-all"'
+    assert re.fullmatch(rf'"{catalog.catalog_etag()}-all-[0-9a-f]{{12}}"', etag)
     assert first["Cache-Control"] == "private, max-age=3600"
     assert first["Vary"] == "Authorization, Cookie"
 
@@ -187,7 +205,7 @@ def test_caching_headers_and_304_for_the_same_etag(signed_in):
     assert signed_in.get(URL, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
     narrowed = signed_in.get(URL, {"transport": "conversions_api"}, HTTP_IF_NONE_MATCH=etag)
     assert narrowed.status_code == 200  # another transport is another representation
-    assert narrowed["ETag"] == f'"{catalog.catalog_etag()}-conversions_api"'
+    assert narrowed["ETag"].startswith(f'"{catalog.catalog_etag()}-conversions_api-')
 
 
 def test_the_etag_changes_with_the_data(signed_in, monkeypatch):
@@ -196,7 +214,31 @@ def test_the_etag_changes_with_the_data(signed_in, monkeypatch):
     monkeypatch.setattr(catalog, "_CATALOG", data.__class__(**{**data.__dict__, "etag": "0" * 32}))
     response = signed_in.get(URL, HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200
-    assert response["ETag"] == f'"{"0" * 32}-all"'
+    assert response["ETag"].startswith(f'"{"0" * 32}-all-')
+
+
+def test_each_transport_says_its_status_for_the_editor(signed_in, settings):
+    # Against the sandbox (the tests' GRAPH_API_URL) page_activities is retired at Facebook
+    # yet still delivered; against Facebook's real host it is not, and may not be chosen.
+    sandbox = signed_in.get(URL, {"transport": "page_activities"})
+    [status] = [t["status"] for t in sandbox.json()["transports"]]
+    assert (status["state"], status["delivered"], status["selectable"]) == ("retired", True, True)
+    assert (status["retired_on"], status["use_instead"]) == ("2026-09-24", "conversions_api")
+    assert status["message"].startswith(
+        "Facebook stopped serving the Events API for Business Messaging (page_activities) on "
+        "24 September 2026, when Graph API v20.0 reached its end. The Graph sandbox"
+    )
+
+    settings.GRAPH_API_URL = "https://graph.facebook.com"
+    real = signed_in.get(URL, {"transport": "page_activities"}, HTTP_IF_NONE_MATCH=sandbox["ETag"])
+    assert real.status_code == 200  # what is true changed, so the representation did
+    [status] = [t["status"] for t in real.json()["transports"]]
+    assert (status["state"], status["delivered"], status["selectable"]) == (
+        "retired",
+        False,
+        False,
+    )
+    assert "Events of a Page on it are held in Pagepulse, not sent" in status["message"]
 
 
 def test_the_schema_documents_it(client):

@@ -219,7 +219,7 @@ def test_a_refused_capi_call_is_split_until_only_the_bad_event_fails(capi_page, 
     assert sum(delivered_sends) == 4
 
 
-def test_an_event_older_than_7_days_fails_without_being_sent(capi_page, mocked):
+def test_an_event_older_than_7_days_is_not_sent_and_says_why(capi_page, mocked):
     old = LoggedEventFactory(page=capi_page, event_time=timezone.now() - timedelta(days=8))
     fresh = LoggedEventFactory(page=capi_page)
     mocked.post(CAPI_URL, json={"events_received": 1})
@@ -228,7 +228,7 @@ def test_an_event_older_than_7_days_fails_without_being_sent(capi_page, mocked):
 
     assert [item["event_id"] for item in sent_data(mocked.calls[0])] == [f"pagepulse-{fresh.pk}"]
     assert [(r.status, r.last_error, r.attempts) for r in rows(old)] == [
-        (EventStatus.FAILED, TOO_OLD_REASON, 0)
+        (EventStatus.NOT_SENT, TOO_OLD_REASON, 0)
     ]
 
 

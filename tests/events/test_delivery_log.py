@@ -178,6 +178,8 @@ def test_counts_by_status_ignore_the_status_filter_and_keep_the_others(tenant, s
         "blocked": 0,
         "failed": 1,
         "dead": 0,
+        "not_sent": 0,
+        "kept": 0,
     }
     html = response.content.decode()
     assert re.search(r'class="tab st-failed active"', html)
@@ -328,8 +330,8 @@ def test_replaying_a_selection_sends_only_the_replayable_ones_of_this_workspace(
     ]
     again = client.post(_url(tenant, "replay/"), {"ids": [dead.pk]}, follow=True)
     assert [str(m) for m in again.context["messages"]] == [
-        "Nothing was replayed: only dead, failed or blocked events can be, and these are not "
-        "(any more)."
+        "Nothing was replayed: only dead, failed, blocked or not-sent events can be, and these "
+        "are not (any more)."
     ]
 
 
@@ -338,7 +340,7 @@ def test_replaying_all_matching_uses_the_filters(tenant, shop, outlet):
     on_outlet = LoggedEventFactory(page=outlet, status=EventStatus.DEAD)
     client = _client(tenant, Role.ADMIN)
     log = client.get(_url(tenant) + f"?page={shop.pk}").content.decode()
-    assert "Replay all 1 dead, failed or blocked matching" in log
+    assert "Replay all 1 dead, failed, blocked or not sent matching" in log
     assert f'<input type="hidden" name="page" value="{shop.pk}">' in log
 
     client.post(_url(tenant, "replay/"), {"all_matching": "1", "page": str(shop.pk)})

@@ -87,6 +87,7 @@ def test_logs_events_and_answers_202_with_ids_and_status(api, tenant, capi_page,
                 "psid": PSID,
                 "event": row.event,
                 "status": "pending",
+                "reason": "",
                 "test": False,
                 "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
             }
@@ -274,12 +275,17 @@ def test_one_invalid_event_refuses_the_whole_request(api, tenant, capi_page):
     assert error["message"].startswith("1 event cannot be logged, so none was: events[1].event: ")
 
 
-def test_a_custom_event_on_the_conversions_api_is_not_deliverable(api, tenant, capi_page):
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "table_booked"})))
-    assert error["code"] == "invalid_events"
-    [problem] = error["details"]["events"]["0"]
-    assert problem["field"] == "event"
-    assert "page_activities" in problem["message"]
+def test_a_custom_event_on_the_conversions_api_is_kept_and_says_why(api, tenant, capi_page):
+    response = _post(api, tenant, _body(capi_page, {"event": "table_booked"}))
+
+    assert response.status_code == 202, response.content
+    [event] = response.json()["events"]
+    assert event["status"] == "kept"
+    assert event["reason"].startswith(
+        "table_booked is a custom event. The Conversions API takes only its 14 standard events"
+    )
+    row = LoggedEvent.objects.get()
+    assert (row.status, row.last_error) == (EventStatus.KEPT, event["reason"])
 
 
 def test_problems_are_indexed_across_a_batch(api, tenant, capi_page):

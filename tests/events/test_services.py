@@ -138,7 +138,7 @@ def test_without_an_idempotency_key_a_constraint_error_is_not_swallowed(page):
 @pytest.mark.parametrize(
     ("event", "field", "code"),
     [
-        (EventInput(event="my custom thing"), "event", "custom_not_allowed"),
+        (EventInput(event="my custom thing!"), "event", "invalid_name"),
         (EventInput(event="fb_messenger_bot_stopped"), "event", "logged_by_facebook"),
         (EventInput(event="purchase", value=Decimal(3)), "currency", "currency_required"),
         (
@@ -182,7 +182,8 @@ def test_problems_are_indexed_across_the_whole_batch(page):
         services.log_event_batch(tenant=page.tenant, page=page, batch=batch, source="api")
 
     problems = raised.value.details["events"]
-    assert sorted(problems) == ["1", "2", "3"]
+    # "x" is a custom name: on the Conversions API it is kept, not refused.
+    assert sorted(problems) == ["1", "3"]
     assert problems["1"][0]["code"] == "invalid_psid"
     assert problems["3"][0]["code"] == "invalid_name"
     assert LoggedEvent.objects.count() == 0
@@ -242,7 +243,11 @@ def test_test_events_are_stored_but_not_sent(page, django_capture_on_commit_call
     with django_capture_on_commit_callbacks() as callbacks:
         (logged,) = _log(page, [EventInput(event="lead_submitted")], test=True, source="test_chat")
 
-    assert (logged.test, logged.status) == (True, EventStatus.PENDING)
+    assert (logged.test, logged.status) == (True, EventStatus.TEST)
+    assert logged.last_error == (
+        "Test event: stored in Pagepulse and not sent to Facebook. To send test events too, "
+        "turn on “Send test events to Facebook” in the workspace's Settings."
+    )
     assert callbacks == []
 
 

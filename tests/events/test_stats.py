@@ -42,6 +42,9 @@ def test_status_counts_has_every_status(tenant, page, django_assert_num_queries)
         "blocked": 0,
         "failed": 0,
         "dead": 1,
+        "not_sent": 0,
+        "kept": 0,
+        "test": 0,
     }
     assert list(counts) == list(stats.STATUS_ORDER)
 

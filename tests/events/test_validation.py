@@ -15,7 +15,9 @@ from events.validation import (
     EVENT_NAME_RE,
     MAX_PARAMS,
     Problem,
+    event_warnings,
     is_valid_currency,
+    kept_reason,
     validate_event,
 )
 
@@ -97,9 +99,9 @@ def test_a_name_starting_with_a_space_or_hyphen_is_refused(first, rest):
         ("fb_mobile_purchase", CAPI, []),
         ("OrderShipped", CAPI, []),
         ("OrderShipped", PA, [("event", "not_on_transport")]),
-        ("fb_mobile_search", CAPI, [("event", "not_on_transport")]),
+        ("fb_mobile_search", CAPI, []),  # no Conversions API name: kept, not refused
         ("Booked a demo", PA, []),
-        ("Booked a demo", CAPI, [("event", "custom_not_allowed")]),
+        ("Booked a demo", CAPI, []),  # a custom name there is kept, not refused
         ("Booked a demo", None, []),
         ("", PA, [("event", "required")]),
         ("   ", None, [("event", "required")]),
@@ -120,14 +122,11 @@ def test_event_names(event, transport, expected):
 
 
 def test_messages_say_how_to_fix_it():
-    [custom] = validate_event(event="Booked a demo", transport=CAPI)
-    assert custom.message.startswith(
-        "Booked a demo is a custom event, and conversions_api takes only its standard events: "
-        "LeadSubmitted, QualifiedLead, "
-    )
-    assert custom.message.endswith(
-        "Pick one of them, or switch the page's transport to page_activities, which takes "
-        "custom events."
+    assert kept_reason("Booked a demo", CAPI) == (
+        "Booked a demo is a custom event. The Conversions API takes only its 14 standard "
+        "events, so Pagepulse keeps this one in Pagepulse only: it is counted in the delivery "
+        "log and exports, never sent to Facebook. To send it, pick a standard event such as "
+        "Lead submitted (LeadSubmitted)."
     )
     [order] = validate_event(event="OrderShipped", transport=PA)
     assert order == Problem(
@@ -137,8 +136,49 @@ def test_messages_say_how_to_fix_it():
         "transport to conversions_api.",
         "not_on_transport",
     )
-    [search] = validate_event(event="search", transport=CAPI)
-    assert "Pick an event conversions_api carries, such as " in search.message
+    search = kept_reason("search", CAPI)
+    assert search is not None
+    assert search.startswith(
+        "Searched (search) has no Conversions API name, so Pagepulse keeps it in Pagepulse only"
+    )
+    assert "To send it, pick an event conversions_api carries, such as " in search
+
+
+@pytest.mark.parametrize(
+    ("event", "transport", "kept"),
+    [
+        ("Booked a demo", CAPI, True),
+        ("search", CAPI, True),
+        ("fb_mobile_search", CAPI, True),
+        ("Purchase", CAPI, False),
+        ("fb_mobile_purchase", CAPI, False),  # maps to Purchase
+        ("Booked a demo", PA, False),  # sent as it is
+        ("Booked a demo", None, False),
+        ("OrderShipped", PA, False),  # an error there, not kept
+        ("fb_my_thing", CAPI, False),  # invalid everywhere: validate_event says why
+        ("purchased!", CAPI, False),
+        ("LEAD_SUBMITTED", CAPI, False),
+        ("fb_messenger_bot_stopped", CAPI, False),
+        ("", CAPI, False),
+    ],
+)
+def test_what_the_conversions_api_keeps(event, transport, kept):
+    assert (kept_reason(event, transport) is not None) is kept
+    warnings = event_warnings(event=event, transport=transport)
+    assert [(w.field, w.code) for w in warnings] == (
+        [("event", "kept_in_pagepulse")] if kept else []
+    )
+
+
+def test_a_kept_event_is_checked_only_by_the_rules_that_hold_everywhere():
+    # Its parameters and logging target go nowhere, so page_activities-only ones are fine;
+    # a key Facebook reserves is still refused.
+    assert codes(
+        event="search",
+        params={"fb_search_string": "croissants", "_x": 1},
+        transport=CAPI,
+        logging_target="app",
+    ) == [("params._x", "reserved_key")]
 
 
 # --- parameters --------------------------------------------------------------------------
@@ -322,14 +362,14 @@ def test_logging_target(logging_target, transport, expected):
 
 def test_all_problems_are_reported_at_once():
     problems = validate_event(
-        event="Booked a demo",
+        event="Booked a demo!",
         params={"_x": 1, "ok": "fine", "bad": None},
         value=5,
         transport=CAPI,
         logging_target="app",
     )
     assert [(p.field, p.code) for p in problems] == [
-        ("event", "custom_not_allowed"),
+        ("event", "invalid_name"),
         ("params._x", "reserved_key"),
         ("params.bad", "invalid_value"),
         ("currency", "currency_required"),

@@ -370,7 +370,7 @@ def test_validate_reports_errors_and_warnings(editor, tenant, page):
     assert body["problems"][0]["message"].startswith("{{name}} is used here, but no Ask block")
 
 
-def test_a_custom_event_cannot_be_published_on_a_conversions_api_page(editor, tenant):
+def test_a_custom_event_on_a_conversions_api_page_publishes_with_a_warning(editor, tenant):
     capi = ConnectedPageFactory(tenant=tenant, transport=Transport.CONVERSIONS_API)
     document = {
         "nodes": [
@@ -381,12 +381,17 @@ def test_a_custom_event_cannot_be_published_on_a_conversions_api_page(editor, te
         "edges": [edge("s", "log"), edge("log", "e")],
     }
     flow_id = create(editor, tenant, capi, document=document).json()["id"]
-    problems = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json").json()[
-        "error"
-    ]["details"]["problems"]
-    assert [(p["node_id"], p["field"], p["code"]) for p in problems] == [
-        ("log", "data.event", "custom_not_allowed")
+    response = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
+
+    assert response.status_code == 201, response.content
+    warnings = response.json()["warnings"]
+    assert [(p["node_id"], p["field"], p["code"], p["severity"]) for p in warnings] == [
+        ("log", "data.event", "kept_in_pagepulse", "warning")
     ]
+    assert warnings[0]["message"].startswith(
+        "Table booked is a custom event. The Conversions API takes only its 14 standard events, "
+        "so Pagepulse keeps this one in Pagepulse only"
+    )
 
 
 def test_two_published_flows_cannot_answer_the_same_ref(editor, tenant, page):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flows.blocks import REGISTRY, BlockContext
-from flows.blocks.base import placeholders
+from flows.blocks.base import WARNING, placeholders
 
 CAPI, PAGE_ACTIVITIES = "conversions_api", "page_activities"
 
@@ -200,8 +200,18 @@ def test_block_validation(kind, data, expected):
                 "currency": "EUR",
                 "params": {"fb_num_items": "{{n}}"},
             },
-            CAPI,
+            PAGE_ACTIVITIES,
             [],
+        ),
+        (  # a {{variable}} does not make a parameter the transport refuses any less refused
+            {
+                "event": "purchase",
+                "value": 1,
+                "currency": "EUR",
+                "params": {"fb_num_items": "{{n}}"},
+            },
+            CAPI,
+            [("params.fb_num_items", "not_on_transport")],
         ),
         ({"event": "purchase", "value": 12.5, "currency": "USD"}, PAGE_ACTIVITIES, []),
         ({"event": "purchase", "value": "{{total}}"}, CAPI, [("currency", "currency_required")]),
@@ -215,15 +225,15 @@ def test_block_validation(kind, data, expected):
             CAPI,
             [("value", "invalid_value")],
         ),
-        # custom events: only page_activities carries them
+        # custom events: page_activities carries them; the Conversions API keeps them (a warning)
         ({"event": "Booked a table", "params": {"party": "{{size}}"}}, PAGE_ACTIVITIES, []),
-        ({"event": "Booked a table"}, CAPI, [("event", "custom_not_allowed")]),
+        ({"event": "Booked a table"}, CAPI, [("event", "kept_in_pagepulse")]),
         ({"event": "Booked a table"}, None, []),
         ({"event": "-starts badly"}, PAGE_ACTIVITIES, [("event", "invalid_name")]),
         ({"event": "fb_messenger_bot_stopped"}, PAGE_ACTIVITIES, [("event", "logged_by_facebook")]),
         # standard events one transport lacks
         ({"event": "contact"}, PAGE_ACTIVITIES, []),
-        ({"event": "contact"}, CAPI, [("event", "not_on_transport")]),
+        ({"event": "contact"}, CAPI, [("event", "kept_in_pagepulse")]),
         (
             {"event": "order_shipped", "value": 1, "currency": "USD"},
             PAGE_ACTIVITIES,
@@ -276,9 +286,12 @@ def test_log_event_validation(data, transport, expected):
 
 
 def test_log_event_messages_say_how_to_fix():
-    found = REGISTRY["log_event"].validate({"event": "Booked a table"}, BlockContext("n1", CAPI))
-    assert found[0].message.startswith("Booked a table is a custom event, and conversions_api")
-    assert "switch the page's transport to page_activities" in found[0].message
+    [found] = REGISTRY["log_event"].validate({"event": "Booked a table"}, BlockContext("n1", CAPI))
+    assert found.severity == WARNING
+    assert found.message.startswith(
+        "Booked a table is a custom event. The Conversions API takes only its 14 standard events"
+    )
+    assert "page_activities" not in found.message  # retired: never recommended any more
 
 
 @pytest.mark.parametrize(

@@ -280,15 +280,24 @@ def test_a_long_chain_of_questions_checks_every_variable():
     assert codes(doc(nodes, edges)) == [("bye", "data", "variable_never_set", "warning")]
 
 
-def test_log_event_must_be_deliverable_by_the_pages_transport():
+def test_a_custom_event_on_the_conversions_api_is_a_warning_not_an_error():
     document = doc(
         [node("s", "start"), node("l", "log_event", event="Booked a table"), node("e", "end")],
         [edge("s", "l"), edge("l", "e")],
     )
     assert codes(document, "page_activities") == []
     assert codes(document, "conversions_api") == [
-        ("l", "data.event", "custom_not_allowed", "error")
+        ("l", "data.event", "kept_in_pagepulse", "warning")
     ]
+
+
+def test_log_event_must_be_deliverable_by_the_pages_transport():
+    document = doc(
+        [node("s", "start"), node("l", "log_event", event="OrderShipped"), node("e", "end")],
+        [edge("s", "l"), edge("l", "e")],
+    )
+    assert codes(document, "conversions_api") == []
+    assert codes(document, "page_activities") == [("l", "data.event", "not_on_transport", "error")]
 
 
 def test_block_problems_point_into_the_nodes_data():

@@ -9,7 +9,7 @@ import pytest
 import responses
 from django.utils import timezone
 
-from events.models import EventSource, LoggedEvent
+from events.models import EventSource, EventStatus, LoggedEvent
 from flows import runtime, sending
 from flows.models import (
     Conversation,
@@ -22,7 +22,7 @@ from flows.models import (
 )
 from flows.services import flow_publish
 from tenants.exceptions import Conflict, NotFound, PermissionDenied
-from tenants.models import PageStatus
+from tenants.models import PageStatus, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import edge, node, published_flow, simple_document
@@ -493,17 +493,65 @@ def test_a_turn_that_fails_leaves_nothing_and_runs_again(tenant, page, monkeypat
     assert OutboundMessage.objects.count() == 1
 
 
-def test_a_refused_event_does_not_undo_the_turn(client, worker, send_api, tenant, page):
+def test_an_event_that_cannot_be_sent_is_logged_not_sent_with_its_reason(
+    client, worker, send_api, tenant, page
+):
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "purchase", "value": "{{name}}", "currency": "USD"}
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    flow = published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="not a number"))))
 
-    assert LoggedEvent.objects.count() == 0
+    # The turn went on, and the event is not lost: it says it was not sent, and why.
     assert Conversation.objects.get().status == ConversationStatus.ENDED
     assert texts(send_api) == ["Your name?", "Thanks, not a number!"]
+    event = LoggedEvent.objects.get()
+    assert (event.event, event.status, event.value, event.currency, event.source) == (
+        "purchase",
+        EventStatus.NOT_SENT,
+        None,
+        "USD",
+        EventSource.FLOW,
+    )
+    assert event.last_error == "The value is a number, such as 49.90, not a str."
+    assert event.source_ref == f"{flow.versions.get().pk}:{document['nodes'][3]['id']}"
+
+
+def test_a_published_event_the_pages_transport_refuses_is_not_sent_nor_dropped(
+    client, worker, send_api, tenant
+):
+    # Published while the Page was on page_activities, which carries no OrderShipped; the
+    # Page is on it now, so the block cannot be delivered.
+    pa_page = ConnectedPageFactory(
+        tenant=tenant, page_id=PAGE, name="Ada's Bakery", transport=Transport.PAGE_ACTIVITIES
+    )
+    document = ask_document()
+    document["nodes"][3]["data"] = {"event": "OrderShipped"}
+    published_flow(tenant, page=pa_page, trigger_kind=TriggerKind.DEFAULT, document=document)
+
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
+
+    event = LoggedEvent.objects.get()
+    assert (event.event, event.status) == ("order_shipped", EventStatus.NOT_SENT)
+    assert event.last_error.startswith(
+        "Order shipped (OrderShipped) cannot be sent on page_activities: only conversions_api "
+        "carries it."
+    )
+
+
+def test_a_custom_event_on_a_conversions_api_page_is_kept(client, worker, send_api, tenant, page):
+    document = ask_document()
+    document["nodes"][3]["data"] = {"event": "table_booked"}
+    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
+
+    event = LoggedEvent.objects.get()
+    assert (event.event, event.status) == ("table_booked", EventStatus.KEPT)
+    assert event.last_error.startswith("table_booked is a custom event.")
 
 
 # --- Sending -----------------------------------------------------------------------------------

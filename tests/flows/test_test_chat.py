@@ -152,7 +152,10 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
             "params": {"need": "A quote", "timeline": "This month", "channel": "Email"},
             "value": None,
             "currency": "",
-            "status": "pending",
+            "status": "test",
+            "status_label": "Test, not sent",
+            "reason": "Test event: stored in Pagepulse and not sent to Facebook. To send test "
+            "events too, turn on “Send test events to Facebook” in the workspace's Settings.",
             "test": True,
             "node_id": "lead",
             "new": True,
@@ -160,7 +163,7 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
         }
     ]
     assert (event.tenant, event.page, event.psid) == (tenant, page, psid)
-    assert (event.test, event.source, event.status) == (True, EventSource.TEST_CHAT, "pending")
+    assert (event.test, event.source, event.status) == (True, EventSource.TEST_CHAT, "test")
     assert event.idempotency_key == f"test-chat:{session}:lead:12"
     assert event.source_ref == f"test chat {session}, flow {lead_flow.pk} draft, node lead"
     conversation = Conversation.objects.get()
@@ -173,7 +176,7 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
 def test_test_events_are_not_delivered(editor, lead_flow, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         walk_to_the_lead(editor, lead_flow)
-    assert LoggedEvent.objects.get().status == EventStatus.PENDING
+    assert LoggedEvent.objects.get().status == EventStatus.TEST  # "Test, not sent"
     assert callbacks == []  # no delivery enqueued
 
 
@@ -434,3 +437,41 @@ def test_an_api_key_has_its_own_test_chat(client_for, tenant, lead_flow):
     body = chat(client, lead_flow, action="start")
     assert body["variables"]["psid"].startswith("902")
     assert len(body["variables"]["psid"]) == 16
+
+
+def test_an_event_the_test_chat_cannot_send_shows_not_sent_with_its_reason(editor, tenant, page):
+    document = {
+        "nodes": [
+            node("start", "start"),
+            node("ask", "ask", question="How many?", variable="size"),
+            node("paid", "log_event", event="purchase", value="{{size}}", currency="USD"),
+            node("kept", "log_event", event="table_booked"),
+            node("end", "end"),
+        ],
+        "edges": [
+            edge("start", "ask"),
+            edge("ask", "paid"),
+            edge("paid", "kept"),
+            edge("kept", "end"),
+        ],
+    }
+    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    chat(editor, flow, action="start")
+    body = chat(editor, flow, action="message", text="a few")
+
+    # Neither is dropped: one could not be sent as it filled in, the other is kept.
+    assert [
+        (e["node_id"], e["status"], e["status_label"], e["reason"]) for e in body["events"]
+    ] == [
+        ("paid", "not_sent", "Not sent", "The value is a number, such as 49.90, not a str."),
+        (
+            "kept",
+            "kept",
+            "Kept in Pagepulse",
+            "table_booked is a custom event. The Conversions API takes only its 14 standard "
+            "events, so Pagepulse keeps this one in Pagepulse only: it is counted in the delivery "
+            "log and exports, never sent to Facebook. To send it, pick a standard event such as "
+            "Lead submitted (LeadSubmitted).",
+        ),
+    ]
+    assert LoggedEvent.objects.count() == 2

@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from flows.models import Flow, FlowVersion
 from tenants import services
-from tenants.models import Tenant
+from tenants.models import ConnectedPage, Tenant
 from tenants.permissions import Role
 from tests.events.factories import delivered_event
 from tests.flows.factories import handed_off, published_flow
@@ -40,9 +40,16 @@ def _flow_id(tenant: Tenant) -> int:
     return flow.pk
 
 
+def _page_id(tenant: Tenant) -> int:
+    page = ConnectedPage.objects.filter(tenant=tenant).order_by("pk").first()
+    assert page is not None, f"world() made no ConnectedPage for {tenant}; add one"
+    return page.pk
+
+
 # URL arguments that are not an id of the route's model, and how to fill them for a tenant.
 URL_ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
     "flow_id": _flow_id,  # flows/<flow_id>/test-chat/
+    "page_id": _page_id,  # pages/<page_id>/move-transport/
     "number": _version_number,  # flows/<pk>/versions/<number>/
     "other": _version_number,  # flows/<pk>/versions/<number>/diff/<other>/
 }

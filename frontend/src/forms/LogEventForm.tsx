@@ -227,13 +227,18 @@ export function LogEventForm({ data, onChange, ctx }: BlockFormProps) {
   const takesValue = standard ? standard.takes_value : mode.kind === "custom";
   const takesCurrency = standard ? standard.takes_currency : mode.kind === "custom";
   const customNote =
-    typeof transportInfo?.custom_events_message === "string"
-      ? transportInfo.custom_events_message
-      : `The ${transportName} takes only its standard events: a custom event cannot reach ` +
-        "Ads Manager from this Page. Pick a standard event instead.";
+    transportInfo?.custom_events_message ??
+    `The ${transportName} takes only its standard events: a custom event cannot reach ` +
+      "Ads Manager from this Page. Pick a standard event instead.";
+  const retired = transportInfo?.status?.state === "retired" ? transportInfo.status : null;
 
   return (
     <div className="schema-form log-event-form">
+      {retired && (
+        <p className="notice-inline warning" role="note">
+          {retired.message}
+        </p>
+      )}
       <div className={`field${eventProblems.length ? " field-invalid" : ""}`}>
         <label htmlFor={pickerId}>
           Event
