@@ -129,10 +129,6 @@ def _semantic(data: Mapping[str, Any], ctx: BlockContext) -> list[Problem]:
     return problems
 
 
-def _branching(data: Mapping[str, Any], connected: frozenset[str]) -> bool:
-    return any(h.id in connected for spec in ITEM_HANDLES for h in spec.handles(data))
-
-
 def step(turn: StepInput) -> StepResult:
     """The message with its variables filled in (nothing when it fills in empty), then next;
     or, with a reply or button handle connected, wait and leave by the answer's handle."""
@@ -146,7 +142,7 @@ def step(turn: StepInput) -> StepResult:
         replies=data.get("quick_replies"),
         buttons=data.get("buttons"),
     )
-    if message is not None and _branching(data, turn.connected):
+    if message is not None and BLOCK.branching(data, turn.connected):
         return StepResult(effects=send(turn.node_id, message), status=WAITING)
     return StepResult(effects=send(turn.node_id, message), handle=NEXT.id)
 
