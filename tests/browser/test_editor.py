@@ -692,6 +692,9 @@ def test_leaving_with_unsaved_changes_asks_first(
     expect(page.get_by_label("Flow name")).to_be_visible()  # still here
     assert asked == ["beforeunload"]
     saved(page)
+    page.get_by_label("About this flow").fill("Takes cake orders")
+    saved(page)
+    assert from_db(lambda: Flow.objects.get(pk=flow.pk).description) == "Takes cake orders"
     page.get_by_role("link", name="All flows").click()  # saved: leaves without asking
     expect(page.get_by_role("heading", name="Flows")).to_be_visible()
     assert asked == ["beforeunload"]

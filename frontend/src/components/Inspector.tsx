@@ -26,6 +26,27 @@ const CUSTOM_FORMS: Record<string, ComponentType<BlockFormProps>> = {
 
 const NONE: never[] = [];
 
+/** The flow's description, for the team (the flows list shows it): edited while no block is
+ * selected. */
+function FlowDescription({ disabled }: { disabled: boolean }) {
+  const description = useEditor((s) => s.settings.description);
+  return (
+    <div className="field">
+      <label htmlFor="flow-description">About this flow</label>
+      <textarea
+        id="flow-description"
+        rows={3}
+        value={description}
+        disabled={disabled}
+        placeholder="What it is for, for your team"
+        onChange={(e) =>
+          editorStore.getState().updateSettings({ description: e.target.value }, "description")
+        }
+      />
+    </div>
+  );
+}
+
 export function GeneratedForm({ block, data, onChange, ctx }: BlockFormProps) {
   const fields = useMemo(() => fieldsFor(block.schema), [block.schema]);
   return <SchemaForm fields={fields} value={data} onChange={onChange} ctx={ctx} />;
@@ -92,6 +113,7 @@ export function Inspector({ systemVariables }: { systemVariables: readonly strin
       <section className="inspector" aria-label="Block settings">
         <h2 className="panel-title">Block settings</h2>
         <p className="muted">Select a block to change what it does.</p>
+        <FlowDescription disabled={locked} />
         <p className="muted small">
           Drag from a block’s output (the dots at its bottom) to another block to connect them.
           Shift-drag selects several. Delete removes, Ctrl/Cmd+D duplicates, Ctrl/Cmd+Z undoes.
