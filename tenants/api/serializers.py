@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_countries import countries
 from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
@@ -9,9 +10,29 @@ from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, Tenant
 from tenants.permissions import Role
 
 
+class IsoCountryField(CountryField):
+    """An ISO 3166-1 alpha-2 code, and nothing else.
+
+    django-countries' own field turns any falsy input (`[]`, `0`, `false`, `{}`) into `""`
+    and accepts names and dicts; a workspace's country decides which transports its Pages may
+    use, so anything but a code is refused.
+    """
+
+    def to_internal_value(self, data: Any) -> str:
+        code = data.strip().upper() if isinstance(data, str) else None
+        if not code or code not in countries:
+            shown = data if isinstance(data, str) else type(data).__name__
+            raise serializers.ValidationError(
+                f"{shown!r} is not an ISO 3166-1 alpha-2 country code: send the two-letter code "
+                'of where the business is based, e.g. "DE" or "US".',
+                code="invalid_choice",
+            )
+        return code
+
+
 class TenantSerializer(serializers.ModelSerializer[Tenant]):
-    country = CountryField(  # type: ignore[no-untyped-call]
-        country_dict=False, help_text="ISO 3166 alpha-2 code of where the business is based."
+    country = IsoCountryField(  # type: ignore[no-untyped-call]
+        country_dict=False, help_text="ISO 3166-1 alpha-2 code of where the business is based."
     )
     role = serializers.SerializerMethodField(help_text="Your role in this workspace.")
 
