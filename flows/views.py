@@ -16,7 +16,7 @@ from flows.models import Flow, FlowStatus, FlowVersion
 from tenants.exceptions import DomainError
 from tenants.models import ConnectedPage, Tenant
 from tenants.permissions import role_can
-from tenants.views import actor_for, tenant_page
+from tenants.views import actor_for, id_param, tenant_page
 
 # A new empty flow starts with its Start block, so the canvas has something to connect to.
 START_ONLY = {
@@ -59,8 +59,9 @@ def flow_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         .order_by("name", "id")
     )
     page_filter, status_filter = request.GET.get("page_id", ""), request.GET.get("status", "")
-    if page_filter.isdigit():
-        flows = flows.filter(page_id=int(page_filter))
+    page_pk = id_param(page_filter)
+    if page_pk is not None:
+        flows = flows.filter(page_id=page_pk)
     if status_filter in FlowStatus.values:
         flows = flows.filter(status=status_filter)
     context = {
