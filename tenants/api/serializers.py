@@ -125,7 +125,9 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
 
 
 class ConnectedPageSerializer(serializers.ModelSerializer[ConnectedPage]):
-    connected_by = serializers.EmailField(source="connected_by.email", read_only=True, default=None)
+    connected_by = serializers.EmailField(
+        source="connected_by.email", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = ConnectedPage
