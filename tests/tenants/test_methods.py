@@ -123,3 +123,12 @@ def test_other_workspaces_stay_hidden_from_every_method(pattern, method, tenant)
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["options", "trace", "delete"])
+def test_anonymous_requests_are_a_401_whatever_the_method(method, tenant):
+    response = _call(APIClient(), method, f"/api/v1/tenants/{tenant.slug}/")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
