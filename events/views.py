@@ -23,8 +23,9 @@ from events.models import REPLAYABLE_STATUSES, DeliveryAttempt, EventStatus, Log
 from events.scrub import scrubbed
 from graph_api.redaction import redact
 from tenants.models import Tenant
+from tenants.params import id_param
 from tenants.permissions import role_can
-from tenants.views import actor_for, id_param, redirect_back, tenant_page
+from tenants.views import actor_for, redirect_back, tenant_page
 
 PAGE_SIZE = 50
 # How often the counts by status refresh themselves, in seconds.

@@ -15,8 +15,9 @@ from flows.forms import FlowCreateForm
 from flows.models import Flow, FlowStatus, FlowVersion
 from tenants.exceptions import DomainError
 from tenants.models import ConnectedPage, Tenant
+from tenants.params import id_param
 from tenants.permissions import role_can
-from tenants.views import actor_for, id_param, tenant_page
+from tenants.views import actor_for, tenant_page
 
 # A new empty flow starts with its Start block, so the canvas has something to connect to.
 START_ONLY = {

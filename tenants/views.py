@@ -48,22 +48,6 @@ def actor_for(request: HttpRequest) -> services.Actor:
     )
 
 
-MAX_ID = 2**63 - 1
-"""The largest id a row can have (a bigint): a larger number in a request names nothing."""
-
-
-def id_param(value: str | None) -> int | None:
-    """An id from a query string or form field, or None if it cannot name a row.
-
-    Only ASCII digits up to a bigint: `str.isdigit` also takes "²" (which `int()` refuses) and
-    any length (which the database refuses), and both were 500s.
-    """
-    if not value or not value.isascii() or not value.isdigit() or len(value) > len(str(MAX_ID)):
-        return None
-    number = int(value)
-    return number if 0 < number <= MAX_ID else None
-
-
 def redirect_back(request: HttpRequest, tenant: Tenant, *, fallback: str) -> HttpResponse:
     """Redirect to the form's `next` if it is a page of this workspace, else to `fallback`.
 

@@ -1,6 +1,6 @@
 """The pages under /t/<slug>/ take ids and `next` from the request without a 500 or a way out.
 
-Numbers in query strings and forms go through `tenants.views.id_param` (ASCII digits up to a
+Numbers in query strings and forms go through `tenants.params.id_param` (ASCII digits up to a
 bigint), and a form's `next` through `tenants.views.redirect_back` (a page of this workspace).
 """
 
@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import get_resolver
 
 from events.models import EventStatus, LoggedEvent
+from tenants.params import MAX_ID, id_param
 from tenants.permissions import Role
-from tenants.views import MAX_ID, id_param
 from tests.tenants.factories import TenantFactory, member
 from tests.tenants.routes import _walk, world
 
