@@ -47,4 +47,5 @@ EXPOSE 8000
 # gunicorn reads WEB_CONCURRENCY for its number of workers. One sync worker spends ~4 ms on each
 # webhook acknowledgement and queues requests at 200/s (p99 53-82 ms on PostgreSQL); three keep
 # p99 well under 50 ms on two cores (benchmarks/webhook.py, benchmarks/README.md).
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# config/gunicorn_conf.py: bind 0.0.0.0:8000, the access log on stdout with secrets redacted.
+CMD ["gunicorn", "config.wsgi", "--config", "python:config.gunicorn_conf"]

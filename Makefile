@@ -64,4 +64,4 @@ sandbox: install ## only the Graph sandbox, on port 8765
 	DEBUG=1 $(UV) run python manage.py graph_sandbox --port 8765
 
 clean: ## remove local state (.venv, .tools, the dev database and Redis, the editor's build)
-	rm -rf .venv .tools .dev db.sqlite3 staticfiles frontend/node_modules frontend/dist
+	rm -rf .venv .tools .dev db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles frontend/node_modules frontend/dist

@@ -4,8 +4,9 @@
                                         [--timeout 10] [--workers N]
 
 Starts the app's web server as production runs it (docker-compose.yml's and the Dockerfile's
-`gunicorn config.wsgi --access-logfile -`, sync workers, as many as WEB_CONCURRENCY says,
-the image's default 3 when it is unset; ``--workers`` overrides it), with production settings
+`gunicorn config.wsgi --config python:config.gunicorn_conf`: the access log on stdout with
+secrets redacted, sync workers, as many as WEB_CONCURRENCY says, the image's default 3 when
+it is unset; ``--workers`` overrides it), with production settings
 (DEBUG=0, LOG_LEVEL as set, default INFO), on loopback. The database is PostgreSQL when
 DATABASE_URL is set (a database of its own next to it, created, migrated and dropped here),
 else a temporary SQLite file; Redis (the broker the webhook enqueues its task on) from
@@ -230,7 +231,8 @@ IMAGE_WEB_CONCURRENCY = 3
 
 def gunicorn_argv(app: str, port: int, workers: int | None) -> list[str]:
     """The Dockerfile's command on a loopback port (workers from WEB_CONCURRENCY unless given)."""
-    argv = ["-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"]
+    argv = ["-m", "gunicorn", app, "--config", "python:config.gunicorn_conf"]
+    argv += ["--bind", f"127.0.0.1:{port}"]
     return argv + (["--workers", str(workers)] if workers else [])
 
 

@@ -13,8 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from events import catalog, selectors, services, stats
@@ -24,8 +23,9 @@ from events.models import REPLAYABLE_STATUSES, DeliveryAttempt, EventStatus, Log
 from events.scrub import scrubbed
 from graph_api.redaction import redact
 from tenants.models import Tenant
+from tenants.params import id_param
 from tenants.permissions import role_can
-from tenants.views import actor_for, tenant_page
+from tenants.views import actor_for, redirect_back, tenant_page
 
 PAGE_SIZE = 50
 # How often the counts by status refresh themselves, in seconds.
@@ -98,9 +98,9 @@ def delivery_log(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     replayable = 0
     if filterset.is_valid():
         events = filterset.qs
-        before = request.GET.get("before", "")
-        if before.isdigit() and len(before) <= 18:
-            events = events.filter(pk__lt=int(before))
+        before = id_param(request.GET.get("before"))
+        if before is not None:
+            events = events.filter(pk__lt=before)
         found = list(events[: PAGE_SIZE + 1])
         if len(found) > PAGE_SIZE:
             found = found[:PAGE_SIZE]
@@ -201,12 +201,7 @@ def event_detail(request: HttpRequest, tenant: Tenant, event_id: int) -> HttpRes
 
 
 def _back(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect("events:log", slug=tenant.slug)
+    return redirect_back(request, tenant, fallback="events:log")
 
 
 @tenant_page("event.replay")
@@ -222,7 +217,7 @@ def replay(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         count = services.events_replay(tenant=tenant, actor=actor, queryset=filterset.qs)
     else:
         raw = request.POST.getlist("ids")
-        ids = [int(value) for value in raw if value.isdigit() and len(value) <= 18]
+        ids = [number for number in map(id_param, raw) if number is not None]
         if not ids or len(ids) != len(raw):
             messages.error(request, "Tick the events to replay first.")
             return _back(request, tenant)

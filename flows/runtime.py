@@ -66,6 +66,8 @@ from flows.models import (
     TriggerKind,
     WebhookDelivery,
 )
+from graph_api.redaction import redact
+from tenants.api.parsers import json_depth_exceeds, too_deep_message
 from tenants.exceptions import Conflict, NotFound
 from tenants.models import AuditAction, ConnectedPage, PageStatus, Tenant
 from tenants.services import Actor
@@ -81,6 +83,7 @@ LOCK_WAIT_SECONDS = 5.0
 BUSY_RETRY_SECONDS = 2
 MAX_DELIVERY_ATTEMPTS = 20
 """A delivery still not processed after this many runs is given up, with the error kept."""
+MAX_ERROR_LENGTH = 1000
 STALE_SECONDS = 120
 """The sweep re-enqueues deliveries and pending messages older than this (a lost task)."""
 MAX_KEY_LENGTH = 255
@@ -172,6 +175,7 @@ class DeliveryReport:
     unanswered: int = 0  # no open conversation and no trigger matched
     ignored: int = 0  # echoes, standby, reads, deliveries, reactions, unrouted entries
     busy: int = 0  # people whose conversation was locked: the delivery retries
+    failed: int = 0  # people whose turn raised (or the whole run): retried with back-off
     unrouted: list[dict[str, str]] = field(default_factory=list)
     error: str = ""
 
@@ -269,20 +273,72 @@ def _list(value: object) -> list[Any]:
 
 
 def delivery_process(*, delivery_id: int) -> DeliveryReport:
-    """Route every item of a stored delivery; idempotent (processed items are skipped)."""
+    """Route every item of a stored delivery; idempotent (processed items are skipped).
+
+    Whatever goes wrong, the delivery ends: a body that is not a Messenger delivery (not JSON,
+    nested too deep, another object) at once, with the reason; a person whose turn raised is
+    retried with back-off while the others' turns go on, and after ``MAX_DELIVERY_ATTEMPTS``
+    runs the delivery is given up with the error kept (flows admin, "Webhook deliveries").
+    """
     report = DeliveryReport()
     delivery = WebhookDelivery.objects.filter(pk=delivery_id, processed_at__isnull=True).first()
     if delivery is None:
         return report
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    attempt = delivery.attempts + 1
     try:
-        payload = json.loads(bytes(delivery.body))
-    except ValueError:
-        payload = None
-    if not isinstance(payload, Mapping) or payload.get("object") != "page":
-        report.error = "Not a Messenger delivery: the body is not JSON with object=page."
-        _finish(delivery, report)
+        _route_delivery(delivery, report)
+    except Exception as error:  # a failure before any turn ran: retried, bounded, recorded
+        logger.exception("flows.runtime.delivery_failed", extra={"delivery_id": delivery.pk})
+        report.failed += 1
+        report.error = describe_failure(error)
+    for unrouted in report.unrouted:
+        logger.info("flows.runtime.unrouted", extra={"delivery_id": delivery.pk, **unrouted})
+    if (report.retry or report.failed) and attempt < MAX_DELIVERY_ATTEMPTS:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(error=report.error)
+        countdown = (
+            min(BUSY_RETRY_SECONDS * 2 ** (attempt - 1), settings.CELERY_MAX_COUNTDOWN_SECONDS)
+            if report.failed
+            else BUSY_RETRY_SECONDS
+        )
+        enqueue("process_delivery", delivery.pk, countdown=countdown)
         return report
+    if report.failed:
+        report.error = f"Gave up after {attempt} attempts. Last error: {report.error}"
+    elif report.retry:
+        report.error = (
+            f"{report.busy} conversation(s) stayed busy for {MAX_DELIVERY_ATTEMPTS} runs."
+        )
+    _finish(delivery, report)
+    return report
+
+
+NOT_A_DELIVERY = "Not a Messenger delivery: the body is not JSON with object=page."
+
+
+def delivery_payload(body: bytes) -> tuple[Mapping[str, Any] | None, str]:
+    """The parsed delivery, or None and why it is not one (never raises)."""
+    if json_depth_exceeds(body):
+        return None, f"Not a Messenger delivery: {too_deep_message()}"
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, NOT_A_DELIVERY
+    if not isinstance(payload, Mapping) or payload.get("object") != "page":
+        return None, NOT_A_DELIVERY
+    return payload, ""
+
+
+def describe_failure(error: BaseException) -> str:
+    """What a failed run records on the delivery: the exception, secrets removed, bounded."""
+    return redact(f"{type(error).__name__}: {error}")[:MAX_ERROR_LENGTH]
+
+
+def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport) -> None:
+    payload, problem = delivery_payload(bytes(delivery.body))
+    if payload is None:
+        report.error = problem
+        return
 
     groups: dict[tuple[int, str], list[Item]] = {}
     pages: dict[str, tuple[ConnectedPage | None, str]] = {}
@@ -317,17 +373,12 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
                     _count(report, _handle(page, item, delivery_id=delivery.pk))
         except ConversationBusy:
             report.busy += 1
-    for unrouted in report.unrouted:
-        logger.info("flows.runtime.unrouted", extra={"delivery_id": delivery.pk, **unrouted})
-    if report.retry and delivery.attempts + 1 < MAX_DELIVERY_ATTEMPTS:
-        enqueue("process_delivery", delivery.pk, countdown=BUSY_RETRY_SECONDS)
-        return report
-    if report.retry:
-        report.error = (
-            f"{report.busy} conversation(s) stayed busy for {MAX_DELIVERY_ATTEMPTS} runs."
-        )
-    _finish(delivery, report)
-    return report
+        except Exception as error:  # one person's failing turn must not stop the others'
+            logger.exception(
+                "flows.runtime.turn_failed", extra={"delivery_id": delivery.pk, "page": page.pk}
+            )
+            report.failed += 1
+            report.error = describe_failure(error)
 
 
 def _count(report: DeliveryReport, outcome: str) -> None:

@@ -26,6 +26,7 @@ from flows.forms import FlowCreateForm
 from flows.models import Flow, FlowStatus, FlowVersion
 from tenants.exceptions import DomainError
 from tenants.models import ConnectedPage, Tenant, Transport
+from tenants.params import id_param
 from tenants.permissions import role_can
 from tenants.views import actor_for, tenant_page
 
@@ -42,8 +43,9 @@ def flow_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         .order_by("name", "id")
     )
     page_filter, status_filter = request.GET.get("page_id", ""), request.GET.get("status", "")
-    if page_filter.isdigit() and len(page_filter) <= 18:
-        flows = flows.filter(page_id=int(page_filter))
+    page_pk = id_param(page_filter)
+    if page_pk is not None:
+        flows = flows.filter(page_id=page_pk)
     if status_filter in FlowStatus.values:
         flows = flows.filter(status=status_filter)
     context = {

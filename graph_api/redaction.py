@@ -28,6 +28,17 @@ SECRET_PARAMS = (
     "code",
 )
 
+# Secrets only where they sit in a URL's query string (an access log's request line, a
+# Referer): OAuth's `state`, which ties a login to one browser session, and the webhook
+# handshake's verify token. Elsewhere these names are ordinary words ("state": "active").
+QUERY_SECRET_PARAMS = ("state", "redirect_state", "hub.verify_token", "signed_request")
+
+_QUERY_PARAM_RE = re.compile(
+    r"(?P<key>[?&](?:"
+    + "|".join(re.escape(name) for name in (*SECRET_PARAMS, *QUERY_SECRET_PARAMS))
+    + r")=)(?P<value>[^&#\s\"']+)",
+    re.IGNORECASE,
+)
 _PARAM_RE = re.compile(
     r"""(?P<key>["']?\b(?P<name>"""
     + "|".join(SECRET_PARAMS)
@@ -51,6 +62,8 @@ def redact(text: str, *, secrets: Iterable[str] = ()) -> str:
     ):
         for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
             text = text.replace(form, REDACTED)
+    # In a query string every one of them is a secret, `?code=` digits included.
+    text = _QUERY_PARAM_RE.sub(lambda m: m.group("key") + REDACTED, text)
     text = _PARAM_RE.sub(_redact_param, text)
     text = _BEARER_RE.sub(lambda m: m.group("key") + REDACTED, text)
     text = _FACEBOOK_TOKEN_RE.sub(REDACTED, text)

@@ -12,8 +12,9 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tenants import selectors, services
@@ -47,6 +48,24 @@ def actor_for(request: HttpRequest) -> services.Actor:
     return services.Actor(
         user=cast(User, request.user), ip_address=request.META.get("REMOTE_ADDR") or None
     )
+
+
+def redirect_back(request: HttpRequest, tenant: Tenant, *, fallback: str) -> HttpResponse:
+    """Redirect to the form's `next` if it is a page of this workspace, else to `fallback`.
+
+    `next` comes from the request, so it is never handed to `redirect()` (which takes a bare
+    word for a URL name: "3" raised NoReverseMatch) and never leaves this workspace's pages.
+    """
+    target = request.POST.get("next", "") or request.GET.get("next", "")
+    if (
+        target.startswith(f"/t/{tenant.slug}/")
+        and "\\" not in target
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return HttpResponseRedirect(target)
+    return redirect(fallback, slug=tenant.slug)
 
 
 def tenant_page(permission: str) -> Callable[[View], View]:

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from tenants.api.pagination import Pagination
+from tenants.params import ascii_digits
 
 MAX_ID_DIGITS = 18  # below 2**63: what the database's bigint holds
 
@@ -46,7 +47,7 @@ class EventCursorPagination(CursorPagination):
         else:
             # DRF's stubs say int, but a decoded position is the string from the cursor.
             position = None if cursor is None or cursor.position is None else str(cursor.position)
-            valid = position is None or (position.isdigit() and len(position) <= MAX_ID_DIGITS)
+            valid = position is None or ascii_digits(position, max_length=MAX_ID_DIGITS)
         if not valid:
             raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
         return cursor

@@ -50,7 +50,9 @@ class HandoffSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     )
     note = serializers.CharField(source="handoff_note", read_only=True)
     state = serializers.SerializerMethodField(help_text="`open` until someone resolves it.")
-    resolved_at = serializers.DateTimeField(source="handoff_resolved_at", read_only=True)
+    resolved_at = serializers.DateTimeField(
+        source="handoff_resolved_at", read_only=True, allow_null=True
+    )
     resolved_by = serializers.SerializerMethodField(help_text="Who resolved it (a person).")
     variables = serializers.DictField(
         child=serializers.CharField(allow_blank=True),

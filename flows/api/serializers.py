@@ -98,7 +98,9 @@ class FlowSummarySerializer(serializers.ModelSerializer[Flow]):
         read_only=True, allow_null=True, help_text="The last published version's number."
     )
     has_unpublished_changes = serializers.BooleanField(read_only=True)
-    updated_by = serializers.EmailField(source="updated_by.email", read_only=True, default=None)
+    updated_by = serializers.EmailField(
+        source="updated_by.email", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Flow

@@ -14,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import exceptions, viewsets
+from rest_framework.generics import GenericAPIView
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -32,14 +34,32 @@ def request_actor(request: Request) -> Actor:
     return Actor(user=request.user if request.user.is_authenticated else None, ip_address=ip)
 
 
+class TenantMetadata(SimpleMetadata):
+    """DRF's OPTIONS metadata, offering only the write forms the caller's role may use."""
+
+    def determine_actions(self, request: Request, view: APIView) -> dict[str, Any]:
+        actions: dict[str, Any] = {}
+        for method in ("POST", "PUT"):
+            if method not in view.allowed_methods:
+                continue
+            if not isinstance(view, TenantScopedMixin) or not isinstance(view, GenericAPIView):
+                continue
+            if not view.role_may(method):
+                continue
+            actions[method] = self.get_serializer_info(view.get_serializer())
+        return actions
+
+
 class TenantScopedMixin:
     """Resolves `self.tenant`, `self.role` and `self.actor`, and enforces `permissions`.
 
     `permissions` maps each viewset action (or HTTP method, lower-case, for plain views) to a
-    permission of tenants/permissions.py. An action missing from the map is refused: routes
-    fail closed.
+    permission of tenants/permissions.py. An action with a handler but missing from the map is
+    refused (routes fail closed); a method the route does not have is a 405 with `Allow`, and
+    OPTIONS answers any member with DRF's metadata. Non-members get 404 for every method.
     """
 
+    metadata_class: Any = TenantMetadata  # the stubs type it as an instance
     permissions: ClassVar[dict[str, str]] = {}
     # Actions that take no request body (e.g. `POST pages/<id>/check/`): one sent is refused.
     bodyless_actions: ClassVar[frozenset[str]] = frozenset()
@@ -68,8 +88,25 @@ class TenantScopedMixin:
                 {"non_field_errors": ["This endpoint takes no request body: send none."]}
             )
 
-    def required_permission(self, request: Request) -> str:
-        action = getattr(self, "action", None) or request.method.lower()  # type: ignore[union-attr]
+    def _action_for(self, method: str) -> str | None:
+        """The action `method` runs here: "metadata" for OPTIONS, None if the route lacks it."""
+        method = method.lower()
+        if method == "options":
+            return "metadata"
+        action_map: dict[str, str] | None = getattr(self, "action_map", None)
+        if action_map is not None:  # a viewset: HEAD is in the map wherever GET is
+            return action_map.get(method)
+        if method not in self.http_method_names or not hasattr(self, method):  # type: ignore[attr-defined]
+            return None
+        return "get" if method == "head" else method
+
+    def required_permission(self, request: Request) -> str | None:
+        """The permission this request needs; None for OPTIONS (any member may ask)."""
+        action = self._action_for(request.method or "")
+        if action is None:
+            raise exceptions.MethodNotAllowed(request.method or "")
+        if action == "metadata":
+            return None
         try:
             return self.permissions[action]
         except KeyError:
@@ -77,8 +114,20 @@ class TenantScopedMixin:
                 f"{type(self).__name__} has no permission for action {action!r}"
             ) from None
 
-    def check_role(self, permission: str) -> None:
-        if not actor_can(role=self.role, actor=self.actor, permission=permission):
+    def role_may(self, method: str) -> bool:
+        """Whether this request's role may send `method` a body here (OPTIONS' write forms)."""
+        action = self._action_for(method)
+        if action in self.bodyless_actions:
+            return False
+        permission = self.permissions.get(action or "")
+        return permission is not None and actor_can(
+            role=self.role, actor=self.actor, permission=permission
+        )
+
+    def check_role(self, permission: str | None) -> None:
+        if permission is not None and not actor_can(
+            role=self.role, actor=self.actor, permission=permission
+        ):
             if self.actor.api_key is not None:
                 raise exceptions.PermissionDenied(
                     f"This API key (role {self.role}) may not do this: keys never manage "

@@ -5,6 +5,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from tenants.params import ascii_digits
+
 
 class Pagination(PageNumberPagination):
     """Page-numbered lists. A malformed `page_size` is an error, not silently the default."""
@@ -17,7 +19,7 @@ class Pagination(PageNumberPagination):
         raw = request.query_params.getlist(self.page_size_query_param)
         if not raw:
             return self.page_size
-        if len(raw) > 1 or not raw[0].isdigit() or not 1 <= int(raw[0]) <= self.max_page_size:
+        if len(raw) > 1 or not ascii_digits(raw[0]) or not 1 <= int(raw[0]) <= self.max_page_size:
             raise ValidationError(
                 {"page_size": [f"Give one whole number from 1 to {self.max_page_size}."]}
             )
@@ -28,7 +30,7 @@ class Pagination(PageNumberPagination):
         raw = request.query_params.getlist(self.page_query_param)
         if not raw:
             return 1
-        if len(raw) > 1 or not raw[0].isdigit() or int(raw[0]) < 1:
+        if len(raw) > 1 or not ascii_digits(raw[0]) or int(raw[0]) < 1:
             raise ValidationError({self.page_query_param: ["Give one whole number from 1."]})
         return int(raw[0])
 

@@ -44,4 +44,9 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             responses = operation.setdefault("responses", {})
             for status, description in ERROR_STATUSES.items():
                 responses.setdefault(status, {"description": description, "content": reference})
+            # A view's own description of an error status (extend_schema) keeps its words and
+            # gets the shape every error has.
+            for status, response in responses.items():
+                if status[:1] in {"4", "5"} and not response.get("content"):
+                    response["content"] = reference
     return result

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_countries import countries
 from django_countries.serializer_fields import CountryField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,9 +12,29 @@ from tenants.permissions import API_KEY_ROLE, API_KEY_ROLE_CHOICES, Role
 from tenants.transports import CUSTOM_EVENT_FATES, STATES, transport_status
 
 
+class IsoCountryField(CountryField):
+    """An ISO 3166-1 alpha-2 code, and nothing else.
+
+    django-countries' own field turns any falsy input (`[]`, `0`, `false`, `{}`) into `""`
+    and accepts names and dicts; a workspace's country decides which transports its Pages may
+    use, so anything but a code is refused.
+    """
+
+    def to_internal_value(self, data: Any) -> str:
+        code = data.strip().upper() if isinstance(data, str) else None
+        if not code or code not in countries:
+            shown = data if isinstance(data, str) else type(data).__name__
+            raise serializers.ValidationError(
+                f"{shown!r} is not an ISO 3166-1 alpha-2 country code: send the two-letter code "
+                'of where the business is based, e.g. "DE" or "US".',
+                code="invalid_choice",
+            )
+        return code
+
+
 class TenantSerializer(serializers.ModelSerializer[Tenant]):
-    country = CountryField(  # type: ignore[no-untyped-call]
-        country_dict=False, help_text="ISO 3166 alpha-2 code of where the business is based."
+    country = IsoCountryField(  # type: ignore[no-untyped-call]
+        country_dict=False, help_text="ISO 3166-1 alpha-2 code of where the business is based."
     )
     role = serializers.SerializerMethodField(help_text="Your role in this workspace.")
 
@@ -164,7 +185,9 @@ class TransportStatusSerializer(serializers.Serializer[Any]):
 
 
 class ConnectedPageSerializer(serializers.ModelSerializer[ConnectedPage]):
-    connected_by = serializers.EmailField(source="connected_by.email", read_only=True, default=None)
+    connected_by = serializers.EmailField(
+        source="connected_by.email", read_only=True, default=None, allow_null=True
+    )
     transport_status = serializers.SerializerMethodField(
         help_text="Whether Facebook still serves the Page's transport (active or retired), with "
         "a message saying what that means and what to use instead."

@@ -223,8 +223,9 @@ class ConnectedPageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ten
             return self._available(request)
         return super().list(request, *args, **kwargs)
 
+    # A short list, never paginated: the schema says so (pagination_class=None).
     @extend_schema(responses={200: PageCandidateSerializer(many=True)})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def available(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._available(request)
 

@@ -113,7 +113,10 @@ class PageConnectedElsewhere(Conflict):
 
 
 def region_allows_page_activities(tenant: Tenant) -> bool:
-    return str(tenant.country) not in NO_PAGE_ACTIVITIES_COUNTRIES
+    # Fails closed: a workspace without a country (one stored before countries were checked)
+    # may be in Europe or Japan.
+    country = str(tenant.country)
+    return bool(country) and country not in NO_PAGE_ACTIVITIES_COUNTRIES
 
 
 def _check_transport(tenant: Tenant, transport: str, *, choosing: bool = True) -> None:
@@ -128,7 +131,8 @@ def _check_transport(tenant: Tenant, transport: str, *, choosing: bool = True) -
         raise DomainError(
             f"The Events API for Business Messaging (page_activities) is not available to "
             f"businesses in Europe or Japan, and this workspace's country is "
-            f"{tenant.country.name}. Use the Conversions API transport.",
+            f"{tenant.country.name or 'not set (set it in the settings)'}. "
+            "Use the Conversions API transport.",
             details={"transport": ["Not available in this workspace's country."]},
         )
     status = transport_status(transport)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
+from django_countries import countries
 
 from tenants.exceptions import (
     ApiKeyRefused,
@@ -120,9 +121,20 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+def _check_country(country: str) -> None:
+    # The country decides which transports the workspace's Pages may use: never blank.
+    if not isinstance(country, str) or country not in countries:
+        raise DomainError(
+            f"{country!r} is not an ISO 3166-1 alpha-2 country code: give the two-letter code "
+            'of where the business is based, e.g. "DE" or "US".',
+            details={"country": ["Not an ISO 3166-1 alpha-2 country code."]},
+        )
+
+
 @transaction.atomic
 def tenant_create(*, name: str, country: str, owner: User, actor: Actor) -> Tenant:
     """Create a workspace with `owner` as its first owner."""
+    _check_country(country)
     tenant = Tenant.objects.create(name=name.strip(), slug=_unique_slug(name), country=country)
     Membership.objects.create(tenant=tenant, user=owner, role=Role.OWNER)
     audit_record(
@@ -162,6 +174,7 @@ def tenant_update(
         changes["name"] = [tenant.name, name.strip()]
         tenant.name = name.strip()
     if country is not None and country != str(tenant.country):
+        _check_country(country)
         changes["country"] = [str(tenant.country), country]
         tenant.country = country
     if changes:

@@ -23,7 +23,8 @@ from graph_api.redaction import REDACTED, RedactingFilter, redact, redact_mappin
         ),
         ("client_secret=s3cr3t", "client_secret=[redacted]"),
         ("access_token=111%7Capp-secret", "access_token=[redacted]"),  # the app token, encoded
-        ("code=AQBxyz-oauth-code&state=1", "code=[redacted]&state=1"),
+        # OAuth's `state` is a secret in a query string too (it ties a login to one browser).
+        ("code=AQBxyz-oauth-code&state=1", "code=[redacted]&state=[redacted]"),
         (
             "Authorization: Bearer pp_abcdefgh_0123456789abcdefghij",
             "Authorization: Bearer [redacted]",

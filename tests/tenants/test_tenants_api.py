@@ -66,7 +66,12 @@ def test_read_and_update(client_for, tenant):
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
-        ({"name": "x", "country": "XX"}, "country", '"XX" is not a valid choice.'),
+        (
+            {"name": "x", "country": "XX"},
+            "country",
+            "'XX' is not an ISO 3166-1 alpha-2 country code: send the two-letter code of where "
+            'the business is based, e.g. "DE" or "US".',
+        ),
         ({"name": "   ", "country": "US"}, "name", "This field may not be blank."),
         ({"country": "US"}, "name", "This field is required."),
         (
