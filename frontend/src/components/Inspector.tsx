@@ -26,6 +26,24 @@ const CUSTOM_FORMS: Record<string, ComponentType<BlockFormProps>> = {
 
 const NONE: never[] = [];
 
+/** Duplicate and Delete for what is selected (the same as Ctrl/Cmd+D and Delete). */
+function SelectionActions({ deleteLabel }: { deleteLabel: string }) {
+  return (
+    <div className="button-row">
+      <button type="button" onClick={() => editorStore.getState().duplicateSelected()}>
+        Duplicate
+      </button>
+      <button
+        type="button"
+        className="danger"
+        onClick={() => editorStore.getState().removeSelected()}
+      >
+        {deleteLabel}
+      </button>
+    </div>
+  );
+}
+
 /** The flow's description, for the team (the flows list shows it): edited while no block is
  * selected. */
 function FlowDescription({ disabled }: { disabled: boolean }) {
@@ -90,20 +108,7 @@ export function Inspector({ systemVariables }: { systemVariables: readonly strin
     return (
       <section className="inspector" aria-label="Block settings">
         <h2 className="panel-title">{selected.length} blocks selected</h2>
-        {!locked && (
-          <div className="button-row">
-            <button type="button" onClick={() => editorStore.getState().duplicateSelected()}>
-              Duplicate
-            </button>
-            <button
-              type="button"
-              className="danger"
-              onClick={() => editorStore.getState().removeSelected()}
-            >
-              Delete
-            </button>
-          </div>
-        )}
+        {!locked && <SelectionActions deleteLabel="Delete" />}
         <p className="muted small">Ctrl/Cmd+C copies them, also into another flow.</p>
       </section>
     );
@@ -146,20 +151,7 @@ export function Inspector({ systemVariables }: { systemVariables: readonly strin
         </p>
       )}
       {block && <Connections nodeId={node.id} block={block} data={node.data} disabled={locked} />}
-      {!locked && node.type !== "start" && (
-        <div className="button-row">
-          <button type="button" onClick={() => editorStore.getState().duplicateSelected()}>
-            Duplicate
-          </button>
-          <button
-            type="button"
-            className="danger"
-            onClick={() => editorStore.getState().removeSelected()}
-          >
-            Delete block
-          </button>
-        </div>
-      )}
+      {!locked && node.type !== "start" && <SelectionActions deleteLabel="Delete block" />}
     </section>
   );
 }

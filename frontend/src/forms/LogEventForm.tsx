@@ -10,7 +10,7 @@ import { useEditor } from "../store/editor";
 import type { CatalogEvent, CatalogParam, Json, JsonObject, Problem } from "../types";
 import { resolveEvent } from "../validation/event";
 import { CUSTOM, EventPicker } from "./EventPicker";
-import { FieldProblems } from "./SchemaForm";
+import { FieldProblems, KeyValueRows } from "./SchemaForm";
 import { asText, without } from "./schemaForm";
 import { TemplateInput } from "./TemplateInput";
 
@@ -112,91 +112,6 @@ function ParamField({
       )}
       <FieldProblems id={`${id}-problems`} problems={problems} />
     </div>
-  );
-}
-
-function OwnParams({
-  params,
-  standardKeys,
-  onChange,
-  ctx,
-  title,
-}: {
-  params: JsonObject;
-  standardKeys: ReadonlySet<string>;
-  onChange: (params: JsonObject) => void;
-  ctx: BlockFormProps["ctx"];
-  title: string;
-}) {
-  const own = Object.entries(params).filter(([key]) => !standardKeys.has(key));
-  const [clash, setClash] = useState<number | null>(null);
-  const replace = (rows: [string, Json][]) => {
-    const standard = Object.entries(params).filter(([key]) => standardKeys.has(key));
-    onChange(Object.fromEntries([...standard, ...rows]));
-  };
-  const add = () => {
-    const taken = new Set(Object.keys(params));
-    let n = own.length + 1;
-    while (taken.has(`param_${n}`)) n += 1;
-    replace([...own, [`param_${n}`, ""]]);
-  };
-  return (
-    <fieldset className="field field-keyvalue">
-      <legend>{title}</legend>
-      {own.length === 0 && <p className="muted small">None.</p>}
-      {own.map(([key, value], index) => {
-        const problems = at(ctx.problems, `params.${key}`);
-        return (
-          <div className="kv-row" key={index}>
-            <input
-              type="text"
-              aria-label={`Parameter ${index + 1} name`}
-              value={key}
-              disabled={ctx.disabled}
-              onChange={(e) => {
-                const next = e.target.value;
-                if (Object.keys(params).some((k) => k === next && k !== key)) {
-                  setClash(index);
-                  return;
-                }
-                setClash(null);
-                replace(own.map((row, i) => (i === index ? [next, row[1]] : row)));
-              }}
-            />
-            <TemplateInput
-              id={`f-${ctx.nodeId}-own-${index}`}
-              value={asText(value)}
-              variables={ctx.variables}
-              disabled={ctx.disabled}
-              invalid={problems.length > 0}
-              placeholder="Value or {{variable}}"
-              onChange={(text) =>
-                replace(own.map((row, i) => (i === index ? [row[0], text] : row)))
-              }
-            />
-            {!ctx.disabled && (
-              <button
-                type="button"
-                className="small danger-link"
-                aria-label={`Remove parameter ${key || index + 1}`}
-                onClick={() => replace(own.filter((_, i) => i !== index))}
-              >
-                Remove
-              </button>
-            )}
-            {clash === index && (
-              <p className="field-problems error">Another parameter already has this name.</p>
-            )}
-            <FieldProblems id={`f-${ctx.nodeId}-own-${index}-problems`} problems={problems} />
-          </div>
-        );
-      })}
-      {!ctx.disabled && (
-        <button type="button" className="small" onClick={add}>
-          Add parameter
-        </button>
-      )}
-    </fieldset>
   );
 }
 
@@ -330,11 +245,12 @@ export function LogEventForm({ data, onChange, ctx }: BlockFormProps) {
       )}
 
       {mode.kind !== "none" && (
-        <OwnParams
-          params={params}
-          standardKeys={standardKeys}
-          ctx={ctx}
+        <KeyValueRows
           title={standard ? "More parameters" : "Parameters"}
+          path="params"
+          value={params}
+          hidden={standardKeys}
+          ctx={ctx}
           onChange={(next) => set({ params: next }, "params")}
         />
       )}

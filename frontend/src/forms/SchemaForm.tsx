@@ -297,35 +297,56 @@ function ListField({
   );
 }
 
-function KeyValueField({ spec, path, value, onChange, ctx }: FieldProps) {
-  const entries =
+/** Key/value rows (an event's parameters): each key unique, each value text or {{variable}}.
+ * `hidden` keys are kept as they are but not listed (a form that shows them elsewhere). */
+export function KeyValueRows({
+  title,
+  description,
+  path,
+  value,
+  hidden = new Set<string>(),
+  onChange,
+  ctx,
+}: {
+  title: string;
+  description?: string;
+  path: string;
+  value: Json | undefined;
+  hidden?: ReadonlySet<string>;
+  onChange: (value: JsonObject) => void;
+  ctx: FormContext;
+}) {
+  const all: [string, Json][] =
     value && typeof value === "object" && !Array.isArray(value) ? Object.entries(value) : [];
+  const kept = all.filter(([key]) => hidden.has(key));
+  const entries = all.filter(([key]) => !hidden.has(key));
   const id = domId(ctx.nodeId, path);
   const [clash, setClash] = useState<number | null>(null);
-  const set = (next: [string, Json][]) => onChange(Object.fromEntries(next));
+  const set = (next: [string, Json][]) => onChange(Object.fromEntries([...kept, ...next]));
   const add = () => {
-    const taken = new Set(entries.map(([k]) => k));
+    const taken = new Set(all.map(([k]) => k));
     let n = entries.length + 1;
     while (taken.has(`param_${n}`)) n += 1;
     set([...entries, [`param_${n}`, ""]]);
   };
   return (
     <fieldset className="field field-keyvalue">
-      <legend>{spec.label}</legend>
-      {spec.description && <p className="field-help">{spec.description}</p>}
+      <legend>{title}</legend>
+      {description && <p className="field-help">{description}</p>}
       <FieldProblems id={`${id}-problems`} problems={problemsAt(ctx, path)} />
+      {entries.length === 0 && <p className="muted small">None.</p>}
       {entries.map(([key, item], index) => {
         const rowProblems = problemsAt(ctx, `${path}.${key}`);
         return (
           <div className="kv-row" key={index}>
             <input
               type="text"
-              aria-label={`Parameter ${index + 1} key`}
+              aria-label={`Parameter ${index + 1} name`}
               value={key}
               disabled={ctx.disabled}
               onChange={(e) => {
                 const next = e.target.value;
-                if (entries.some(([k], i) => k === next && i !== index)) {
+                if (all.some(([k]) => k === next && k !== key)) {
                   setClash(index);
                   return;
                 }
@@ -339,6 +360,7 @@ function KeyValueField({ spec, path, value, onChange, ctx }: FieldProps) {
               variables={ctx.variables}
               disabled={ctx.disabled}
               invalid={rowProblems.length > 0}
+              describedBy={rowProblems.length ? `${id}-p${index}` : undefined}
               onChange={(text) =>
                 set(entries.map((entry, i) => (i === index ? [entry[0], text] : entry)))
               }
@@ -355,7 +377,7 @@ function KeyValueField({ spec, path, value, onChange, ctx }: FieldProps) {
               </button>
             )}
             {clash === index && (
-              <p className="field-problems error">Another parameter already has this key.</p>
+              <p className="field-problems error">Another parameter already has this name.</p>
             )}
             <FieldProblems id={`${id}-p${index}`} problems={rowProblems} />
           </div>
@@ -367,6 +389,19 @@ function KeyValueField({ spec, path, value, onChange, ctx }: FieldProps) {
         </button>
       )}
     </fieldset>
+  );
+}
+
+function KeyValueField({ spec, path, value, onChange, ctx }: FieldProps) {
+  return (
+    <KeyValueRows
+      title={spec.label}
+      description={spec.description}
+      path={path}
+      value={value}
+      onChange={onChange}
+      ctx={ctx}
+    />
   );
 }
 

@@ -271,6 +271,20 @@ export function createEditorStore(now: () => number = () => Date.now()) {
       };
     }
 
+    /** Undo or redo: back or forth one snapshot, the blocks whose data changed re-checked. */
+    function travel(step: typeof undo) {
+      const state = get();
+      if (state.readOnly || state.versionView) return;
+      const result = step(state.history, snapshot(state));
+      if (!result) return;
+      set({
+        ...result.state,
+        history: result.history,
+        changeCount: state.changeCount + 1,
+        ...recheck(state.nodes, result.state.nodes, state.changeCount + 1),
+      });
+    }
+
     /** After undo/redo or a reload: re-check every block whose data changed. */
     function recheck(before: readonly FlowNode[], after: readonly FlowNode[], at: number) {
       const state = get();
@@ -565,29 +579,11 @@ export function createEditorStore(now: () => number = () => Date.now()) {
       },
 
       undo() {
-        const state = get();
-        if (state.readOnly || state.versionView) return;
-        const result = undo(state.history, snapshot(state));
-        if (!result) return;
-        set({
-          ...result.state,
-          history: result.history,
-          changeCount: state.changeCount + 1,
-          ...recheck(state.nodes, result.state.nodes, state.changeCount + 1),
-        });
+        travel(undo);
       },
 
       redo() {
-        const state = get();
-        if (state.readOnly || state.versionView) return;
-        const result = redo(state.history, snapshot(state));
-        if (!result) return;
-        set({
-          ...result.state,
-          history: result.history,
-          changeCount: state.changeCount + 1,
-          ...recheck(state.nodes, result.state.nodes, state.changeCount + 1),
-        });
+        travel(redo);
       },
 
       selectOnly(nodeId) {
