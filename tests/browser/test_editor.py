@@ -70,6 +70,18 @@ def lin(django_user_model: type[User], workspace: Tenant) -> User:
     return person(django_user_model, "lin", workspace, "editor")
 
 
+@pytest.fixture
+def lead_flow(workspace: Tenant, bakery: ConnectedPage, lin: User) -> Flow:
+    """The lead-generation template, as Lin creates it on the Bakery."""
+    return services.flow_create(
+        tenant=workspace,
+        actor=Actor(user=lin),
+        page_id=bakery.pk,
+        name="Lead generation",
+        template="lead_generation",
+    )
+
+
 def sign_in(page: Page, username: str) -> None:
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
@@ -276,6 +288,7 @@ def test_build_check_test_and_publish_a_lead_flow_from_blank(
 
 
 def test_two_editors_get_the_choice_and_lose_nothing(
+    lead_flow: Flow,
     browser: Browser,
     live_server: LiveServer,
     workspace: Tenant,
@@ -285,13 +298,7 @@ def test_two_editors_get_the_choice_and_lose_nothing(
     screenshot_dir: Path,
 ) -> None:
     person(django_user_model, "sam", workspace, "editor")
-    flow = services.flow_create(
-        tenant=workspace,
-        actor=Actor(user=lin),
-        page_id=bakery.pk,
-        name="Lead generation",
-        template="lead_generation",
-    )
+    flow = lead_flow
     contexts = [
         browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 800})
         for _ in range(2)
@@ -330,6 +337,7 @@ def test_two_editors_get_the_choice_and_lose_nothing(
 
 
 def test_a_viewer_can_look_but_not_change_anything(
+    lead_flow: Flow,
     page: Page,
     workspace: Tenant,
     bakery: ConnectedPage,
@@ -337,13 +345,7 @@ def test_a_viewer_can_look_but_not_change_anything(
     django_user_model: type[User],
 ) -> None:
     person(django_user_model, "vic", workspace, "viewer")
-    flow = services.flow_create(
-        tenant=workspace,
-        actor=Actor(user=lin),
-        page_id=bakery.pk,
-        name="Lead generation",
-        template="lead_generation",
-    )
+    flow = lead_flow
     sign_in(page, "vic")
     page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
     lead = block(page, "Log event: Lead submitted")
@@ -426,21 +428,21 @@ def test_each_quick_reply_gets_its_own_output(
 
 
 def test_versions_open_read_only_compare_with_the_draft_and_restore(
-    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User, screenshot_dir: Path
+    lead_flow: Flow,
+    page: Page,
+    workspace: Tenant,
+    bakery: ConnectedPage,
+    lin: User,
+    screenshot_dir: Path,
 ) -> None:
     actor = Actor(user=lin)
-    flow = services.flow_create(
-        tenant=workspace,
-        actor=actor,
-        page_id=bakery.pk,
-        name="Lead generation",
-        template="lead_generation",
-    )
+    flow = lead_flow
     services.flow_publish(tenant=workspace, actor=actor, flow_id=flow.pk, note="", revision=1)
     sign_in(page, "lin")
     page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
 
     # Change the draft: a question reworded, the handoff removed, an End added.
+    page.get_by_role("button", name="Fit View").click()  # it opens on Start: show it all
     block(page, "Ask a question: What are you looking for?").locator(".block-head").click()
     settings_panel(page).get_by_role("combobox", name="Question").fill("What brings you here?")
     block(page, "Hand off to a person").locator(".block-head").click()
@@ -540,22 +542,17 @@ def test_a_new_block_type_needs_no_editor_change(
 
 
 def test_copy_blocks_into_another_flow(
-    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User
+    lead_flow: Flow, page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User
 ) -> None:
     actor = Actor(user=lin)
-    source = services.flow_create(
-        tenant=workspace,
-        actor=actor,
-        page_id=bakery.pk,
-        name="Lead generation",
-        template="lead_generation",
-    )
+    source = lead_flow
     target = services.flow_create(
         tenant=workspace, actor=actor, page_id=bakery.pk, name="Second flow"
     )
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     sign_in(page, "lin")
     page.goto(f"/t/adas-bakery/flows/{source.pk}/")
+    page.get_by_role("button", name="Fit View").click()  # it opens on Start: show it all
     block(page, "Ask a question: What's your email address?").locator(".block-head").click()
     block(page, "Log event: Lead submitted").locator(".block-head").click(modifiers=[MOD])
     expect(settings_panel(page)).to_contain_text("2 blocks selected")
@@ -585,15 +582,14 @@ def test_copy_blocks_into_another_flow(
 
 
 def test_the_editor_at_laptop_and_phone_width(
-    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User, screenshot_dir: Path
+    lead_flow: Flow,
+    page: Page,
+    workspace: Tenant,
+    bakery: ConnectedPage,
+    lin: User,
+    screenshot_dir: Path,
 ) -> None:
-    flow = services.flow_create(
-        tenant=workspace,
-        actor=Actor(user=lin),
-        page_id=bakery.pk,
-        name="Lead generation",
-        template="lead_generation",
-    )
+    flow = lead_flow
     page.set_viewport_size({"width": 1366, "height": 800})
     sign_in(page, "lin")
     page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
@@ -640,16 +636,10 @@ def test_the_editor_at_laptop_and_phone_width(
 
 
 def test_compare_two_published_versions(
-    page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User
+    lead_flow: Flow, page: Page, workspace: Tenant, bakery: ConnectedPage, lin: User
 ) -> None:
     actor = Actor(user=lin)
-    flow = services.flow_create(
-        tenant=workspace,
-        actor=actor,
-        page_id=bakery.pk,
-        name="Lead generation",
-        template="lead_generation",
-    )
+    flow = lead_flow
     services.flow_publish(tenant=workspace, actor=actor, flow_id=flow.pk, note="", revision=1)
     document = Flow.objects.get(pk=flow.pk).document
     welcome = next(n for n in document["nodes"] if n["id"] == "welcome")
