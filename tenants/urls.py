@@ -14,6 +14,7 @@ workspace_patterns = [
     path("audit/", views.audit, name="audit"),
     path("pages/", views.pages, name="pages"),
     path("pages/connect/", views.page_connect, name="page_connect"),
+    path("pages/connect-selected/", views.page_connect_selected, name="page_connect_selected"),
     path("pages/<int:page_pk>/transport/", views.page_transport, name="page_transport"),
     path("pages/<int:page_pk>/check/", views.page_check, name="page_check"),
     path("pages/<int:page_pk>/disconnect/", views.page_disconnect, name="page_disconnect"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
@@ -319,17 +320,71 @@ def facebook_done(request: HttpRequest) -> HttpResponse:
     return redirect("tenants:pages", slug=membership.tenant.slug)
 
 
+PAGES_PER_SCREEN = 20
+"""Pages from a login shown at once: a person with 60 Pages pages through them."""
+
+CANDIDATE_FILTERS = {
+    "all": ("All", lambda c: True),
+    "connectable": ("Can connect", lambda c: c.connectable),
+    "blocked": ("Can't connect", lambda c: not c.connectable),
+}
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort "Shop #2" before "Shop #10": digit runs compare as numbers, text without case."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part.casefold())
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
+
+
+def _matches(query: str, *values: str) -> bool:
+    folded = query.casefold()
+    return any(folded in value.casefold() for value in values)
+
+
 @tenant_page("page.view")
 def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     user = cast(User, request.user)
-    connected = list(ConnectedPage.objects.for_tenant(tenant).select_related("connected_by"))
+    connected = sorted(
+        ConnectedPage.objects.for_tenant(tenant).select_related("connected_by"),
+        key=lambda p: natural_key(p.name),
+    )
     candidates = services.page_candidates(tenant=tenant, user=user)
     statuses = {value: transport_status(value) for value in Transport.values}
     allowed = services.region_allows_page_activities(tenant)
     for page in connected:
         page.transport_info = statuses.get(page.transport)  # type: ignore[attr-defined]
+    to_connect = sorted(
+        (
+            c
+            for c in candidates
+            if c.connected_here is None or c.connected_here.status != PageStatus.ACTIVE
+        ),
+        key=lambda c: natural_key(c.name),
+    )
+    query = request.GET.get("q", "").strip()[:100]
+    shown = request.GET.get("show", "all")
+    if shown not in CANDIDATE_FILTERS:
+        shown = "all"
+    searched = [c for c in to_connect if not query or _matches(query, c.name, c.page_id)]
+    filters = [
+        {
+            "value": value,
+            "label": label,
+            "count": sum(1 for c in searched if keep(c)),
+            "current": value == shown,
+        }
+        for value, (label, keep) in CANDIDATE_FILTERS.items()
+    ]
+    keep = CANDIDATE_FILTERS[shown][1]
+    screen = Paginator([c for c in searched if keep(c)], PAGES_PER_SCREEN).get_page(
+        request.GET.get("page")
+    )
     context = {
-        "connected": connected,
+        "connected": [p for p in connected if p.status != PageStatus.DISCONNECTED],
+        "disconnected": [p for p in connected if p.status == PageStatus.DISCONNECTED],
         "transferred_away": [
             p for p in connected if p.transferred_at and p.status == PageStatus.DISCONNECTED
         ],
@@ -338,11 +393,12 @@ def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             for status in statuses.values()
             if status.transport != Transport.PAGE_ACTIVITIES or allowed
         ],
-        "candidates": [
-            c
-            for c in candidates
-            if c.connected_here is None or c.connected_here.status != PageStatus.ACTIVE
-        ],
+        "candidates": screen,
+        "candidates_total": len(to_connect),
+        "bulk_connectable": any(c.connectable and not c.transferable for c in screen),
+        "query": query,
+        "shown": shown,
+        "filters": filters,
         "missing_scopes": request.session.get(SESSION_MISSING_SCOPES, []),
         "has_grants": bool(candidates),
         "page_activities_allowed": allowed,
@@ -381,6 +437,52 @@ def page_connect(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         if request.POST.get("transfer") != "1"
         else "“{name}” is transferred here and connected; the other workspace's admins are told.",
     )
+
+
+MAX_BULK_CONNECT = 100
+"""Pages connected in one go: each is a few Graph calls, made while the person waits."""
+
+
+@tenant_page("page.manage")
+@require_POST
+def page_connect_selected(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    """Connect every Page ticked on the screen, each on its own: one Facebook refusal does not
+    undo the others, and each Page that could not be connected is named with why."""
+    page_ids = list(dict.fromkeys(request.POST.getlist("page_id")))
+    back = redirect_back(request, tenant, fallback="tenants:pages")
+    if not page_ids:
+        messages.error(request, "Tick the Pages to connect first, then press Connect selected.")
+        return back
+    if len(page_ids) > MAX_BULK_CONNECT:
+        messages.error(
+            request,
+            f"{len(page_ids)} Pages are ticked; connect at most {MAX_BULK_CONNECT} at a time.",
+        )
+        return back
+    transport = request.POST.get("transport") or None
+    user = cast(User, request.user)
+    names = {c.page_id: c.name for c in services.page_candidates(tenant=tenant, user=user)}
+    connected: list[str] = []
+    refused: list[str] = []
+    for page_id in page_ids:
+        try:
+            page = services.page_connect(
+                tenant=tenant, actor=actor_for(request), page_id=page_id, transport=transport
+            )
+        except DomainError as error:
+            refused.append(f"“{names.get(page_id, page_id)}”: {error.message}")
+        else:
+            connected.append(page.name)
+    if connected:
+        names = ", ".join(f"“{name}”" for name in connected)
+        messages.success(
+            request,
+            f"{len(connected)} Page{'s are' if len(connected) > 1 else ' is'} connected: "
+            f"{names}. Their events will be delivered to Facebook.",
+        )
+    for reason in refused:
+        messages.error(request, f"Not connected {reason}")
+    return back
 
 
 @tenant_page("page.manage")

@@ -15,3 +15,13 @@ document.addEventListener("click", async (event) => {
     button.textContent = "Selected: press Ctrl+C";
   }
 });
+
+// A heading checkbox ticks every row's box that belongs to the same form (bulk actions).
+for (const all of document.querySelectorAll("[data-select-all]")) {
+  const boxes = () =>
+    document.querySelectorAll(`input[type=checkbox][form="${all.dataset.selectAll}"]`);
+  all.hidden = false;
+  all.addEventListener("change", () => {
+    for (const box of boxes()) box.checked = all.checked;
+  });
+}
