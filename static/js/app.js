@@ -16,12 +16,13 @@ document.addEventListener("click", async (event) => {
   }
 });
 
-// A heading checkbox ticks every row's box that belongs to the same form (bulk actions).
-for (const all of document.querySelectorAll("[data-select-all]")) {
-  const boxes = () =>
-    document.querySelectorAll(`input[type=checkbox][form="${all.dataset.selectAll}"]`);
-  all.hidden = false;
-  all.addEventListener("change", () => {
-    for (const box of boxes()) box.checked = all.checked;
-  });
-}
+// "Select all": a heading checkbox ticks every row's checkbox of the name it gives (bulk actions:
+// the delivery log's replay, the Pages screen's connect). Hidden until this script runs.
+for (const all of document.querySelectorAll("[data-select-all]")) all.hidden = false;
+document.addEventListener("change", (event) => {
+  const all = event.target.closest("[data-select-all]");
+  if (!all) return;
+  for (const box of document.querySelectorAll(`input[type=checkbox][name="${all.dataset.selectAll}"]`)) {
+    box.checked = all.checked;
+  }
+});

@@ -1,4 +1,4 @@
-// The delivery log's live counts and "select all"; the page works without this script.
+// The delivery log's live counts; the page works without this script ("select all" is app.js's).
 (() => {
   const counts = document.getElementById("status-counts");
   if (counts) {
@@ -20,12 +20,4 @@
     };
     setTimeout(refresh, every);
   }
-
-  document.addEventListener("change", (event) => {
-    const all = event.target.closest("[data-select-all]");
-    if (!all) return;
-    for (const box of document.querySelectorAll(`input[type=checkbox][name="${all.dataset.selectAll}"]`)) {
-      box.checked = all.checked;
-    }
-  });
 })();
