@@ -73,6 +73,7 @@ class NameRow:
     total: int
     percent: float  # of the longest row
     segments: list[Segment]
+    label: str = ""  # the catalog's plain words for a standard event, "" for a custom one
 
 
 GRID_STEPS = 4  # gridlines above the baseline

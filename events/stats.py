@@ -10,9 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
@@ -197,3 +198,43 @@ def top_event_names(
     for row in rows:
         names[row["event"]].counts[row["status"]] += row["count"]
     return list(names.values())
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    currency: str
+    value: Decimal  # the sum of the events' values in this currency
+    events: int  # events that carried a value in this currency
+    delivered: Decimal  # the part of `value` Facebook has accepted
+
+
+def value_by_currency(
+    *, tenant: Tenant, period: Period, now: datetime | None = None
+) -> list[CurrencyTotal]:
+    """The value events carried in `period` (test events left out), per currency, largest
+    first: what was logged, and how much of it was delivered. Values in different currencies
+    are never added together."""
+    start, end = period.window(now)
+    rows: Iterable[dict[str, Any]] = (
+        _window(tenant, start, end, test=False)
+        .filter(value__isnull=False)
+        .exclude(currency="")
+        .order_by()
+        .values("currency", "status")
+        .annotate(value=Sum("value"), count=Count("id"))
+        .values("currency", "status", "value", "count")
+    )
+    totals: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), 0, Decimal(0)])
+    for row in rows:
+        total = totals[row["currency"]]
+        total[0] += row["value"]
+        total[1] += row["count"]
+        if row["status"] == EventStatus.DELIVERED:
+            total[2] += row["value"]
+    return sorted(
+        (
+            CurrencyTotal(currency, value, count, delivered)
+            for currency, (value, count, delivered) in totals.items()
+        ),
+        key=lambda t: (-t.value, t.currency),
+    )

@@ -8,7 +8,7 @@ from the log and an API query mean the same thing. Counts by status refresh by t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib import messages
@@ -192,12 +192,24 @@ def event_detail(request: HttpRequest, tenant: Tenant, event_id: int) -> HttpRes
         "event": event,
         "label": _label(event.event),
         "params_json": _pretty(event.params),
+        "params": _readable_params(event.params),
         "last_error": redact(event.last_error),
         "attempts": attempts,
         "can_replay": role_can(request.tenant_role, "event.replay"),  # type: ignore[attr-defined]
         "next_url": request.get_full_path(),
     }
     return render(request, "events/event_detail.html", context)
+
+
+def _readable_params(params: object) -> list[tuple[str, str]]:
+    """An event's parameters as (name, value) lines a person reads: text as it is, lists and
+    objects (a purchase's `contents`) as compact JSON."""
+    if not isinstance(params, dict):
+        return []
+    return [
+        (str(name), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for name, value in params.items()
+    ]
 
 
 def _back(request: HttpRequest, tenant: Tenant) -> HttpResponse:
@@ -257,9 +269,10 @@ def overview(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "period": period,
         "periods": stats.PERIODS.values(),
         "status_chart": _chart_or_none(stacked_bars(buckets, period.unit)),
-        "name_rows": name_rows(names),
+        "name_rows": [replace(row, label=_label(row.event)) for row in name_rows(names)],
         "lead_chart": _chart_or_none(simple_bars(leads, period.unit, noun="lead")),
         "lead_total": sum(count for _, count in leads),
+        "values": stats.value_by_currency(tenant=tenant, period=period),
         "totals": [
             {"status": status, "label": EventStatus(status).label, "count": totals[status]}
             for status in stats.STATUS_ORDER

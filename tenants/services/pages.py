@@ -210,6 +210,17 @@ def page_grants_replace(
     )
 
 
+TASK_WORDS = {
+    "MANAGE": "full control",
+    "CREATE_CONTENT": "post",
+    "MODERATE": "moderate",
+    "MESSAGING": "message as the Page",
+    "ADVERTISE": "advertise",
+    "ANALYZE": "see insights",
+}
+"""Facebook's Page tasks, as the Pages screen says them (the task names stay in small print)."""
+
+
 @dataclass(frozen=True)
 class PageCandidate:
     """A Page from the person's last login, as the picker shows it for one workspace."""
@@ -223,6 +234,11 @@ class PageCandidate:
     connected_here: ConnectedPage | None
     connected_elsewhere: bool
     transferable: bool = False
+
+    @property
+    def task_words(self) -> str:
+        """The person's tasks on the Page in plain words ("full control, see insights, …")."""
+        return ", ".join(TASK_WORDS.get(task, task.lower()) for task in self.tasks) or "none"
 
 
 def page_grant_token_expiry() -> timedelta:
@@ -255,8 +271,8 @@ def _blocker(grant: PageGrant) -> str:
         )
     if EVENTS_TASK not in grant.tasks:
         return (
-            "Your role on this Page lacks the ANALYZE task, which Facebook requires to log "
-            "events. Ask a Page admin to give you analyst access or higher."
+            "Your role on this Page lacks the ANALYZE task (“see insights”), which Facebook "
+            "requires to log events. Ask a Page admin to give you analyst access or higher."
         )
     if not WEBHOOK_TASKS.intersection(grant.tasks):
         return (

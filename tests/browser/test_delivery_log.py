@@ -211,7 +211,7 @@ def test_open_the_log_watch_counts_and_replay_failed_events(
 
     page.get_by_role("button", name="Replay this event").click()
     expect(page.get_by_text("Replayed 1 event: it is pending delivery again.")).to_be_visible()
-    expect(page.get_by_role("heading", name=re.compile("purchase"))).to_contain_text("Pending")
+    expect(page.get_by_role("heading", name=re.compile("Purchase"))).to_contain_text("Pending")
     assert LoggedEvent.objects.get(pk=failed.pk).status == EventStatus.PENDING
 
     # A selection from the log.

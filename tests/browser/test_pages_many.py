@@ -39,7 +39,7 @@ def owner(django_user_model: type[User]) -> User:
 def shops(page: Page) -> Locator:
     """The Page names in the login's table, in the order shown."""
     table = page.get_by_role("table").filter(
-        has=page.get_by_role("columnheader", name="Your tasks")
+        has=page.get_by_role("columnheader", name="What you can do on Facebook")
     )
     return table.locator("tbody td strong")
 

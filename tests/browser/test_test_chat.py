@@ -234,7 +234,7 @@ def test_resolve_handoffs(
     expect(page.get_by_role("link", name="Open (2)")).to_be_visible()
     page.screenshot(path=str(screenshot_dir / "handoffs.png"), full_page=True)
 
-    page.get_by_role("button", name="Resolved: Lin's Outlet, 6723918450021").click()
+    page.get_by_role("button", name="Mark resolved: Lin's Outlet, 6723918450021").click()
     expect(
         page.get_by_text("Resolved: the bot answers 6723918450021 on Lin's Outlet again.")
     ).to_be_visible()

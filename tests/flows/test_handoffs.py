@@ -206,7 +206,7 @@ def test_the_page_lists_open_handoffs_with_what_was_gathered(tenant, page):
     assert "<dt>psid</dt>" not in html  # the PSID has its own column
     assert "<code>24571937185104</code>" in html
     assert "Open (1)" in html
-    assert ">Resolved</button>" in html
+    assert ">Mark resolved</button>" in html
 
 
 def test_viewers_see_the_page_without_the_button(tenant, page):
@@ -214,7 +214,7 @@ def test_viewers_see_the_page_without_the_button(tenant, page):
     client = signed_in(tenant, Role.VIEWER)
     html = client.get(f"/t/{tenant.slug}/handoffs/").content.decode()
     assert "New lead" in html
-    assert ">Resolved</button>" not in html
+    assert ">Mark resolved</button>" not in html
     conversation = Conversation.objects.get()
     response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/")
     assert response.status_code == 403
