@@ -24,7 +24,9 @@
   until an agent resolves it (``handoff_resolve``).
 - A turn (``conversation_apply``): the interpreter's new state, its ``OutboundMessage`` rows in
   order, its events through ``events.services.log_events`` (idempotency key
-  ``conv:<conversation>:<node>:<step>``) and its handoff flag are written in one transaction;
+  ``conv:<conversation>:<node>:<step>``; each carries the version, node and the conversation's
+  ``ad_id``), its handoff flag and its funnel counts (flows/counters.py, one upsert) are
+  written in one transaction;
   ``flows.tasks.send_conversation`` sends the messages after commit (flows/sending.py).
 """
 
@@ -51,7 +53,7 @@ from redis.exceptions import LockError
 from events.models import EventSource
 from events.ratelimit import redis_client
 from events.services import EventInput, log_events
-from flows import interpreter
+from flows import counters, interpreter
 from flows.blocks.steps import POSTBACK, QUICK_REPLY, REFERRAL, START, TEXT
 from flows.models import (
     GET_STARTED_PAYLOAD,
@@ -521,6 +523,9 @@ def _log_event(conversation: Conversation, effect: interpreter.LogEvent) -> None
         events=[event_input(effect)],
         source=EventSource.FLOW,
         source_ref=f"{version_pk}:{effect.node_id}",
+        source_flow_version=conversation.flow_version_id,
+        source_node=effect.node_id,
+        ad_id=conversation.ad_id,
         idempotency_key=f"conv:{conversation.pk}:{effect.node_id}:{effect.step}",
         test=conversation.is_test,
         record_unsendable=True,
@@ -567,6 +572,18 @@ def conversation_apply(
     if state.status == ConversationStatus.ENDED and conversation.ended_at is None:
         conversation.ended_at = now
     conversation.save()
+    if not conversation.is_test:
+        counters.turn_record(
+            tenant_id=conversation.tenant_id,
+            flow_version_id=conversation.flow_version_id,
+            turn=counters.TurnPath(
+                entered=result.entered,
+                exits=result.exits,
+                status=state.status,
+                node_id=state.node_id,
+            ),
+            now=now,
+        )
     if outbound:
         OutboundMessage.objects.bulk_create(outbound)
         if not conversation.is_test:
