@@ -168,3 +168,9 @@ def test_the_flow_stats_route_and_its_fields_are_in_the_schema(client):
         "last_error",
         "last_error_at",
     }
+
+
+def test_a_logged_events_flow_source_and_ad_are_in_the_schema(client):
+    properties = _schema(client)["components"]["schemas"]["LoggedEvent"]["properties"]
+    assert {"source_flow_version", "source_node", "ad_id"} <= set(properties)
+    assert properties["source_flow_version"]["nullable"] is True
