@@ -792,9 +792,10 @@ app subscribed: {esc(", ".join(subscribed)) if subscribed else "no (delivered an
 <form id=say class=row><input type=text id=text placeholder="Type a message" autocomplete=off autofocus>
 <button class=primary>Send</button></form>
 <form id=ad class=row aria-label="Click-to-Messenger ad">
-<input type=text name=ad_id value=6000000000001 aria-label="Ad id" inputmode=numeric>
-<input type=text name=ad_title value="Spring sale" aria-label="Ad title">
-<input type=text name=first value="Hi! Is this still available?" aria-label="First message">
+<span class=muted>Ad click (a click-to-Messenger ad):</span>
+<input type=text name=ad_id value=6000000000001 aria-label="Ad id" placeholder="ad id" inputmode=numeric>
+<input type=text name=ad_title value="Spring sale" aria-label="Ad title" placeholder="ad title">
+<input type=text name=first value="Hi! Is this still available?" aria-label="First message" placeholder="first message">
 <button class=secondary>Message via this ad</button></form>
 <details><summary>Postback, referral, handshake</summary>
 <form id=pb class=row><input type=text name=title value="Get Started" aria-label=title>
