@@ -83,6 +83,21 @@ class LoggedEvent(TenantOwnedModel):
         default="",
         help_text="Where it came from, e.g. a flow version and node id.",
     )
+    # A flow's event: the FlowVersion's id and the log_event block's node id (events does not
+    # import flows, so a plain number), for the funnel stats; the ad the conversation started
+    # from (click-to-Messenger), for the per-ad overview.
+    source_flow_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The id of the flow version that logged it."
+    )
+    source_node = models.CharField(
+        max_length=100, blank=True, default="", help_text="The log_event block's node id."
+    )
+    ad_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="The click-to-Messenger ad the conversation started from, if any.",
+    )
     api_key = models.ForeignKey(
         ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="logged_events"
     )
@@ -131,6 +146,12 @@ class LoggedEvent(TenantOwnedModel):
             models.Index(fields=["tenant", "event", "-id"], name="loggedevent_tenant_event"),
             models.Index(fields=["tenant", "-created_at"], name="loggedevent_tenant_created"),
             models.Index(fields=["tenant", "psid"], name="loggedevent_tenant_psid"),
+            # The funnel stats of a flow's log_event blocks, and the overview per ad.
+            models.Index(
+                fields=["tenant", "source_flow_version", "source_node", "status"],
+                name="loggedevent_tenant_node",
+            ),
+            models.Index(fields=["tenant", "ad_id", "-created_at"], name="loggedevent_tenant_ad"),
             # A worker's claim for one page: due rows of that page, oldest first.
             models.Index(
                 fields=["tenant", "page", "status", "next_attempt_at"],

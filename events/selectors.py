@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from events import transport_status
@@ -185,3 +185,74 @@ def waiting_event_moves(*, tenant: Tenant, page: ConnectedPage, target: str) -> 
         )
         moves.append(WaitingMove(event=event, count=count, move=move))
     return moves
+
+
+# What the funnel overlay shows on a log_event block, by status (DESIGN.md §7's lifecycle):
+# reached Facebook; rejected by it or given up on; never sent (with a reason); still on its way.
+NODE_EVENT_GROUPS: dict[str, tuple[str, ...]] = {
+    "delivered": (EventStatus.DELIVERED,),
+    "failed": (EventStatus.FAILED, EventStatus.DEAD),
+    "not_sent": (EventStatus.NOT_SENT, EventStatus.KEPT, EventStatus.TEST),
+    "pending": (
+        EventStatus.PENDING,
+        EventStatus.SENDING,
+        EventStatus.RETRYING,
+        EventStatus.BLOCKED,
+    ),
+}
+# Statuses whose last_error is Facebook's answer (or why it could not be asked).
+ERROR_STATUSES = (EventStatus.FAILED, EventStatus.DEAD, EventStatus.RETRYING, EventStatus.BLOCKED)
+
+
+@dataclass(frozen=True)
+class NodeEvents:
+    """A flow's log_event block's events in a period: counts by group, and the last error."""
+
+    delivered: int = 0
+    failed: int = 0
+    not_sent: int = 0
+    pending: int = 0
+    last_error: str = ""
+    last_error_at: datetime | None = None
+
+
+def flow_node_events(
+    *, tenant: Tenant, version_ids: Sequence[int], since: datetime, until: datetime
+) -> dict[str, NodeEvents]:
+    """Per node id, the events the flow versions' log_event blocks logged in [since, until)
+    (test events aside), in two queries whatever the number of blocks. The last error is
+    that of the newest event that failed, is retrying or waits blocked."""
+    rows = LoggedEvent.objects.for_tenant(tenant).filter(
+        source=EventSource.FLOW,
+        source_flow_version__in=list(version_ids),
+        created_at__gte=since,
+        created_at__lt=until,
+        test=False,
+    )
+    counts: dict[str, dict[str, int]] = {}
+    group_of = {
+        status: group for group, statuses in NODE_EVENT_GROUPS.items() for status in statuses
+    }
+    for node, status, n in (
+        rows.values_list("source_node", "status").annotate(n=Count("id")).order_by()
+    ):
+        group = group_of.get(status)
+        if group is not None:
+            counts.setdefault(node, {}).setdefault(group, 0)
+            counts[node][group] += n
+    failing = rows.filter(status__in=ERROR_STATUSES).exclude(last_error="")
+    newest = failing.values("source_node").annotate(last=Max("id")).values("last")
+    latest = {
+        node: (error, at)
+        for node, error, at in LoggedEvent.objects.for_tenant(tenant)
+        .filter(pk__in=newest)
+        .values_list("source_node", "last_error", "updated_at")
+    }
+    return {
+        node: NodeEvents(
+            **counts.get(node, {}),
+            last_error=latest.get(node, ("", None))[0],
+            last_error_at=latest.get(node, ("", None))[1],
+        )
+        for node in sorted(set(counts) | set(latest))
+    }

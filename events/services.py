@@ -72,6 +72,9 @@ def log_events(
     source_ref: str = "",
     test: bool = False,
     record_unsendable: bool = False,
+    source_flow_version: int | None = None,
+    source_node: str = "",
+    ad_id: str = "",
 ) -> list[LoggedEvent]:
     """Log ``events`` for one Messenger user of ``page``; see ``log_event_batch``."""
     return log_event_batch(
@@ -84,6 +87,9 @@ def log_events(
         source_ref=source_ref,
         test=test,
         record_unsendable=record_unsendable,
+        source_flow_version=source_flow_version,
+        source_node=source_node,
+        ad_id=ad_id,
     )
 
 
@@ -98,6 +104,9 @@ def log_event_batch(
     source_ref: str = "",
     test: bool = False,
     record_unsendable: bool = False,
+    source_flow_version: int | None = None,
+    source_node: str = "",
+    ad_id: str = "",
 ) -> list[LoggedEvent]:
     """Validate and write the events of several Messenger users of one Page, in order.
 
@@ -113,6 +122,10 @@ def log_event_batch(
     never sent), ``test`` (a test event the workspace does not send: ``delivers_test_events``),
     ``blocked`` (the Page cannot deliver now: needs re-authorization, its region or Facebook
     has no transport for it, ...; sent once that is fixed) or ``pending``.
+
+    A flow's events name the flow version (its id) and the ``log_event`` node that logged them
+    (``source_flow_version``, ``source_node``: the funnel stats read them) and the
+    click-to-Messenger ad the conversation started from (``ad_id``).
     """
     if page.tenant_id != tenant.pk:
         raise NotFound("No such Page in this workspace.")
@@ -167,6 +180,9 @@ def log_event_batch(
                 else now,
                 source=source,
                 source_ref=source_ref,
+                source_flow_version=source_flow_version,
+                source_node=source_node[:100],
+                ad_id=ad_id[:64],
                 api_key=api_key,
                 idempotency_key=idempotency_key,
                 idempotency_index=index,

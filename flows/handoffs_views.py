@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from flows.blocks.base import SYSTEM_VARIABLES
 from flows.models import Conversation
 from flows.runtime import conversation_handoffs, handoff_resolve
 from tenants.exceptions import DomainError
@@ -17,14 +18,16 @@ from tenants.permissions import role_can
 from tenants.views import actor_for, tenant_page
 
 PER_PAGE = 50
-SYSTEM = ("psid", "page_id", "ref")
+SYSTEM = SYSTEM_VARIABLES
 
 
 def gathered(conversation: Conversation) -> list[tuple[str, str]]:
     """The variables the flow gathered, answers first, without empty ones."""
     variables = conversation.variables
     answers = sorted(name for name in variables if name not in SYSTEM)
-    return [(name, str(variables[name])) for name in [*answers, "ref"] if variables.get(name)]
+    return [
+        (name, str(variables[name])) for name in [*answers, "ref", "ad_id"] if variables.get(name)
+    ]
 
 
 @tenant_page("handoff.view")

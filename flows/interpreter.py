@@ -103,6 +103,11 @@ class Result:
     state: State
     effects: tuple[Effect, ...]
     path: tuple[str, ...]  # the node ids run this turn, in order
+    # What the funnel counters add (flows.counters): the blocks the conversation arrived at
+    # this turn (the block it waited at is not arrived at again when its answer comes), and
+    # the (block, handle) pairs it left by along an edge, in order.
+    entered: tuple[str, ...] = ()
+    exits: tuple[tuple[str, str], ...] = ()
 
 
 class _Document:
@@ -144,17 +149,25 @@ def _walk(
     step: int,
     answer: Incoming | None = None,
     retries: int = 0,
+    resumed: bool = False,
+    exits: tuple[tuple[str, str], ...] = (),
 ) -> Result:
-    """Run blocks from `node_id` until one waits, the flow ends, or it is handed off."""
+    """Run blocks from `node_id` until one waits, the flow ends, or it is handed off.
+
+    `resumed`: the conversation was already at `node_id` (it waited there), so this turn does
+    not arrive at it again; `exits` are handles left by before the walk (a resumed handoff).
+    """
     scope = dict(variables)
     effects: list[Effect] = []
     path: list[str] = []
+    entered: list[str] = []
+    left: list[tuple[str, str]] = list(exits)
 
     def result(status: str, at: str | None, retries: int = 0) -> Result:
         state = State(
             node_id=at, variables=_frozen(scope), step=step, status=status, retries=retries
         )
-        return Result(state, tuple(effects), tuple(path))
+        return Result(state, tuple(effects), tuple(path), tuple(entered), tuple(left))
 
     if node_id is None or node_id not in doc.nodes:
         return result(ENDED, node_id)
@@ -175,6 +188,8 @@ def _walk(
         if len(path) == MAX_STEPS_PER_TURN:
             return result(ENDED, current)
         step += 1
+        if not (resumed and not path):
+            entered.append(current)
         path.append(current)
         outcome = block.step(
             StepInput(
@@ -194,6 +209,7 @@ def _walk(
         target = doc.edges.get((current, outcome.handle))
         if target is None:  # nothing connected: the conversation is over
             return result(ENDED, current)
+        left.append((current, outcome.handle or ""))
         current, answer, retries = target, None, 0
 
 
@@ -225,8 +241,9 @@ def run(
             step=state.step,
             answer=answer,
             retries=state.retries,
+            resumed=True,
         )
-    return _walk(doc, state.node_id, variables=variables, step=state.step)
+    return _walk(doc, state.node_id, variables=variables, step=state.step, resumed=True)
 
 
 def resume_after_handoff(
@@ -245,4 +262,6 @@ def resume_after_handoff(
     if target is None:
         ended = State(state.node_id, _frozen(variables), state.step, ENDED, 0)
         return Result(ended, (), ())
-    return _walk(doc, target, variables=variables, step=state.step)
+    return _walk(
+        doc, target, variables=variables, step=state.step, exits=((state.node_id, "next"),)
+    )

@@ -202,6 +202,25 @@ class Conversation(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     is_test = models.BooleanField(default=False, help_text="A test chat in the editor.")
+    # Click-to-Messenger ads: the `referral` Facebook sent when the person started from an ad
+    # (source "ADS"), on a messaging_referrals item, a postback or a message. Every event the
+    # conversation logs carries `ad_id` (LoggedEvent.ad_id).
+    ad_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="The ad it started from, if any."
+    )
+    referral_source = models.CharField(
+        max_length=32, blank=True, default="", help_text='The referral\'s source, e.g. "ADS".'
+    )
+    referral_type = models.CharField(
+        max_length=32, blank=True, default="", help_text='The referral\'s type: "OPEN_THREAD".'
+    )
+    referral_ref = models.CharField(max_length=255, blank=True, default="")
+    ads_context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="ads_context_data: ad_title, photo_url, video_url, post_id, product_id.",
+    )
+    referred_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at", "-id"]
@@ -217,6 +236,7 @@ class Conversation(TenantOwnedModel):
             models.Index(
                 fields=["tenant", "status", "-handed_off_at"], name="conversation_tenant_status"
             ),
+            models.Index(fields=["tenant", "ad_id"], name="conversation_tenant_ad"),
         ]
 
     def __str__(self) -> str:
@@ -316,3 +336,39 @@ class OutboundMessage(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq} ({self.status})"
+
+
+class NodeDailyCount(TenantOwnedModel):
+    """The funnel counters: per flow version, block, handle and day (UTC), how many times
+    conversations arrived at a block (``entered``), left it along an edge by ``handle``
+    (``exited``), ended at it (``ended``) or were handed off at it (``handed_off``).
+
+    One row per (version, node, handle, day): the block's own row has ``handle`` "" and holds
+    ``entered``, ``ended`` and ``handed_off``; each handle's row holds ``exited``. The runtime
+    adds to them with one upsert per turn, in the turn's transaction (flows/counters.py,
+    docs/adr/0011-funnel-counters.md), so they never disagree with the conversations.
+    """
+
+    flow_version = models.ForeignKey(
+        FlowVersion, on_delete=models.CASCADE, related_name="node_counts"
+    )
+    node_id = models.CharField(max_length=100)
+    handle = models.CharField(
+        max_length=100, blank=True, default="", help_text='"" for the block itself.'
+    )
+    day = models.DateField(help_text="The UTC day of the turns counted.")
+    entered = models.PositiveBigIntegerField(default=0)
+    exited = models.PositiveBigIntegerField(default=0)
+    ended = models.PositiveBigIntegerField(default=0)
+    handed_off = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "flow_version", "node_id", "handle", "day"],
+                name="nodedailycount_unique_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow_version_id}:{self.node_id}:{self.handle} {self.day}"

@@ -24,7 +24,9 @@
   until an agent resolves it (``handoff_resolve``).
 - A turn (``conversation_apply``): the interpreter's new state, its ``OutboundMessage`` rows in
   order, its events through ``events.services.log_events`` (idempotency key
-  ``conv:<conversation>:<node>:<step>``) and its handoff flag are written in one transaction;
+  ``conv:<conversation>:<node>:<step>``; each carries the version, node and the conversation's
+  ``ad_id``), its handoff flag and its funnel counts (flows/counters.py, one upsert) are
+  written in one transaction;
   ``flows.tasks.send_conversation`` sends the messages after commit (flows/sending.py).
 """
 
@@ -51,7 +53,7 @@ from redis.exceptions import LockError
 from events.models import EventSource
 from events.ratelimit import redis_client
 from events.services import EventInput, log_events
-from flows import interpreter
+from flows import counters, interpreter
 from flows.blocks.steps import POSTBACK, QUICK_REPLY, REFERRAL, START, TEXT
 from flows.models import (
     GET_STARTED_PAYLOAD,
@@ -154,6 +156,63 @@ def delivery_receive(*, body: bytes) -> WebhookDelivery:
     return delivery
 
 
+AD_SOURCE = "ADS"
+ADS_CONTEXT_FIELDS = ("ad_title", "photo_url", "video_url", "post_id", "product_id", "flow_id")
+MAX_CONTEXT_CHARS = 2000
+PENDING_AD_PREFIX = "pagepulse:flows:pending-ad"
+PENDING_AD_SECONDS = 24 * 3600
+"""An ad referral that started no conversation (no flow answers a bare referral) waits this
+long for the person's next message, whose conversation it is then attributed to."""
+
+
+@dataclass(frozen=True)
+class Referral:
+    """A ``referral`` object of the webhook (reference §6.4): an m.me link, a QR code, or a
+    click-to-Messenger ad (``source`` "ADS", with ``ad_id`` and ``ads_context_data``)."""
+
+    source: str
+    type: str
+    ref: str
+    ad_id: str = ""
+    ads_context: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_ad(self) -> bool:
+        return self.source == AD_SOURCE and bool(self.ad_id)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "type": self.type,
+            "ref": self.ref,
+            "ad_id": self.ad_id,
+            "ads_context": dict(self.ads_context),
+        }
+
+
+def parse_referral(raw: object) -> Referral | None:
+    """The referral of a ``messaging_referrals`` item, a postback or a message, or None."""
+    if not isinstance(raw, Mapping):
+        return None
+    context = raw.get("ads_context_data")
+    ads_context = (
+        {
+            name: _text(context.get(name))[:MAX_CONTEXT_CHARS]
+            for name in ADS_CONTEXT_FIELDS
+            if context.get(name) not in (None, "")
+        }
+        if isinstance(context, Mapping)
+        else {}
+    )
+    return Referral(
+        source=_text(raw.get("source"))[:32],
+        type=_text(raw.get("type"))[:32],
+        ref=_text(raw.get("ref"))[:255],
+        ad_id=_text(raw.get("ad_id"))[:64],
+        ads_context=ads_context,
+    )
+
+
 @dataclass(frozen=True)
 class Item:
     """One messaging item of a delivery the runtime acts on."""
@@ -163,6 +222,7 @@ class Item:
     key: str  # what dedupes it: the mid, or a referral's sender, time and ref
     timestamp_ms: int
     incoming: interpreter.Incoming
+    referral: Referral | None = None  # where the person came from, when Facebook says
 
 
 @dataclass
@@ -208,10 +268,12 @@ def parse_item(page_id: str, raw: object) -> Item | None:
     )
     message, postback, referral = raw.get("message"), raw.get("postback"), raw.get("referral")
     mid = ""
+    came_from: Referral | None = None
     if isinstance(message, Mapping):
         if message.get("is_echo"):
             return None
         mid = _text(message.get("mid"))
+        came_from = parse_referral(message.get("referral"))  # a new thread's first message
         quick_reply = message.get("quick_reply")
         if isinstance(quick_reply, Mapping) and quick_reply.get("payload") is not None:
             incoming = interpreter.Incoming(
@@ -224,6 +286,7 @@ def parse_item(page_id: str, raw: object) -> Item | None:
     elif isinstance(postback, Mapping):
         mid = _text(postback.get("mid"))
         ref = postback.get("referral")
+        came_from = parse_referral(ref)
         incoming = interpreter.Incoming(
             kind=POSTBACK,
             text=_text(postback.get("title")),
@@ -231,6 +294,7 @@ def parse_item(page_id: str, raw: object) -> Item | None:
             ref=_text(ref.get("ref")) if isinstance(ref, Mapping) else "",
         )
     elif isinstance(referral, Mapping):
+        came_from = parse_referral(referral)
         incoming = interpreter.Incoming(kind=REFERRAL, ref=_text(referral.get("ref")))
     else:  # message_deliveries, message_reads, reactions, optins, ...
         return None
@@ -241,6 +305,7 @@ def parse_item(page_id: str, raw: object) -> Item | None:
         key=_dedupe_key(key),
         timestamp_ms=timestamp_ms,
         incoming=incoming,
+        referral=came_from,
     )
 
 
@@ -492,12 +557,59 @@ def conversation_state(conversation: Conversation) -> interpreter.State:
 
 
 def system_variables(conversation: Conversation, *, ref: str = "") -> dict[str, str]:
-    """``psid``, ``page_id`` and ``ref`` (this message's, else the one the conversation has)."""
+    """``psid``, ``page_id``, ``ref`` (this message's, else the one the conversation has), and
+    for click-to-Messenger ads ``from_ad`` ("yes"/"no") and ``ad_id`` (a condition block
+    branches on them)."""
     return {
         "psid": conversation.psid,
         "page_id": conversation.page.page_id,
         "ref": ref or str(conversation.variables.get("ref", "")),
+        "from_ad": "yes" if conversation.ad_id else "no",
+        "ad_id": conversation.ad_id,
     }
+
+
+def referral_record(conversation: Conversation, referral: Referral, *, at: datetime) -> None:
+    """Keep where the person came from on the conversation (saved with the turn): any
+    referral's source, type and ref; an ad's id and ``ads_context_data`` (an ad referral
+    replaces an earlier one: the last ad clicked gets the events that follow)."""
+    conversation.referral_source = referral.source
+    conversation.referral_type = referral.type
+    conversation.referral_ref = referral.ref
+    conversation.referred_at = at
+    if referral.is_ad:
+        conversation.ad_id = referral.ad_id
+        conversation.ads_context = dict(referral.ads_context)
+
+
+def _pending_ad_key(page: ConnectedPage, psid: str) -> str:
+    return f"{PENDING_AD_PREFIX}:{page.pk}:{psid}"
+
+
+def _pending_ad_keep(page: ConnectedPage, psid: str, referral: Referral) -> None:
+    """An ad referral no conversation took: the person's next conversation gets it."""
+    redis_client().set(
+        _pending_ad_key(page, psid), json.dumps(referral.as_json()), ex=PENDING_AD_SECONDS
+    )
+
+
+def _pending_ad_take(page: ConnectedPage, psid: str) -> Referral | None:
+    """The person's waiting ad referral; it is forgotten once the turn that took it commits."""
+    key = _pending_ad_key(page, psid)
+    raw = redis_client().get(key)
+    if not raw:
+        return None
+    transaction.on_commit(lambda: redis_client().delete(key), robust=True)
+    with suppress(ValueError, TypeError, AttributeError):
+        data = json.loads(raw)
+        return Referral(
+            source=str(data["source"]),
+            type=str(data["type"]),
+            ref=str(data["ref"]),
+            ad_id=str(data["ad_id"]),
+            ads_context={str(k): str(v) for k, v in dict(data["ads_context"]).items()},
+        )
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -521,6 +633,9 @@ def _log_event(conversation: Conversation, effect: interpreter.LogEvent) -> None
         events=[event_input(effect)],
         source=EventSource.FLOW,
         source_ref=f"{version_pk}:{effect.node_id}",
+        source_flow_version=conversation.flow_version_id,
+        source_node=effect.node_id,
+        ad_id=conversation.ad_id,
         idempotency_key=f"conv:{conversation.pk}:{effect.node_id}:{effect.step}",
         test=conversation.is_test,
         record_unsendable=True,
@@ -567,6 +682,18 @@ def conversation_apply(
     if state.status == ConversationStatus.ENDED and conversation.ended_at is None:
         conversation.ended_at = now
     conversation.save()
+    if not conversation.is_test:
+        counters.turn_record(
+            tenant_id=conversation.tenant_id,
+            flow_version_id=conversation.flow_version_id,
+            turn=counters.TurnPath(
+                entered=result.entered,
+                exits=result.exits,
+                status=state.status,
+                node_id=state.node_id,
+            ),
+            now=now,
+        )
     if outbound:
         OutboundMessage.objects.bulk_create(outbound)
         if not conversation.is_test:
@@ -621,7 +748,9 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
             conversation = None
         if conversation is not None and conversation.status == ConversationStatus.HANDED_OFF:
             conversation.last_user_message_at = at
-            conversation.save(update_fields=["last_user_message_at", "updated_at"])
+            if item.referral is not None:
+                referral_record(conversation, item.referral, at=at)
+            conversation.save()
             return "paused"
         flow = triggered_flow(page, item.incoming, conversation_open=conversation is not None)
         version = _latest_version(flow) if flow is not None else None
@@ -638,9 +767,16 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
                 status=ConversationStatus.ACTIVE,
             )
             incoming = replace(incoming, kind=START)
+            pending = _pending_ad_take(page, item.psid) if item.referral is None else None
+            if pending is not None:
+                referral_record(conversation, pending, at=at)
         elif conversation is None:
+            if item.referral is not None and item.referral.is_ad:
+                _pending_ad_keep(page, item.psid, item.referral)
             return "unanswered"
         assert conversation.flow_version is not None  # noqa: S101 (checked above)
+        if item.referral is not None:
+            referral_record(conversation, item.referral, at=at)
         conversation.last_user_message_at = at
         result = interpreter.run(
             conversation.flow_version.document,

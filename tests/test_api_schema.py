@@ -135,3 +135,42 @@ def bearer(db) -> Iterator[dict[str, str]]:
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, bearer):
     case.call_and_validate(headers=bearer)
+
+
+def test_the_flow_stats_route_and_its_fields_are_in_the_schema(client):
+    schema = _schema(client)
+    operation = schema["paths"]["/api/v1/tenants/{tenant_slug}/flows/{id}/stats/"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {"from", "to", "version"}
+    components = schema["components"]["schemas"]
+    assert set(components["FlowStats"]["properties"]) == {
+        "flow",
+        "version",
+        "versions",
+        "started",
+        "nodes",
+        "from",
+        "to",
+    }
+    assert set(components["NodeStats"]["properties"]) == {
+        "node_id",
+        "entered",
+        "exited",
+        "ended",
+        "handed_off",
+        "exits",
+        "events",
+    }
+    assert set(components["NodeEvents"]["properties"]) == {
+        "delivered",
+        "failed",
+        "not_sent",
+        "pending",
+        "last_error",
+        "last_error_at",
+    }
+
+
+def test_a_logged_events_flow_source_and_ad_are_in_the_schema(client):
+    properties = _schema(client)["components"]["schemas"]["LoggedEvent"]["properties"]
+    assert {"source_flow_version", "source_node", "ad_id"} <= set(properties)
+    assert properties["source_flow_version"]["nullable"] is True

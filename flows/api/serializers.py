@@ -379,3 +379,101 @@ class FlowTemplateSerializer(serializers.Serializer[Any]):
     description = serializers.CharField()
     trigger = TriggerSerializer()
     document = DocumentField()
+
+
+# --- Funnel stats (GET …/flows/<id>/stats/) -----------------------------------------------------
+
+MAX_STATS_DAYS = 366
+DEFAULT_STATS_DAYS = 30
+
+
+class StatsQuerySerializer(serializers.Serializer[Any]):
+    """`from`, `to` (ISO dates, UTC days, inclusive) and `version` (a number, or `all`)."""
+
+    from_ = serializers.DateField(required=False)
+    to = serializers.DateField(required=False)
+    version = serializers.RegexField(
+        r"^(all|[1-9][0-9]{0,9})$",
+        required=False,
+        error_messages={
+            "invalid": "Give a version number of this flow (1, 2, …) or `all`; leave it out "
+            "for the latest version."
+        },
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # a Python keyword, the query's own name
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from datetime import UTC, datetime, timedelta
+
+        until = attrs.get("to") or datetime.now(UTC).date()
+        since = attrs.get("from") or until - timedelta(days=DEFAULT_STATS_DAYS - 1)
+        if since > until:
+            raise serializers.ValidationError(
+                {"from": [f"`from` ({since}) is after `to` ({until}): swap them."]}
+            )
+        if (until - since).days + 1 > MAX_STATS_DAYS:
+            raise serializers.ValidationError(
+                {
+                    "from": [
+                        f"At most {MAX_STATS_DAYS} days at a time: narrow `from` and `to` "
+                        f"({(until - since).days + 1} days asked)."
+                    ]
+                }
+            )
+        attrs["from"], attrs["to"] = since, until
+        return attrs
+
+
+class NodeEventsSerializer(serializers.Serializer[Any]):
+    delivered = serializers.IntegerField(help_text="Events Facebook accepted.")
+    failed = serializers.IntegerField(help_text="Rejected by Facebook, or given up on (dead).")
+    not_sent = serializers.IntegerField(
+        help_text="Never sent, each with a reason: not sendable on the Page's transport, kept "
+        "in Pagepulse, or a test event."
+    )
+    pending = serializers.IntegerField(help_text="Still on their way: pending, retrying, blocked.")
+    last_error = serializers.CharField(help_text="The newest failing event's error, or empty.")
+    last_error_at = serializers.DateTimeField(allow_null=True)
+
+
+class NodeExitSerializer(serializers.Serializer[Any]):
+    handle = serializers.CharField(help_text="The block's handle (an edge's sourceHandle).")
+    count = serializers.IntegerField(help_text="Times conversations left the block by it.")
+
+
+class NodeStatsSerializer(serializers.Serializer[Any]):
+    node_id = serializers.CharField()
+    entered = serializers.IntegerField(help_text="Times conversations arrived at the block.")
+    exited = serializers.IntegerField(help_text="Times they left it along an edge (all handles).")
+    ended = serializers.IntegerField(help_text="Conversations that ended at the block.")
+    handed_off = serializers.IntegerField(help_text="Conversations handed off at the block.")
+    exits = serializers.SerializerMethodField()
+    events = NodeEventsSerializer(
+        allow_null=True, help_text="A log_event block's events in the period; else null."
+    )
+
+    @extend_schema_field(NodeExitSerializer(many=True))
+    def get_exits(self, stats: Any) -> list[dict[str, Any]]:
+        return [{"handle": h, "count": n} for h, n in sorted(stats.exits.items())]
+
+
+class FlowStatsSerializer(serializers.Serializer[Any]):
+    flow = serializers.IntegerField(source="flow_id")
+    version = serializers.IntegerField(
+        allow_null=True, help_text="The version counted; null when `version=all`."
+    )
+    versions = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The flow's version numbers, newest first."
+    )
+    started = serializers.IntegerField(help_text="Conversations that started (at Start).")
+    nodes = NodeStatsSerializer(many=True)
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(source="since", help_text="First day (UTC).")
+        fields["to"] = serializers.DateField(source="until", help_text="Last day (UTC).")
+        return fields

@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Max, QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -25,6 +26,7 @@ from flows.api.serializers import (
     FlowExportSerializer,
     FlowImportSerializer,
     FlowSerializer,
+    FlowStatsSerializer,
     FlowSummarySerializer,
     FlowTemplateSerializer,
     FlowUpdateSerializer,
@@ -33,12 +35,14 @@ from flows.api.serializers import (
     PublishedSerializer,
     PublishSerializer,
     RevisionSerializer,
+    StatsQuerySerializer,
     ValidationResultSerializer,
 )
 from flows.blocks import REGISTRY
 from flows.blocks.base import ERROR
 from flows.flow_templates import TEMPLATES
 from flows.models import Flow, FlowStatus, FlowVersion
+from flows.selectors import flow_stats
 from tenants.api.base import TenantScopedViewSet
 
 IF_MATCH = OpenApiParameter(
@@ -99,6 +103,7 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
         "duplicate": "flow.edit",
         "export": "flow.view",
         "import_flow": "flow.edit",
+        "stats": "flow.view",
     }
     bodyless_actions = frozenset({"validate"})
 
@@ -222,6 +227,67 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
         )
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(FlowVersionSerializer(page, many=True).data)
+
+    @extend_schema(
+        responses={200: FlowStatsSerializer},
+        parameters=[
+            OpenApiParameter(
+                "from",
+                OpenApiTypes.DATE,
+                description="First day, UTC (default: 29 days before `to`).",
+            ),
+            OpenApiParameter(
+                "to", OpenApiTypes.DATE, description="Last day, UTC (default: today)."
+            ),
+            OpenApiParameter(
+                "version",
+                str,
+                pattern=r"^(all|[1-9][0-9]{0,9})$",
+                description="A version number, or `all` (default: the latest version).",
+            ),
+        ],
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def stats(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The funnel: per block, how many times conversations arrived, left by each handle,
+        ended or were handed off, and a log_event block's events by status with the last
+        error; days `from` to `to` (UTC, at most 366), one version or all."""
+        flow = self.get_object()
+        query = StatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        asked = query.validated_data.get("version")
+        versions = list(
+            FlowVersion.objects.for_tenant(self.tenant)
+            .filter(flow=flow)
+            .order_by("-number")
+            .only("pk", "number", "document")
+        )
+        numbers = [version.number for version in versions]
+        if asked == "all":
+            chosen = versions
+        elif asked is None:
+            chosen = versions[:1]
+        else:
+            chosen = [version for version in versions if version.number == int(asked)]
+            if not chosen:
+                have = (
+                    f"its versions are {numbers[-1]} to {numbers[0]}"
+                    if numbers
+                    else "it has none: publish it first"
+                )
+                raise ValidationError({"version": [f"This flow has no version {asked}: {have}."]})
+        stats = flow_stats(
+            tenant=self.tenant,
+            flow=flow,
+            since=query.validated_data["from"],
+            until=query.validated_data["to"],
+            versions=chosen,
+        )
+        stats.versions = numbers
+        if asked == "all":
+            stats.version = None
+        return Response(FlowStatsSerializer(stats).data)
 
     @extend_schema(responses={200: FlowVersionDetailSerializer}, parameters=[NUMBER])
     @action(detail=True, methods=["get"], url_path="versions/<int:number>")

@@ -18,8 +18,9 @@ WARNING = "warning"
 
 VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,39})\s*\}\}")
-# Variables every conversation has without an `ask` setting them.
-SYSTEM_VARIABLES = frozenset({"psid", "page_id", "ref"})
+# Variables every conversation has without an `ask` setting them: who and where, the `ref` it
+# came with, and whether it started from a click-to-Messenger ad ("yes"/"no") and which.
+SYSTEM_VARIABLES = frozenset({"psid", "page_id", "ref", "from_ad", "ad_id"})
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""`condition`: compare variables, then continue on the "true" or the "false" handle."""
+"""`condition`: compare variables, then continue on the "true" or the "false" handle.
+
+The system variables `from_ad` ("yes"/"no") and `ad_id` let a flow branch on whether the
+conversation started from a click-to-Messenger ad, and on which (flows.runtime)."""
 
 from __future__ import annotations
 
@@ -160,7 +163,8 @@ def step(turn: StepInput) -> StepResult:
 BLOCK = BlockType(
     type="condition",
     label="Condition",
-    description="Checks variables and continues on “true” or “false”.",
+    description="Checks variables and continues on “true” or “false”; “from_ad” (yes/no) "
+    "and “ad_id” tell whether the person came from a click-to-Messenger ad, and which.",
     schema=SCHEMA,
     handles=(Handle("true", "True"), Handle("false", "False")),
     semantic=_semantic,

@@ -10,10 +10,12 @@ import { ConflictDialog, PublishDialog } from "./components/Dialogs";
 import { Inspector } from "./components/Inspector";
 import { Palette } from "./components/Palette";
 import { ProblemsPanel } from "./components/ProblemsPanel";
+import { ResultsBar, defaultRange, type ResultsRange } from "./components/ResultsBar";
 import { TestChatPanel } from "./components/TestChatPanel";
 import { TopBar, type Panel } from "./components/TopBar";
 import { VersionsPanel } from "./components/VersionsPanel";
 import { tidyPositions, type Size } from "./graph/layout";
+import { statsQuery } from "./graph/results";
 import { Autosave, settingsOf, type SaveState } from "./store/autosave";
 import { editorStore, toDocument, useEditor } from "./store/editor";
 import type { ConnectedPage, EditorConfig, Flow, FlowVersion, Problem } from "./types";
@@ -44,6 +46,11 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
     error: string;
   } | null>(null);
   const [message, announce] = useLiveRegion();
+  const [resultsOn, setResultsOn] = useState(false);
+  const [range, setRange] = useState<ResultsRange>(() => defaultRange());
+  // What the last answer was for (the query), and its error: loading until it is this one.
+  const [resultsState, setResultsState] = useState({ query: "", error: "" });
+  const resultsQuery = statsQuery(range);
   const autosave = useRef<Autosave | null>(null);
   const flow = useReactFlow();
   const versionView = useEditor((s) => s.versionView);
@@ -125,6 +132,33 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
       }),
     );
   }, [pageId, pages, loaded, api, config.currencies]);
+
+  // The Results overlay: fetch the funnel for the range and version chosen (the latest answer
+  // wins), on the canvas shown; off, the canvas is editable again.
+  useEffect(() => {
+    if (!resultsOn) {
+      editorStore.getState().setResults(null);
+      return;
+    }
+    const run = { cancelled: false };
+    api
+      .stats(config.flowId, resultsQuery)
+      .then((stats) => {
+        if (run.cancelled) return;
+        editorStore.getState().setResults(stats);
+        setResultsState({ query: resultsQuery, error: "" });
+      })
+      .catch((error: unknown) => {
+        if (run.cancelled) return;
+        setResultsState({
+          query: resultsQuery,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    return () => {
+      run.cancelled = true;
+    };
+  }, [resultsOn, resultsQuery, api, config.flowId, versionView]);
 
   // Leaving with unsaved changes asks first.
   useEffect(() => {
@@ -248,6 +282,11 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
         onPublish={() => setPublishing({ problems: null, busy: false, error: "" })}
         onTidy={() => void onTidy()}
         flowsUrl={config.flowsUrl}
+        resultsOn={resultsOn}
+        onResults={() => {
+          if (!resultsOn) void flush();
+          setResultsOn(!resultsOn);
+        }}
       />
       <div className="editor-body">
         {config.canEdit && <Palette />}
@@ -265,6 +304,16 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
                 Back to the draft
               </button>
             </div>
+          )}
+          {resultsOn && (
+            <ResultsBar
+              range={range}
+              setRange={setRange}
+              versions={versions}
+              loading={resultsState.query !== resultsQuery}
+              error={resultsState.query === resultsQuery ? resultsState.error : ""}
+              onClose={() => setResultsOn(false)}
+            />
           )}
           <Canvas />
           <ProblemsPanel />

@@ -1,6 +1,7 @@
 /** The editor's only door to the server: the REST API integrators use, with the session and
  * CSRF token. Errors keep the API's shape (`{"error": {"code", "message", "details"}}`). */
 
+import type { FlowStats } from "./graph/results";
 import type {
   BlockType,
   ConnectedPage,
@@ -159,6 +160,11 @@ export class Api {
     return this.request("POST", this.tenant(`flows/${id}/versions/${number}/restore/`), {
       revision,
     });
+  }
+
+  /** The funnel counters (flows/api/views.py `stats`); `query` from graph/results statsQuery. */
+  stats(id: number, query: string): Promise<FlowStats> {
+    return this.request("GET", this.tenant(`flows/${id}/stats/${query}`));
   }
 
   testChat(id: number, body: JsonObject): Promise<JsonObject | undefined> {

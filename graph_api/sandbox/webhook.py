@@ -44,6 +44,8 @@ WRONG_SECRET = b"not-the-app-secret"  # signs the deliberately wrong signatures
 KINDS = ("text", "quick_reply", "postback", "referral")
 REFERRAL_SOURCES = ("ADS", "SHORTLINK", "CUSTOMER_CHAT_PLUGIN")
 REF_RE = re.compile(r"^[A-Za-z0-9_=-]+$")  # reference §6.4: alphanumerics, -, _ and =
+AD_ID_RE = re.compile(r"^[0-9]{1,30}$")
+ADS_CONTEXT_FIELDS = ("ad_title", "photo_url", "video_url", "post_id", "product_id", "flow_id")
 MAX_UPDATES = 1000  # reference §6.3: "a batch with a maximum of 1000 updates"
 MAX_RETRIES = 10
 ATTEMPT_TIMEOUT_SECONDS = 10
@@ -107,18 +109,43 @@ def _int(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
 
 
 def _referral(value: Any, name: str) -> dict[str, Any]:
+    """A referral object in the reference's key order (§6.4, ``messaging_referrals``): ``ref``
+    (optional for a click-to-Messenger ad), ``ad_id`` (required with source ADS), ``source``,
+    ``type``, and an ad's ``ads_context_data``."""
     referral = _object(value, name)
-    ref = _text(referral.get("ref"), f"{name}.ref")
-    if ref is not None and not REF_RE.fullmatch(ref):
-        raise WebhookSpecError(f"{name}.ref allows only alphanumerics, '-', '_' and '='")
     source = referral.get("source", "SHORTLINK")
     if source not in REFERRAL_SOURCES:
         raise WebhookSpecError(f"{name}.source must be one of {', '.join(REFERRAL_SOURCES)}")
-    out: dict[str, Any] = {"ref": ref}
-    if referral.get("ad_id") is not None:
-        out["ad_id"] = str(referral["ad_id"])
+    is_ad = source == "ADS"
+    ref = _text(referral.get("ref"), f"{name}.ref", required=not is_ad)
+    if ref is not None and not REF_RE.fullmatch(ref):
+        raise WebhookSpecError(f"{name}.ref allows only alphanumerics, '-', '_' and '='")
+    out: dict[str, Any] = {} if ref is None else {"ref": ref}
+    ad_id = referral.get("ad_id")
+    if is_ad and ad_id is None:
+        raise WebhookSpecError(f"{name}.ad_id is required with source ADS (the ad's id)")
+    if ad_id is not None:
+        if not AD_ID_RE.fullmatch(str(ad_id)):
+            raise WebhookSpecError(f"{name}.ad_id must be the ad's numeric id")
+        out["ad_id"] = str(ad_id)
     out["source"] = source
     out["type"] = _text(referral.get("type", "OPEN_THREAD"), f"{name}.type")
+    context = referral.get("ads_context_data")
+    if context is not None:
+        if not is_ad:
+            raise WebhookSpecError(f"{name}.ads_context_data comes only with source ADS")
+        context = _object(context, f"{name}.ads_context_data")
+        unknown = sorted(set(context) - set(ADS_CONTEXT_FIELDS))
+        if unknown:
+            raise WebhookSpecError(
+                f"{name}.ads_context_data has unknown fields {', '.join(unknown)}: "
+                f"use {', '.join(ADS_CONTEXT_FIELDS)}"
+            )
+        out["ads_context_data"] = {
+            key: _text(context[key], f"{name}.ads_context_data.{key}")
+            for key in ADS_CONTEXT_FIELDS
+            if key in context
+        }
     return out
 
 
@@ -142,6 +169,9 @@ def parse_send(body: dict[str, Any], state: SandboxState) -> SendSpec:
     event: dict[str, Any]
     if kind == "text":
         event = {"text": _text(body["text"], "text")}
+        # A new thread's first message from a click-to-Messenger ad carries the referral.
+        if body.get("message_referral") is not None:
+            event["referral"] = _referral(body["message_referral"], "message_referral")
     elif kind == "quick_reply":
         quick = _object(body["quick_reply"], "quick_reply")
         event = {
@@ -191,7 +221,7 @@ def messaging_item(spec: SendSpec, *, timestamp_ms: int, mid: str) -> dict[str, 
     }
     event = spec.event
     if spec.kind == "text":
-        item["message"] = {"mid": mid, "text": event["text"]}
+        item["message"] = {"mid": mid, **event}
     elif spec.kind == "quick_reply":
         item["message"] = {
             "mid": mid,
@@ -594,11 +624,16 @@ def _user_side(item: dict[str, Any]) -> dict[str, Any]:
         message = item["message"]
         kind = "quick_reply" if "quick_reply" in message else "text"
         payload = message.get("quick_reply", {}).get("payload")
+        if "referral" in message:
+            kind, payload = "text from an ad", message["referral"].get("ad_id")
         return {"kind": kind, "text": message["text"], "payload": payload}
     if "postback" in item:
         postback = item["postback"]
         return {"kind": "postback", "text": postback["title"], "payload": postback["payload"]}
-    return {"kind": "referral", "text": f"ref {item['referral']['ref']}", "payload": None}
+    referral = item["referral"]
+    if referral.get("ad_id"):
+        return {"kind": "referral", "text": f"ad {referral['ad_id']}", "payload": None}
+    return {"kind": "referral", "text": f"ref {referral.get('ref', '')}", "payload": None}
 
 
 def _bot_side(sent: dict[str, Any]) -> dict[str, Any]:
@@ -702,6 +737,11 @@ document.getElementById('pb').onsubmit = (e) => { e.preventDefault();
   send({postback: {title: e.target.title.value, payload: e.target.payload.value}}); };
 document.getElementById('rf').onsubmit = (e) => { e.preventDefault();
   send({referral: {ref: e.target.ref.value, source: e.target.source.value, type: 'OPEN_THREAD'}}); };
+// Start from a click-to-Messenger ad: the first message carries the ad's referral.
+document.getElementById('ad').onsubmit = (e) => { e.preventDefault();
+  const f = e.target, referral = {ad_id: f.ad_id.value, source: 'ADS', type: 'OPEN_THREAD'};
+  if (f.ad_title.value) referral.ads_context_data = {ad_title: f.ad_title.value};
+  send({text: f.first.value || 'Hi', message_referral: referral}); };
 document.getElementById('verify').onclick = async () => {
   const [code, d] = await post('/_sandbox/webhook/verify', {});
   statusLine.textContent = code !== 200 ? d.error : 'handshake: ' + (d.ok ? 'ok, the app echoed the challenge'
@@ -751,6 +791,12 @@ app subscribed: {esc(", ".join(subscribed)) if subscribed else "no (delivered an
 <div id=chat aria-live=polite></div>
 <form id=say class=row><input type=text id=text placeholder="Type a message" autocomplete=off autofocus>
 <button class=primary>Send</button></form>
+<form id=ad class=row aria-label="Click-to-Messenger ad">
+<span class=muted>Ad click (a click-to-Messenger ad):</span>
+<input type=text name=ad_id value=6000000000001 aria-label="Ad id" placeholder="ad id" inputmode=numeric>
+<input type=text name=ad_title value="Spring sale" aria-label="Ad title" placeholder="ad title">
+<input type=text name=first value="Hi! Is this still available?" aria-label="First message" placeholder="first message">
+<button class=secondary>Message via this ad</button></form>
 <details><summary>Postback, referral, handshake</summary>
 <form id=pb class=row><input type=text name=title value="Get Started" aria-label=title>
 <input type=text name=payload value=GET_STARTED aria-label=payload><button class=secondary>Postback</button></form>

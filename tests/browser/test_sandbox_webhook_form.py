@@ -120,3 +120,25 @@ def test_the_form_reports_a_failing_app(
         "delivery #1: the app answered 500 after 3 attempts"
     )
     expect(chat.get_by_text("delivery #1 → 500 (3 attempts)")).to_be_visible()
+
+
+def test_a_conversation_starts_from_a_click_to_messenger_ad(
+    chat: Page, graph_sandbox: GraphSandbox, bot: WebhookReceiver
+) -> None:
+    chat.goto(f"/_sandbox/webhook?user_id={ADA}&page_id={ADA_PAGE}")
+    ad = chat.get_by_role("form", name="Click-to-Messenger ad")
+    ad.get_by_label("Ad id").fill("6000000000123")
+    ad.get_by_label("Ad title").fill("Spring sale")
+    ad.get_by_label("First message").fill("Is the cake still on offer?")
+    ad.get_by_role("button", name="Message via this ad").click()
+
+    expect(chat.locator(".msg.bot")).to_have_text(["Hi! What would you like?"])
+    expect(chat.get_by_text("text from an ad 6000000000123 · delivery #1 → 200")).to_be_visible()
+    [item] = json.loads(bot.of("POST")[0].raw)["entry"][0]["messaging"]
+    assert item["message"]["text"] == "Is the cake still on offer?"
+    assert item["message"]["referral"] == {
+        "ad_id": "6000000000123",
+        "source": "ADS",
+        "type": "OPEN_THREAD",
+        "ads_context_data": {"ad_title": "Spring sale"},
+    }

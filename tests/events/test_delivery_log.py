@@ -437,3 +437,14 @@ def test_an_empty_overview_says_so(tenant):
     html = _client(tenant).get(_url(tenant, "overview/")).content.decode()
     assert "No events in this period." in html
     assert "<svg" not in html
+
+
+def test_an_events_detail_names_the_ad_its_conversation_came_from(tenant, shop):
+    from_ad = LoggedEventFactory(page=shop, ad_id="6000000000042")
+    plain = LoggedEventFactory(page=shop)
+    client = _client(tenant)
+
+    html = client.get(_url(tenant, f"{from_ad.pk}/")).content.decode()
+    assert "From an ad" in html
+    assert "<code>6000000000042</code>" in html
+    assert "From an ad" not in client.get(_url(tenant, f"{plain.pk}/")).content.decode()

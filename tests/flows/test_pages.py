@@ -155,7 +155,7 @@ def test_the_editor_page_mounts_the_island_with_the_roles_rights(
     assert config["tenantSlug"] == tenant.slug
     assert (config["canEdit"], config["canPublish"]) == (can_edit, can_publish)
     assert ["USD", "US Dollar"] in config["currencies"]
-    assert config["systemVariables"] == ["page_id", "psid", "ref"]
+    assert config["systemVariables"] == ["ad_id", "from_ad", "page_id", "psid", "ref"]
     assert config["csrfToken"]
 
 

@@ -245,5 +245,11 @@ def test_a_menus_buttons_and_quick_replies_lead_their_own_way(
         (flow.pk, ConversationStatus.ENDED, "end"),
         (flow.pk, ConversationStatus.ENDED, "end"),
     ]
-    assert conversations[0].variables.keys() == {"psid", "page_id", "ref"}  # no variable saved
+    assert conversations[0].variables.keys() == {
+        "psid",
+        "page_id",
+        "ref",
+        "from_ad",
+        "ad_id",
+    }  # no variable saved
     assert set(OutboundMessage.objects.values_list("status", flat=True)) == {"sent"}

@@ -94,7 +94,13 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
         {"node_id": "welcome", "type": "send_message", "label": "Send message"},
         {"node_id": "ask_need", "type": "ask", "label": "Ask a question"},
     ]
-    assert body["variables"] == {"psid": psid, "page_id": "300000000000002", "ref": ""}
+    assert body["variables"] == {
+        "psid": psid,
+        "page_id": "300000000000002",
+        "ref": "",
+        "from_ad": "no",
+        "ad_id": "",
+    }
     assert body["state"] == {"node_id": "ask_need", "status": "waiting", "step": 3, "retries": 0}
     assert body["version"] == "draft"
     assert body["events"] == []
@@ -135,6 +141,8 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
         "psid": psid,
         "page_id": "300000000000002",
         "ref": "",
+        "from_ad": "no",
+        "ad_id": "",
         "need": "A quote",
         "need_payload": "A quote",
         "timeline": "This month",
@@ -210,7 +218,7 @@ def test_start_again_ends_the_earlier_chat(editor, lead_flow):
     chat(editor, lead_flow, action="message", text="A quote")
     body = chat(editor, lead_flow, action="start")
     assert body["session"] != first
-    assert body["variables"].keys() == {"psid", "page_id", "ref"}
+    assert body["variables"].keys() == {"psid", "page_id", "ref", "from_ad", "ad_id"}
     statuses = dict(Conversation.objects.values_list("pk", "status"))
     assert statuses == {first: "ended", body["session"]: "waiting"}
 
@@ -380,7 +388,7 @@ def test_a_menus_buttons_and_quick_replies_lead_their_own_way(editor, tenant, pa
     body = chat(editor, flow, action="message", text="  PRICES ")  # typed: a reply's title
     assert (path(body), texts(body)) == (["menu", "prices", "end"], ["From 10 EUR a month."])
     assert body["state"]["status"] == "ended"
-    assert body["variables"].keys() == {"psid", "page_id", "ref"}
+    assert body["variables"].keys() == {"psid", "page_id", "ref", "from_ad", "ad_id"}
 
     chat(editor, flow, action="start")
     body = chat(editor, flow, action="message", text="Do you deliver?")

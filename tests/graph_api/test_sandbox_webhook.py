@@ -266,6 +266,19 @@ def test_quick_replies_and_postbacks_have_their_reference_shapes(
             {"ref": "ad_7=x", "source": "ADS", "ad_id": "6000000000001"},
             {"ref": "ad_7=x", "ad_id": "6000000000001", "source": "ADS", "type": "OPEN_THREAD"},
         ),
+        (  # a click-to-Messenger ad: no ref needed, the ad's context in the reference's order
+            {
+                "source": "ADS",
+                "ad_id": "6000000000001",
+                "ads_context_data": {"photo_url": "https://example.com/p.jpg", "ad_title": "Sale"},
+            },
+            {
+                "ad_id": "6000000000001",
+                "source": "ADS",
+                "type": "OPEN_THREAD",
+                "ads_context_data": {"ad_title": "Sale", "photo_url": "https://example.com/p.jpg"},
+            },
+        ),
     ],
 )
 def test_referral_has_no_mid(
@@ -284,6 +297,42 @@ def test_referral_has_no_mid(
         "referral": expected,
     }
     assert list(item["referral"]) == list(expected)
+
+
+def test_a_first_message_from_an_ad_carries_the_referral_on_the_message(
+    sandbox: GraphSandbox, receiver: WebhookReceiver
+) -> None:
+    sandbox.send_webhook(
+        page_id=ADA_PAGE,
+        psid=PSID,
+        mid="m_1",
+        timestamp=1000,
+        text="Still available?",
+        message_referral={
+            "source": "ADS",
+            "ad_id": "6000000000001",
+            "ads_context_data": {"ad_title": "Sale"},
+        },
+    )
+
+    [item] = receiver.of("POST")[0].json["entry"][0]["messaging"]
+    assert item["message"] == {
+        "mid": "m_1",
+        "text": "Still available?",
+        "referral": {
+            "ad_id": "6000000000001",
+            "source": "ADS",
+            "type": "OPEN_THREAD",
+            "ads_context_data": {"ad_title": "Sale"},
+        },
+    }
+    conversation = control(
+        sandbox, "GET", "/webhook/conversation", params={"page_id": ADA_PAGE, "psid": PSID}
+    ).json()["items"]
+    assert (conversation[0]["kind"], conversation[0]["payload"]) == (
+        "text from an ad",
+        "6000000000001",
+    )
 
 
 def test_non_ascii_text_is_escaped_and_the_signature_covers_those_bytes(
@@ -556,6 +605,36 @@ def test_a_seed_user_has_a_stable_psid_per_page(
         ({"page_id": "999", "psid": PSID, "text": "hi"}, "page_id '999' is not a seed Page"),
         ({"page_id": ADA_PAGE, "text": "hi"}, "give a psid, or the user_id of a seed user"),
         ({"page_id": ADA_PAGE, "psid": "abc", "text": "hi"}, "psid must be numeric"),
+        (
+            {"page_id": ADA_PAGE, "psid": PSID, "referral": {"source": "ADS"}},
+            "referral.ad_id is required with source ADS (the ad's id)",
+        ),
+        (
+            {
+                "page_id": ADA_PAGE,
+                "psid": PSID,
+                "text": "hi",
+                "message_referral": {"source": "ADS", "ad_id": "ad-1"},
+            },
+            "message_referral.ad_id must be the ad's numeric id",
+        ),
+        (
+            {
+                "page_id": ADA_PAGE,
+                "psid": PSID,
+                "referral": {"source": "ADS", "ad_id": "1", "ads_context_data": {"title": "x"}},
+            },
+            "referral.ads_context_data has unknown fields title: use ad_title, photo_url, "
+            "video_url, post_id, product_id, flow_id",
+        ),
+        (
+            {
+                "page_id": ADA_PAGE,
+                "psid": PSID,
+                "referral": {"ref": "a", "ads_context_data": {"ad_title": "x"}},
+            },
+            "referral.ads_context_data comes only with source ADS",
+        ),
         (
             {"page_id": ADA_PAGE, "psid": PSID},
             "give exactly one of text, quick_reply, postback, referral",

@@ -4,20 +4,62 @@
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { memo } from "react";
 import { handlesFor, wiredHandles } from "../graph/ops";
+import { nodeResultText, percent, type NodeResult } from "../graph/results";
 import { blockSummary } from "../graph/summary";
 import { useEditor, type FlowNode } from "../store/editor";
 import { BlockIcon } from "./icons";
 
 const NO_PROBLEMS: never[] = [];
 
+/** What the Results overlay shows on a block: people who reached it, the drop-off, and on a
+ * log-event block its events by status with the last error. */
+function BlockResults({ result }: { result: NodeResult }) {
+  const events = result.events;
+  return (
+    <div className="block-results" role="note" aria-label={`Results: ${nodeResultText(result)}`}>
+      <div className="results-line">
+        <strong className="results-reached">{result.reached.toLocaleString("en")}</strong> reached
+        {result.dropOff > 0 && (
+          <span className="results-drop" title="Reached this block and went no further">
+            ▼ {result.dropOff.toLocaleString("en")} dropped off ({percent(result.dropShare)})
+          </span>
+        )}
+        {result.handedOff > 0 && (
+          <span className="results-handoff">{result.handedOff} handed off</span>
+        )}
+      </div>
+      {events && (
+        <div
+          className="results-events"
+          role="note"
+          aria-label={`Events: ${events.delivered} delivered, ${events.failed} failed, ${events.not_sent} not sent${events.pending ? `, ${events.pending} on their way` : ""}`}
+        >
+          <span className="ev ev-delivered">{events.delivered} delivered</span>
+          <span className={events.failed ? "ev ev-failed" : "ev"}>{events.failed} failed</span>
+          <span className={events.not_sent ? "ev ev-unsent" : "ev"}>
+            {events.not_sent} not sent
+          </span>
+          {events.pending > 0 && <span className="ev">{events.pending} on their way</span>}
+          {events.last_error && (
+            <div className="results-error" title={events.last_error}>
+              Last error: {events.last_error}
+            </div>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
 function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
   const block = useEditor((s) => s.blocks[type]);
-  const readOnly = useEditor((s) => s.readOnly || s.versionView !== null);
+  const readOnly = useEditor((s) => s.readOnly || s.versionView !== null || s.results !== null);
   const problems = useEditor((s) => s.problemsByNode[id] ?? NO_PROBLEMS);
   const current = useEditor((s) => s.chat.current === id);
   const onPath = useEditor((s) => s.chat.path.includes(id));
   const mark = useEditor((s) => s.diff?.nodes[id]);
   const eventLabel = useEditor((s) => s.eventLabels);
+  const result = useEditor((s) => s.results?.byNode[id]);
   // The handles wired now, as one string so the node re-renders only when they change.
   const wired = useEditor((s) => wiredHandles(s.versionView?.edges ?? s.edges).get(id) ?? "");
   const handles = handlesFor(block, data, new Set(wired.split(" ")));
@@ -36,6 +78,8 @@ function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
     current ? "is-current" : onPath ? "on-path" : "",
     errors ? "has-errors" : warnings ? "has-warnings" : "",
     mark ? `diff-${mark}` : "",
+    result ? "has-results" : "",
+    result && result.dropOff > 0 ? "has-dropoff" : "",
   ];
   return (
     <div className={classes.filter(Boolean).join(" ")}>
@@ -68,6 +112,7 @@ function BlockNodeView({ id, type, data, selected }: NodeProps<FlowNode>) {
       </div>
       {summary && <div className="block-summary">{summary}</div>}
       {!block && <div className="block-summary muted">Unknown block type “{type}”</div>}
+      {result && <BlockResults result={result} />}
       {items.length > 0 && (
         <ul className="block-items">
           {items.map((handle) => (

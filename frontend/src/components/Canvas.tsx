@@ -14,6 +14,7 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, type DragEvent } from "react";
 import { parseClip } from "../graph/ops";
+import { edgeResultText } from "../graph/results";
 import { editorStore, useEditor, type FlowNode } from "../store/editor";
 import { BlockNode } from "./BlockNode";
 
@@ -100,6 +101,7 @@ export function Canvas() {
   const draftEdges = useEditor((s) => s.edges);
   const edgeMarks = useEditor((s) => s.diff?.edges);
   const chatPath = useEditor((s) => s.chat.path);
+  const edgeResults = useEditor((s) => s.results?.byEdge);
   const onNodesChange = useEditor((s) => s.onNodesChange);
   const onEdgesChange = useEditor((s) => s.onEdgesChange);
   const onConnect = useEditor((s) => s.onConnect);
@@ -111,10 +113,26 @@ export function Canvas() {
     () => Object.fromEntries(blockList.map((b) => [b.type, BlockNode])),
     [blockList],
   );
-  const locked = readOnly || versionView !== null;
+  const locked = readOnly || versionView !== null || edgeResults !== undefined;
   const nodes = versionView?.nodes ?? draftNodes;
   const baseEdges = versionView?.edges ?? draftEdges;
   const edges = useMemo(() => {
+    if (edgeResults) {
+      // The Results overlay: each edge says what share of its block's people went that way.
+      return baseEdges.map((edge) => {
+        const result = edgeResults[edge.id];
+        if (!result) return edge;
+        const text = edgeResultText(result);
+        return {
+          ...edge,
+          label: text.label,
+          ariaLabel: text.name,
+          className: result.count ? "results-edge" : "results-edge is-empty",
+          labelBgPadding: [6, 3] as [number, number],
+          labelBgBorderRadius: 8,
+        };
+      });
+    }
     if (!edgeMarks && chatPath.length < 2) return baseEdges;
     const walked = new Set<string>();
     for (let i = 1; i < chatPath.length; i++) walked.add(`${chatPath[i - 1]}>${chatPath[i]}`);
@@ -128,7 +146,7 @@ export function Canvas() {
         animated: onPath,
       };
     });
-  }, [baseEdges, edgeMarks, chatPath]);
+  }, [baseEdges, edgeMarks, chatPath, edgeResults]);
 
   // Open on the whole flow when it fits readably, else at a readable zoom with Start at the top
   // (people read a flow from its start; "Fit view" still shows everything).

@@ -83,7 +83,7 @@ export function Inspector({ systemVariables }: { systemVariables: readonly strin
     }),
   );
   const block = useEditor((s) => (node ? s.blocks[node.type] : undefined));
-  const locked = useEditor((s) => s.readOnly || s.versionView !== null);
+  const locked = useEditor((s) => s.readOnly || s.versionView !== null || s.results !== null);
   const problems = useEditor((s) => (node ? (s.problemsByNode[node.id] ?? NONE) : NONE));
   // What upstream variables depend on: the wiring and each block's type and data, not
   // positions (each list keeps its elements while a block is dragged, so nothing re-runs).

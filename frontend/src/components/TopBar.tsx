@@ -166,6 +166,8 @@ export function TopBar({
   onPublish,
   onTidy,
   flowsUrl,
+  resultsOn,
+  onResults,
 }: {
   saveState: SaveState;
   pages: ConnectedPage[];
@@ -176,10 +178,12 @@ export function TopBar({
   onPublish: () => void;
   onTidy: () => void;
   flowsUrl: string;
+  resultsOn: boolean;
+  onResults: () => void;
 }) {
   const settings = useEditor((s) => s.settings);
-  const readOnly = useEditor((s) => s.readOnly);
-  const locked = useEditor((s) => s.readOnly || s.versionView !== null);
+  const readOnly = useEditor((s) => s.readOnly || s.results !== null);
+  const locked = useEditor((s) => s.readOnly || s.versionView !== null || s.results !== null);
   const canUndo = useEditor((s) => s.history.past.length > 0);
   const canRedo = useEditor((s) => s.history.future.length > 0);
   const updateSettings = useEditor((s) => s.updateSettings);
@@ -274,6 +278,14 @@ export function TopBar({
         )}
         <button type="button" onClick={onValidate}>
           Validate
+        </button>
+        <button
+          type="button"
+          aria-pressed={resultsOn}
+          title="How many people reached each block, and where they dropped off"
+          onClick={onResults}
+        >
+          Results
         </button>
         <button
           type="button"

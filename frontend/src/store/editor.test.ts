@@ -725,3 +725,47 @@ describe("showing a version", () => {
     expect(state().nodes).toBe(draft);
   });
 });
+
+describe("the Results overlay", () => {
+  beforeEach(() => setup());
+
+  const stats = {
+    flow: 1,
+    version: 1,
+    versions: [1],
+    from: "2026-11-05",
+    to: "2026-12-04",
+    started: 4,
+    nodes: [
+      {
+        node_id: "msg",
+        entered: 4,
+        exited: 3,
+        ended: 0,
+        handed_off: 0,
+        exits: [{ handle: "next", count: 3 }],
+        events: null,
+      },
+    ],
+  };
+
+  it("puts the numbers on the blocks and edges shown, and makes the canvas read-only", () => {
+    state().setResults(stats);
+    expect(state().results?.byNode.msg).toMatchObject({ reached: 4, dropOff: 1 });
+    expect(state().results?.byNode.if).toMatchObject({ reached: 0 });
+    expect(state().results?.byEdge.e2).toEqual({ count: 3, share: 0.75 });
+
+    const before = doc();
+    expect(state().addBlock("end", { x: 0, y: 0 })).toBeNull();
+    state().updateNodeData("msg", { text: "Changed" });
+    state().setConnection("ask", "next", "if");
+    state().updateSettings({ name: "Renamed" });
+    expect(doc()).toEqual(before);
+    expect(state().settings.name).toBe("Lead flow");
+
+    state().setResults(null);
+    state().updateSettings({ name: "Renamed" });
+    expect(state().results).toBeNull();
+    expect(state().settings.name).toBe("Renamed");
+  });
+});

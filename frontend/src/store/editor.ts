@@ -14,6 +14,7 @@ import {
 import { createStore } from "zustand/vanilla";
 import { useStore } from "zustand";
 import { diffDocuments, type DiffResult } from "../graph/diff";
+import { computeResults, type FlowStats, type Results } from "../graph/results";
 import { emptyHistory, record, redo, undo, type History } from "../graph/history";
 import {
   addNode,
@@ -100,6 +101,9 @@ export interface EditorState {
   chat: ChatOverlay;
   versionView: VersionView | null;
   diff: DiffResult | null;
+  /** The Results overlay (people per block, share per edge), or null when it is off. While
+   * it is on the canvas is read-only. */
+  results: Results | null;
   now: () => number;
 }
 
@@ -130,6 +134,8 @@ export interface EditorActions {
   selectOnly(nodeId: string | null): void;
   setServerProblems(problems: Problem[], atChange: number): void;
   setChat(chat: ChatOverlay): void;
+  /** Show the funnel stats on the canvas shown (the draft, or a version), or (null) stop. */
+  setResults(stats: FlowStats | null): void;
   /** Show a version read-only: as it is, or (`compare`) what changed from it to the draft
    * (`true`) or to another version. */
   showVersion(
@@ -274,7 +280,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
     /** Undo or redo: back or forth one snapshot, the blocks whose data changed re-checked. */
     function travel(step: typeof undo) {
       const state = get();
-      if (state.readOnly || state.versionView) return;
+      if (state.readOnly || state.versionView || state.results) return;
       const result = step(state.history, snapshot(state));
       if (!result) return;
       set({
@@ -321,6 +327,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
       catalog: null,
       chat: { current: null, path: [] },
       versionView: null,
+      results: null,
       diff: null,
       now,
 
@@ -380,7 +387,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
             c.type !== "remove" &&
             c.type !== "add" &&
             c.type !== "replace" &&
-            !(c.type === "position" && state.readOnly),
+            !(c.type === "position" && (state.readOnly || state.results)),
         );
         const moves = allowed.flatMap((c) => (c.type === "position" ? [c] : []));
         const starts = moves.some((c) => c.dragging) && !state.dragging;
@@ -426,7 +433,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
 
       onConnect(connection) {
         const state = get();
-        if (state.readOnly || state.versionView) return;
+        if (state.readOnly || state.versionView || state.results) return;
         const before = docOf(state);
         const doc = connect(before, {
           source: connection.source,
@@ -439,7 +446,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
 
       setConnection(source, handle, target) {
         const state = get();
-        if (state.readOnly || state.versionView) return;
+        if (state.readOnly || state.versionView || state.results) return;
         const doc = docOf(state);
         const next =
           target === null
@@ -458,7 +465,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
       addBlock(type, position) {
         const state = get();
         const block = state.blocks[type];
-        if (!block || state.readOnly || state.versionView) return null;
+        if (!block || state.readOnly || state.versionView || state.results) return null;
         const doc = addNode(docOf(state), block, position);
         const added = doc.nodes[doc.nodes.length - 1] as DocNode;
         const nodes = mergeNodes(state, doc, new Set([added.id]));
@@ -472,7 +479,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
 
       removeSelected() {
         const state = get();
-        if (state.readOnly || state.versionView) return;
+        if (state.readOnly || state.versionView || state.results) return;
         const nodeIds = state.nodes.filter((n) => n.selected).map((n) => n.id);
         const edgeIds = state.edges.filter((e) => e.selected).map((e) => e.id);
         if (!nodeIds.length && !edgeIds.length) return;
@@ -506,7 +513,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
 
       paste(clip, offset = { x: 40, y: 40 }) {
         const state = get();
-        if (state.readOnly || state.versionView) return;
+        if (state.readOnly || state.versionView || state.results) return;
         const known = { ...clip, nodes: clip.nodes.filter((n) => n.type in state.blocks) };
         const { doc, pasted } = pasteClip(docOf(state), known, offset);
         if (!pasted.length) return;
@@ -534,7 +541,7 @@ export function createEditorStore(now: () => number = () => Date.now()) {
 
       updateNodeData(nodeId, data, key) {
         const state = get();
-        if (state.readOnly || state.versionView) return;
+        if (state.readOnly || state.versionView || state.results) return;
         const node = state.nodes.find((n) => n.id === nodeId);
         if (!node) return;
         const doc = updateData(docOf(state), nodeId, data, state.blocks[node.type ?? ""]);
@@ -551,13 +558,13 @@ export function createEditorStore(now: () => number = () => Date.now()) {
 
       updateSettings(next, key) {
         const state = get();
-        if (state.readOnly) return;
+        if (state.readOnly || state.results) return;
         change({ settings: { ...state.settings, ...next } }, key ? `settings:${key}` : null);
       },
 
       applyPositions(positions) {
         const state = get();
-        if (state.readOnly || state.versionView) return;
+        if (state.readOnly || state.versionView || state.results) return;
         const doc = moveNodes(docOf(state), positions);
         change({ nodes: mergeNodes(state, doc) });
       },
@@ -617,6 +624,23 @@ export function createEditorStore(now: () => number = () => Date.now()) {
 
       setChat(chat) {
         set({ chat });
+      },
+
+      setResults(stats) {
+        if (!stats) {
+          set({ results: null });
+          return;
+        }
+        const state = get();
+        const nodes = state.versionView?.nodes ?? state.nodes;
+        const edges = state.versionView?.edges ?? state.edges;
+        set({
+          results: computeResults(
+            stats,
+            nodes.map((n) => n.id),
+            edges,
+          ),
+        });
       },
 
       showVersion(view, compare) {
