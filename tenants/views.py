@@ -111,7 +111,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     slug = request.session.get(SESSION_WORKSPACE)
     if slug and Membership.objects.filter(tenant__slug=slug, user=request.user).exists():
-        return redirect("tenants:overview", slug=slug)
+        return redirect("insights:overview", slug=slug)
     return redirect("tenants:workspace_list")
 
 
@@ -127,7 +127,7 @@ def workspace_list(request: HttpRequest) -> HttpResponse:
             actor=actor_for(request),
         )
         messages.success(request, f"Workspace “{tenant.name}” created. You are its owner.")
-        return redirect("tenants:overview", slug=tenant.slug)
+        return redirect("insights:overview", slug=tenant.slug)
     memberships = (
         Membership.objects.filter(user=cast(User, request.user))
         .select_related("tenant")
