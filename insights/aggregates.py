@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -70,13 +70,24 @@ def _version_id(source: str, source_ref: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def raw_event_cells(tenant: Tenant, start: datetime, end: datetime) -> list[EventCell]:
-    """Count logged events (test events left out) in ``[start, end)`` straight from the outbox."""
-    rows = list(
-        LoggedEvent.objects.filter(
-            tenant=tenant, test=False, created_at__gte=start, created_at__lt=end
+def raw_event_cells(
+    tenant: Tenant, start: datetime, end: datetime, *, flow_id: int | None = None
+) -> list[EventCell]:
+    """Count logged events (test events left out) in ``[start, end)`` straight from the outbox;
+    with ``flow_id``, only that flow's (by the versions named in ``source_ref``)."""
+    events = LoggedEvent.objects.filter(
+        tenant=tenant, test=False, created_at__gte=start, created_at__lt=end
+    )
+    if flow_id is not None:
+        versions = FlowVersion.objects.filter(tenant=tenant, flow_id=flow_id).values_list(
+            "pk", flat=True
         )
-        .order_by()
+        prefixes = Q()
+        for version_pk in versions:
+            prefixes |= Q(source_ref__startswith=f"{version_pk}:")
+        events = events.filter(prefixes, source=EventSource.FLOW) if prefixes else events.none()
+    rows = list(
+        events.order_by()
         .annotate(day=TruncDate("created_at"))
         .values("day", "page_id", "source", "source_ref", "event", "currency")
         .annotate(count=Count("id"), value=Sum("value"))
@@ -106,14 +117,16 @@ def raw_event_cells(tenant: Tenant, start: datetime, end: datetime) -> list[Even
 
 
 def raw_conversation_cells(
-    tenant: Tenant, start: datetime, end: datetime
+    tenant: Tenant, start: datetime, end: datetime, *, flow_id: int | None = None
 ) -> list[ConversationCell]:
     """Conversations started in ``[start, end)`` (test chats left out), from the raw rows."""
+    conversations = Conversation.objects.filter(
+        tenant=tenant, is_test=False, created_at__gte=start, created_at__lt=end
+    )
+    if flow_id is not None:
+        conversations = conversations.filter(flow_id=flow_id)
     rows = (
-        Conversation.objects.filter(
-            tenant=tenant, is_test=False, created_at__gte=start, created_at__lt=end
-        )
-        .order_by()
+        conversations.order_by()
         .annotate(day=TruncDate("created_at"))
         .values("day", "page_id", "flow_id")
         .annotate(started=Count("id"))
@@ -139,29 +152,43 @@ def covered_until(tenant: Tenant, first: date, last: date) -> date | None:
 
 
 def day_rows(
-    tenant: Tenant, first: date, last: date
+    tenant: Tenant,
+    first: date,
+    last: date,
+    *,
+    use_aggregates: bool = True,
+    flow_id: int | None = None,
 ) -> tuple[list[EventCell], list[ConversationCell]]:
     """Event and conversation cells of the days ``[first, last]``: aggregated days from the
-    daily tables, the rest counted from the raw rows."""
-    covered = covered_until(tenant, first, last)
+    daily tables, the rest counted from the raw rows (all of them without ``use_aggregates``,
+    the naive COUNT the benchmark compares with)."""
+    covered = covered_until(tenant, first, last) if use_aggregates else None
     events: list[EventCell] = []
     conversations: list[ConversationCell] = []
     if covered is not None:
+        daily_events = EventDaily.objects.filter(tenant=tenant, date__gte=first, date__lte=covered)
+        daily_conversations = ConversationDaily.objects.filter(
+            tenant=tenant, date__gte=first, date__lte=covered
+        )
+        if flow_id is not None:
+            daily_events = daily_events.filter(flow_id=flow_id)
+            daily_conversations = daily_conversations.filter(flow_id=flow_id)
+        # Tuples, not model instances: a month of a busy workspace is thousands of cells.
         events.extend(
-            EventCell(r.date, r.page_id, r.flow_id, r.event, r.currency, r.count, r.value)
-            for r in EventDaily.objects.filter(tenant=tenant, date__gte=first, date__lte=covered)
+            EventCell(*row)
+            for row in daily_events.values_list(
+                "date", "page_id", "flow_id", "event", "currency", "count", "value"
+            )
         )
         conversations.extend(
-            ConversationCell(r.date, r.page_id, r.flow_id, r.started)
-            for r in ConversationDaily.objects.filter(
-                tenant=tenant, date__gte=first, date__lte=covered
-            )
+            ConversationCell(*row)
+            for row in daily_conversations.values_list("date", "page_id", "flow_id", "started")
         )
     raw_from = first if covered is None else covered + timedelta(days=1)
     if raw_from <= last:
         start, end = day_start(raw_from), day_start(last + timedelta(days=1))
-        events.extend(raw_event_cells(tenant, start, end))
-        conversations.extend(raw_conversation_cells(tenant, start, end))
+        events.extend(raw_event_cells(tenant, start, end, flow_id=flow_id))
+        conversations.extend(raw_conversation_cells(tenant, start, end, flow_id=flow_id))
     return events, conversations
 
 

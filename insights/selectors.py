@@ -70,11 +70,11 @@ class Overview:
     daily_conversations: list[tuple[datetime, int]]
 
 
-def overview(*, tenant: Tenant, today: date | None = None) -> Overview:
+def overview(*, tenant: Tenant, today: date | None = None, use_aggregates: bool = True) -> Overview:
     """Everything the overview shows, from one read of the last 30 days."""
     today = today or timezone.localdate()
     first = today - timedelta(days=29)
-    events, conversations = day_rows(tenant, first, today)
+    events, conversations = day_rows(tenant, first, today, use_aggregates=use_aggregates)
     periods = []
     for key, label, days in PERIODS:
         since = today - timedelta(days=days - 1)
@@ -110,6 +110,32 @@ def overview(*, tenant: Tenant, today: date | None = None) -> Overview:
         ),
         daily_conversations=_daily(first, today, ((c.day, c.started) for c in conversations)),
     )
+
+
+def flow_totals(
+    *, tenant: Tenant, flow: Flow, today: date | None = None, use_aggregates: bool = True
+) -> list[tuple[str, str, Totals]]:
+    """One flow's leads, purchases, revenue and conversations for today, 7 and 30 days."""
+    today = today or timezone.localdate()
+    events, conversations = day_rows(
+        tenant,
+        today - timedelta(days=29),
+        today,
+        use_aggregates=use_aggregates,
+        flow_id=flow.pk,
+    )
+    periods = []
+    for key, label, days in PERIODS:
+        since = today - timedelta(days=days - 1)
+        totals = Totals()
+        for cell in events:
+            if cell.day >= since and cell.flow_id == flow.pk:
+                totals.add_event(cell)
+        totals.conversations = sum(
+            c.started for c in conversations if c.day >= since and c.flow_id == flow.pk
+        )
+        periods.append((key, label, totals))
+    return periods
 
 
 def _daily(

@@ -324,3 +324,22 @@ def test_leads_we_logged_per_ad_join_our_rows(tenant, seeded):  # pragma: no cov
     LoggedEventFactory(tenant=tenant, page=seeded["bakery"], event="lead_submitted", ad_id="600")
     [row] = selectors.ad_rows(tenant=tenant, first=TODAY - timedelta(days=29), last=TODAY)
     assert row.our_leads == 1
+
+
+@pytest.mark.parametrize("aggregated", [False, True], ids=["raw", "aggregated"])
+def test_a_flows_totals_equal_its_line_in_the_overview(tenant, seeded, aggregated):
+    if aggregated:
+        aggregates.aggregate_closed_days(TODAY)
+    for name in ("lead_flow", "shop_flow"):
+        flow = seeded[name]
+        periods = selectors.flow_totals(tenant=tenant, flow=flow, today=TODAY)
+        [line] = [
+            r
+            for r in selectors.overview(tenant=tenant, today=TODAY).by_flow
+            if r.label == flow.name
+        ]
+        assert periods[2][2] == line.totals
+    today, week, month = (
+        t for _, _, t in selectors.flow_totals(tenant=tenant, flow=seeded["lead_flow"], today=TODAY)
+    )
+    assert (today.leads, week.leads, month.leads, month.conversations) == (2, 3, 4, 3)
