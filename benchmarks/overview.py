@@ -56,7 +56,7 @@ def load() -> str:
     """The machine's load as uptime reports it."""
     uptime = shutil.which("uptime")
     if uptime is not None:
-        answer = subprocess.run([uptime], capture_output=True, text=True, check=False)  # noqa: S603
+        answer = subprocess.run([uptime], capture_output=True, text=True, check=False)
         if answer.returncode == 0:
             return answer.stdout.strip()
     return "load average: " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
