@@ -319,11 +319,55 @@ def test_the_ads_table_and_its_csv(client: Client, tenant, seeded):
 @pytest.mark.skipif(
     not selectors.ad_join_available(), reason="needs LoggedEvent.ad_id (issue 13 item 3)"
 )
-def test_leads_we_logged_per_ad_join_our_rows(tenant, seeded):  # pragma: no cover - until item 3
+def test_leads_we_logged_per_ad_join_our_rows(client: Client, tenant, seeded):
     ads_seed(tenant)
-    LoggedEventFactory(tenant=tenant, page=seeded["bakery"], event="lead_submitted", ad_id="600")
+    version = seeded["lead_flow"].versions.get()
+    for n, ad_id in enumerate(["600", "600", "601"]):
+        conversation = ConversationFactory(
+            tenant=tenant,
+            page=seeded["bakery"],
+            flow_version=version,
+            flow=seeded["lead_flow"],
+            psid=f"61000000000007{n}",
+            ad_id=ad_id,
+        )
+        LoggedEventFactory(
+            tenant=tenant,
+            page=seeded["bakery"],
+            psid=conversation.psid,
+            event="lead_submitted",
+            value=None,
+            currency="",
+            ad_id=ad_id,
+        )
+    LoggedEventFactory(
+        tenant=tenant,
+        page=seeded["bakery"],
+        event="lead_submitted",
+        value=None,
+        currency="",
+        ad_id="600",
+        test=True,
+    )
+    LoggedEventFactory(
+        tenant=tenant,
+        page=seeded["bakery"],
+        event="purchase",
+        ad_id="600",
+    )
+
+    ours = selectors.leads_logged_per_ad(
+        tenant=tenant, first=TODAY - timedelta(days=29), last=TODAY
+    )
     [row] = selectors.ad_rows(tenant=tenant, first=TODAY - timedelta(days=29), last=TODAY)
-    assert row.our_leads == 1
+
+    assert ours["600"] == selectors.OurAdNumbers(conversations=2, leads=2)
+    assert (row.our_conversations, row.our_leads, row.fb_leads) == (2, 2, 3)
+    assert row.differs
+    client.force_login(member(tenant, Role.VIEWER).user)
+    body = b"".join(client.get(f"/t/{tenant.slug}/overview/ads.csv").streaming_content).decode()
+    [line] = list(csv.DictReader(io.StringIO(body)))
+    assert (line["leads_pagepulse"], line["conversations_started_pagepulse"]) == ("2", "2")
 
 
 @pytest.mark.parametrize("aggregated", [False, True], ids=["raw", "aggregated"])
