@@ -17,7 +17,7 @@ from django.utils import timezone
 from graph_api.client import GraphClient
 from insights import services, tasks
 from insights.models import AdDailyInsight, AdsConnection, ConnectionStatus, FollowedAdAccount
-from tenants.crypto import encrypt_token
+from tenants.crypto import decrypt_token, encrypt_token
 from tenants.permissions import Role
 from tests.sandbox_fixtures import AD, AD_2, AD_ACCOUNT, ADA, ADA_PAGE, BIKE_AD
 from tests.tenants.factories import member
@@ -65,7 +65,10 @@ def followed_account(client, tenant, sandbox) -> FollowedAdAccount:
     return account
 
 
-def test_connecting_asks_for_ads_read_and_lists_the_ad_accounts(admin_client, tenant, sandbox):
+def test_connecting_asks_for_ads_read_and_lists_the_ad_accounts(
+    admin_client, tenant, sandbox, caplog
+):
+    caplog.set_level("DEBUG")
     dialog, done = connect_ads(admin_client, tenant, sandbox)
 
     query = parse_qs(urlsplit(dialog).query)
@@ -76,7 +79,10 @@ def test_connecting_asks_for_ads_read_and_lists_the_ad_accounts(admin_client, te
     connection = AdsConnection.objects.get(tenant=tenant)
     assert connection.facebook_user_id == ADA
     assert connection.status == ConnectionStatus.ACTIVE
-    assert "EAA" not in connection.token_encrypted  # encrypted at rest
+    token = decrypt_token(connection.token_encrypted)
+    assert token not in connection.token_encrypted  # encrypted at rest
+    assert token not in caplog.text
+    assert token not in repr(connection)
     account = FollowedAdAccount.objects.get(tenant=tenant)
     assert (account.account_id, account.name, account.currency, account.followed) == (
         AD_ACCOUNT,
