@@ -4,9 +4,10 @@
 
 PostgreSQL only (a database of its own next to DATABASE_URL's, created and dropped here). At
 ``--scale 1`` it generates, with SQL ``generate_series``, 10,000,000 logged events and 1,000,000
-conversations for one workspace (the worst case: every row is the tenant's) over 400 days, on 5
-Pages and 10 flows: leads, purchases in USD and EUR with values, other events, every delivery
-status, 1% test events, 2% of the conversations waiting in a handoff. ``--scale 0.1`` is a tenth
+conversations for one workspace (the worst case: every row is the tenant's) evenly over 400 days,
+in time order as an outbox fills, on 5 Pages and 10 flows: leads, purchases in USD and EUR with
+values, other events, every delivery status, 1% test events, and 2% of the last week's
+conversations still waiting in a handoff (older handoffs were resolved). ``--scale 0.1`` is a tenth
 of that for a quick run.
 
 Then, in the same run and on the same data:
@@ -197,7 +198,7 @@ SELECT %(tenant)s, t, t, (%(pages)s::bigint[])[1 + (g %% %(npages)s)], (61000000
        (ARRAY['delivered','delivered','delivered','delivered','delivered','delivered','failed','retrying','not_sent','kept'])[1 + ((g / 10) %% 10)],
        1, t, NULL, '', '', t
 FROM generate_series(1, %(n)s) AS g
-CROSS JOIN LATERAL (SELECT now() - ((g::bigint * 2654435761) %% (%(days)s * 86400)) * interval '1 second' AS t) AS ts
+CROSS JOIN LATERAL (SELECT now() - ((%(n)s - g)::float8 / %(n)s * %(days)s * 86400) * interval '1 second' AS t) AS ts
 CROSS JOIN LATERAL (SELECT (ARRAY['lead_submitted','lead_submitted','purchase','add_to_cart',
     'view_content','lead_submitted','contact','purchase','initiate_checkout','subscribe'])[1 + (g * 7 %% 10)] AS name) AS e
 """
@@ -209,11 +210,11 @@ INSERT INTO flows_conversation (
     handed_off_at, handoff_resolved_at, handoff_resolved_by_id, is_test)
 SELECT %(tenant)s, t, t, v.page_id, (6300000000000000 + g)::text, v.flow_id, v.id, 'end',
        '{"email": "person@example.com"}'::jsonb, 3, 0,
-       CASE WHEN g %% 50 = 0 THEN 'handed_off' ELSE 'ended' END, t,
-       CASE WHEN g %% 50 = 0 THEN NULL ELSE t END, '',
+       CASE WHEN g %% 50 = 0 AND t > now() - interval '7 days' THEN 'handed_off' ELSE 'ended' END, t,
+       CASE WHEN g %% 50 = 0 AND t > now() - interval '7 days' THEN NULL ELSE t END, '',
        CASE WHEN g %% 50 = 0 THEN t END, NULL, NULL, g %% 100 = 1
 FROM generate_series(1, %(n)s) AS g
-CROSS JOIN LATERAL (SELECT now() - ((g::bigint * 40503) %% (%(days)s * 86400)) * interval '1 second' AS t) AS ts
+CROSS JOIN LATERAL (SELECT now() - ((%(n)s - g)::float8 / %(n)s * %(days)s * 86400) * interval '1 second' AS t) AS ts
 JOIN LATERAL (
     SELECT fv.id, fv.flow_id, f.page_id FROM flows_flowversion fv JOIN flows_flow f ON f.id = fv.flow_id
     WHERE fv.id = (%(versions)s::bigint[])[1 + (g %% %(nversions)s)]) AS v ON true
