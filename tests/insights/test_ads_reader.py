@@ -400,3 +400,67 @@ def test_a_read_near_the_limit_waits_longer(tenant):
     account.refresh_from_db()
     # At 97% of the account's insights capacity the next daily read waits an hour more.
     assert account.next_read_at > timezone.now() + timedelta(hours=24, minutes=59)
+
+
+def stored_account(tenant) -> FollowedAdAccount:
+    connection = AdsConnection.objects.create(
+        tenant=tenant, facebook_user_id="1", token_encrypted=encrypt_token("user-token-xyz")
+    )
+    return FollowedAdAccount.objects.create(
+        tenant=tenant, connection=connection, account_id="act_9", followed=True
+    )
+
+
+@responses.activate
+def test_a_190_at_the_edge_stops_the_reads_without_leaking_the_token(tenant, caplog):
+    responses.get(
+        f"{BASE}/v25.0/act_9/insights",
+        status=400,
+        json={
+            "error": {
+                "message": "Error validating access token: user-token-xyz has expired",
+                "type": "OAuthException",
+                "code": 190,
+                "error_subcode": 463,
+                "fbtrace_id": "AbC",
+            }
+        },
+    )
+    account = stored_account(tenant)
+
+    assert services.ad_account_read(account=account, graph=graph()).outcome == "needs_reauth"
+
+    connection = AdsConnection.objects.get(pk=account.connection_id)
+    assert connection.status == ConnectionStatus.NEEDS_REAUTH
+    assert "user-token-xyz" not in connection.status_message
+    assert "user-token-xyz" not in caplog.text
+
+
+@responses.activate
+def test_a_429_with_a_business_use_case_estimate_at_the_edge_backs_off(tenant):
+    responses.get(
+        f"{BASE}/v25.0/act_9/insights",
+        status=429,
+        json={"error": {"message": "Too many calls", "code": 80000, "error_subcode": 2446079}},
+        headers={
+            "X-Business-Use-Case-Usage": json.dumps(
+                {
+                    "act_9": [
+                        {
+                            "type": "ads_insights",
+                            "call_count": 100,
+                            "estimated_time_to_regain_access": 45,
+                        }
+                    ]
+                }
+            )
+        },
+    )
+    account = stored_account(tenant)
+
+    result = services.ad_account_read(account=account, graph=graph())
+
+    assert (result.outcome, result.retry_after) == ("throttled", 45 * 60)
+    account.refresh_from_db()
+    assert account.next_read_at > timezone.now() + timedelta(minutes=44)
+    assert not AdDailyInsight.objects.filter(tenant=tenant).exists()
