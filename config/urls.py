@@ -14,9 +14,7 @@ urlpatterns = [
     # The workspace's home page is the marketer's overview (insights), before tenants' pages.
     path("t/<slug:slug>/", include("insights.urls")),
     path("", include("tenants.urls")),
-    path(
-        "connect/facebook/ads/done/", insights_views.ads_connect_done, name="insights_ads_done"
-    ),
+    path("connect/facebook/ads/done/", insights_views.ads_connect_done, name="insights_ads_done"),
     path("t/<slug:slug>/flows/", include("flows.urls")),
     path("t/<slug:slug>/events/", include("events.urls")),
     path("t/<slug:slug>/handoffs/", include("flows.handoffs_urls")),
