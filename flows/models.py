@@ -217,6 +217,9 @@ class Conversation(TenantOwnedModel):
             models.Index(
                 fields=["tenant", "status", "-handed_off_at"], name="conversation_tenant_status"
             ),
+            # Conversations started in a time range (the overview's today, insights.aggregates):
+            # without it, counting today's reads every conversation the workspace ever had.
+            models.Index(fields=["tenant", "created_at"], name="conversation_tenant_created"),
         ]
 
     def __str__(self) -> str:
