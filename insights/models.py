@@ -113,7 +113,8 @@ class EventDaily(models.Model):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE)
     date = models.DateField()
     page = models.ForeignKey(ConnectedPage, on_delete=models.CASCADE, related_name="+")
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, null=True, related_name="+")
+    # A deleted flow's rows stay, counted as "not from a flow", as its raw rows then are.
+    flow = models.ForeignKey(Flow, on_delete=models.SET_NULL, null=True, related_name="+")
     event = models.CharField(max_length=64)
     currency = models.CharField(max_length=3, blank=True, default="")
     count = models.PositiveIntegerField(default=0)
@@ -133,7 +134,8 @@ class ConversationDaily(models.Model):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE)
     date = models.DateField()
     page = models.ForeignKey(ConnectedPage, on_delete=models.CASCADE, related_name="+")
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, null=True, related_name="+")
+    # A deleted flow's rows stay, counted as "not from a flow", as its raw rows then are.
+    flow = models.ForeignKey(Flow, on_delete=models.SET_NULL, null=True, related_name="+")
     started = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -387,3 +387,14 @@ def test_a_flows_totals_equal_its_line_in_the_overview(tenant, seeded, aggregate
         t for _, _, t in selectors.flow_totals(tenant=tenant, flow=seeded["lead_flow"], today=TODAY)
     )
     assert (today.leads, week.leads, month.leads, month.conversations) == (2, 3, 4, 3)
+
+
+def test_a_deleted_flows_numbers_stay_and_both_paths_agree(tenant, seeded):
+    aggregates.aggregate_closed_days(TODAY)
+    before = selectors.overview(tenant=tenant, today=TODAY).periods[2][2]
+    seeded["shop_flow"].delete()
+
+    aggregated = selectors.overview(tenant=tenant, today=TODAY)
+    assert aggregated == selectors.overview(tenant=tenant, today=TODAY, use_aggregates=False)
+    assert aggregated.periods[2][2].purchases == before.purchases
+    assert "Shop flow" not in {row.label for row in aggregated.by_flow}
