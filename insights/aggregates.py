@@ -5,7 +5,7 @@ by a beat task; ``AggregatedDay`` records which days are complete. ``day_rows`` 
 of days from the aggregates where a day is complete and from the raw rows otherwise (today, or a
 day the task has not reached yet), so the overview always equals a recount of the delivery log.
 Why a materialized daily table rather than counters kept in the logging transaction:
-docs/adr/0011-overview-aggregates.md.
+docs/adr/0012-overview-aggregates.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the marketer's overview reads: Ads Manager's numbers per ad and day, the ad accounts a
 workspace follows and the Facebook login that reads them, and daily aggregates of our own events
-and conversations (ADR 0011).
+and conversations (ADR 0012).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class AdDailyInsight(TenantOwnedModel):
 class EventDaily(models.Model):
     """Logged events of one day, per Page, flow, event name and currency (test events
     left out): the overview's source for closed days. Rebuilt from the raw rows by
-    ``insights.aggregates.events_daily_refresh``; see docs/adr/0011-overview-aggregates.md."""
+    ``insights.aggregates.events_daily_refresh``; see docs/adr/0012-overview-aggregates.md."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE)
     date = models.DateField()
