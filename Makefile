@@ -59,6 +59,7 @@ bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/delivery.py
 	$(UV) run python benchmarks/webhook.py
 	$(UV) run python benchmarks/editor.py
+	$(UV) run python benchmarks/overview.py --scale 0.1  # PostgreSQL only (DATABASE_URL); --scale 1 = 10M events
 
 sandbox: install ## only the Graph sandbox, on port 8765
 	DEBUG=1 $(UV) run python manage.py graph_sandbox --port 8765

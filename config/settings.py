@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "tenants",
     "events",
     "flows",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -371,6 +372,7 @@ CELERY_TASK_ROUTES = {
     "events.tasks.*": {"queue": "delivery"},
     "flows.tasks.*": {"queue": "runtime"},
     "tenants.tasks.*": {"queue": "maintenance"},
+    "insights.tasks.*": {"queue": "maintenance"},
 }
 # Tasks are idempotent (CONVENTIONS.md): ack after the work, and requeue when a worker dies.
 CELERY_TASK_ACKS_LATE = True
@@ -452,4 +454,19 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
+}
+
+# --- Insights: Ads Manager read-back and the overview's aggregates -------------------------------
+# Facebook revises an ad's last 28 days of insights; each read re-reads that many days.
+ADS_INSIGHTS_WINDOW_DAYS: int = env.int("ADS_INSIGHTS_WINDOW_DAYS", default=28)
+# How often the beat looks for followed ad accounts due a read (each is read once a day, or
+# when an admin asks, or after a throttle's estimate has passed).
+CELERY_BEAT_SCHEDULE["insights-read-due-ad-accounts"] = {
+    "task": "insights.tasks.read_due_ad_accounts",
+    "schedule": 15 * 60.0,
+}
+# Folds closed days of logged events and conversations into the daily aggregate tables.
+CELERY_BEAT_SCHEDULE["insights-aggregate-closed-days"] = {
+    "task": "insights.tasks.aggregate_closed_days",
+    "schedule": 10 * 60.0,
 }

@@ -6,11 +6,15 @@ from events.api import urls as events_api
 from flows import views as flows_views
 from flows.api import urls as flows_api
 from flows.webhooks import messenger_webhook
+from insights import views as insights_views
 
 TENANT_API = "api/v1/tenants/<slug:tenant_slug>/"
 
 urlpatterns = [
+    # The workspace's home page is the marketer's overview (insights), before tenants' pages.
+    path("t/<slug:slug>/", include("insights.urls")),
     path("", include("tenants.urls")),
+    path("connect/facebook/ads/done/", insights_views.ads_connect_done, name="insights_ads_done"),
     path("t/<slug:slug>/flows/", include("flows.urls")),
     path("t/<slug:slug>/events/", include("events.urls")),
     path("t/<slug:slug>/handoffs/", include("flows.handoffs_urls")),

@@ -237,6 +237,9 @@ class Conversation(TenantOwnedModel):
                 fields=["tenant", "status", "-handed_off_at"], name="conversation_tenant_status"
             ),
             models.Index(fields=["tenant", "ad_id"], name="conversation_tenant_ad"),
+            # Conversations started in a time range (the overview's today, insights.aggregates):
+            # without it, counting today's reads every conversation the workspace ever had.
+            models.Index(fields=["tenant", "created_at"], name="conversation_tenant_created"),
         ]
 
     def __str__(self) -> str:

@@ -142,6 +142,44 @@ class InsightsRow:
     usage: Usage = field(default_factory=Usage, compare=False)
 
 
+@dataclass(frozen=True)
+class AdAccount:
+    """One entry of ``/me/adaccounts``: ``id`` is ``act_<account_id>``."""
+
+    id: str
+    account_id: str
+    name: str
+    currency: str | None = None
+    usage: Usage = field(default_factory=Usage, compare=False)
+
+
+@dataclass(frozen=True)
+class AdInsightsRow:
+    """One row of ``/act_<id>/insights?level=ad&time_increment=1``: one ad on one day.
+
+    ``spend`` is in the ad account's currency; ``actions`` and ``action_values`` keep every
+    action type Facebook sent, values parsed to numbers.
+    """
+
+    ad_id: str
+    date_start: str
+    date_stop: str
+    ad_name: str = ""
+    campaign_name: str = ""
+    spend: float = 0.0
+    actions: tuple[InsightsAction, ...] = ()
+    action_values: tuple[InsightsAction, ...] = ()
+    usage: Usage = field(default_factory=Usage, compare=False)
+
+    def action(self, action_type: str) -> int | float:
+        """The value of one action type in ``actions``; 0 when Facebook sent none."""
+        return sum(a.value for a in self.actions if a.action_type == action_type)
+
+    def action_value(self, action_type: str) -> int | float:
+        """The value of one action type in ``action_values``; 0 when Facebook sent none."""
+        return sum(a.value for a in self.action_values if a.action_type == action_type)
+
+
 @dataclass(frozen=True, repr=False)
 class BatchOperation:
     """One operation of a Graph batch request, with its own token and ``appsecret_proof``.

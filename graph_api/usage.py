@@ -9,6 +9,9 @@ response, successful or not (reference §4.5):
   object id, each with a ``type`` and ``estimated_time_to_regain_access`` in MINUTES.
 - ``X-Page-Usage``: a legacy header with the shape of ``X-App-Usage``; parsed when present,
   never relied on.
+- ``x-fb-ads-insights-throttle``: Ads Insights load, ``{"app_id_util_pct": 41,
+  "acc_id_util_pct": 100, "ads_api_access_tier": "standard_access"}``, percentages of the app's
+  and the ad account's insights capacity (Marketing API "Insights API Limits").
 
 Parsing never raises: a malformed header is a reason to log, not to fail a call that worked.
 """
@@ -25,6 +28,7 @@ logger = logging.getLogger("graph_api")
 APP_USAGE_HEADER = "x-app-usage"
 BUSINESS_USE_CASE_USAGE_HEADER = "x-business-use-case-usage"
 PAGE_USAGE_HEADER = "x-page-usage"
+ADS_INSIGHTS_THROTTLE_HEADER = "x-fb-ads-insights-throttle"
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,28 @@ class BusinessUseCaseUsage:
 
 
 @dataclass(frozen=True)
+class AdsInsightsThrottle:
+    """``x-fb-ads-insights-throttle``: how much of the app's and the ad account's insights
+    capacity is used, in percent; Facebook throttles the account at 100."""
+
+    app_id_util_pct: int = 0
+    acc_id_util_pct: int = 0
+    ads_api_access_tier: str | None = None
+
+    @property
+    def max_percent(self) -> int:
+        """The higher of the two percentages."""
+        return max(self.app_id_util_pct, self.acc_id_util_pct)
+
+
+@dataclass(frozen=True)
 class Usage:
     """Everything the usage headers of one response said; empty when they said nothing."""
 
     app: PlatformUsage | None = None
     page: PlatformUsage | None = None
     business_use_case: tuple[BusinessUseCaseUsage, ...] = ()
+    ads_insights: AdsInsightsThrottle | None = None
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Usage:
@@ -76,12 +96,18 @@ class Usage:
             app=_platform_usage(lowered.get(APP_USAGE_HEADER), APP_USAGE_HEADER),
             page=_platform_usage(lowered.get(PAGE_USAGE_HEADER), PAGE_USAGE_HEADER),
             business_use_case=_business_use_case_usage(lowered.get(BUSINESS_USE_CASE_USAGE_HEADER)),
+            ads_insights=_ads_insights_throttle(lowered.get(ADS_INSIGHTS_THROTTLE_HEADER)),
         )
 
     @property
     def is_empty(self) -> bool:
         """True when the response carried no usage header at all."""
-        return self.app is None and self.page is None and not self.business_use_case
+        return (
+            self.app is None
+            and self.page is None
+            and not self.business_use_case
+            and self.ads_insights is None
+        )
 
     @property
     def max_percent(self) -> int:
@@ -91,6 +117,8 @@ class Usage:
         """
         percents = [usage.max_percent for usage in (self.app, self.page) if usage is not None]
         percents.extend(entry.max_percent for entry in self.business_use_case)
+        if self.ads_insights is not None:
+            percents.append(self.ads_insights.max_percent)
         return max(percents, default=0)
 
     @property
@@ -115,6 +143,20 @@ def _platform_usage(raw: str | None, header: str) -> PlatformUsage | None:
         call_count=_percent(data.get("call_count")),
         total_time=_percent(data.get("total_time")),
         total_cputime=_percent(data.get("total_cputime")),
+    )
+
+
+def _ads_insights_throttle(raw: str | None) -> AdsInsightsThrottle | None:
+    if raw is None:
+        return None
+    data = _load_json(raw, ADS_INSIGHTS_THROTTLE_HEADER)
+    if not isinstance(data, dict):
+        return None
+    tier = data.get("ads_api_access_tier")
+    return AdsInsightsThrottle(
+        app_id_util_pct=_percent(data.get("app_id_util_pct")),
+        acc_id_util_pct=_percent(data.get("acc_id_util_pct")),
+        ads_api_access_tier=tier if isinstance(tier, str) else None,
     )
 
 

@@ -44,6 +44,10 @@ PERMISSIONS: dict[str, Role] = {
     "event.view": Role.VIEWER,
     "event.log": Role.EDITOR,
     "event.replay": Role.ADMIN,
+    # the marketer's overview and Ads Manager's numbers; following ad accounts reads with a
+    # person's Facebook token, so only admins connect and choose
+    "insights.view": Role.VIEWER,
+    "ads.manage": Role.ADMIN,
 }
 
 # An API key acts for an integration with the role chosen when it was made: viewer, editor

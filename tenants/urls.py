@@ -4,7 +4,8 @@ from django.urls import URLPattern, URLResolver, include, path
 from tenants import views
 
 workspace_patterns = [
-    path("", views.overview, name="overview"),
+    # The home page of a workspace is insights' overview; this is the admin's summary.
+    path("workspace/", views.overview, name="workspace"),
     path("settings/", views.workspace_settings, name="settings"),
     path("members/", views.members, name="members"),
     path("members/<int:membership_id>/role/", views.member_role, name="member_role"),

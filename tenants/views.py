@@ -39,7 +39,7 @@ from tenants.models import (
 )
 from tenants.permissions import role_can
 from tenants.pipeline import SESSION_MISSING_SCOPES, SESSION_RENEWED_PAGES, SESSION_WORKSPACE
-from tenants.services.pages import default_transport
+from tenants.services.pages import PageCandidate, default_transport
 from tenants.transports import transport_status
 
 View = Callable[..., HttpResponse]
@@ -112,7 +112,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     slug = request.session.get(SESSION_WORKSPACE)
     if slug and Membership.objects.filter(tenant__slug=slug, user=request.user).exists():
-        return redirect("tenants:overview", slug=slug)
+        return redirect("insights:overview", slug=slug)
     return redirect("tenants:workspace_list")
 
 
@@ -128,7 +128,7 @@ def workspace_list(request: HttpRequest) -> HttpResponse:
             actor=actor_for(request),
         )
         messages.success(request, f"Workspace “{tenant.name}” created. You are its owner.")
-        return redirect("tenants:overview", slug=tenant.slug)
+        return redirect("insights:overview", slug=tenant.slug)
     memberships = (
         Membership.objects.filter(user=cast(User, request.user))
         .select_related("tenant")
@@ -323,7 +323,7 @@ def facebook_done(request: HttpRequest) -> HttpResponse:
 PAGES_PER_SCREEN = 20
 """Pages from a login shown at once: a person with 60 Pages pages through them."""
 
-CANDIDATE_FILTERS = {
+CANDIDATE_FILTERS: dict[str, tuple[str, Callable[[PageCandidate], bool]]] = {
     "all": ("All", lambda c: True),
     "connectable": ("Can connect", lambda c: c.connectable),
     "blocked": ("Can't connect", lambda c: not c.connectable),
@@ -474,11 +474,11 @@ def page_connect_selected(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         else:
             connected.append(page.name)
     if connected:
-        names = ", ".join(f"“{name}”" for name in connected)
+        listed = ", ".join(f"“{name}”" for name in connected)
         messages.success(
             request,
             f"{len(connected)} Page{'s are' if len(connected) > 1 else ' is'} connected: "
-            f"{names}. Their events will be delivered to Facebook.",
+            f"{listed}. Their events will be delivered to Facebook.",
         )
     for reason in refused:
         messages.error(request, f"Not connected {reason}")

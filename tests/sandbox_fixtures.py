@@ -50,6 +50,9 @@ ADA_PAGE_NO_ANALYZE = "300000000000004"
 CLEO_PAGE = "300000000000005"
 AD_ACCOUNT = "act_400000000000001"
 CAMPAIGN = "500000000000001"
+AD = "600000000000001"  # "Croissant video", advertises ADA_PAGE
+AD_2 = "600000000000002"  # "Sourdough carousel", ADA_PAGE too
+BIKE_AD = "600000000000003"  # advertises ADA_PAGE_2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -307,6 +310,15 @@ class GraphSandbox:
         self._control(
             "POST", "/inbound", json={"page_id": page_id, "psid": psid, "seconds_ago": seconds_ago}
         )
+
+    def ad_referral(self, page_id: str, psid: str, ad_id: str, days_ago: int = 0) -> str:
+        """Record that a person started a conversation from an ad; returns its day."""
+        body = {"page_id": page_id, "psid": psid, "ad_id": ad_id, "days_ago": days_ago}
+        return str(self._control("POST", "/ad_referrals", json=body)["day"])
+
+    def insights_same_day(self, same_day: bool = True) -> None:
+        """Report an ad's conversions on their own day (Facebook: from the next day on)."""
+        self._control("POST", "/insights", json={"report_same_day": same_day})
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The request log (filters: path, since, method, limit)."""

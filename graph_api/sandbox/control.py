@@ -73,6 +73,8 @@ class Control:
             web.delete("/_sandbox/faults", self.clear_faults),
             web.post("/_sandbox/revoke", self.revoke),
             web.post("/_sandbox/inbound", self.inbound),
+            web.post("/_sandbox/ad_referrals", self.ad_referral),
+            web.post("/_sandbox/insights", self.insights_settings),
             web.post("/_sandbox/reset", self.reset),
             web.post("/_sandbox/tokens", self.mint_token),
             web.get("/_sandbox/seed", self.seed),
@@ -172,6 +174,36 @@ class Control:
             return _bad("seconds_ago must be a non-negative number")
         self.state.record_inbound(page_id, psid, time.time() - seconds_ago)
         return web.json_response({"success": True})
+
+    async def ad_referral(self, request: web.Request) -> web.Response:
+        """POST /_sandbox/ad_referrals {page_id, psid, ad_id, days_ago?}: a person started a
+        conversation from an ad (what the webhook's `referral` with source ADS records too)."""
+        body = await _json_body(request)
+        page_id, psid = str(body.get("page_id", "")), str(body.get("psid", ""))
+        ad_id = str(body.get("ad_id", ""))
+        ad = self.state.seed.ad_objects.get(ad_id)
+        if ad is None or ad.kind != "ad":
+            return _bad(f"unknown ad {ad_id!r}; the seed's ads are listed at /_sandbox/seed")
+        if page_id not in ad.page_ids:
+            return _bad(f"ad {ad_id} advertises page {sorted(ad.page_ids)[0]}, not {page_id!r}")
+        if not psid.isdigit():
+            return _bad("psid must be numeric")
+        days_ago = body.get("days_ago", 0)
+        if isinstance(days_ago, bool) or not isinstance(days_ago, int) or not 0 <= days_ago <= 90:
+            return _bad("days_ago must be an integer from 0 to 90")
+        day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - days_ago * 86400))
+        self.state.record_ad_referral(page_id, psid, ad_id, day)
+        return web.json_response({"success": True, "day": day})
+
+    async def insights_settings(self, request: web.Request) -> web.Response:
+        """POST /_sandbox/insights {report_same_day}: report an ad's conversions on the day they
+        happen instead of from the next day on (as Facebook does)."""
+        body = await _json_body(request)
+        same_day = body.get("report_same_day")
+        if not isinstance(same_day, bool):
+            return _bad("report_same_day must be true or false")
+        self.state.insights_same_day = same_day
+        return web.json_response({"report_same_day": same_day})
 
     async def reset(self, request: web.Request) -> web.Response:
         """POST /_sandbox/reset: forget requests, events, faults, grants, revocations."""

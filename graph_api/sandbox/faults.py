@@ -66,6 +66,14 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         is_transient=True,
         throttles="messenger",
     ),
+    # Ads Insights throttling (reference §4.4): per ad account, with x-fb-ads-insights-throttle.
+    "80000": ErrorKind(
+        80000,
+        f"(#80000) There have been too many calls from this ad-account. Wait a bit and try again. {RATE_LIMIT_DOC}",
+        is_transient=True,
+        subcode=2446079,
+        throttles="ads_insights",
+    ),
     "10": ErrorKind(10, "(#10) Application does not have permission for this action"),
     "200": ErrorKind(200, "(#200) Permissions error"),
     "368": ErrorKind(
@@ -173,6 +181,14 @@ def throttled_usage_headers(
             }
         )
     }
+    if throttles == "ads_insights":
+        headers["x-fb-ads-insights-throttle"] = json.dumps(
+            {
+                "app_id_util_pct": 41,
+                "acc_id_util_pct": 100,
+                "ads_api_access_tier": "standard_access",
+            }
+        )
     if page_id is not None:
         headers["X-Business-Use-Case-Usage"] = json.dumps(
             {

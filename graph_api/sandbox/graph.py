@@ -59,6 +59,12 @@ ACCOUNTS_DEFAULT_LIMIT = 25
 ACCOUNTS_MAX_LIMIT = 100
 LEAD_EVENT_NAMES = frozenset({"lead_submitted", "LeadSubmitted"})
 LEAD_ACTION_TYPE = "onsite_conversion.lead_grouped"
+CONVERSATION_ACTION_TYPE = "onsite_conversion.messaging_conversation_started_7d"
+PURCHASE_ACTION_TYPE = "onsite_conversion.purchase"
+PURCHASE_EVENT_NAMES = frozenset({"fb_mobile_purchase", "Purchase"})
+# What the sandbox charges for one conversation started from an ad, in the account's currency.
+SPEND_PER_CONVERSATION = 1.25
+INSIGHTS_DEFAULT_LIMIT = 25
 SUBSCRIBE_TASKS = ("MANAGE", "MODERATE", "CREATE_CONTENT")
 DATASET_TASKS = ("MANAGE", "ADVERTISE")
 # The reference (§3.1) says the dataset calls need business_management, which ads_read or
@@ -327,13 +333,15 @@ class Graph:
         if head in seed.users:
             return self._user_route(method, head, edge)
         if head in seed.ad_objects:
+            # Throttling of ads calls is per ad account: faults and BUC headers name the account.
+            account_id = seed.ad_objects[head].account_id
             if edge is None:
                 _allow(method, "GET")
-                return Route(self.ad_object_node)
+                return Route(self.ad_object_node, page_id=account_id)
             if edge != "insights":
                 raise unknown_path(f"/{edge}")
             _allow(method, "GET")
-            return Route(self.insights)
+            return Route(self.insights, page_id=account_id)
         if head == self.config.app_id and edge is None:
             _allow(method, "GET")
             return Route(self.app_node)
@@ -348,6 +356,9 @@ class Graph:
         if edge == "accounts":
             _allow(method, "GET")
             return Route(self.accounts)
+        if edge == "adaccounts":
+            _allow(method, "GET")
+            return Route(self.adaccounts)
         if edge == "messages":
             _allow(method, "POST")
             return Route(self.messages)
@@ -716,9 +727,50 @@ class Graph:
             raise missing_permission("ads_read")
         return ad_object
 
+    def adaccounts(self, req: GraphRequest, caller: Caller | None) -> JSON:
+        """GET /me/adaccounts: the ad accounts the person can read (ads_read), paged."""
+        claims = self._user_claims(caller, "adaccounts")
+        if not caller or not caller.has_scope(*ADS_SCOPES):
+            raise missing_permission("ads_read")
+        fields = field_list(
+            req.params,
+            ("id", "account_id", "name", "currency", "account_status"),
+            "AdAccount",
+            ("id",),
+        )
+        account_ids = [
+            o.id
+            for o in self.state.seed.ad_objects.values()
+            if o.kind == "account" and claims.user_id in o.user_ids
+        ]
+        limit = _limit(req.params.get("limit"))
+        start, end = _cursor_window(req.params, account_ids, limit)
+        window = account_ids[start:end]
+        data = []
+        for account_id in window:
+            account = self.state.seed.ad_objects[account_id]
+            values: JSON = {
+                "id": account.id,
+                "account_id": account.id.removeprefix("act_"),
+                "name": account.name,
+                "currency": account.currency,
+                "account_status": 1,
+            }
+            data.append({name: values[name] for name in fields})
+        if not data:
+            return {"data": []}
+        paging: JSON = {"cursors": {"before": _cursor(window[0]), "after": _cursor(window[-1])}}
+        if end < len(account_ids):
+            paging["next"] = _page_url(req, {"after": _cursor(window[-1])})
+        return {"data": data, "paging": paging}
+
     def insights(self, req: GraphRequest, caller: Caller | None) -> JSON:
         """GET /{object}/insights?fields=actions: leads counted from the events received."""
         ad_object = self._ad_object_for(req, caller)
+        if req.params.get("level") == "ad":
+            return self._ad_level_insights(req, ad_object)
+        if req.params.get("level") not in (None, "", "account", "campaign"):
+            raise invalid_param("Param level must be one of {ad, campaign, account} in the sandbox")
         fields = field_list(
             req.params,
             ("actions", "date_start", "date_stop", "account_id", "campaign_id", "campaign_name"),
@@ -745,6 +797,113 @@ class Graph:
         if "actions" in fields and leads:
             row["actions"] = [{"action_type": LEAD_ACTION_TYPE, "value": str(leads)}]
         return {"data": [row], "paging": {"cursors": {"before": "MAZDZD", "after": "MAZDZD"}}}
+
+    def _ad_level_insights(self, req: GraphRequest, ad_object: AdObject) -> JSON:
+        """level=ad, time_increment=1: one row per ad and day with delivery, paged.
+
+        Conversations started count the ad referrals the sandbox sent; leads and purchases count
+        the accepted events of people whose last referral was that ad, on the day received,
+        reported from the next day on (like Facebook) unless `insights_same_day` is set.
+        """
+        fields = field_list(
+            req.params,
+            (
+                "ad_id",
+                "ad_name",
+                "campaign_id",
+                "campaign_name",
+                "account_id",
+                "spend",
+                "actions",
+                "action_values",
+                "date_start",
+                "date_stop",
+            ),
+            "AdsInsights",
+            ("date_start", "date_stop"),
+        )
+        if str(req.params.get("time_increment", "1")) != "1":
+            raise invalid_param("The sandbox serves time_increment=1 only")
+        since, until = _insights_window(req.params)
+        today = datetime.now(UTC).date()
+        reported_until = today if self.state.insights_same_day else today - timedelta(days=1)
+        ads = {
+            o.id: o
+            for o in self.state.seed.ad_objects.values()
+            if o.kind == "ad"
+            and (
+                ad_object.id in (o.id, o.campaign_id)
+                or (ad_object.kind == "account" and o.account_id == ad_object.id)
+            )
+        }
+        cells: dict[tuple[str, str], dict[str, float]] = {}
+
+        def cell(ad_id: str, day: str) -> dict[str, float]:
+            return cells.setdefault(
+                (ad_id, day), {"conversations": 0, "leads": 0, "purchases": 0, "value": 0.0}
+            )
+
+        for ad_id, day in self.state.ad_conversations:
+            if ad_id in ads and since <= date.fromisoformat(day) <= until:
+                cell(ad_id, day)["conversations"] += 1
+        for event in self.state.events:
+            if event.get("test_event_code"):
+                continue
+            referral = self.state.ad_referrals.get((event["page_id"], str(event["psid"])))
+            if referral is None or referral[0] not in ads:
+                continue
+            day = event["received_at"][:10]
+            if not since <= date.fromisoformat(day) <= min(until, reported_until):
+                continue
+            if event["event_name"] in LEAD_EVENT_NAMES:
+                cell(referral[0], day)["leads"] += 1
+            elif event["event_name"] in PURCHASE_EVENT_NAMES:
+                bucket = cell(referral[0], day)
+                bucket["purchases"] += 1
+                bucket["value"] += float(event.get("value") or 0)
+        rows: list[JSON] = []
+        for (ad_id, day), counts in sorted(
+            cells.items(), key=lambda item: (item[0][1], item[0][0])
+        ):
+            ad = ads[ad_id]
+            values: JSON = {
+                "ad_id": ad.id,
+                "ad_name": ad.name,
+                "campaign_id": ad.campaign_id,
+                "campaign_name": ad.campaign_name,
+                "account_id": ad.account_id.removeprefix("act_"),
+                "spend": f"{counts['conversations'] * SPEND_PER_CONVERSATION:.2f}",
+            }
+            row: JSON = {name: values[name] for name in fields if name in values}
+            actions = [
+                {"action_type": action_type, "value": str(int(counts[key]))}
+                for action_type, key in (
+                    (CONVERSATION_ACTION_TYPE, "conversations"),
+                    (LEAD_ACTION_TYPE, "leads"),
+                    (PURCHASE_ACTION_TYPE, "purchases"),
+                )
+                if counts[key]
+            ]
+            # Like Facebook, a row with no actions has no "actions" key at all.
+            if "actions" in fields and actions:
+                row["actions"] = actions
+            if "action_values" in fields and counts["purchases"]:
+                row["action_values"] = [
+                    {"action_type": PURCHASE_ACTION_TYPE, "value": f"{counts['value']:.2f}"}
+                ]
+            row["date_start"] = row["date_stop"] = day
+            rows.append(row)
+        keys = [f"{n}:{row['date_start']}" for n, row in enumerate(rows)]
+        limit = _limit(req.params.get("limit") or INSIGHTS_DEFAULT_LIMIT)
+        start, end = _cursor_window(req.params, keys, limit)
+        window = rows[start:end]
+        if not window:
+            return {"data": []}
+        last = keys[start + len(window) - 1]
+        paging: JSON = {"cursors": {"before": _cursor(keys[start]), "after": _cursor(last)}}
+        if end < len(rows):
+            paging["next"] = _page_url(req, {"after": _cursor(last)})
+        return {"data": window, "paging": paging}
 
     # --- debug_token and oauth/access_token ---------------------------------------------------------------
 

@@ -65,14 +65,17 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class AdObject:
-    """An ad account (`act_…`) or a campaign whose insights count leads for its Pages."""
+    """An ad account (`act_…`), a campaign or an ad whose insights count leads for its Pages."""
 
     id: str
     name: str
-    kind: str  # "account" | "campaign"
+    kind: str  # "account" | "campaign" | "ad"
     account_id: str
     page_ids: frozenset[str]
     user_ids: frozenset[str]
+    campaign_id: str | None = None  # an ad's campaign (a campaign's own id)
+    campaign_name: str | None = None
+    currency: str = "USD"  # the ad account's currency: spend is in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +159,15 @@ def parse_seed(raw: dict[str, Any]) -> Seed:
         account_pages = {str(p) for p in account.get("page_ids", [])}
         for campaign in campaigns:
             account_pages.update(str(p) for p in campaign.get("page_ids", []))
+        currency = str(account.get("currency", "USD"))
         ad_objects[account_id] = AdObject(
-            account_id, account["name"], "account", account_id, frozenset(account_pages), user_ids
+            account_id,
+            account["name"],
+            "account",
+            account_id,
+            frozenset(account_pages),
+            user_ids,
+            currency=currency,
         )
         for campaign in campaigns:
             campaign_id = str(campaign["id"])
@@ -168,7 +178,25 @@ def parse_seed(raw: dict[str, Any]) -> Seed:
                 account_id,
                 frozenset(str(p) for p in campaign.get("page_ids", [])),
                 user_ids,
+                campaign_id=campaign_id,
+                campaign_name=campaign["name"],
+                currency=currency,
             )
+            for ad in campaign.get("ads", []):
+                ad_id, ad_page = str(ad["id"]), str(ad["page_id"])
+                if ad_page not in pages:
+                    raise SeedError(f"ad {ad_id} advertises unknown page {ad_page}")
+                ad_objects[ad_id] = AdObject(
+                    ad_id,
+                    ad["name"],
+                    "ad",
+                    account_id,
+                    frozenset({ad_page}),
+                    user_ids,
+                    campaign_id=campaign_id,
+                    campaign_name=campaign["name"],
+                    currency=currency,
+                )
 
     return Seed(
         app_name=raw.get("app_name", "Pagepulse Sandbox"),

@@ -171,6 +171,13 @@ class SandboxState:
         self.faults.remove()
         self.usage = UsageMeter()
         self.sent_messages = 0
+        # (page id, psid) -> (ad id, day): the ad a person last started a conversation from, as
+        # Facebook knows it from the click; Ads Insights attributes their events to that ad.
+        self.ad_referrals: dict[tuple[str, str], tuple[str, str]] = {}
+        # Every conversation started from an ad: (ad id, day), for messaging_conversation_started.
+        self.ad_conversations: list[tuple[str, str]] = []
+        # Facebook reports an ad's conversions the next day; tests may ask for the same day.
+        self.insights_same_day = False
 
     # --- Seed lookups ---------------------------------------------------------------------------
 
@@ -310,6 +317,11 @@ class SandboxState:
         if error is not None:
             entry["error"] = error
         self.requests.append(entry)
+
+    def record_ad_referral(self, page_id: str, psid: str, ad_id: str, day: str) -> None:
+        """A person started a conversation with the Page from an ad on `day` (YYYY-MM-DD)."""
+        self.ad_referrals[(page_id, psid)] = (ad_id, day)
+        self.ad_conversations.append((ad_id, day))
 
     def record_events(self, events: Iterable[dict[str, Any]]) -> None:
         """Append accepted events, numbering them from 1 since the last reset."""

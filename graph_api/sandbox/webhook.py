@@ -368,6 +368,10 @@ class Webhooks:
         for entry in envelope["entry"]:
             for item in entry["messaging"]:
                 self.state.record_inbound(spec.page_id, spec.psid, item["timestamp"] / 1000)
+        referral = spec.event if spec.kind == "referral" else spec.event.get("referral")
+        if isinstance(referral, dict) and referral.get("source") == "ADS" and referral.get("ad_id"):
+            day = time.strftime("%Y-%m-%d", time.gmtime(now_ms / 1000))
+            self.state.record_ad_referral(spec.page_id, spec.psid, str(referral["ad_id"]), day)
         delivery = Delivery(
             id=self._take_id(),
             url=url,

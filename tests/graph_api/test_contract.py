@@ -443,6 +443,7 @@ FAULTS = [
     ({"kind": "613"}, RateLimitedError, 613),
     ({"kind": "80001"}, RateLimitedError, 80001),
     ({"kind": "80006"}, RateLimitedError, 80006),
+    ({"kind": "80000"}, RateLimitedError, 80000),
     ({"kind": "429"}, RateLimitedError, 4),
     ({"kind": "190"}, TokenInvalidError, 190),
     ({"kind": "190", "subcode": 460}, TokenInvalidError, 190),

@@ -36,6 +36,8 @@ CREDENTIALS = [Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER, "api_key", "ano
         ("event.view", Role.VIEWER),
         ("event.log", Role.EDITOR),
         ("event.replay", Role.ADMIN),
+        ("insights.view", Role.VIEWER),
+        ("ads.manage", Role.ADMIN),
     ],
 )
 def test_permission_table(permission, least_role):

@@ -10,6 +10,7 @@ a demo workspace that already has Pages is left alone.
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -129,3 +130,23 @@ class Command(BaseCommand):
                 raise CommandError(f"Connecting Page {page_id} failed: {body.decode()[:300]}")
             self.stdout.write(f"Connected {json.loads(body)['name']} ({transport}).")
         self.stdout.write(f"Demo Pages are ready: {base_url}/t/{tenant.slug}/pages/")
+        self._connect_ad_accounts(browser, tenant.slug, base_url)
+
+    def _connect_ad_accounts(self, browser: Browser, slug: str, base_url: str) -> None:
+        """The overview's "Connect ad accounts": a login with ads_read at the sandbox, then
+        follow Ada's ad account, so Ads Manager's numbers come back from the sandbox."""
+        status, headers, _ = browser.request("POST", f"/t/{slug}/ads/connect/", {})
+        dialog = headers.get("Location", "")
+        if status != 302 or not dialog.startswith(settings.FACEBOOK_WWW_URL):
+            raise CommandError(f"Connecting ad accounts did not start (HTTP {status}).")
+        auto = urllib.parse.urlencode({"sandbox_auto": "1", "sandbox_user": SANDBOX_USER})
+        _, headers, _ = browser.request("GET", f"{dialog}&{auto}")
+        status, headers, _ = browser.request("GET", headers.get("Location", ""))
+        if status != 302 or headers.get("Location") != f"/t/{slug}/ads/":
+            raise CommandError(f"Connecting ad accounts did not complete (HTTP {status}).")
+        _, _, page = browser.request("GET", f"/t/{slug}/ads/")
+        ids = re.findall(rb'name="follow" value="(\d+)"', page)
+        status, _, _ = browser.request(
+            "POST", f"/t/{slug}/ads/", {"follow": ids[0].decode()} if ids else {}
+        )
+        self.stdout.write(f"Following the sandbox's ad account: {base_url}/t/{slug}/ads/")
