@@ -198,8 +198,11 @@ def run_together(env: dict[str, str]) -> int:
 
 
 def connect_demo_pages(env: dict[str, str], base_url: str) -> None:
+    """Connect the demo's Pages, then give it a few days of conversations and leads (both
+    idempotent), so every screen has something true to show on the first sign-in."""
     with contextlib.suppress(subprocess.CalledProcessError):  # it printed why; dev goes on
         manage(["connect_demo_pages", "--base-url", base_url, "--wait", "60"], env)
+        manage(["seed_demo_activity", "--sandbox-url", f"http://127.0.0.1:{SANDBOX_PORT}"], env)
 
 
 class TerminalPrinter(Printer):  # type: ignore[misc]
