@@ -122,8 +122,15 @@ def redis_client() -> redis.Redis:
     return _client(settings.REDIS_URL)
 
 
+def redis_key(name: str) -> str:
+    """``name`` in this deployment's namespace: ``REDIS_KEY_PREFIX`` and a colon in front, or
+    ``name`` itself when the prefix is empty (the default)."""
+    prefix = str(settings.REDIS_KEY_PREFIX)
+    return f"{prefix}:{name}" if prefix else name
+
+
 def _key(kind: str, page_pk: int) -> str:
-    return f"{KEY_PREFIX}:{kind}:{page_pk}"
+    return redis_key(f"{KEY_PREFIX}:{kind}:{page_pk}")
 
 
 def default_rate(engaged_users: int) -> float:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import pytest
+import redis
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from tenants.models import Tenant
 from tenants.permissions import Role
+from tests.redis_db import empty_namespace
 from tests.tenants.factories import TenantFactory, member
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -37,3 +41,13 @@ def client_for() -> Callable[..., APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_namespace_emptied_at_the_end() -> Iterator[None]:
+    """Whatever the run left in its Redis namespace (tests/redis_db.py) goes when it ends."""
+    yield
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    with contextlib.suppress(redis.ConnectionError):
+        empty_namespace(client)
+    client.close()

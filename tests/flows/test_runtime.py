@@ -10,6 +10,7 @@ import responses
 from django.utils import timezone
 
 from events.models import EventSource, EventStatus, LoggedEvent
+from events.ratelimit import redis_key
 from flows import runtime, sending
 from flows.models import (
     Conversation,
@@ -756,7 +757,7 @@ def test_a_conversation_being_sent_by_another_worker_is_retried(
     tenant, page, send_api, runtime_redis
 ):
     conversation = _waiting_with_messages(tenant, page, "one")
-    lock = runtime_redis.lock(f"{sending.LOCK_PREFIX}:{conversation.pk}", timeout=10)
+    lock = runtime_redis.lock(redis_key(f"{sending.LOCK_PREFIX}:{conversation.pk}"), timeout=10)
     assert lock.acquire(blocking=False)
 
     report = sending.conversation_send(conversation_id=conversation.pk)

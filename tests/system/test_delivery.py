@@ -532,7 +532,11 @@ def test_the_sweep_delivers_an_event_whose_broker_message_was_lost(
     workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox, broker: Any
 ) -> None:
     lost = workspace.log(PAGE_A, psid(1), [purchase("lost")])
-    queued = [key for key in broker.scan_iter("delivery*") if broker.type(key) == b"list"]
+    queued = [
+        key
+        for key in broker.scan_iter(ratelimit.redis_key("delivery") + "*")
+        if broker.type(key) == b"list"
+    ]
     assert sum(broker.llen(key) for key in queued) == 1  # the deliver_page message, committed
     broker.delete(*queued)  # ... and lost
 
@@ -542,7 +546,7 @@ def test_the_sweep_delivers_an_event_whose_broker_message_was_lost(
     assert statuses(lost) == {"pending": 1}  # a working worker, but nobody asked it
     cluster.beat()
     # Within a few sweeps (one a second here), not when some other timer runs out.
-    mark = f"{ratelimit.KEY_PREFIX}:queued:{workspace.pages[PAGE_A].pk}"
+    mark = ratelimit.redis_key(f"{ratelimit.KEY_PREFIX}:queued:{workspace.pages[PAGE_A].pk}")
     wait_for(
         lambda: statuses(lost) == {"delivered": 1},
         timeout=10,

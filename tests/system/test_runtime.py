@@ -2,8 +2,8 @@
 deliveries to the app on a real HTTP server (pytest-django's live server, in this process);
 a Celery worker process consuming the ``runtime`` and ``delivery`` queues runs the flows, sends
 the bot's answers through the sandbox's Send API and delivers the events they log, with beat
-sweeping as in production. PostgreSQL, Redis database 7 (tests/system/conftest.py), nothing
-stubbed.
+sweeping as in production. PostgreSQL, the run's namespace in Redis (tests/redis_db.py),
+nothing stubbed.
 """
 
 from __future__ import annotations
