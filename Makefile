@@ -58,6 +58,7 @@ bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/sandbox.py
 	$(UV) run python benchmarks/delivery.py
 	$(UV) run python benchmarks/webhook.py
+	$(UV) run python benchmarks/conversations.py
 	$(UV) run python benchmarks/editor.py
 
 sandbox: install ## only the Graph sandbox, on port 8765

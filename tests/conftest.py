@@ -12,8 +12,22 @@ from tenants.models import Tenant
 from tenants.permissions import Role
 from tests.redis_db import empty_namespace
 from tests.tenants.factories import TenantFactory, member
+from tests.timing import TIME_SCALE, deadline
 
 pytest_plugins = ["tests.sandbox_fixtures"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-timeout's limit per test (pyproject's ``timeout``, or the test's own mark),
+    scaled by TEST_TIME_SCALE (tests/timing.py) like every other deadline of the suite."""
+    if TIME_SCALE == 1:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        seconds = float(marker.args[0]) if marker and marker.args else default
+        if seconds > 0:
+            item.add_marker(pytest.mark.timeout(deadline(seconds)))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ one transaction, sending in order inside the 24-hour window, Send API errors, ha
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -727,17 +728,30 @@ def test_a_transient_error_then_success_keeps_the_order(tenant, page, worker):
 
 def test_throttling_waits_for_facebook(tenant, page):
     conversation = _waiting_with_messages(tenant, page, "one")
+    # The reference's usage header (§4.5): Messenger calls of the Page at 100%, access back in
+    # 3 minutes.
+    usage = {
+        page.page_id: [
+            {
+                "type": "messenger",
+                "call_count": 100,
+                "total_cputime": 20,
+                "total_time": 35,
+                "estimated_time_to_regain_access": 3,
+            }
+        ]
+    }
     with responses.RequestsMock() as mock:
         mock.add(
             responses.POST,
             send_url(),
             body=graph_error(613),
             status=400,
-            headers={"Retry-After": "42"},
+            headers={"X-Business-Use-Case-Usage": json.dumps(usage)},
         )
         report = sending.conversation_send(conversation_id=conversation.pk)
 
-    assert report.retry_in == 42
+    assert report.retry_in == 3 * 60
     assert _statuses(conversation) == ["pending"]
 
 
