@@ -21,6 +21,7 @@ from events import delivery, ratelimit, tasks
 from events.models import AttemptOutcome, DeliveryAttempt, EventStatus, LoggedEvent, PageRateLimit
 from events.policy import TOO_OLD_REASON
 from events.transports import CallResult
+from graph_api.client import GraphClient
 from tenants import services as tenant_services
 from tenants.models import ConnectedPage, PageStatus, Transport
 from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
@@ -260,6 +261,50 @@ def test_after_the_retry_window_an_event_is_dead(capi_page, mocked):
     (row,) = rows(event)
     assert (row.status, row.attempts) == (EventStatus.DEAD, 13)
     assert row.last_error.startswith("Gave up after 13 attempts over 24 hours")
+
+
+def test_a_worker_whose_lease_ran_out_never_sends_what_another_worker_took(capi_page, mocked):
+    # DESIGN.md §7: a duplicate only comes from a worker that dies after Facebook's answer. A
+    # live but slow worker whose lease ran out (the sweep let another worker claim its events)
+    # must not send them too: right before a call it renews its lease, and leaves out what is no
+    # longer its own.
+    events = LoggedEventFactory.create_batch(2, page=capi_page)
+    slow = delivery.claim(capi_page, limit=10)
+    later = timezone.now() + timedelta(seconds=settings.EVENTS_LEASE_SECONDS + 1)
+    other = delivery.claim(capi_page, limit=10, now=later)
+    assert [e.pk for e in other.events] == [e.pk for e in events]
+    mocked.post(f"{BASE}/v25.0/{capi_page.dataset_id}/events", json={"events_received": 2})
+    graph = GraphClient.from_settings()
+
+    late = delivery.DeliveryReport()
+    delivery._deliver_claim(capi_page, slow, graph, late)
+    assert (late.calls, len(mocked.calls)) == (0, 0)
+
+    on_time = delivery.DeliveryReport()
+    delivery._deliver_claim(capi_page, other, graph, on_time)
+    assert (on_time.calls, on_time.delivered, len(mocked.calls)) == (1, 2, 1)
+
+
+def test_sending_renews_the_lease_of_the_calls_events(capi_page, mocked):
+    event = LoggedEventFactory(page=capi_page)
+    batch = delivery.claim(capi_page, limit=10)
+    # Its lease almost over (earlier calls of the claim took long).
+    LoggedEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+    renewed = {}
+
+    def answer(request):
+        renewed["lease_ends"] = LoggedEvent.objects.get(pk=event.pk).next_attempt_at
+        return (200, {}, json.dumps({"events_received": 1}))
+
+    mocked.add_callback(responses.POST, f"{BASE}/v25.0/{capi_page.dataset_id}/events", answer)
+    before = timezone.now()
+    delivery._deliver_claim(
+        capi_page, batch, GraphClient.from_settings(), delivery.DeliveryReport()
+    )
+
+    lease = timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
+    assert renewed["lease_ends"] >= before + lease
+    assert rows(event)[0].status == EventStatus.DELIVERED
 
 
 @pytest.mark.parametrize(

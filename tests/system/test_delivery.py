@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from events import ratelimit
+from events import delivery, ratelimit
 from events.models import DeliveryAttempt, LoggedEvent
 from tenants.crypto import decrypt_token
 from tests.sandbox_fixtures import BOB, GraphSandbox
@@ -583,16 +583,22 @@ def test_the_sweep_delivers_an_event_whose_broker_message_was_lost(
     found = workspace.log(PAGE_B, psid(2), [lead("found")])
     wait_for_status(found, "delivered", timeout=60, cluster=cluster)
     assert statuses(lost) == {"pending": 1}  # a working worker, but nobody asked it
+    # By a sweep, which sends a task although the Page's "a task is queued" mark says one is
+    # waiting, not by an ordinary enqueue once that mark has run out.
+    page_a = workspace.pages[PAGE_A]
+    mark = ratelimit.redis_key(f"{ratelimit.KEY_PREFIX}:queued:{page_a.pk}")
+    # (However long the wait above took: the mark the lost message left, for a full minute.)
+    ratelimit.clear_queued(page_a.pk)
+    assert ratelimit.mark_queued(page_a.pk, seconds=delivery.QUEUED_MARK_SECONDS)
+    mark_ends = timezone.now() + timedelta(milliseconds=broker.pttl(mark))
     cluster.beat()
-    # Within a few sweeps (one a second here), not when some other timer runs out.
-    mark = ratelimit.redis_key(f"{ratelimit.KEY_PREFIX}:queued:{workspace.pages[PAGE_A].pk}")
     wait_for(
         lambda: statuses(lost) == {"delivered": 1},
-        timeout=10,
+        timeout=90,
         what="the sweep to deliver the event whose message was lost",
-        on_timeout=lambda: (
-            f"statuses: {statuses(lost)}; sweeps run: {cluster.sweeps_done()}; the Page's "
-            f"'a task is queued' mark {mark} expires in {broker.ttl(mark)} s"
-        ),
+        on_timeout=lambda: f"statuses: {statuses(lost)}; sweeps run: {cluster.sweeps_done()}",
     )
+    delivered_at = LoggedEvent.objects.get(pk__in=lost).delivered_at
+    assert delivered_at is not None
+    assert delivered_at < mark_ends, "delivered only after the mark ran out, not by the sweep"
     assert refs_received(sandbox) == Counter({"lost": 1, "found": 1})
