@@ -9,6 +9,7 @@ per event: page_activities keeps it in the event's parameters, the Conversions A
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from events import delivery, ratelimit
 from events.models import DeliveryAttempt, LoggedEvent
+from graph_api.client import DEFAULT_TIMEOUT
 from tenants.crypto import decrypt_token
 from tests.sandbox_fixtures import BOB, GraphSandbox
 from tests.system.harness import Cluster, wait_for
@@ -228,7 +230,11 @@ def test_a_thousand_events_reach_the_sandbox_exactly_once_with_valid_payloads(
 
 KILLS = 24
 CHUNKS = 20  # 20 requests of 50 events: 25 on each Page
-LEASE_SECONDS = 4
+# Short, so a dead worker's claims come back soon, but longer than the Graph client's timeout
+# (connect + read), as in production (60 s): a live worker's call can never outlive its lease
+# and be sent again by another worker, so every duplicate is a kill's. (At 4 s, on a machine at
+# load 12, a slow call did.)
+LEASE_SECONDS = math.ceil(sum(DEFAULT_TIMEOUT)) + 2
 DRAIN_SECONDS = 120  # the lease, a sweep a second, and the calls themselves, with room to spare
 
 
