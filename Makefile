@@ -7,6 +7,8 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
+# pytest-xdist processes for `make pytest` (e.g. PYTEST_WORKERS=2 or auto); empty: one process.
+PYTEST_WORKERS ?=
 NPM := npm --prefix frontend
 # The editor's build is redone when any of its sources is newer than the manifest.
 EDITOR_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json frontend/package-lock.json
@@ -52,12 +54,13 @@ migrations-check: install ## fail if a model change has no migration
 	DJANGO_SETTINGS_MODULE=config.settings_test $(UV) run python manage.py makemigrations --check --dry-run
 
 pytest: install ## the tests (Postgres when DATABASE_URL is set, SQLite otherwise; a private Redis unless REDIS_URL is set)
-	$(UV) run python scripts/with_redis.py pytest $(PYTEST_ARGS)
+	$(UV) run python scripts/with_redis.py pytest $(if $(PYTEST_WORKERS),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/sandbox.py
 	$(UV) run python benchmarks/delivery.py
 	$(UV) run python benchmarks/webhook.py
+	$(UV) run python benchmarks/conversations.py
 	$(UV) run python benchmarks/editor.py
 	$(UV) run python benchmarks/overview.py --scale 0.1  # PostgreSQL only (DATABASE_URL); --scale 1 = 10M events
 

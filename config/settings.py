@@ -353,12 +353,17 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery --------------------------------------------------------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# A namespace in front of every Redis key the app and Celery's broker write (empty: the plain
+# names), so several deployments, or test runs, can share one Redis database.
+REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="")
 CELERY_BROKER_URL = REDIS_URL
 # The longest countdown any task may be scheduled with; longer back-off lives in the database
 # (next_attempt_at). The broker's visibility timeout must exceed it, or Redis redelivers
 # scheduled tasks early (a test asserts the relation).
 CELERY_MAX_COUNTDOWN_SECONDS = 5 * 60
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": 60 * 60}
+if REDIS_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{REDIS_KEY_PREFIX}:"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -1,6 +1,7 @@
 """Settings for the test suite: production-like (DEBUG off) with fixed, obviously fake keys."""
 
 import os
+import secrets
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-only-for-the-test-suite-0123456789abcdef")
 os.environ.setdefault(
@@ -11,6 +12,13 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("MESSENGER_VERIFY_TOKEN", "test-verify-token")
+# Each test run, and each pytest-xdist worker of a run, has its own namespace in Redis (app keys
+# and Celery's queues; tests/redis_db.py): runs sharing a Redis server never touch each other's
+# keys. The run's id is inherited by the processes it starts (xdist workers, Celery workers).
+os.environ.setdefault("PAGEPULSE_TEST_RUN", secrets.token_hex(4))
+os.environ["REDIS_KEY_PREFIX"] = "test-{}-{}".format(
+    os.environ["PAGEPULSE_TEST_RUN"], os.environ.get("PYTEST_XDIST_WORKER", "main")
+)
 
 from config.settings import *  # noqa: F403
 

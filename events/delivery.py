@@ -325,26 +325,62 @@ def _send_calls(
             _postpone(page, claim_token, queue, grant.wait_seconds, report)
             raise _Stop
         going, queue = queue[: grant.granted], queue[grant.granted :]
-        results = send(going)
+        held = _hold(claim_token, going)
+        ratelimit.refund(page.pk, len(going) - len(held))
+        if not held:
+            continue
+        results = send(held)
         report.calls += len(results)
         ratelimit.record_engaged_users(
             page.pk, (e.psid for r in results for e in r.events), now=timezone.now()
         )
         stop: policy.Decision | None = None
-        for result in results:
-            if policy.should_split(result.error, len(result.events)):
-                record_attempt(page, result)
-                half = len(result.events) // 2
-                queue[:0] = [result.events[:half], result.events[half:]]
-                continue
-            decision = settle(page, claim_token, result, report)
-            if decision.page_action != policy.PageAction.NONE:
-                stop = stop or decision
+        # One transaction for the answer of one HTTP request: its rows are locked from the
+        # start (no sweep or other worker can take them while they settle), and a worker that
+        # dies settling sends the whole request again, never more (DESIGN.md §7).
+        with transaction.atomic():
+            _lock(claim_token, [result.events for result in results])
+            for result in results:
+                if policy.should_split(result.error, len(result.events)):
+                    record_attempt(page, result)
+                    half = len(result.events) // 2
+                    queue[:0] = [result.events[:half], result.events[half:]]
+                    continue
+                decision = settle(page, claim_token, result, report)
+                if decision.page_action != policy.PageAction.NONE:
+                    stop = stop or decision
         usage = max((r.usage.max_percent for r in results), default=0)
         ratelimit.observe_usage(page.pk, usage)
         if stop is not None:
             _after_stop(page, claim_token, queue, stop, report)
             raise _Stop
+
+
+def _held_rows(claim_token: str, calls: Sequence[list[LoggedEvent]]) -> QuerySet[LoggedEvent]:
+    ids = [event.pk for events in calls for event in events]
+    return LoggedEvent.objects.filter(
+        pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING
+    )
+
+
+def _lock(claim_token: str, calls: Sequence[list[LoggedEvent]]) -> set[int]:
+    """Lock the calls' rows still under this claim until the transaction ends; their ids."""
+    return set(_held_rows(claim_token, calls).select_for_update().values_list("pk", flat=True))
+
+
+def _hold(claim_token: str, calls: Sequence[list[LoggedEvent]]) -> list[list[LoggedEvent]]:
+    """Right before sending: renew the lease of the calls' events for another
+    ``EVENTS_LEASE_SECONDS``, and leave out any this worker no longer holds (its lease ran out
+    while it sent earlier calls, and the sweep or another worker took them): a call goes out
+    only with events no one else may send, so a live worker never makes a duplicate."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = _lock(claim_token, calls)
+        LoggedEvent.objects.filter(pk__in=held).update(
+            next_attempt_at=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS), updated_at=now
+        )
+    kept = [[event for event in events if event.pk in held] for events in calls]
+    return [events for events in kept if events]
 
 
 def _after_stop(

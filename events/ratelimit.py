@@ -41,18 +41,29 @@ SLOWDOWN_SECONDS = 60
 MIN_SLOWDOWN_FACTOR = 0.05
 KEY_PREFIX = "pagepulse:events"
 
-# KEYS: bucket (hash: tokens, ts), pause flag, slowdown factor.
-# ARGV: rate (tokens/s), capacity, requested, now in ms (negative: use Redis's clock).
-# Returns {granted, wait_ms}: wait_ms is how long until the next token (or the pause's end).
-_ACQUIRE = """
-local now = tonumber(ARGV[4])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+# Every script takes the time as an argument, in ms: the caller's clock (tests inject one),
+# or a negative number for Redis's own clock, the one every worker shares.
+_CLOCK = """
+local function clock(ms)
+  local now = tonumber(ms)
+  if now < 0 then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
 end
-local paused = redis.call('PTTL', KEYS[2])
-if paused > 0 then
-  return {0, paused}
+"""
+
+# KEYS: bucket (hash: tokens, ts), pause (the time it ends, in ms), slowdown factor.
+# ARGV: rate (tokens/s), capacity, requested, now in ms.
+# Returns {granted, wait_ms}: wait_ms is how long until the next token (or the pause's end).
+_ACQUIRE = (
+    _CLOCK
+    + """
+local now = clock(ARGV[4])
+local pause_ends = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if pause_ends > now then
+  return {0, pause_ends - now}
 end
 local rate = tonumber(ARGV[1])
 local slow = tonumber(redis.call('GET', KEYS[3]) or '1')
@@ -84,6 +95,7 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 60000)
 return {granted, wait}
 """
+)
 
 # KEYS: bucket. ARGV: tokens to give back. Cannot overfill: acquire caps at the capacity.
 _REFUND = """
@@ -93,15 +105,34 @@ end
 return 1
 """
 
-# KEYS: pause flag. ARGV: ms. Only ever lengthens a pause.
-_PAUSE = """
-local left = redis.call('PTTL', KEYS[1])
-if left < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-  return tonumber(ARGV[1])
+# KEYS: pause. ARGV: ms, now in ms. Only ever lengthens a pause; returns the ms left. The key
+# holds the time the pause ends and expires then (on Redis's clock: housekeeping only).
+_PAUSE = (
+    _CLOCK
+    + """
+local now = clock(ARGV[2])
+local ends = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if current >= ends then
+  return current - now
 end
-return left
+redis.call('SET', KEYS[1], string.format('%d', ends), 'PX', ARGV[1])
+return tonumber(ARGV[1])
 """
+)
+
+# KEYS: pause. ARGV: now in ms. Returns the ms left of the pause (0: not paused).
+_PAUSED_FOR = (
+    _CLOCK
+    + """
+local now = clock(ARGV[1])
+local ends = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if ends > now then
+  return ends - now
+end
+return 0
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -122,8 +153,15 @@ def redis_client() -> redis.Redis:
     return _client(settings.REDIS_URL)
 
 
+def redis_key(name: str) -> str:
+    """``name`` in this deployment's namespace: ``REDIS_KEY_PREFIX`` and a colon in front, or
+    ``name`` itself when the prefix is empty (the default)."""
+    prefix = str(settings.REDIS_KEY_PREFIX)
+    return f"{prefix}:{name}" if prefix else name
+
+
 def _key(kind: str, page_pk: int) -> str:
-    return f"{KEY_PREFIX}:{kind}:{page_pk}"
+    return redis_key(f"{KEY_PREFIX}:{kind}:{page_pk}")
 
 
 def default_rate(engaged_users: int) -> float:
@@ -179,8 +217,8 @@ def page_rate(page_pk: int, *, override: float | None, now: datetime) -> float:
 def acquire(page_pk: int, calls: int, *, rate: float, now_ms: int | None = None) -> Grant:
     """Take up to ``calls`` tokens from the Page's bucket; ``calls=0`` only asks for the wait.
 
-    ``now_ms`` is for tests; by default the bucket runs on Redis's own clock, the one clock
-    every worker shares.
+    ``now_ms`` is the clock, injected by tests; by default the bucket runs on Redis's own
+    clock, the one clock every worker shares.
     """
     if calls < 0:
         raise ValueError("calls must be 0 or more")
@@ -209,16 +247,23 @@ def refund(page_pk: int, calls: int) -> None:
         redis_client().eval(_REFUND, 1, _key("bucket", page_pk), calls)
 
 
-def pause(page_pk: int, seconds: float) -> None:
-    """Hold every call for the Page for ``seconds`` (never shortens a longer pause)."""
+def pause(page_pk: int, seconds: float, *, now_ms: int | None = None) -> None:
+    """Hold every call for the Page for ``seconds`` (never shortens a longer pause); ``now_ms``
+    as for ``acquire``."""
     ms = max(int(seconds * 1000), 1)
-    redis_client().eval(_PAUSE, 1, _key("pause", page_pk), ms)
+    redis_client().eval(_PAUSE, 1, _key("pause", page_pk), ms, -1 if now_ms is None else now_ms)
 
 
-def paused_for(page_pk: int) -> float:
-    """Seconds left of the Page's pause; 0 when it is not paused."""
-    left = int(redis_client().pttl(_key("pause", page_pk)))
-    return max(left, 0) / 1000
+def paused_for(page_pk: int, *, now_ms: int | None = None) -> float:
+    """Seconds left of the Page's pause; 0 when it is not paused. ``now_ms`` as for
+    ``acquire``."""
+    left = cast(
+        "int",
+        redis_client().eval(
+            _PAUSED_FOR, 1, _key("pause", page_pk), -1 if now_ms is None else now_ms
+        ),
+    )
+    return max(int(left), 0) / 1000
 
 
 def observe_usage(page_pk: int, usage_percent: int) -> float:

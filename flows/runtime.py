@@ -51,7 +51,7 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from events.models import EventSource
-from events.ratelimit import redis_client
+from events.ratelimit import redis_client, redis_key
 from events.services import EventInput, log_events
 from flows import counters, interpreter
 from flows.blocks.steps import POSTBACK, QUICK_REPLY, REFERRAL, START, TEXT
@@ -132,7 +132,7 @@ def conversation_lock(page: ConnectedPage, psid: str, *, wait: float = 0) -> Ite
     ``wait`` 0 does not wait at all (request code); a worker may wait a few seconds.
     """
     lock = redis_client().lock(
-        f"{LOCK_PREFIX}:{page.pk}:{psid}",
+        redis_key(f"{LOCK_PREFIX}:{page.pk}:{psid}"),
         timeout=LOCK_TIMEOUT_SECONDS,
         blocking=wait > 0,
         blocking_timeout=wait if wait > 0 else None,

@@ -43,7 +43,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from redis.exceptions import LockError
 
-from events.ratelimit import redis_client
+from events.ratelimit import redis_client, redis_key
 from flows.models import Conversation, OutboundMessage, OutboundStatus
 from graph_api.client import GraphClient
 from graph_api.errors import (
@@ -111,7 +111,7 @@ def _send_slot(page_pk: int) -> float:
     """Take one Send API call of the Page's second: 0 when granted, else seconds to wait."""
     now = time.time()
     second = int(now)
-    key = f"{RATE_PREFIX}:{page_pk}:{second}"
+    key = redis_key(f"{RATE_PREFIX}:{page_pk}:{second}")
     pipe = redis_client().pipeline(transaction=True)
     pipe.incr(key)
     pipe.expire(key, 2)
@@ -134,7 +134,9 @@ def conversation_send(*, conversation_id: int, graph: GraphClient | None = None)
     if conversation is None or conversation.is_test:
         return report
     lock = redis_client().lock(
-        f"{LOCK_PREFIX}:{conversation.pk}", timeout=LOCK_TIMEOUT_SECONDS, blocking=False
+        redis_key(f"{LOCK_PREFIX}:{conversation.pk}"),
+        timeout=LOCK_TIMEOUT_SECONDS,
+        blocking=False,
     )
     if not lock.acquire():
         report.retry_in = 1.0  # another worker sends; what it did not see goes next run

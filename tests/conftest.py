@@ -1,15 +1,33 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import pytest
+import redis
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from tenants.models import Tenant
 from tenants.permissions import Role
+from tests.redis_db import empty_namespace
 from tests.tenants.factories import TenantFactory, member
+from tests.timing import TIME_SCALE, deadline
 
 pytest_plugins = ["tests.sandbox_fixtures"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-timeout's limit per test (pyproject's ``timeout``, or the test's own mark),
+    scaled by TEST_TIME_SCALE (tests/timing.py) like every other deadline of the suite."""
+    if TIME_SCALE == 1:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        seconds = float(marker.args[0]) if marker and marker.args else default
+        if seconds > 0:
+            item.add_marker(pytest.mark.timeout(deadline(seconds)))
 
 
 @pytest.fixture
@@ -37,3 +55,13 @@ def client_for() -> Callable[..., APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_namespace_emptied_at_the_end() -> Iterator[None]:
+    """Whatever the run left in its Redis namespace (tests/redis_db.py) goes when it ends."""
+    yield
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    with contextlib.suppress(redis.ConnectionError):
+        empty_namespace(client)
+    client.close()

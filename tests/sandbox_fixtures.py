@@ -24,9 +24,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from tests.timing import deadline
+
 APP_ID = "100000000000001"
 APP_SECRET = "sandbox-app-secret"
-STARTUP_SECONDS = 30
+STARTUP_SECONDS = deadline(60)
+HTTP_TIMEOUT = deadline(10)
+"""Seconds a request to the sandbox may take (on loopback; TEST_TIME_SCALE stretches it)."""
 LISTENING_PREFIX = "graph sandbox listening on "
 GRAPH_VERSION = "v25.0"
 DEFAULT_SCOPE = (
@@ -168,7 +172,7 @@ class GraphSandbox:
                 query["appsecret_proof"] = self.proof(token)
         prefix = f"/{version}" if version else ""
         return self.http.request(
-            method, f"{self.url}{prefix}{path}", params=query, timeout=10, **kwargs
+            method, f"{self.url}{prefix}{path}", params=query, timeout=HTTP_TIMEOUT, **kwargs
         )
 
     def get(self, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
@@ -218,7 +222,7 @@ class GraphSandbox:
             f"{self.url}/{GRAPH_VERSION}/dialog/oauth",
             params=params,
             allow_redirects=False,
-            timeout=10,
+            timeout=HTTP_TIMEOUT,
         )
 
     def login_code(self, **dialog: Any) -> str:
@@ -288,7 +292,9 @@ class GraphSandbox:
     # --- Control API ----------------------------------------------------------------------------------
 
     def _control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, f"{self.url}/_sandbox{path}", timeout=10, **kwargs)
+        response = self.http.request(
+            method, f"{self.url}/_sandbox{path}", timeout=HTTP_TIMEOUT, **kwargs
+        )
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from graph_api.redaction import REDACTED, redact
+from tests.timing import deadline
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = "AQDxOAuthCodeFromFacebook0123456789abcdefghijklmnop"
@@ -32,7 +33,7 @@ TOKEN = "EAAB" + "t" * 40
 VERIFY = "verify-token-of-the-webhook"
 SECRETS = [CODE, STATE, TOKEN, VERIFY]
 CALLBACK = f"/auth/complete/facebook/?code={CODE}&state={STATE}"
-DEADLINE_SECONDS = 60
+DEADLINE_SECONDS = deadline(60)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tests.timing import deadline
+
 ROOT = Path(__file__).resolve().parent.parent
 WRITERS, INCREMENTS = 8, 25
 # How long transaction A waits for B to read inside a transaction: B never can once the fix is
@@ -146,7 +148,7 @@ def test_concurrent_writers_on_sqlite_wait_instead_of_failing(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=deadline(240),
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -13,16 +13,12 @@ from typing import Any
 import factory
 import pytest
 import redis
-from django.test import override_settings
 from django.utils import timezone
 
 from events import ratelimit
 from events.models import AttemptOutcome, DeliveryAttempt, EventSource, EventStatus, LoggedEvent
-from tests.redis_db import redis_db_url
+from tests.redis_db import empty_namespace
 from tests.tenants.factories import ConnectedPageFactory
-
-TEST_REDIS_URL = redis_db_url(5)
-"""The events tests' own Redis database (the rate limiter, queued marks)."""
 
 
 class LoggedEventFactory(factory.django.DjangoModelFactory):
@@ -79,9 +75,8 @@ def delivered_event(**fields: Any) -> LoggedEvent:
 
 @pytest.fixture
 def delivery_redis() -> Iterator[redis.Redis]:
-    """Real Redis, database 5, emptied before and after the test."""
-    with override_settings(REDIS_URL=TEST_REDIS_URL):
-        client = ratelimit.redis_client()
-        client.flushdb()
-        yield client
-        client.flushdb()
+    """Real Redis: the run's namespace (tests/redis_db.py), emptied before and after the test."""
+    client = ratelimit.redis_client()
+    empty_namespace(client)
+    yield client
+    empty_namespace(client)

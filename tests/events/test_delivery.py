@@ -21,6 +21,7 @@ from events import delivery, ratelimit, tasks
 from events.models import AttemptOutcome, DeliveryAttempt, EventStatus, LoggedEvent, PageRateLimit
 from events.policy import TOO_OLD_REASON
 from events.transports import CallResult
+from graph_api.client import GraphClient
 from tenants import services as tenant_services
 from tenants.models import ConnectedPage, PageStatus, Transport
 from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
@@ -262,32 +263,137 @@ def test_after_the_retry_window_an_event_is_dead(capi_page, mocked):
     assert row.last_error.startswith("Gave up after 13 attempts over 24 hours")
 
 
+def test_a_worker_whose_lease_ran_out_never_sends_what_another_worker_took(capi_page, mocked):
+    # DESIGN.md §7: a duplicate only comes from a worker that dies after Facebook's answer. A
+    # live but slow worker whose lease ran out (the sweep let another worker claim its events)
+    # must not send them too: right before a call it renews its lease, and leaves out what is no
+    # longer its own.
+    events = LoggedEventFactory.create_batch(2, page=capi_page)
+    slow = delivery.claim(capi_page, limit=10)
+    later = timezone.now() + timedelta(seconds=settings.EVENTS_LEASE_SECONDS + 1)
+    other = delivery.claim(capi_page, limit=10, now=later)
+    assert [e.pk for e in other.events] == [e.pk for e in events]
+    mocked.post(f"{BASE}/v25.0/{capi_page.dataset_id}/events", json={"events_received": 2})
+    graph = GraphClient.from_settings()
+
+    late = delivery.DeliveryReport()
+    delivery._deliver_claim(capi_page, slow, graph, late)
+    assert (late.calls, len(mocked.calls)) == (0, 0)
+
+    on_time = delivery.DeliveryReport()
+    delivery._deliver_claim(capi_page, other, graph, on_time)
+    assert (on_time.calls, on_time.delivered, len(mocked.calls)) == (1, 2, 1)
+
+
+def test_sending_renews_the_lease_of_the_calls_events(capi_page, mocked):
+    event = LoggedEventFactory(page=capi_page)
+    batch = delivery.claim(capi_page, limit=10)
+    # Its lease almost over (earlier calls of the claim took long).
+    LoggedEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+    renewed = {}
+
+    def answer(request):
+        renewed["lease_ends"] = LoggedEvent.objects.get(pk=event.pk).next_attempt_at
+        return (200, {}, json.dumps({"events_received": 1}))
+
+    mocked.add_callback(responses.POST, f"{BASE}/v25.0/{capi_page.dataset_id}/events", answer)
+    before = timezone.now()
+    delivery._deliver_claim(
+        capi_page, batch, GraphClient.from_settings(), delivery.DeliveryReport()
+    )
+
+    lease = timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
+    assert renewed["lease_ends"] >= before + lease
+    assert rows(event)[0].status == EventStatus.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("X-App-Usage", {"call_count": 95, "total_cputime": 20, "total_time": 40}),
+        ("X-Page-Usage", {"call_count": 95, "total_cputime": 20, "total_time": 40}),
+        (
+            "X-Business-Use-Case-Usage",
+            {
+                "PAGE": [
+                    {
+                        "type": "pages",
+                        "call_count": 95,
+                        "total_cputime": 20,
+                        "total_time": 40,
+                        "estimated_time_to_regain_access": 0,
+                    }
+                ]
+            },
+        ),
+    ],
+)
+def test_usage_headers_near_the_limit_slow_the_page_down(capi_page, mocked, header, value):
+    # The usage headers of the reference (§4.5): an answer at 95% slows the Page to a quarter
+    # of its rate before Facebook throttles it; an answer back under 90% lifts it.
+    value = {capi_page.page_id: value["PAGE"]} if "PAGE" in value else value
+    url = f"{BASE}/v25.0/{capi_page.dataset_id}/events"
+    mocked.post(url, json={"events_received": 1}, headers={header: json.dumps(value)})
+    slow = ratelimit.redis_key(f"{ratelimit.KEY_PREFIX}:slow:{capi_page.pk}")
+    event = LoggedEventFactory(page=capi_page)
+
+    deliver(capi_page)
+
+    assert rows(event)[0].status == EventStatus.DELIVERED
+    assert ratelimit.redis_client().get(slow) == b"0.25"
+
+    mocked.replace(responses.POST, url, json={"events_received": 1}, headers={header: "{}"})
+    LoggedEventFactory(page=capi_page)
+    deliver(capi_page)
+
+    assert ratelimit.redis_client().get(slow) is None
+
+
 def test_a_throttled_page_waits_without_using_attempts_and_does_not_hold_up_another(
     tenant, capi_page, mocked
 ):
     other_page = ConnectedPageFactory(tenant=TenantFactory(), transport=Transport.CONVERSIONS_API)
     throttled = LoggedEventFactory.create_batch(2, page=capi_page)
     other = LoggedEventFactory(page=other_page)
+    # Throttled as the reference says Facebook does it (§4.5): the Page's usage header at 100%,
+    # access back in 2 minutes.
+    usage = {
+        capi_page.page_id: [
+            {
+                "type": "pages",
+                "call_count": 100,
+                "total_cputime": 30,
+                "total_time": 40,
+                "estimated_time_to_regain_access": 2,
+            }
+        ]
+    }
     mocked.post(
         f"{BASE}/v25.0/{capi_page.dataset_id}/events",
         **graph_error(80001, "There have been too many calls to this Page account"),
-        headers={"Retry-After": "120"},
+        headers={"X-Business-Use-Case-Usage": json.dumps(usage)},
     )
     mocked.post(f"{BASE}/v25.0/{other_page.dataset_id}/events", json={"events_received": 1})
 
+    before = timezone.now()
     deliver(capi_page)
+    after = timezone.now()
     deliver(other_page)
     later = LoggedEventFactory(page=capi_page)
     paused_run = deliver(capi_page)
 
+    regained = timedelta(minutes=2)
     for row in rows(*throttled):
         assert (row.status, row.attempts) == (EventStatus.RETRYING, 0)
-        assert row.next_attempt_at > timezone.now() + timedelta(seconds=110)
-    assert 110 < ratelimit.paused_for(capi_page.pk) <= 120
+        assert before + regained <= row.next_attempt_at <= after + regained
+    # The Page's pause ends when Facebook said (on Redis's clock: the machine's).
+    at_ms = int(before.timestamp() * 1000)
+    pause_ends = before + timedelta(seconds=ratelimit.paused_for(capi_page.pk, now_ms=at_ms))
+    assert before + regained <= pause_ends <= after + regained + timedelta(milliseconds=1)
     assert rows(other)[0].status == EventStatus.DELIVERED
     # While paused, a run sends nothing and moves the Page's newer events past the pause.
     assert (paused_run.calls, paused_run.postponed) == (0, 1)
-    assert rows(later)[0].next_attempt_at > timezone.now() + timedelta(seconds=110)
+    assert rows(later)[0].next_attempt_at >= before + regained
     assert len(mocked.calls) == 2
     assert list(DeliveryAttempt.objects.values_list("outcome", flat=True).order_by("pk")) == [
         AttemptOutcome.RATE_LIMITED,

@@ -45,15 +45,34 @@ def test_refund_gives_tokens_back():
 
 
 def test_a_paused_page_is_granted_nothing_until_the_pause_ends():
-    ratelimit.pause(PAGE, 120)
-    ratelimit.pause(PAGE, 5)  # never shortens a longer pause
+    ratelimit.pause(PAGE, 120, now_ms=T0)
+    ratelimit.pause(PAGE, 5, now_ms=T0 + 1000)  # never shortens a longer pause
 
-    grant = ratelimit.acquire(PAGE, 10, rate=10.0)
+    grant = ratelimit.acquire(PAGE, 10, rate=10.0, now_ms=T0 + 1000)
 
-    assert grant.granted == 0
-    assert 119 < grant.wait_seconds <= 120
-    assert 119 < ratelimit.paused_for(PAGE) <= 120
-    assert ratelimit.paused_for(PAGE + 1) == 0
+    assert grant == ratelimit.Grant(granted=0, wait_seconds=119.0)
+    assert ratelimit.paused_for(PAGE, now_ms=T0 + 1000) == 119.0
+    assert ratelimit.paused_for(PAGE, now_ms=T0 + 119_999) == 0.001
+    assert ratelimit.paused_for(PAGE + 1, now_ms=T0) == 0
+    # When it ends, the bucket grants again.
+    assert ratelimit.paused_for(PAGE, now_ms=T0 + 120_000) == 0
+    assert ratelimit.acquire(PAGE, 10, rate=10.0, now_ms=T0 + 120_000).granted == 10
+
+
+def test_a_longer_pause_replaces_a_shorter_one():
+    ratelimit.pause(PAGE, 5, now_ms=T0)
+    ratelimit.pause(PAGE, 60, now_ms=T0 + 2000)
+
+    assert ratelimit.paused_for(PAGE, now_ms=T0 + 2000) == 60.0
+
+
+def test_without_a_clock_the_pause_runs_on_redis_time():
+    before = ratelimit.paused_for(PAGE)
+    ratelimit.pause(PAGE, 3600)
+
+    assert before == 0
+    assert ratelimit.paused_for(PAGE) > 0
+    assert ratelimit.acquire(PAGE, 1, rate=10.0).granted == 0
 
 
 @pytest.mark.parametrize(

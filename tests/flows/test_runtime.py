@@ -3,6 +3,7 @@ one transaction, sending in order inside the 24-hour window, Send API errors, ha
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import responses
 from django.utils import timezone
 
 from events.models import EventSource, EventStatus, LoggedEvent
+from events.ratelimit import redis_key
 from flows import runtime, sending
 from flows.models import (
     Conversation,
@@ -726,17 +728,30 @@ def test_a_transient_error_then_success_keeps_the_order(tenant, page, worker):
 
 def test_throttling_waits_for_facebook(tenant, page):
     conversation = _waiting_with_messages(tenant, page, "one")
+    # The reference's usage header (§4.5): Messenger calls of the Page at 100%, access back in
+    # 3 minutes.
+    usage = {
+        page.page_id: [
+            {
+                "type": "messenger",
+                "call_count": 100,
+                "total_cputime": 20,
+                "total_time": 35,
+                "estimated_time_to_regain_access": 3,
+            }
+        ]
+    }
     with responses.RequestsMock() as mock:
         mock.add(
             responses.POST,
             send_url(),
             body=graph_error(613),
             status=400,
-            headers={"Retry-After": "42"},
+            headers={"X-Business-Use-Case-Usage": json.dumps(usage)},
         )
         report = sending.conversation_send(conversation_id=conversation.pk)
 
-    assert report.retry_in == 42
+    assert report.retry_in == 3 * 60
     assert _statuses(conversation) == ["pending"]
 
 
@@ -756,7 +771,7 @@ def test_a_conversation_being_sent_by_another_worker_is_retried(
     tenant, page, send_api, runtime_redis
 ):
     conversation = _waiting_with_messages(tenant, page, "one")
-    lock = runtime_redis.lock(f"{sending.LOCK_PREFIX}:{conversation.pk}", timeout=10)
+    lock = runtime_redis.lock(redis_key(f"{sending.LOCK_PREFIX}:{conversation.pk}"), timeout=10)
     assert lock.acquire(blocking=False)
 
     report = sending.conversation_send(conversation_id=conversation.pk)

@@ -18,14 +18,11 @@ import pytest
 import redis
 import responses
 from django.conf import settings
-from django.test import override_settings
 
 from events import ratelimit
 from flows import tasks
-from tests.redis_db import redis_db_url
+from tests.redis_db import empty_namespace
 
-TEST_REDIS_URL = redis_db_url(8)
-"""The runtime tests' own Redis database (conversation locks, the Send API counter)."""
 WEBHOOK_URL = "/webhooks/messenger"
 PSID = "6100000000000042"
 
@@ -120,12 +117,11 @@ def echo(page_id: str, psid: str = PSID, body: str = "bot said") -> dict[str, An
 
 @pytest.fixture(name="runtime_redis")
 def runtime_redis_fixture() -> Iterator[redis.Redis]:
-    """Real Redis, database 8, emptied before and after the test."""
-    with override_settings(REDIS_URL=TEST_REDIS_URL):
-        client = ratelimit.redis_client()
-        client.flushdb()
-        yield client
-        client.flushdb()
+    """Real Redis: the run's namespace (tests/redis_db.py), emptied before and after the test."""
+    client = ratelimit.redis_client()
+    empty_namespace(client)
+    yield client
+    empty_namespace(client)
 
 
 class InlineWorker:

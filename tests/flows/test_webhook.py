@@ -54,16 +54,21 @@ def test_a_signed_delivery_is_stored_as_received_and_answered_at_once(
 
 @pytest.mark.parametrize(
     ("signature", "why"),
+    # Named by why: the signatures differ from run to run (BODY's timestamp), and every
+    # pytest-xdist worker must collect the same ids.
     [
-        (None, "missing"),
-        ("", "empty"),
-        ("sha256=", "no digest"),
-        (sign(BODY, secret="another-secret"), "another key"),
-        (sign(BODY).removeprefix("sha256="), "no prefix"),
-        ("sha1=" + sign(BODY).removeprefix("sha256="), "another algorithm"),
-        (sign(BODY).upper(), "upper case"),
-        (sign(BODY + b" "), "another body"),
-        (sign(BODY) + "00", "too long"),
+        pytest.param(signature, why, id=why)
+        for signature, why in [
+            (None, "missing"),
+            ("", "empty"),
+            ("sha256=", "no digest"),
+            (sign(BODY, secret="another-secret"), "another key"),
+            (sign(BODY).removeprefix("sha256="), "no prefix"),
+            ("sha1=" + sign(BODY).removeprefix("sha256="), "another algorithm"),
+            (sign(BODY).upper(), "upper case"),
+            (sign(BODY + b" "), "another body"),
+            (sign(BODY) + "00", "too long"),
+        ]
     ],
 )
 def test_a_missing_or_wrong_signature_is_403_and_writes_nothing(

@@ -30,10 +30,11 @@ from tests.sandbox_fixtures import (
     GraphSandbox,
     SandboxProcess,
 )
+from tests.timing import deadline
 
 PSID = "6100000000000042"
 VERIFY_TOKEN = "receiver-verify-token"
-DEADLINE_SECONDS = 10
+DEADLINE_SECONDS = deadline(30)
 REFERRAL = {"ref": "spring-sale", "source": "SHORTLINK", "type": "OPEN_THREAD"}
 
 

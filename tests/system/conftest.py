@@ -1,8 +1,8 @@
 """System tests: real PostgreSQL, Redis, Celery worker and beat processes, and the Graph sandbox.
 
 Nothing is stubbed. The test process is the API (DRF's client, in-process) and the observer;
-delivery happens in `celery worker` processes started here, fed by Redis database 7 (flushed
-for every test) and the pytest-django test database, which they reach because the tests are
+delivery happens in `celery worker` processes started here, fed by the run's own namespace in
+Redis (tests/redis_db.py; emptied for every test) and the pytest-django test database, which they reach because the tests are
 `transaction=True` (every row is committed). Pages are connected the way a person connects
 them: a Facebook Login through the sandbox (tenants.pipeline.discover_pages), then
 tenants.services.page_connect, so the workers hold page tokens the sandbox accepts.
@@ -28,14 +28,13 @@ from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from tenants.permissions import Role
-from tests.redis_db import redis_db_url
+from tests.redis_db import empty_namespace
 from tests.sandbox_fixtures import ADA, GraphSandbox, SandboxProcess
 from tests.system.harness import Cluster
 from tests.system.workspace import PAGE_A, PAGE_B, Workspace
 from tests.tenants.factories import TenantFactory, api_key, member
 
 HERE = Path(__file__).resolve().parent
-REDIS_URL = redis_db_url(7)
 
 # What every worker and beat gets unless a test says otherwise: a sweep every second, leases
 # and back-off short enough to watch, and a rate floor that is not what these tests measure.
@@ -109,18 +108,14 @@ def _reset_producers() -> None:
 
 @pytest.fixture
 def broker(settings: Any) -> Iterator[redis.Redis]:
-    """Redis database 7, empty, as this process's broker and rate-limit store."""
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    settings.REDIS_URL = REDIS_URL
-    settings.CELERY_BROKER_URL = REDIS_URL
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = REDIS_URL
+    """The run's namespace in Redis (tests/redis_db.py), empty: this process's broker and
+    rate-limit store, and the workers'. Emptied again after the test."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    empty_namespace(client)
     _reset_producers()
     yield client
-    celery_app.conf.broker_url = previous
     _reset_producers()
-    client.flushdb()
+    empty_namespace(client)
     client.close()
 
 
@@ -143,7 +138,6 @@ def cluster(
         "SYSTEM_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
         "GRAPH_API_URL": sandbox.url,
         "FACEBOOK_WWW_URL": sandbox.url,
-        "REDIS_URL": REDIS_URL,
     }
     processes = Cluster(env=env, log_dir=tmp_path)
     try:

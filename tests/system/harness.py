@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from tests.timing import deadline as scaled
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 45.0
 SWEEP_TASK = "Task events.tasks.sweep_due["
@@ -38,11 +40,13 @@ def wait_for(
     interval: float = POLL_SECONDS,
     on_timeout: Callable[[], str] | None = None,
 ) -> T:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds.
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds
+    (scaled by TEST_TIME_SCALE, tests/timing.py: a deadline, never a budget to beat).
 
     The failure says what we were waiting for and, through ``on_timeout``, what the world looked
     like then (counts by status, a process's log).
     """
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -95,6 +99,7 @@ class Zygote:
             self._lines.put(line.strip())
 
     def _expect(self, accept: Callable[[str], bool], timeout: float, what: str) -> str:
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -324,7 +329,7 @@ class Cluster:
             if SWEEP_TASK in line and " succeeded in " in line
         )
 
-    def wait_for_sweeps(self, count: int, *, timeout: float = 20) -> None:
+    def wait_for_sweeps(self, count: int, *, timeout: float = 60) -> None:
         """Wait until the workers have run ``count`` more sweeps: whatever the sweep would do
         (re-enqueue, take back, release) it has had ``count`` chances to do."""
         target = self.sweeps_done() + count

@@ -36,6 +36,7 @@ from tenants.services import Actor
 from tests.sandbox_fixtures import GraphSandbox
 from tests.system.harness import WORKER_READY, CeleryProcess, Cluster, Zygote, worker_argv
 from tests.system.workspace import PAGE_A, PAGE_B, Workspace
+from tests.timing import deadline as scaled
 
 RUNTIME_QUEUES = "runtime,delivery,default"
 WEBHOOK_PATH = "/webhooks/messenger"
@@ -175,7 +176,7 @@ class Messenger:
         return session
 
     def _control(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        response = self._session().post(f"{self.url}/_sandbox{path}", json=body, timeout=30)
+        response = self._session().post(f"{self.url}/_sandbox{path}", json=body, timeout=scaled(30))
         assert response.status_code == 200, response.text
         answer: dict[str, Any] = response.json()
         return answer
@@ -194,7 +195,7 @@ class Messenger:
     def messages(self, since: int = 0) -> list[dict[str, Any]]:
         """What the Pages sent through the Send API after the message numbered ``since``."""
         response = self._reader.get(
-            f"{self.url}/_sandbox/messages", params={"since": since}, timeout=30
+            f"{self.url}/_sandbox/messages", params={"since": since}, timeout=scaled(30)
         )
         assert response.status_code == 200, response.text
         return list(response.json()["data"])
@@ -244,6 +245,7 @@ def converse(
     for psid, steps in turns.items():
         in_flight[psid] = messenger.say(page_of[psid], psid, steps[0][0])
     last_id = 0
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         for message in messenger.messages(since=last_id):

@@ -2,7 +2,7 @@
 
 The test suite's settings, pointed at what the test process set up: the pytest-django test
 database (``SYSTEM_TEST_DB_NAME``), the Graph sandbox on its free port (``GRAPH_API_URL``) and
-the tests' Redis database (``REDIS_URL``, read by config.settings). ``config.settings_test``
+the run's Redis namespace (``REDIS_URL`` and ``PAGEPULSE_TEST_RUN``, read by config.settings_test). ``config.settings_test``
 points Graph at a closed port on purpose, so nothing there can reach Facebook; here the
 sandbox's URL is required, so a worker started without it fails at once rather than later.
 """

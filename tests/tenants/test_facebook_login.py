@@ -71,7 +71,10 @@ def test_a_new_user_lands_in_a_new_workspace_with_their_pages_to_pick(client, sa
     assert done.status_code == 302
     assert done["Location"] == "/connect/facebook/done/"
     user = get_user_model().objects.get()
-    assert (user.email, user.get_full_name() or user.username) != ("", "")
+    # The profile comes from the sandbox's /me (seed.json's Ada: "Ada Sandbox", her email), and
+    # the account is tied to her Facebook id, which finds her again at the next login.
+    assert (user.username, user.email) == ("AdaSandbox", "ada@sandbox.example")
+    assert UserSocialAuth.objects.get(user=user).uid == ADA
     membership = Membership.objects.get(user=user)
     assert membership.role == "owner"
     assert membership.tenant.name == "Ada Sandbox's workspace"
