@@ -54,7 +54,7 @@ PEOPLE: list[tuple[str, bool, list[str]]] = [
     ("quote for a tune-up", True, ["A quote", "Later", "Email", "kim@example.com"]),
     ("more info", False, ["More information", "In 1-3 months"]),  # stops before the contact
     ("info", True, ["A quote"]),  # stops after the first question
-    ("Do you do quotes?", False, ["A consultation", "This month", "Email", "lee@example.com"]),
+    ("what is your pricing?", False, ["A consultation", "This month", "Email", "lee@example.com"]),
 ]
 
 
