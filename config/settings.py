@@ -256,6 +256,8 @@ DJANGO_VITE = {
 # --- Security (production) -----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the editor reads it to send X-CSRFToken
+# An expired or missing CSRF token gets the product's page saying nothing was changed.
+CSRF_FAILURE_VIEW = "tenants.api.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
