@@ -90,6 +90,11 @@ SOCIAL_AUTH_FACEBOOK_AUTH_EXTRA_ARGUMENTS_OVERRIDE_ALLOWLIST = ("auth_type",)
 # How long the page tokens a login found are kept for connecting Pages without another login
 # (never past sign-out); then only the Pages' names and tasks remain (ADR 0010).
 PAGE_GRANT_TOKEN_MINUTES: int = env.int("PAGE_GRANT_TOKEN_MINUTES", default=60)
+# How long a disconnected Page keeps its token so "Undo" reconnects it without another login;
+# then the token is forgotten (checked every minute).
+PAGE_DISCONNECT_UNDO_SECONDS: int = env.int("PAGE_DISCONNECT_UNDO_SECONDS", default=30)
+# How long a deleted workspace can be restored by an owner before a task removes everything.
+WORKSPACE_DELETION_GRACE_DAYS: int = env.int("WORKSPACE_DELETION_GRACE_DAYS", default=7)
 SOCIAL_AUTH_URL_NAMESPACE = "social"
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/connect/facebook/done/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/accounts/login/"
@@ -390,6 +395,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "forget-page-grant-tokens": {
         "task": "tenants.tasks.forget_page_grant_tokens",
         "schedule": 10 * 60,
+    },
+    # Forgets the tokens of Pages disconnected longer ago than PAGE_DISCONNECT_UNDO_SECONDS.
+    "forget-disconnected-page-tokens": {
+        "task": "tenants.tasks.forget_disconnected_page_tokens",
+        "schedule": 60,
+    },
+    # Removes workspaces whose deletion grace period (WORKSPACE_DELETION_GRACE_DAYS) is over.
+    "purge-deleted-workspaces": {
+        "task": "tenants.tasks.purge_deleted_workspaces",
+        "schedule": 60 * 60,
     },
 }
 

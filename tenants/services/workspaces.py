@@ -7,11 +7,13 @@ audit event in the same transaction as the change.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
@@ -42,6 +44,9 @@ from tenants.permissions import API_KEY_ROLE, API_KEY_ROLES, ROLE_RANK, Role, ap
 API_KEY_PREFIX_LENGTH = 8
 # How often a key's last_used_at is written at most: every request would be a write hot spot.
 API_KEY_TOUCH_INTERVAL_SECONDS = 60
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -519,3 +524,78 @@ def api_key_authenticate(secret: str) -> ApiKey:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+# --- Workspace deletion: scheduled, restorable for a grace period, then purged --------------
+
+
+def workspace_deletion_grace() -> timedelta:
+    return timedelta(days=settings.WORKSPACE_DELETION_GRACE_DAYS)
+
+
+def tenant_schedule_deletion(*, tenant: Tenant, actor: Actor, confirm_name: str) -> Tenant:
+    """An owner deletes the workspace: it is removed for good after the grace period
+    (WORKSPACE_DELETION_GRACE_DAYS) unless an owner restores it before then.
+
+    `confirm_name` must be the workspace's name as typed by the owner (what they delete)."""
+    require_permission(tenant=tenant, actor=actor, permission="tenant.delete")
+    if confirm_name.strip() != tenant.name:
+        raise DomainError(
+            f"Type the workspace's name, {tenant.name}, exactly to delete it.",
+            details={"confirm_text": ["Does not match the workspace's name."]},
+        )
+    if tenant.delete_after is not None:
+        return tenant
+    with transaction.atomic():
+        tenant.delete_after = timezone.now() + workspace_deletion_grace()
+        tenant.save(update_fields=["delete_after"])
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=AuditAction.TENANT_DELETION_SCHEDULED,
+            target=tenant.name,
+            details={"delete_after": tenant.delete_after.isoformat()},
+        )
+    logger.info("tenants.workspace.deletion_scheduled", extra={"tenant_id": tenant.pk})
+    return tenant
+
+
+def tenant_restore(*, tenant: Tenant, actor: Actor) -> Tenant:
+    """An owner takes the deletion back during the grace period."""
+    require_permission(tenant=tenant, actor=actor, permission="tenant.delete")
+    if tenant.delete_after is None:
+        return tenant
+    with transaction.atomic():
+        tenant.delete_after = None
+        tenant.save(update_fields=["delete_after"])
+        audit_record(
+            tenant=tenant, actor=actor, action=AuditAction.TENANT_RESTORED, target=tenant.name
+        )
+    logger.info("tenants.workspace.restored", extra={"tenant_id": tenant.pk})
+    return tenant
+
+
+def tenants_purge_due(*, now: datetime | None = None) -> list[int]:
+    """Remove every workspace whose grace period is over, with everything in it (every
+    tenant-owned row cascades). Its own audit log goes with it, so each purge is recorded as a
+    structured log line (`tenants.workspace.purged`) instead. Returns the purged ids."""
+    now = now or timezone.now()
+    purged: list[int] = []
+    for tenant in Tenant.objects.filter(delete_after__lte=now).order_by("pk"):
+        with transaction.atomic():
+            # Restored in the meantime? Then the conditional delete finds nothing.
+            deleted, _per_model = Tenant.objects.filter(
+                pk=tenant.pk, delete_after__lte=now
+            ).delete()
+        if deleted:
+            purged.append(tenant.pk)
+            logger.info(
+                "tenants.workspace.purged",
+                extra={
+                    "tenant_id": tenant.pk,
+                    "tenant_slug": tenant.slug,
+                    "scheduled_for": tenant.delete_after.isoformat() if tenant.delete_after else "",
+                    "rows_deleted": deleted,
+                },
+            )
+    return purged

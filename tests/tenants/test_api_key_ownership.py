@@ -309,5 +309,7 @@ def test_removing_a_member_on_the_screen_says_what_became_of_their_keys(workspac
     tenant, owner, admin = workspace["tenant"], workspace["owner"], workspace["admin"]
     browser = Client()
     browser.force_login(owner.user)
-    page = browser.post(f"/t/{tenant.slug}/members/{admin.pk}/remove/", follow=True)
+    page = browser.post(
+        f"/t/{tenant.slug}/members/{admin.pk}/remove/", {"confirm": "yes"}, follow=True
+    )
     assert "Member removed. Their 1 API key stopped working." in page.content.decode()

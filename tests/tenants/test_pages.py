@@ -95,7 +95,7 @@ def test_add_a_colleague_change_their_role_and_remove_them(tenant):
     client.post(f"/t/{tenant.slug}/members/{membership.pk}/role/", {"role": "editor"})
     membership.refresh_from_db()
     assert membership.role == Role.EDITOR
-    client.post(f"/t/{tenant.slug}/members/{membership.pk}/remove/")
+    client.post(f"/t/{tenant.slug}/members/{membership.pk}/remove/", {"confirm": "yes"})
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
@@ -112,7 +112,9 @@ def test_the_last_owner_cannot_leave_from_the_page(tenant):
     owner = member(tenant, Role.OWNER)
     client = Client()
     client.force_login(owner.user)
-    response = client.post(f"/t/{tenant.slug}/members/{owner.pk}/remove/", follow=True)
+    response = client.post(
+        f"/t/{tenant.slug}/members/{owner.pk}/remove/", {"confirm": "yes"}, follow=True
+    )
     assert "last owner" in response.content.decode()
     assert Membership.objects.filter(pk=owner.pk).exists()
 
@@ -161,7 +163,9 @@ def test_revoke_from_the_page(tenant):
     client, _ = signed_in(tenant, Role.ADMIN)
     client.post(f"/t/{tenant.slug}/api-keys/", {"name": "Old"})
     key = ApiKey.objects.get()
-    client.post(f"/t/{tenant.slug}/api-keys/{key.pk}/revoke/")
+    client.post(
+        f"/t/{tenant.slug}/api-keys/{key.pk}/revoke/", {"confirm": "yes", "confirm_text": "Old"}
+    )
     key.refresh_from_db()
     assert key.revoked_at is not None
 
