@@ -224,7 +224,8 @@ if LOGIN_TRUSTED_PROXY_COUNT:
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "tenants:workspace_list"
+# "home" sends a person to the workspace they used last (tenants.views.home).
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"

@@ -191,6 +191,7 @@ def flow_create(
         updated_by_api_key=actor.api_key,
         **_clean_trigger(trigger or {"kind": TriggerKind.DEFAULT}),
     )
+    _audit(flow, actor, AuditAction.FLOW_CREATED, page=page.name, template=template or "")
     logger.info("flows.flow.created", extra={"tenant_id": tenant.pk, "flow_id": flow.pk})
     return flow
 

@@ -27,6 +27,7 @@ from tenants.crypto import decrypt_token, encrypt_token
 from tenants.exceptions import DomainError
 from tenants.forms import (
     ApiKeyForm,
+    AuditFilterForm,
     MemberAddForm,
     MemberRoleForm,
     WorkspaceForm,
@@ -90,6 +91,7 @@ def tenant_page(permission: str) -> Callable[[View], View]:
                 )
             request.tenant, request.tenant_role = tenant, role  # type: ignore[attr-defined]
             request.session[SESSION_WORKSPACE] = tenant.slug
+            services.membership_mark_used(tenant=tenant, user=cast(User, request.user))
             return view(request, tenant, *args, **kwargs)
 
         return wrapper
@@ -122,6 +124,10 @@ def home(request: HttpRequest) -> HttpResponse:
     slug = request.session.get(SESSION_WORKSPACE)
     if slug and Membership.objects.filter(tenant__slug=slug, user=request.user).exists():
         return redirect("tenants:overview", slug=slug)
+    # After sign-in (a new session): the workspace this person used last, on any device.
+    last = selectors.last_used_workspace(user=request.user)
+    if last is not None:
+        return redirect("tenants:overview", slug=last.slug)
     return redirect("tenants:workspace_list")
 
 
@@ -454,8 +460,29 @@ def api_key_revoke(request: HttpRequest, tenant: Tenant, key_id: int) -> HttpRes
 @tenant_page("audit.view")
 def audit(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     events = AuditEvent.objects.for_tenant(tenant)
+    actors = sorted(set(events.values_list("actor_label", flat=True).distinct()))
+    params = request.GET.copy()
+    params.pop("page", None)
+    form = AuditFilterForm(params if any(params.values()) else None, actors=actors)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        if data["actor"]:
+            events = events.filter(actor_label=data["actor"])
+        if data["action"]:
+            events = events.filter(action=data["action"])
+        if start := form.start():
+            events = events.filter(created_at__gte=start)
+        if end := form.end():
+            events = events.filter(created_at__lt=end)
+    elif form.is_bound:
+        events = events.none()
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "tenants/audit.html", {"page": page})
+    return render(
+        request,
+        "tenants/audit.html",
+        {"page": page, "form": form, "query": params.urlencode(), "filtered": form.is_bound},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- Facebook Pages ------------------------------------------------------------------------

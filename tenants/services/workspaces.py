@@ -60,7 +60,10 @@ class Actor:
     @property
     def label(self) -> str:
         if self.api_key is not None:
-            return f"API key {self.api_key.display} ({self.api_key.name})"
+            # Which key, and whose: the key acts for its owner, who answers for it.
+            owner = self.api_key.owner
+            whose = f" of {user_label(owner)}" if owner is not None else " (no owner)"
+            return f"API key “{self.api_key.name}” ({self.api_key.display}){whose}"
         return user_label(self.user)
 
 
@@ -599,3 +602,16 @@ def tenants_purge_due(*, now: datetime | None = None) -> list[int]:
                 },
             )
     return purged
+
+
+# How stale Membership.last_used_at may get before a page view writes it again.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def membership_mark_used(*, tenant: Tenant, user: User) -> None:
+    """Remember that `user` opened `tenant` now (at most one write a minute), so their next
+    sign-in lands there."""
+    now = timezone.now()
+    Membership.objects.filter(tenant=tenant, user=user).exclude(
+        last_used_at__gt=now - LAST_USED_PRECISION
+    ).update(last_used_at=now)

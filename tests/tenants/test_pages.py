@@ -32,14 +32,15 @@ def test_sign_in_and_out():
     assert b"didn't match" in bad.content
     good = client.post("/accounts/login/", {"username": "maria", "password": "s3cret-enough-pass"})
     assert good.status_code == 302
-    assert good["Location"] == "/t/"
+    assert good["Location"] == "/"  # home: the workspace used last, else the list
+    assert client.get("/")["Location"] == "/t/"
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/t/").status_code == 302
 
 
 def test_home_goes_to_the_last_workspace(tenant):
     client, _ = signed_in(tenant)
-    assert client.get("/").url == "/t/"
+    assert client.get("/").url == f"/t/{tenant.slug}/"  # the only one, even before using it
     client.get(f"/t/{tenant.slug}/")
     assert client.get("/").url == f"/t/{tenant.slug}/"
 
