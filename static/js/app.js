@@ -49,3 +49,17 @@ for (const offer of document.querySelectorAll("[data-undo-until]")) {
   const left = Date.parse(offer.dataset.undoUntil) - Date.now();
   setTimeout(() => offer.remove(), Math.max(left, 0));
 }
+
+// On a phone the workspace navigation folds behind the Menu button (without JavaScript it stays
+// open above the page, as before).
+const navToggle = document.querySelector(".nav-toggle");
+const nav = navToggle && document.getElementById(navToggle.getAttribute("aria-controls"));
+if (navToggle && nav) {
+  navToggle.hidden = false;
+  document.documentElement.classList.add("nav-collapsible");
+  navToggle.addEventListener("click", () => {
+    const open = navToggle.getAttribute("aria-expanded") !== "true";
+    navToggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
+}
