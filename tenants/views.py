@@ -90,8 +90,11 @@ def tenant_page(permission: str) -> Callable[[View], View]:
                     f"Your role ({role}) may not open this page; ask an admin of {tenant.name}."
                 )
             request.tenant, request.tenant_role = tenant, role  # type: ignore[attr-defined]
+            if request.session.get(SESSION_WORKSPACE) != tenant.slug:
+                # Entering a workspace (after sign-in, or from another one) is what the next
+                # sign-in remembers; pages within it cost no write.
+                services.membership_mark_used(tenant=tenant, user=cast(User, request.user))
             request.session[SESSION_WORKSPACE] = tenant.slug
-            services.membership_mark_used(tenant=tenant, user=cast(User, request.user))
             return view(request, tenant, *args, **kwargs)
 
         return wrapper
