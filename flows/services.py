@@ -73,7 +73,7 @@ def _flow(tenant: Tenant, flow_id: int, *, lock: bool = False) -> Flow:
 def flow_version_get(*, tenant: Tenant, flow_id: int, number: int) -> FlowVersion:
     version = (
         FlowVersion.objects.for_tenant(tenant)
-        .select_related("published_by")
+        .select_related("published_by", "published_by_api_key__owner")
         .filter(flow_id=flow_id, number=number)
         .first()
     )
@@ -371,6 +371,7 @@ def flow_publish(
         document=copy.deepcopy(flow.document),
         note=note[:500],
         published_by=actor.user,
+        published_by_api_key=actor.api_key,
         published_at=timezone.now(),
     )
     flow.status = FlowStatus.PUBLISHED

@@ -166,3 +166,28 @@ def test_creating_a_flow_with_an_api_key_is_recorded_naming_the_key_and_its_owne
     key = ApiKey.objects.get()
     assert created.actor_label == f"API key “Zapier sync” ({key.display}) of owner@example.com"
     assert secret not in created.actor_label
+
+
+def test_a_version_published_with_an_api_key_names_the_key_and_its_owner(tenant: Tenant) -> None:
+    owner = member(tenant, Role.OWNER, email="owner@example.com").user
+    secret = api_key(tenant, name="Zapier sync")
+    page = cast(ConnectedPage, ConnectedPageFactory(tenant=tenant))  # type: ignore[no-untyped-call]
+    flows = f"/api/v1/tenants/{tenant.slug}/flows/"
+    by_key = APIClient()
+    by_key.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    flow_id = by_key.post(
+        flows, {"name": "Welcome", "page": page.pk, "document": simple_document()}, format="json"
+    ).json()["id"]
+    published = by_key.post(f"{flows}{flow_id}/publish/", {}, format="json")
+    assert published.status_code == 201, published.content
+
+    by_person = APIClient()
+    by_person.force_login(owner)
+    assert by_person.post(f"{flows}{flow_id}/publish/", {}, format="json").status_code == 201
+    versions = by_person.get(f"{flows}{flow_id}/versions/").json()["results"]
+    assert [(v["number"], v["published_by"], v["published_by_label"]) for v in versions] == [
+        (2, "owner@example.com", "owner@example.com"),
+        (1, None, "the API key Zapier sync of owner@example.com"),
+    ]
+    publish_event = AuditEvent.objects.filter(action=AuditAction.FLOW_PUBLISHED).earliest("pk")
+    assert publish_event.actor_label.startswith("API key “Zapier sync” (")
