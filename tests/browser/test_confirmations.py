@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
+from pytest_django.live_server_helper import LiveServer
 
 from tenants.crypto import encrypt_token
 from tenants.models import ApiKey, ConnectedPage, Membership, PageStatus, Tenant, Transport
@@ -123,3 +124,35 @@ def test_deleting_the_workspace_then_restoring_it(
     expect(page.get_by_text("“Dana's Bikes” is restored: it will not be deleted.")).to_be_visible()
     workspace.refresh_from_db()
     assert workspace.delete_after is None
+
+
+def test_without_javascript_the_confirmation_is_a_page(
+    browser: Browser,
+    live_server: LiveServer,
+    workspace: Tenant,
+    django_user_model: type[User],
+    screenshot_dir: Path,
+) -> None:
+    colleague = django_user_model.objects.create_user(
+        username="kim", email="kim@example.com", password=PASSWORD
+    )
+    Membership.objects.create(tenant=workspace, user=colleague, role="editor")
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, viewport={"width": 1366, "height": 800}
+    )
+    page = context.new_page()
+    sign_in(page)
+    page.goto("/t/danas-bikes/members/")
+    page.get_by_role("button", name="Remove kim@example.com").click()
+    expect(
+        page.get_by_role("heading", name="Remove kim@example.com from Dana's Bikes?")
+    ).to_be_visible()
+    expect(page.get_by_text("They can no longer open Dana's Bikes.")).to_be_visible()
+    assert Membership.objects.filter(user=colleague).exists()
+    page.screenshot(path=str(screenshot_dir / "confirm-page-no-js-1366.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(screenshot_dir / "confirm-page-no-js-390.png"), full_page=True)
+    page.get_by_role("button", name="Remove member").click()
+    expect(page.get_by_text("Member removed.")).to_be_visible()
+    assert not Membership.objects.filter(user=colleague).exists()
+    context.close()
