@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, ProtectedError, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 from django_countries import countries
@@ -579,18 +579,13 @@ def tenant_restore(*, tenant: Tenant, actor: Actor) -> Tenant:
 
 
 def tenants_purge_due(*, now: datetime | None = None) -> list[int]:
-    """Remove every workspace whose grace period is over, with everything in it (every
-    tenant-owned row cascades). Its own audit log goes with it, so each purge is recorded as a
-    structured log line (`tenants.workspace.purged`) instead. Returns the purged ids."""
+    """Remove every workspace whose grace period is over, with everything in it. Its own audit
+    log goes with it, so each purge is recorded as a structured log line
+    (`tenants.workspace.purged`) instead. Returns the purged ids."""
     now = now or timezone.now()
     purged: list[int] = []
     for tenant in Tenant.objects.filter(delete_after__lte=now).order_by("pk"):
-        with transaction.atomic():
-            # Restored in the meantime? Then the conditional delete finds nothing.
-            deleted, _per_model = Tenant.objects.filter(
-                pk=tenant.pk, delete_after__lte=now
-            ).delete()
-        if deleted:
+        if _tenant_purge(tenant.pk, now=now):
             purged.append(tenant.pk)
             logger.info(
                 "tenants.workspace.purged",
@@ -598,10 +593,40 @@ def tenants_purge_due(*, now: datetime | None = None) -> list[int]:
                     "tenant_id": tenant.pk,
                     "tenant_slug": tenant.slug,
                     "scheduled_for": tenant.delete_after.isoformat() if tenant.delete_after else "",
-                    "rows_deleted": deleted,
                 },
             )
     return purged
+
+
+def _tenant_purge(tenant_pk: int, *, now: datetime) -> bool:
+    """Delete one workspace and all its rows in one transaction, or nothing if it was restored.
+
+    Rows that keep a Page alive (flows, events and attempts PROTECT their ConnectedPage) block
+    the cascade, and the tenants app may not import those apps; so each model a ProtectedError
+    names is deleted first, within the workspace, in the order the errors reveal (a model that
+    protects another goes before it), and the whole deletion is tried again.
+    """
+    first: list[type[Any]] = []  # deleted in this order before the workspace itself
+    for _ in range(20):
+        try:
+            with transaction.atomic():
+                # The row lock makes a concurrent restore wait, and a restored workspace is kept.
+                if (
+                    not Tenant.objects.select_for_update()
+                    .filter(pk=tenant_pk, delete_after__lte=now)
+                    .exists()
+                ):
+                    return False
+                for model in first:
+                    model._default_manager.filter(tenant_id=tenant_pk).delete()
+                Tenant.objects.filter(pk=tenant_pk).delete()
+            return True
+        except ProtectedError as error:
+            for model in {type(row) for row in error.protected_objects}:
+                if model in first:
+                    first.remove(model)
+                first.insert(0, model)
+    raise RuntimeError(f"Workspace {tenant_pk}: its rows still protect each other after 20 tries")
 
 
 # How stale Membership.last_used_at may get before a page view writes it again.

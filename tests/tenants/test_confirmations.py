@@ -16,11 +16,15 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from events.models import LoggedEvent
+from flows.models import Flow
 from tenants import services
 from tenants.exceptions import Conflict
 from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, PageStatus, Tenant
 from tenants.permissions import Role
 from tenants.tasks import forget_disconnected_page_tokens, purge_deleted_workspaces
+from tests.events.factories import delivered_event
+from tests.flows.factories import handed_off, published_flow
 from tests.tenants.factories import ConnectedPageFactory, api_key, member
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +212,12 @@ def test_the_task_removes_workspaces_after_their_grace_period_only(
     tenant: Tenant, other_tenant: Tenant, caplog: pytest.LogCaptureFixture
 ) -> None:
     owner = member(tenant, Role.OWNER).user
-    connected_page(tenant, page_id="111")
+    page = connected_page(tenant, page_id="111")
+    # Everything a workspace holds goes with it: flows, versions, conversations, events.
+    published_flow(tenant, page=page)
+    handed_off(tenant=tenant, page=page)
+    delivered_event(page=page)
+    api_key(tenant)
     services.tenant_schedule_deletion(
         tenant=tenant, actor=services.Actor(user=owner), confirm_name="Acme Bikes"
     )
@@ -220,6 +229,8 @@ def test_the_task_removes_workspaces_after_their_grace_period_only(
         assert purge_deleted_workspaces() == 1
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
     assert not ConnectedPage.objects.filter(page_id="111").exists()
+    assert not Flow.objects.filter(tenant_id=tenant.pk).exists()
+    assert not LoggedEvent.objects.filter(tenant_id=tenant.pk).exists()
     assert Tenant.objects.filter(pk=other_tenant.pk).exists()
     [purged] = [r for r in caplog.records if r.getMessage() == "tenants.workspace.purged"]
     assert purged.tenant_slug == "acme-bikes"  # type: ignore[attr-defined]
