@@ -90,6 +90,11 @@ SOCIAL_AUTH_FACEBOOK_AUTH_EXTRA_ARGUMENTS_OVERRIDE_ALLOWLIST = ("auth_type",)
 # How long the page tokens a login found are kept for connecting Pages without another login
 # (never past sign-out); then only the Pages' names and tasks remain (ADR 0010).
 PAGE_GRANT_TOKEN_MINUTES: int = env.int("PAGE_GRANT_TOKEN_MINUTES", default=60)
+# How long a disconnected Page keeps its token so "Undo" reconnects it without another login;
+# then the token is forgotten (checked every minute).
+PAGE_DISCONNECT_UNDO_SECONDS: int = env.int("PAGE_DISCONNECT_UNDO_SECONDS", default=30)
+# How long a deleted workspace can be restored by an owner before a task removes everything.
+WORKSPACE_DELETION_GRACE_DAYS: int = env.int("WORKSPACE_DELETION_GRACE_DAYS", default=7)
 SOCIAL_AUTH_URL_NAMESPACE = "social"
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = "/connect/facebook/done/"
 SOCIAL_AUTH_LOGIN_ERROR_URL = "/accounts/login/"
@@ -220,7 +225,8 @@ if LOGIN_TRUSTED_PROXY_COUNT:
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "tenants:workspace_list"
+# "home" sends a person to the workspace they used last (tenants.views.home).
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
@@ -257,6 +263,8 @@ DJANGO_VITE = {
 # --- Security (production) -----------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the editor reads it to send X-CSRFToken
+# An expired or missing CSRF token gets the product's page saying nothing was changed.
+CSRF_FAILURE_VIEW = "tenants.api.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -395,6 +403,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "forget-page-grant-tokens": {
         "task": "tenants.tasks.forget_page_grant_tokens",
         "schedule": 10 * 60,
+    },
+    # Forgets the tokens of Pages disconnected longer ago than PAGE_DISCONNECT_UNDO_SECONDS.
+    "forget-disconnected-page-tokens": {
+        "task": "tenants.tasks.forget_disconnected_page_tokens",
+        "schedule": 60,
+    },
+    # Removes workspaces whose deletion grace period (WORKSPACE_DELETION_GRACE_DAYS) is over.
+    "purge-deleted-workspaces": {
+        "task": "tenants.tasks.purge_deleted_workspaces",
+        "schedule": 60 * 60,
     },
 }
 

@@ -31,3 +31,4 @@ urlpatterns = [
 ]
 
 handler404 = "tenants.api.errors.not_found"
+handler500 = "tenants.api.errors.server_error"

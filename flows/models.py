@@ -128,6 +128,14 @@ class FlowVersion(TenantOwnedModel):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    published_by_api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The API key that published this version, when a key did (no person).",
+    )
     published_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -140,6 +148,19 @@ class FlowVersion(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.flow_id} v{self.number}"
+
+    @property
+    def published_by_label(self) -> str | None:
+        """Who published it: an email address, or the API key and the member it belongs to
+        ("the API key Zapier of ada@example.com"); None when nobody is known."""
+        if self.published_by is not None:
+            return str(self.published_by.email or self.published_by.get_username())
+        key = self.published_by_api_key
+        if key is not None:
+            owner = key.owner
+            whose = f" of {owner.email or owner.get_username()}" if owner is not None else ""
+            return f"the API key {key.name}{whose}"
+        return None
 
 
 # --- The runtime: conversations with Messenger users, webhook deliveries, outbound messages -----

@@ -73,7 +73,7 @@ def _flow(tenant: Tenant, flow_id: int, *, lock: bool = False) -> Flow:
 def flow_version_get(*, tenant: Tenant, flow_id: int, number: int) -> FlowVersion:
     version = (
         FlowVersion.objects.for_tenant(tenant)
-        .select_related("published_by")
+        .select_related("published_by", "published_by_api_key__owner")
         .filter(flow_id=flow_id, number=number)
         .first()
     )
@@ -191,6 +191,7 @@ def flow_create(
         updated_by_api_key=actor.api_key,
         **_clean_trigger(trigger or {"kind": TriggerKind.DEFAULT}),
     )
+    _audit(flow, actor, AuditAction.FLOW_CREATED, page=page.name, template=template or "")
     logger.info("flows.flow.created", extra={"tenant_id": tenant.pk, "flow_id": flow.pk})
     return flow
 
@@ -370,6 +371,7 @@ def flow_publish(
         document=copy.deepcopy(flow.document),
         note=note[:500],
         published_by=actor.user,
+        published_by_api_key=actor.api_key,
         published_at=timezone.now(),
     )
     flow.status = FlowStatus.PUBLISHED

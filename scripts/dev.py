@@ -57,7 +57,8 @@ def main() -> int:
         print_banner(env, demo_login)
         return run_together(env)
     except KeyboardInterrupt:
-        return 130
+        # Ctrl-C is how a person stops `make dev`: a clean stop, not an error for make to report.
+        return 0
     except subprocess.CalledProcessError as error:
         print(f"dev: {shlex.join(error.cmd)} failed (exit {error.returncode})", file=sys.stderr)
         return 1
@@ -194,7 +195,19 @@ def run_together(env: dict[str, str]) -> int:
     )  # fmt: skip
     demo.start()
     manager.loop()
-    return manager.returncode or 0
+    return exit_code(manager.returncode)
+
+
+# honcho's return code when it stopped everything because it was told to (Ctrl-C or SIGTERM).
+STOPPED_BY_SIGNAL = {128 + signal.SIGINT, 128 + signal.SIGTERM}
+
+
+def exit_code(returncode: int | None) -> int:
+    """0 when we were stopped on purpose (make then prints no "Error 130"), else the code of the
+    process whose exit ended the run."""
+    if returncode is None or returncode in STOPPED_BY_SIGNAL:
+        return 0
+    return returncode
 
 
 def connect_demo_pages(env: dict[str, str], base_url: str) -> None:

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
 from django_countries import countries
 
-from tenants.models import DepartingMemberKeys
+from tenants.models import AuditAction, DepartingMemberKeys
 from tenants.permissions import API_KEY_ROLE, API_KEY_ROLE_CHOICES, Role
 
 
@@ -88,3 +88,41 @@ class ApiKeyForm(forms.Form):
         if expires_on is None:
             return None
         return datetime.combine(expires_on, time.max, tzinfo=UTC)
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters: who, what, and a day range (inclusive, in the site's zone)."""
+
+    actor = forms.ChoiceField(label="Who", required=False)
+    action = forms.ChoiceField(label="What", required=False)
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: object, actors: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["actor"].choices = [("", "Anyone"), *[(a, a) for a in actors]]  # type: ignore[attr-defined]
+        self.fields["action"].choices = [("", "Any action"), *AuditAction.choices]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if isinstance(since, date) and isinstance(until, date) and since > until:
+            raise forms.ValidationError(
+                f"“From” ({since:%-d %b %Y}) is after “To” ({until:%-d %b %Y}): swap them."
+            )
+        return cleaned
+
+    def start(self) -> datetime | None:
+        since = self.cleaned_data.get("since")
+        return timezone.make_aware(datetime.combine(since, time.min)) if since else None
+
+    def end(self) -> datetime | None:
+        """The first moment after the `until` day."""
+        until = self.cleaned_data.get("until")
+        if not until:
+            return None
+        return timezone.make_aware(datetime.combine(until, time.min)) + timedelta(days=1)

@@ -48,12 +48,22 @@ class Tenant(models.Model):
         "revoked, or handed to the admin who made the change (recorded in the audit log).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    delete_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when an owner deletes the workspace: until then it can be restored; "
+        "after it, a task removes the workspace and everything in it.",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def deletion_scheduled(self) -> bool:
+        return self.delete_after is not None
 
 
 class TenantQuerySet(models.QuerySet[_M]):
@@ -79,6 +89,9 @@ class Membership(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the member last opened this workspace."
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -182,6 +195,12 @@ class ConnectedPage(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     connected_at = models.DateTimeField(default=timezone.now)
+    disconnected_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a person disconnected the Page; its token is kept for "
+        "PAGE_DISCONNECT_UNDO_SECONDS so the disconnection can be undone, then forgotten.",
+    )
     transferred_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -244,6 +263,8 @@ class PageGrant(models.Model):
 class AuditAction(models.TextChoices):
     TENANT_CREATED = "tenant.created", "Workspace created"
     TENANT_UPDATED = "tenant.updated", "Workspace updated"
+    TENANT_DELETION_SCHEDULED = "tenant.deletion_scheduled", "Workspace deletion scheduled"
+    TENANT_RESTORED = "tenant.restored", "Workspace restored"
     MEMBER_ADDED = "member.added", "Member added"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
     MEMBER_REMOVED = "member.removed", "Member removed"
@@ -260,6 +281,7 @@ class AuditAction(models.TextChoices):
     PAGE_NEEDS_ATTENTION = "page.needs_attention", "Page needs attention"
     TOKEN_KEYS_ROTATED = "token_keys.rotated", "Token encryption keys rotated"
     # Written by the flows app.
+    FLOW_CREATED = "flow.created", "Flow created"
     FLOW_PUBLISHED = "flow.published", "Flow published"
     FLOW_DELETED = "flow.deleted", "Flow deleted"
     FLOW_RESTORED = "flow.restored", "Flow version restored"

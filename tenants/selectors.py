@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.db.models import OuterRef, Subquery
 
 from tenants.models import ApiKey, Membership, Tenant
@@ -53,3 +54,14 @@ def api_keys_with_status(*, tenant: Tenant) -> list[ApiKeyRow]:
             state = "active"
         rows.append(ApiKeyRow(key=key, state=state))
     return rows
+
+
+def last_used_workspace(*, user: User) -> Tenant | None:
+    """Where signing in lands: the workspace `user` opened last or, if they never opened one
+    and belong to exactly one, that one; None sends them to the list."""
+    memberships = Membership.objects.filter(user=user).select_related("tenant")
+    last = memberships.filter(last_used_at__isnull=False).order_by("-last_used_at", "pk").first()
+    if last is not None:
+        return last.tenant
+    only = list(memberships[:2])
+    return only[0].tenant if len(only) == 1 else None

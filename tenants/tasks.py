@@ -41,3 +41,15 @@ def check_page_token(page_id: int) -> None:
 def forget_page_grant_tokens() -> int:
     """Every ten minutes: forget page tokens of logins older than PAGE_GRANT_TOKEN_MINUTES."""
     return services.page_grants_forget_tokens()
+
+
+@shared_task
+def forget_disconnected_page_tokens() -> int:
+    """Every minute: forget the tokens of Pages whose Undo window has passed."""
+    return services.page_disconnect_forget_tokens()
+
+
+@shared_task
+def purge_deleted_workspaces() -> int:
+    """Hourly: remove the workspaces whose deletion grace period is over."""
+    return len(services.tenants_purge_due())

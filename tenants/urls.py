@@ -7,6 +7,8 @@ workspace_patterns = [
     # The home page of a workspace is insights' overview; this is the admin's summary.
     path("workspace/", views.overview, name="workspace"),
     path("settings/", views.workspace_settings, name="settings"),
+    path("delete/", views.workspace_delete, name="delete"),
+    path("restore/", views.workspace_restore, name="restore"),
     path("members/", views.members, name="members"),
     path("members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path("members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
@@ -19,6 +21,11 @@ workspace_patterns = [
     path("pages/<int:page_pk>/transport/", views.page_transport, name="page_transport"),
     path("pages/<int:page_pk>/check/", views.page_check, name="page_check"),
     path("pages/<int:page_pk>/disconnect/", views.page_disconnect, name="page_disconnect"),
+    path(
+        "pages/<int:page_pk>/disconnect/undo/",
+        views.page_disconnect_undo,
+        name="page_disconnect_undo",
+    ),
 ]
 
 tenant_patterns: list[URLPattern | URLResolver] = [
@@ -28,6 +35,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, cast
 
@@ -15,14 +16,19 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tenants import selectors, services
+from tenants.confirm import Confirmation, confirm_page, is_confirmed
 from tenants.crypto import decrypt_token, encrypt_token
 from tenants.exceptions import DomainError
 from tenants.forms import (
     ApiKeyForm,
+    AuditFilterForm,
     MemberAddForm,
     MemberRoleForm,
     WorkspaceForm,
@@ -85,6 +91,10 @@ def tenant_page(permission: str) -> Callable[[View], View]:
                     f"Your role ({role}) may not open this page; ask an admin of {tenant.name}."
                 )
             request.tenant, request.tenant_role = tenant, role  # type: ignore[attr-defined]
+            if request.session.get(SESSION_WORKSPACE) != tenant.slug:
+                # Entering a workspace (after sign-in, or from another one) is what the next
+                # sign-in remembers; pages within it cost no write.
+                services.membership_mark_used(tenant=tenant, user=cast(User, request.user))
             request.session[SESSION_WORKSPACE] = tenant.slug
             return view(request, tenant, *args, **kwargs)
 
@@ -107,13 +117,108 @@ def sign_in_locked_out(
     )
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for on their own (a 404 there is a console error)."""
+    return redirect(static("img/logo.svg"))
+
+
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
     slug = request.session.get(SESSION_WORKSPACE)
     if slug and Membership.objects.filter(tenant__slug=slug, user=request.user).exists():
         return redirect("insights:overview", slug=slug)
+    # After sign-in (a new session): the workspace this person used last, on any device.
+    last = selectors.last_used_workspace(user=request.user)
+    if last is not None:
+        return redirect("insights:overview", slug=last.slug)
     return redirect("tenants:workspace_list")
+
+
+# --- What each destructive action says before it happens (tenants/confirm.py) ---------------
+
+
+def deletion_date(tenant: Tenant) -> str:
+    """The day a scheduled workspace deletion happens, as people write it ("11 December 2026")."""
+    when = tenant.delete_after or timezone.now() + services.workspace_deletion_grace()
+    return f"{timezone.localdate(when):%-d %B %Y}"
+
+
+def disconnect_confirmation(page: ConnectedPage) -> Confirmation:
+    seconds = settings.PAGE_DISCONNECT_UNDO_SECONDS
+    return Confirmation(
+        title=f"Disconnect “{page.name}”?",
+        lost=[
+            "Pagepulse stops receiving this Page's messages, so its flows stop answering there.",
+            "Its new events are no longer sent to Facebook.",
+        ],
+        kept=[
+            "Its flows, past events and delivery log stay in this workspace.",
+            f"For {seconds} seconds you can Undo; after that its token is forgotten and "
+            "connecting it again needs Continue with Facebook.",
+        ],
+        button="Disconnect Page",
+    )
+
+
+def transport_confirmation(page: ConnectedPage) -> Confirmation:
+    return Confirmation(
+        title=f"Change how “{page.name}” sends its events to Facebook?",
+        lost=["From now on its events go to Facebook the way you chose."],
+        kept=[
+            "Events already sent stay as they are in Facebook.",
+            "You can switch back here at any time.",
+        ],
+        button="Change",
+    )
+
+
+def member_remove_confirmation(tenant: Tenant, membership: Membership) -> Confirmation:
+    keys = (
+        "Their API keys stop working at once."
+        if tenant.departing_member_keys == "revoke"
+        else "Their API keys are handed to you and keep working."
+    )
+    who = membership.user.email or membership.user.username
+    return Confirmation(
+        title=f"Remove {who} from {tenant.name}?",
+        lost=[f"They can no longer open {tenant.name}.", keys],
+        kept=[
+            "What they did stays in the audit log.",
+            "You can add them again later, with the role you choose.",
+        ],
+        button="Remove member",
+    )
+
+
+def api_key_revoke_confirmation(key: ApiKey) -> Confirmation:
+    return Confirmation(
+        title=f"Revoke the API key “{key.name}”?",
+        lost=[
+            "Every integration that uses it is refused from now on.",
+            "This cannot be undone: a revoked key never works again.",
+        ],
+        kept=["Its history stays in the audit log. Create a new key to replace it."],
+        button="Revoke key",
+        typed=key.name,
+    )
+
+
+def workspace_delete_confirmation(tenant: Tenant) -> Confirmation:
+    grace = services.workspace_deletion_grace()
+    when = timezone.localdate(timezone.now() + grace)
+    return Confirmation(
+        title=f"Delete the workspace “{tenant.name}”?",
+        lost=[
+            f"On {when:%-d %B %Y}, {grace.days} days from now, the workspace and everything in it "
+            "are removed for good: Pages, flows, events, members, API keys and the audit log.",
+        ],
+        kept=[
+            "Until then everything keeps working, and any owner can restore it in Settings.",
+        ],
+        button="Delete workspace",
+        typed=tenant.name,
+    )
 
 
 @login_required
@@ -169,8 +274,43 @@ def workspace_settings(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         messages.success(request, "Workspace settings saved.")
         return redirect("tenants:settings", slug=tenant.slug)
     return render(
-        request, "tenants/settings.html", {"form": form}, status=400 if form.errors else 200
+        request,
+        "tenants/settings.html",
+        {
+            "form": form,
+            "delete_confirmation": workspace_delete_confirmation(tenant),
+            "delete_grace_days": settings.WORKSPACE_DELETION_GRACE_DAYS,
+            "can_delete": role_can(request.tenant_role, "tenant.delete"),  # type: ignore[attr-defined]
+        },
+        status=400 if form.errors else 200,
     )
+
+
+@tenant_page("tenant.delete")
+@require_POST
+def workspace_delete(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    confirmation = workspace_delete_confirmation(tenant)
+    if not is_confirmed(request, confirmation):
+        return confirm_page(
+            request, confirmation, cancel_url=reverse("tenants:settings", args=[tenant.slug])
+        )
+    tenant = services.tenant_schedule_deletion(
+        tenant=tenant, actor=actor_for(request), confirm_name=request.POST.get("confirm_text", "")
+    )
+    messages.warning(
+        request,
+        f"“{tenant.name}” will be deleted on {deletion_date(tenant)}. "
+        "Until then any owner can restore it here.",
+    )
+    return redirect("tenants:settings", slug=tenant.slug)
+
+
+@tenant_page("tenant.delete")
+@require_POST
+def workspace_restore(request: HttpRequest, tenant: Tenant) -> HttpResponse:
+    services.tenant_restore(tenant=tenant, actor=actor_for(request))
+    messages.success(request, f"“{tenant.name}” is restored: it will not be deleted.")
+    return redirect("tenants:settings", slug=tenant.slug)
 
 
 @tenant_page("member.view")
@@ -192,7 +332,11 @@ def members(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                 )
                 return redirect("tenants:members", slug=tenant.slug)
         status = 400
-    rows = Membership.objects.for_tenant(tenant).select_related("user").order_by("user__email")
+    rows = list(
+        Membership.objects.for_tenant(tenant).select_related("user").order_by("user__email")
+    )
+    for row in rows:
+        row.remove_confirmation = member_remove_confirmation(tenant, row)  # type: ignore[attr-defined]
     return render(
         request,
         "tenants/members.html",
@@ -226,6 +370,19 @@ def member_role(request: HttpRequest, tenant: Tenant, membership_id: int) -> Htt
 @tenant_page("member.manage")
 @require_POST
 def member_remove(request: HttpRequest, tenant: Tenant, membership_id: int) -> HttpResponse:
+    membership = (
+        Membership.objects.for_tenant(tenant)
+        .select_related("user")
+        .filter(pk=membership_id)
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such member in this workspace")
+    confirmation = member_remove_confirmation(tenant, membership)
+    if not is_confirmed(request, confirmation):
+        return confirm_page(
+            request, confirmation, cancel_url=reverse("tenants:members", args=[tenant.slug])
+        )
     try:
         keys = services.member_remove(
             tenant=tenant, actor=actor_for(request), membership_id=membership_id
@@ -272,6 +429,8 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         if new_key is not None:
             created = (new_key, decrypt_token(ciphertext))
     keys = selectors.api_keys_with_status(tenant=tenant)
+    for row in keys:
+        row.key.revoke_confirmation = api_key_revoke_confirmation(row.key)  # type: ignore[attr-defined]
     response = render(
         request,
         "tenants/api_keys.html",
@@ -285,6 +444,14 @@ def api_keys(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @tenant_page("api_key.manage")
 @require_POST
 def api_key_revoke(request: HttpRequest, tenant: Tenant, key_id: int) -> HttpResponse:
+    target = ApiKey.objects.for_tenant(tenant).filter(pk=key_id).first()
+    if target is None:
+        raise Http404("No such API key in this workspace")
+    confirmation = api_key_revoke_confirmation(target)
+    if not is_confirmed(request, confirmation):
+        return confirm_page(
+            request, confirmation, cancel_url=reverse("tenants:api_keys", args=[tenant.slug])
+        )
     try:
         key = services.api_key_revoke(tenant=tenant, actor=actor_for(request), key_id=key_id)
     except DomainError as error:
@@ -297,8 +464,29 @@ def api_key_revoke(request: HttpRequest, tenant: Tenant, key_id: int) -> HttpRes
 @tenant_page("audit.view")
 def audit(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     events = AuditEvent.objects.for_tenant(tenant)
+    actors = sorted(set(events.values_list("actor_label", flat=True).distinct()))
+    params = request.GET.copy()
+    params.pop("page", None)
+    form = AuditFilterForm(params if any(params.values()) else None, actors=actors)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        if data["actor"]:
+            events = events.filter(actor_label=data["actor"])
+        if data["action"]:
+            events = events.filter(action=data["action"])
+        if start := form.start():
+            events = events.filter(created_at__gte=start)
+        if end := form.end():
+            events = events.filter(created_at__lt=end)
+    elif form.is_bound:
+        events = events.none()
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "tenants/audit.html", {"page": page})
+    return render(
+        request,
+        "tenants/audit.html",
+        {"page": page, "form": form, "query": params.urlencode(), "filtered": form.is_bound},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- Facebook Pages ------------------------------------------------------------------------
@@ -356,6 +544,9 @@ def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     allowed = services.region_allows_page_activities(tenant)
     for page in connected:
         page.transport_info = statuses.get(page.transport)  # type: ignore[attr-defined]
+        page.disconnect_confirmation = disconnect_confirmation(page)  # type: ignore[attr-defined]
+        page.transport_confirmation = transport_confirmation(page)  # type: ignore[attr-defined]
+    window = timedelta(seconds=settings.PAGE_DISCONNECT_UNDO_SECONDS)
     to_connect = sorted(
         (
             c
@@ -404,6 +595,11 @@ def pages(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "page_activities_allowed": allowed,
         "default_transport": default_transport(tenant),
         "can_manage": role_can(request.tenant_role, "page.manage"),  # type: ignore[attr-defined]
+        "undoable": [
+            (p, p.disconnected_at + window)
+            for p in connected
+            if services.page_can_undo_disconnect(p) and p.disconnected_at is not None
+        ],
     }
     return render(request, "tenants/pages.html", context)
 
@@ -488,6 +684,15 @@ def page_connect_selected(request: HttpRequest, tenant: Tenant) -> HttpResponse:
 @tenant_page("page.manage")
 @require_POST
 def page_transport(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpResponse:
+    page = _tenant_page_or_404(tenant, page_pk)
+    if request.POST.get("transport") != page.transport and not is_confirmed(
+        request, transport_confirmation(page)
+    ):
+        return confirm_page(
+            request,
+            transport_confirmation(page),
+            cancel_url=reverse("tenants:pages", args=[tenant.slug]),
+        )
     return _page_action(
         request,
         tenant,
@@ -522,9 +727,35 @@ def page_check(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpRespon
 @tenant_page("page.manage")
 @require_POST
 def page_disconnect(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpResponse:
+    page = _tenant_page_or_404(tenant, page_pk)
+    confirmation = disconnect_confirmation(page)
+    if not is_confirmed(request, confirmation):
+        return confirm_page(
+            request, confirmation, cancel_url=reverse("tenants:pages", args=[tenant.slug])
+        )
     return _page_action(
         request,
         tenant,
         lambda: services.page_disconnect(tenant=tenant, actor=actor_for(request), page_pk=page_pk),
-        "“{name}” is disconnected and its token forgotten.",
+        "“{name}” is disconnected.",
     )
+
+
+@tenant_page("page.manage")
+@require_POST
+def page_disconnect_undo(request: HttpRequest, tenant: Tenant, page_pk: int) -> HttpResponse:
+    return _page_action(
+        request,
+        tenant,
+        lambda: services.page_disconnect_undo(
+            tenant=tenant, actor=actor_for(request), page_pk=page_pk
+        ),
+        "“{name}” is connected again with the token it had.",
+    )
+
+
+def _tenant_page_or_404(tenant: Tenant, page_pk: int) -> ConnectedPage:
+    page = ConnectedPage.objects.for_tenant(tenant).filter(pk=page_pk).first()
+    if page is None:
+        raise Http404("No such Page")
+    return page

@@ -182,10 +182,15 @@ class ValidationResultSerializer(serializers.Serializer[Any]):
 
 class FlowVersionSerializer(serializers.ModelSerializer[FlowVersion]):
     published_by = serializers.EmailField(source="published_by.email", read_only=True, default=None)
+    published_by_label = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="Who published it: an email, or the API key and the member it belongs to.",
+    )
 
     class Meta:
         model = FlowVersion
-        fields = ["number", "note", "published_by", "published_at"]
+        fields = ["number", "note", "published_by", "published_by_label", "published_at"]
         read_only_fields = fields
 
 

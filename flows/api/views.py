@@ -222,7 +222,7 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
         rows = (
             FlowVersion.objects.for_tenant(self.tenant)
             .filter(flow=flow)
-            .select_related("published_by")
+            .select_related("published_by", "published_by_api_key__owner")
             .order_by("-number")
         )
         page = self.paginate_queryset(rows)

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.defaults import page_not_found
+from django.views.defaults import server_error as html_server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -64,3 +66,34 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
             status=status.HTTP_404_NOT_FOUND,
         )
     return page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 handler: the API's error shape under /api/, the product's 500 page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body(
+                "server_error",
+                "Something went wrong on our side; the error was recorded. Try again in a minute.",
+            ),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return html_server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: nothing was changed; say why in plain words and how to go on.
+
+    `reason` is Django's technical wording (for example "CSRF cookie not set."); it is not
+    shown, as it means nothing to the person and the page already says what to do.
+    """
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body(
+                "csrf_failed",
+                "The CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's "
+                "value, or authenticate with an API key instead of the session.",
+            ),
+            status=status.HTTP_403_FORBIDDEN,
+        )
+    return render(request, "403_csrf.html", status=status.HTTP_403_FORBIDDEN)

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -663,16 +663,22 @@ def page_update(
     return page
 
 
+def page_disconnect_undo_window() -> timedelta:
+    return timedelta(seconds=settings.PAGE_DISCONNECT_UNDO_SECONDS)
+
+
 def page_disconnect(
     *, tenant: Tenant, actor: Actor, page_pk: int, graph: GraphClient | None = None
 ) -> ConnectedPage:
-    """Unsubscribe the app from the Page's webhooks and forget its token.
+    """Unsubscribe the app from the Page's webhooks and stop delivering its events.
 
     The row stays (status `disconnected`) so the events and flows that name it keep their page.
+    Its token is kept for PAGE_DISCONNECT_UNDO_SECONDS so `page_disconnect_undo` can reconnect
+    it without another Facebook Login; then `page_disconnect_forget_tokens` forgets it.
     """
     require_permission(tenant=tenant, actor=actor, permission="page.manage")
     page = _page(tenant, page_pk)
-    if page.token_encrypted:
+    if page.token_encrypted and page.status != PageStatus.DISCONNECTED:
         graph = graph or GraphClient.from_settings()
         try:
             graph.unsubscribe_app(
@@ -686,7 +692,9 @@ def page_disconnect(
             )
     with transaction.atomic():
         ConnectedPage.objects.filter(pk=page.pk).update(
-            status=PageStatus.DISCONNECTED, token_encrypted="", updated_at=timezone.now()
+            status=PageStatus.DISCONNECTED,
+            disconnected_at=timezone.now(),
+            updated_at=timezone.now(),
         )
         audit_record(
             tenant=tenant,
@@ -697,6 +705,78 @@ def page_disconnect(
         )
     page.refresh_from_db()
     return page
+
+
+def page_can_undo_disconnect(page: ConnectedPage, *, now: Any = None) -> bool:
+    """Whether the Page was disconnected recently enough that its token is still kept."""
+    now = now or timezone.now()
+    return (
+        page.status == PageStatus.DISCONNECTED
+        and bool(page.token_encrypted)
+        and page.disconnected_at is not None
+        and page.disconnected_at > now - page_disconnect_undo_window()
+    )
+
+
+def page_disconnect_undo(
+    *, tenant: Tenant, actor: Actor, page_pk: int, graph: GraphClient | None = None
+) -> ConnectedPage:
+    """Undo a disconnection within PAGE_DISCONNECT_UNDO_SECONDS: subscribe again with the kept
+    token and deliver the Page's events again, without another Facebook Login."""
+    require_permission(tenant=tenant, actor=actor, permission="page.manage")
+    page = _page(tenant, page_pk)
+    if not page_can_undo_disconnect(page):
+        raise Conflict(
+            f"“{page.name}” can no longer be reconnected by Undo: its token was forgotten "
+            f"{settings.PAGE_DISCONNECT_UNDO_SECONDS} seconds after it was disconnected. "
+            "Continue with Facebook to connect it again.",
+            details={"page": ["The Undo window is over."]},
+        )
+    graph = graph or GraphClient.from_settings()
+    try:
+        graph.subscribe_app(page_id=page.page_id, page_token=decrypt_token(page.token_encrypted))
+    except GraphError as error:
+        raise _graph_failure(error, page.name) from None
+    try:
+        with transaction.atomic():
+            ConnectedPage.objects.filter(pk=page.pk).update(
+                status=PageStatus.ACTIVE,
+                disconnected_at=None,
+                last_error="",
+                updated_at=timezone.now(),
+            )
+            page.refresh_from_db()
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.PAGE_RECONNECTED,
+                target=page.name,
+                details={"page_id": page.page_id, "undo": True},
+            )
+            announce_page_active(page)
+    except IntegrityError:
+        raise PageConnectedElsewhere(
+            _elsewhere_message(page.name, transferable=False),
+            details={"page_id": ["Connected in another workspace."], "transferable": False},
+        ) from None
+    return page
+
+
+def page_disconnect_forget_tokens(*, now: Any = None) -> int:
+    """Forget the tokens of Pages disconnected longer ago than the Undo window."""
+    now = now or timezone.now()
+    forgotten = (
+        ConnectedPage.objects.filter(status=PageStatus.DISCONNECTED)
+        .exclude(token_encrypted="")
+        .filter(
+            models.Q(disconnected_at__isnull=True)
+            | models.Q(disconnected_at__lte=now - page_disconnect_undo_window())
+        )
+        .update(token_encrypted="")
+    )
+    if forgotten:
+        logger.info("tenants.pages.disconnected_tokens_forgotten", extra={"count": forgotten})
+    return forgotten
 
 
 # --- Token health --------------------------------------------------------------------------

@@ -7,15 +7,17 @@ audit event in the same transaction as the change.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, ProtectedError, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 from django_countries import countries
@@ -44,6 +46,9 @@ API_KEY_PREFIX_LENGTH = 8
 API_KEY_TOUCH_INTERVAL_SECONDS = 60
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who performs an action (a signed-in person or an API key), and from where."""
@@ -55,7 +60,10 @@ class Actor:
     @property
     def label(self) -> str:
         if self.api_key is not None:
-            return f"API key {self.api_key.display} ({self.api_key.name})"
+            # Which key, and whose: the key acts for its owner, who answers for it.
+            owner = self.api_key.owner
+            whose = f" of {user_label(owner)}" if owner is not None else " (no owner)"
+            return f"API key “{self.api_key.name}” ({self.api_key.display}){whose}"
         return user_label(self.user)
 
 
@@ -519,3 +527,116 @@ def api_key_authenticate(secret: str) -> ApiKey:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
+
+
+# --- Workspace deletion: scheduled, restorable for a grace period, then purged --------------
+
+
+def workspace_deletion_grace() -> timedelta:
+    return timedelta(days=settings.WORKSPACE_DELETION_GRACE_DAYS)
+
+
+def tenant_schedule_deletion(*, tenant: Tenant, actor: Actor, confirm_name: str) -> Tenant:
+    """An owner deletes the workspace: it is removed for good after the grace period
+    (WORKSPACE_DELETION_GRACE_DAYS) unless an owner restores it before then.
+
+    `confirm_name` must be the workspace's name as typed by the owner (what they delete)."""
+    require_permission(tenant=tenant, actor=actor, permission="tenant.delete")
+    if confirm_name.strip() != tenant.name:
+        raise DomainError(
+            f"Type the workspace's name, {tenant.name}, exactly to delete it.",
+            details={"confirm_text": ["Does not match the workspace's name."]},
+        )
+    if tenant.delete_after is not None:
+        return tenant
+    with transaction.atomic():
+        tenant.delete_after = timezone.now() + workspace_deletion_grace()
+        tenant.save(update_fields=["delete_after"])
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=AuditAction.TENANT_DELETION_SCHEDULED,
+            target=tenant.name,
+            details={"delete_after": tenant.delete_after.isoformat()},
+        )
+    logger.info("tenants.workspace.deletion_scheduled", extra={"tenant_id": tenant.pk})
+    return tenant
+
+
+def tenant_restore(*, tenant: Tenant, actor: Actor) -> Tenant:
+    """An owner takes the deletion back during the grace period."""
+    require_permission(tenant=tenant, actor=actor, permission="tenant.delete")
+    if tenant.delete_after is None:
+        return tenant
+    with transaction.atomic():
+        tenant.delete_after = None
+        tenant.save(update_fields=["delete_after"])
+        audit_record(
+            tenant=tenant, actor=actor, action=AuditAction.TENANT_RESTORED, target=tenant.name
+        )
+    logger.info("tenants.workspace.restored", extra={"tenant_id": tenant.pk})
+    return tenant
+
+
+def tenants_purge_due(*, now: datetime | None = None) -> list[int]:
+    """Remove every workspace whose grace period is over, with everything in it. Its own audit
+    log goes with it, so each purge is recorded as a structured log line
+    (`tenants.workspace.purged`) instead. Returns the purged ids."""
+    now = now or timezone.now()
+    purged: list[int] = []
+    for tenant in Tenant.objects.filter(delete_after__lte=now).order_by("pk"):
+        if _tenant_purge(tenant.pk, now=now):
+            purged.append(tenant.pk)
+            logger.info(
+                "tenants.workspace.purged",
+                extra={
+                    "tenant_id": tenant.pk,
+                    "tenant_slug": tenant.slug,
+                    "scheduled_for": tenant.delete_after.isoformat() if tenant.delete_after else "",
+                },
+            )
+    return purged
+
+
+def _tenant_purge(tenant_pk: int, *, now: datetime) -> bool:
+    """Delete one workspace and all its rows in one transaction, or nothing if it was restored.
+
+    Rows that keep a Page alive (flows, events and attempts PROTECT their ConnectedPage) block
+    the cascade, and the tenants app may not import those apps; so each model a ProtectedError
+    names is deleted first, within the workspace, in the order the errors reveal (a model that
+    protects another goes before it), and the whole deletion is tried again.
+    """
+    first: list[type[Any]] = []  # deleted in this order before the workspace itself
+    for _ in range(20):
+        try:
+            with transaction.atomic():
+                # The row lock makes a concurrent restore wait, and a restored workspace is kept.
+                if (
+                    not Tenant.objects.select_for_update()
+                    .filter(pk=tenant_pk, delete_after__lte=now)
+                    .exists()
+                ):
+                    return False
+                for model in first:
+                    model._default_manager.filter(tenant_id=tenant_pk).delete()
+                Tenant.objects.filter(pk=tenant_pk).delete()
+            return True
+        except ProtectedError as error:
+            for model in {type(row) for row in error.protected_objects}:
+                if model in first:
+                    first.remove(model)
+                first.insert(0, model)
+    raise RuntimeError(f"Workspace {tenant_pk}: its rows still protect each other after 20 tries")
+
+
+# How stale Membership.last_used_at may get before a page view writes it again.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def membership_mark_used(*, tenant: Tenant, user: User) -> None:
+    """Remember that `user` opened `tenant` now (at most one write a minute), so their next
+    sign-in lands there."""
+    now = timezone.now()
+    Membership.objects.filter(tenant=tenant, user=user).exclude(
+        last_used_at__gt=now - LAST_USED_PRECISION
+    ).update(last_used_at=now)

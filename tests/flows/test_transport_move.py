@@ -322,7 +322,7 @@ def test_the_pages_screen_refuses_the_switch_with_the_same_words(client, tenant,
     client.force_login(member(tenant, Role.ADMIN).user)
     response = client.post(
         f"/t/{tenant.slug}/pages/{bakery.pk}/transport/",
-        {"transport": "conversions_api"},
+        {"transport": "conversions_api", "confirm": "yes"},
         follow=True,
     )
     [message] = [str(m) for m in response.context["messages"]]

@@ -32,14 +32,15 @@ def test_sign_in_and_out():
     assert b"didn't match" in bad.content
     good = client.post("/accounts/login/", {"username": "maria", "password": "s3cret-enough-pass"})
     assert good.status_code == 302
-    assert good["Location"] == "/t/"
+    assert good["Location"] == "/"  # home: the workspace used last, else the list
+    assert client.get("/")["Location"] == "/t/"
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/t/").status_code == 302
 
 
 def test_home_goes_to_the_last_workspace(tenant):
     client, _ = signed_in(tenant)
-    assert client.get("/").url == "/t/"
+    assert client.get("/").url == f"/t/{tenant.slug}/"  # the only one, even before using it
     client.get(f"/t/{tenant.slug}/")
     assert client.get("/").url == f"/t/{tenant.slug}/"
 
@@ -95,7 +96,7 @@ def test_add_a_colleague_change_their_role_and_remove_them(tenant):
     client.post(f"/t/{tenant.slug}/members/{membership.pk}/role/", {"role": "editor"})
     membership.refresh_from_db()
     assert membership.role == Role.EDITOR
-    client.post(f"/t/{tenant.slug}/members/{membership.pk}/remove/")
+    client.post(f"/t/{tenant.slug}/members/{membership.pk}/remove/", {"confirm": "yes"})
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
@@ -112,7 +113,9 @@ def test_the_last_owner_cannot_leave_from_the_page(tenant):
     owner = member(tenant, Role.OWNER)
     client = Client()
     client.force_login(owner.user)
-    response = client.post(f"/t/{tenant.slug}/members/{owner.pk}/remove/", follow=True)
+    response = client.post(
+        f"/t/{tenant.slug}/members/{owner.pk}/remove/", {"confirm": "yes"}, follow=True
+    )
     assert "last owner" in response.content.decode()
     assert Membership.objects.filter(pk=owner.pk).exists()
 
@@ -161,7 +164,9 @@ def test_revoke_from_the_page(tenant):
     client, _ = signed_in(tenant, Role.ADMIN)
     client.post(f"/t/{tenant.slug}/api-keys/", {"name": "Old"})
     key = ApiKey.objects.get()
-    client.post(f"/t/{tenant.slug}/api-keys/{key.pk}/revoke/")
+    client.post(
+        f"/t/{tenant.slug}/api-keys/{key.pk}/revoke/", {"confirm": "yes", "confirm_text": "Old"}
+    )
     key.refresh_from_db()
     assert key.revoked_at is not None
 

@@ -41,7 +41,7 @@ def test_available_lists_the_login_pages_with_reasons(tenant):
                 ]
             ),
             "connectable": False,
-            "reason": "Your role on this Page lacks the ANALYZE task, which Facebook requires to log events. Ask a Page admin to give you analyst access or higher.",
+            "reason": "Your role on this Page lacks the ANALYZE task (“see insights”), which Facebook requires to log events. Ask a Page admin to give you analyst access or higher.",
             "connected_here": None,
             "connected_elsewhere": False,
             "transferable": False,

@@ -6,9 +6,11 @@ The full Facebook Login against the real sandbox is in test_facebook_login.py.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import responses
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
@@ -214,13 +216,21 @@ def test_changing_to_capi_fetches_a_dataset_and_is_audited(tenant, admin):
 
 
 @responses.activate
-def test_disconnecting_unsubscribes_and_forgets_the_token(tenant, admin):
+def test_disconnecting_unsubscribes_and_forgets_the_token_after_the_undo_window(tenant, admin):
     page = ConnectedPageFactory(tenant=tenant, page_id="111")
     unsubscribe = responses.delete(f"{GRAPH}/111/subscribed_apps", json={"success": True})
     page = services.page_disconnect(tenant=tenant, actor=actor(admin), page_pk=page.pk)
     assert unsubscribe.call_count == 1
-    assert (page.status, page.token_encrypted) == ("disconnected", "")
+    assert page.status == "disconnected"
     assert AuditEvent.objects.get(action="page.disconnected").target == page.name
+    # Kept for Undo, then forgotten by the minutely task once the window is over.
+    assert page.token_encrypted != ""
+    assert page.disconnected_at is not None
+    assert services.page_disconnect_forget_tokens(now=page.disconnected_at) == 0
+    later = page.disconnected_at + timedelta(seconds=settings.PAGE_DISCONNECT_UNDO_SECONDS)
+    assert services.page_disconnect_forget_tokens(now=later) == 1
+    page.refresh_from_db()
+    assert page.token_encrypted == ""
 
 
 @pytest.mark.parametrize(
