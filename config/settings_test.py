@@ -12,6 +12,10 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("MESSENGER_VERIFY_TOKEN", "test-verify-token")
+# Every request closes its database connection: a live server's request thread kept alive by a
+# client's keep-alive would otherwise hold one open past the test, and the test database could
+# not be dropped at the end of the run.
+os.environ.setdefault("CONN_MAX_AGE", "0")
 # Each test run, and each pytest-xdist worker of a run, has its own namespace in Redis (app keys
 # and Celery's queues; tests/redis_db.py): runs sharing a Redis server never touch each other's
 # keys. The run's id is inherited by the processes it starts (xdist workers, Celery workers).

@@ -211,11 +211,18 @@ def exit_code(returncode: int | None) -> int:
 
 
 def connect_demo_pages(env: dict[str, str], base_url: str) -> None:
-    """Connect the demo's Pages, then give it a few days of conversations and leads (both
-    idempotent), so every screen has something true to show on the first sign-in."""
+    """Connect the demo's Pages, then give it a few days of conversations and leads (one
+    idempotent command), so every screen has something true to show on the first sign-in."""
     with contextlib.suppress(subprocess.CalledProcessError):  # it printed why; dev goes on
-        manage(["connect_demo_pages", "--base-url", base_url, "--wait", "60"], env)
-        manage(["seed_demo_activity", "--sandbox-url", f"http://127.0.0.1:{SANDBOX_PORT}"], env)
+        manage(
+            [
+                "seed_demo_activity",
+                f"--base-url={base_url}",
+                f"--sandbox-url=http://127.0.0.1:{SANDBOX_PORT}",
+                "--wait=60",
+            ],
+            env,
+        )
 
 
 class TerminalPrinter(Printer):  # type: ignore[misc]

@@ -11,8 +11,9 @@ attempts, deliveries, and the funnel counters of today) are moved back to their 
 overview's daily aggregates are refolded. So the delivery log, the overview, the Results overlay
 and the handoffs all show the same people, as they would after a few real days.
 
-Safe to re-run: a demo workspace that already has conversations is left alone. `make dev` runs
-it once `connect_demo_pages` has connected the Pages.
+It first runs `connect_demo_pages` (a real Facebook Login through the sandbox, then the Pages
+and the ad account connected over HTTP), so `make dev` starts this one command. Safe to re-run:
+a demo workspace that already has conversations is left alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from django.utils import timezone
@@ -62,11 +64,13 @@ class Command(BaseCommand):
     help = "Give the demo workspace a few days of conversations and leads (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="the web server")
         parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765")
         parser.add_argument("--days", type=int, default=4, help="days of activity, today included")
         parser.add_argument("--wait", type=float, default=60, help="seconds to wait for a step")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        call_command("connect_demo_pages", base_url=options["base_url"], wait=options["wait"])
         tenant = Tenant.objects.filter(
             membership__user__username=DEMO_USERNAME, name=DEMO_WORKSPACE
         ).first()
