@@ -130,6 +130,8 @@ export interface FlowVersion {
   number: number;
   note: string;
   published_by: string | null;
+  /** Who published it in words: an email, or the API key and the member it belongs to. */
+  published_by_label: string | null;
   published_at: string;
 }
 

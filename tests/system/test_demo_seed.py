@@ -71,4 +71,3 @@ def test_the_demo_has_days_of_true_activity(
     # A second run leaves the demo as it is.
     call_command("seed_demo_activity", base_url=live_server.url, sandbox_url=sandbox.url, days=1)
     assert Conversation.objects.filter(tenant__name=DEMO_WORKSPACE).count() == DAYS * len(PEOPLE)
-

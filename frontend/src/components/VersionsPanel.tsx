@@ -96,7 +96,7 @@ export function VersionsPanel({
                   <strong>Version {v.number}</strong>{" "}
                   <span className="muted small">
                     {new Date(v.published_at).toLocaleString()}
-                    {v.published_by ? ` · ${v.published_by}` : ""}
+                    {v.published_by_label ? ` · ${v.published_by_label}` : ""}
                   </span>
                 </div>
                 {v.note && <p className="small">{v.note}</p>}
