@@ -16,6 +16,7 @@ from django.utils import timezone
 from events.models import EventStatus, LoggedEvent
 from flows.models import Conversation, ConversationStatus, NodeDailyCount
 from insights.management.commands.seed_demo_activity import PEOPLE, SPRING_AD
+from insights.models import AdDailyInsight
 from tenants.management.commands.seed_demo import DEMO_WORKSPACE
 from tests.system.harness import Cluster
 from tests.system.runtime_fixtures import runtime_worker, webhook_url_fixture  # noqa: F401
@@ -67,6 +68,10 @@ def test_the_demo_has_days_of_true_activity(
         .annotate(n=Sum("entered"))
     )
     assert starts == dict.fromkeys(days, len(PEOPLE))
+
+    # Ads Manager's side was read back: the Spring tune-up ad's leads, as the sandbox saw them.
+    insight = AdDailyInsight.objects.filter(tenant__name=DEMO_WORKSPACE, ad_id=SPRING_AD)
+    assert insight.aggregate(leads=Sum("leads"))["leads"] == from_ad * DAYS
 
     # A second run leaves the demo as it is.
     call_command("seed_demo_activity", base_url=live_server.url, sandbox_url=sandbox.url, days=1)

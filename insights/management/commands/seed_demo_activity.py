@@ -39,6 +39,8 @@ from flows.models import (
     WebhookDelivery,
 )
 from insights import aggregates
+from insights import services as insights_services
+from insights.models import FollowedAdAccount
 from tenants.management.commands.connect_demo_pages import Browser
 from tenants.management.commands.seed_demo import DEMO_USERNAME, DEMO_WORKSPACE
 from tenants.models import ConnectedPage, Tenant
@@ -96,6 +98,9 @@ class Command(BaseCommand):
                 self._move_back(started, timedelta(days=days_ago))
         today = timezone.now().date()
         aggregates.refresh_days(tenant, today - timedelta(days=days), today - timedelta(days=1))
+        # Ads Manager's side: read the followed ad accounts now rather than at the next beat.
+        for account in FollowedAdAccount.objects.for_tenant(tenant).filter(followed=True):
+            insights_services.ad_account_read(account=account)
         self.stdout.write(
             f"Seeded {days} days of demo activity: {len(PEOPLE) * days} people on "
             f"“{page.name}”, {sum(ad for _, ad, _ in PEOPLE) * days} of them from an ad."
