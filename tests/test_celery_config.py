@@ -32,7 +32,12 @@ def test_declares_the_four_queues_with_default_as_default() -> None:
 
 # Each app's tasks go to its own queue (DESIGN.md §7): a task of an app not listed here, or
 # one its route sends elsewhere, fails below until its queue is decided and written down.
-QUEUE_OF_APP = {"events": "delivery", "flows": "runtime", "tenants": "maintenance"}
+QUEUE_OF_APP = {
+    "events": "delivery",
+    "flows": "runtime",
+    "tenants": "maintenance",
+    "insights": "maintenance",  # reading Ads Insights and folding days: slow, never urgent
+}
 
 
 def registered_tasks() -> list[str]:

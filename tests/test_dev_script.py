@@ -45,6 +45,9 @@ def test_ctrl_c_while_starting_is_a_clean_stop(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(
         "import os, runpy, signal, sys, threading\n"
+        # Ctrl-C as in a terminal: a job started in the background (a CI runner's) inherits
+        # SIGINT ignored, and Python then installs no KeyboardInterrupt for it.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "module = runpy.run_path(sys.argv[1])\n"
         "main = module['main']\n"
@@ -61,7 +64,10 @@ def test_ctrl_c_while_starting_is_a_clean_stop(tmp_path: Path) -> None:
         cwd=tmp_path,
         text=True,
     ) as process:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0
+        finally:
+            process.kill()  # a failure above must not leave the test waiting for it forever
