@@ -226,7 +226,9 @@ def test_resolve_handoffs(
     )
     sign_in(page)
     page.goto("/t/lins-bikes/")
-    page.get_by_role("link", name="Handoffs").click()
+    page.get_by_role(
+        "link", name="Handoffs", exact=True
+    ).click()  # the nav, not the overview's card
     expect(page.get_by_role("heading", name="Handoffs")).to_be_visible()
     rows = page.locator("table.handoffs tbody tr")
     expect(rows).to_have_count(2)
