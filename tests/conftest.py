@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from rest_framework.test import APIClient
 
+from graph_api.client import GraphClient
 from tenants.models import Tenant
 from tenants.permissions import Role
+from tests import graph_stub
 from tests.tenants.factories import TenantFactory, member
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -37,3 +39,17 @@ def client_for() -> Callable[..., APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def graph_client() -> Iterator[GraphClient]:
+    """Our Graph client for the stand-in host of tests/graph_stub.py, which only `responses`
+    answers."""
+    with GraphClient(
+        base_url=graph_stub.BASE,
+        app_id=graph_stub.APP_ID,
+        app_secret=graph_stub.APP_SECRET,
+        version=graph_stub.VERSION,
+        page_activities_version=graph_stub.PAGE_ACTIVITIES_VERSION,
+    ) as client:
+        yield client

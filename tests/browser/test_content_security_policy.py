@@ -22,7 +22,7 @@ from tenants.models import Membership
 from tests.browser.conftest import TIMEOUT_MS, watch_csp
 from tests.events.factories import LoggedEventFactory, delivered_event
 from tests.flows.factories import handed_off, published_flow
-from tests.sandbox_fixtures import ADA, ADA_PAGE_2
+from tests.sandbox_fixtures import ADA, ADA_PAGE_2, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 PASSWORD = "correct horse battery staple"
@@ -134,12 +134,10 @@ def test_scripted_screens_work_under_the_policy(page: Page, owner: User):
 
 
 def test_continue_with_facebook_reaches_the_sandboxs_dialog_under_the_policy(
-    page: Page, owner: User, graph_sandbox, settings
+    page: Page, owner: User, sandbox: GraphSandbox
 ):
     """`form-action` lets the sign-in form's redirect reach FACEBOOK_WWW_URL (Chromium checks
     it), and the dialog, with the scope that asks for email, brings the person back."""
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
     sign_in(page)
     page.goto("/t/danas-bikes/pages/")
     page.get_by_role("button", name=re.compile("Continue with Facebook")).first.click()

@@ -20,14 +20,6 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def sandbox(graph_sandbox, settings):
-    # The live server runs in this process, so it sees these settings too.
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
-@pytest.fixture
 def owner(django_user_model: type[User]) -> User:
     user = django_user_model.objects.create_user(
         username="dana", email="dana@example.com", password=PASSWORD, first_name="Dana"

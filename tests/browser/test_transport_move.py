@@ -23,13 +23,6 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def sandbox(graph_sandbox, settings):
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
-@pytest.fixture
 def bakery(sandbox, django_user_model: type[User]) -> ConnectedPage:
     user = django_user_model.objects.create_user(
         username="ada", email="ada@example.com", password=PASSWORD

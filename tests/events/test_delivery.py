@@ -41,11 +41,6 @@ def graph_error(code, message="Boom", subcode=None, status=400, **extra):
 
 
 @pytest.fixture
-def capi_page(tenant):
-    return ConnectedPageFactory(tenant=tenant, transport=Transport.CONVERSIONS_API)
-
-
-@pytest.fixture
 def pa_page(tenant):
     return ConnectedPageFactory(tenant=tenant, transport=Transport.PAGE_ACTIVITIES)
 

@@ -8,7 +8,6 @@ import pytest
 
 from events import delivery
 from events.models import EventStatus, LoggedEvent
-from graph_api.client import GraphClient
 from tenants.crypto import encrypt_token
 from tenants.models import Transport
 from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
@@ -16,18 +15,6 @@ from tests.sandbox_fixtures import ADA_PAGE
 from tests.tenants.factories import ConnectedPageFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("delivery_redis")]
-
-
-@pytest.fixture
-def sandbox_graph(graph_sandbox):
-    with GraphClient(
-        base_url=graph_sandbox.url,
-        app_id=graph_sandbox.app_id,
-        app_secret=graph_sandbox.app_secret,
-        version="v25.0",
-        page_activities_version="v20.0",
-    ) as graph:
-        yield graph
 
 
 def _page(graph_sandbox, sandbox_graph, tenant, transport):

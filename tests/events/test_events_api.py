@@ -15,21 +15,14 @@ from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
 from tenants.models import PageStatus, Transport
 from tenants.permissions import Role
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
+from tests.events.helpers import PSID, events_url, post_events, refused
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, api_key
 
 pytestmark = pytest.mark.django_db
 
-PSID = "24571937185104"
 OTHER_PSID = "31298476510293"
 TOKEN = "EAA" + "FakePageTokenOfTheTests" * 2  # built: no real-looking token is committed
 PROOF = "3f1c5e0d9a7b2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
-
-
-@pytest.fixture
-def capi_page(tenant):
-    return ConnectedPageFactory(
-        tenant=tenant, page_id="104729384756102", transport=Transport.CONVERSIONS_API
-    )
 
 
 @pytest.fixture
@@ -42,24 +35,6 @@ def pa_page(tenant):
     )
 
 
-@pytest.fixture
-def key(tenant) -> str:
-    return api_key(tenant)
-
-
-@pytest.fixture
-def api(client_for, key) -> APIClient:
-    return client_for(key=key)
-
-
-def _url(tenant, suffix: str = "") -> str:
-    return f"/api/v1/tenants/{tenant.slug}/events/{suffix}"
-
-
-def _post(client: APIClient, tenant, body: Any, **headers: str):
-    return client.post(_url(tenant), json.dumps(body), content_type="application/json", **headers)
-
-
 def _body(page, *events: dict[str, Any], psid: str = PSID) -> dict[str, Any]:
     return {"page_id": page.page_id, "psid": psid, "events": list(events)}
 
@@ -68,7 +43,7 @@ def _body(page, *events: dict[str, Any], psid: str = PSID) -> dict[str, Any]:
 
 
 def test_logs_events_and_answers_202_with_ids_and_status(api, tenant, capi_page, key):
-    response = _post(
+    response = post_events(
         api,
         tenant,
         _body(
@@ -109,13 +84,15 @@ def test_logs_events_and_answers_202_with_ids_and_status(api, tenant, capi_page,
 
 @pytest.mark.parametrize("name", ["purchase", "fb_mobile_purchase", "Purchase"])
 def test_an_event_may_be_named_by_its_key_or_either_transports_name(api, tenant, pa_page, name):
-    response = _post(api, tenant, _body(pa_page, {"event": name}))
+    response = post_events(api, tenant, _body(pa_page, {"event": name}))
     assert response.status_code == 202, response.content
     assert LoggedEvent.objects.get().event == "purchase"
 
 
 def test_a_custom_event_is_accepted_on_page_activities(api, tenant, pa_page):
-    response = _post(api, tenant, _body(pa_page, {"event": "table_booked", "params": {"seats": 4}}))
+    response = post_events(
+        api, tenant, _body(pa_page, {"event": "table_booked", "params": {"seats": 4}})
+    )
     assert response.status_code == 202, response.content
     assert LoggedEvent.objects.get().event == "table_booked"
 
@@ -128,7 +105,7 @@ def test_a_batch_logs_every_users_events_in_order(api, tenant, capi_page):
             {"psid": OTHER_PSID, "events": [{"event": "LeadSubmitted"}]},
         ],
     }
-    response = _post(api, tenant, body)
+    response = post_events(api, tenant, body)
 
     assert response.status_code == 202, response.content
     assert [(e["psid"], e["event"]) for e in response.json()["events"]] == [
@@ -141,14 +118,14 @@ def test_a_batch_logs_every_users_events_in_order(api, tenant, capi_page):
 
 def test_a_signed_in_editor_may_log_events_too(client_for, tenant, capi_page):
     client = client_for(tenant, Role.EDITOR)
-    response = _post(client, tenant, _body(capi_page, {"event": "Purchase"}))
+    response = post_events(client, tenant, _body(capi_page, {"event": "Purchase"}))
     assert response.status_code == 202, response.content
     assert LoggedEvent.objects.get().api_key is None
 
 
 def test_an_event_time_in_the_last_7_days_is_kept(api, tenant, capi_page):
     when = (timezone.now() - timedelta(days=6)).replace(microsecond=0)
-    response = _post(
+    response = post_events(
         api, tenant, _body(capi_page, {"event": "Purchase", "event_time": when.isoformat()})
     )
     assert response.status_code == 202, response.content
@@ -156,7 +133,7 @@ def test_an_event_time_in_the_last_7_days_is_kept(api, tenant, capi_page):
 
 
 def test_test_events_are_stored_marked_as_tests(api, tenant, capi_page):
-    response = _post(api, tenant, {**_body(capi_page, {"event": "Purchase"}), "test": True})
+    response = post_events(api, tenant, {**_body(capi_page, {"event": "Purchase"}), "test": True})
     assert response.status_code == 202, response.content
     assert response.json()["events"][0]["test"] is True
     assert LoggedEvent.objects.get().test is True
@@ -165,7 +142,7 @@ def test_test_events_are_stored_marked_as_tests(api, tenant, capi_page):
 def test_events_for_a_page_needing_reauth_are_accepted_and_held(api, tenant, capi_page):
     capi_page.status = PageStatus.NEEDS_REAUTH
     capi_page.save()
-    response = _post(api, tenant, _body(capi_page, {"event": "Purchase"}))
+    response = post_events(api, tenant, _body(capi_page, {"event": "Purchase"}))
     assert response.status_code == 202, response.content
     assert response.json()["events"][0]["status"] == "blocked"
 
@@ -177,13 +154,13 @@ def test_the_same_idempotency_key_returns_the_first_events_and_writes_nothing(
     api, tenant, capi_page
 ):
     body = _body(capi_page, {"event": "Purchase"}, {"event": "lead_submitted"})
-    first = _post(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3a")
-    again = _post(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3a")
+    first = post_events(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3a")
+    again = post_events(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3a")
 
     assert first.status_code == again.status_code == 202
     assert again.json() == first.json()
     assert LoggedEvent.objects.count() == 2
-    other = _post(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3b")
+    other = post_events(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3b")
     assert other.status_code == 202
     assert LoggedEvent.objects.count() == 4
 
@@ -192,8 +169,8 @@ def test_an_idempotency_key_is_per_workspace(api, tenant, capi_page, client_for)
     other_tenant = TenantFactory(slug="globex")
     other_page = ConnectedPageFactory(tenant=other_tenant)
     other_api = client_for(key=api_key(other_tenant))
-    _post(api, tenant, _body(capi_page, {"event": "Purchase"}), HTTP_IDEMPOTENCY_KEY="k-1")
-    response = _post(
+    post_events(api, tenant, _body(capi_page, {"event": "Purchase"}), HTTP_IDEMPOTENCY_KEY="k-1")
+    response = post_events(
         other_api,
         other_tenant,
         _body(other_page, {"event": "Purchase"}),
@@ -206,7 +183,7 @@ def test_an_idempotency_key_is_per_workspace(api, tenant, capi_page, client_for)
 @pytest.mark.parametrize("value", ["", "has space", "x" * 256, "naïve"])
 def test_a_malformed_idempotency_key_is_refused(api, tenant, capi_page, value):
     response = api.post(
-        _url(tenant),
+        events_url(tenant),
         json.dumps(_body(capi_page, {"event": "Purchase"})),
         content_type="application/json",
         headers={"Idempotency-Key": value},
@@ -221,21 +198,14 @@ def test_a_malformed_idempotency_key_is_refused(api, tenant, capi_page, value):
 # --- POST events/: refused, and nothing written -------------------------------------------------
 
 
-def _refused(response, status: int = 400) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert LoggedEvent.objects.count() == 0
-    error: dict[str, Any] = response.json()["error"]
-    return error
-
-
 def test_an_unknown_page_and_another_workspaces_page_answer_alike(api, tenant):
     foreign = ConnectedPageFactory(tenant=TenantFactory(slug="globex"), page_id="555000111")
-    unknown = _refused(
-        _post(
+    unknown = refused(
+        post_events(
             api, tenant, {"page_id": "555000222", "psid": PSID, "events": [{"event": "Purchase"}]}
         )
     )
-    other = _refused(_post(api, tenant, _body(foreign, {"event": "Purchase"})))
+    other = refused(post_events(api, tenant, _body(foreign, {"event": "Purchase"})))
 
     assert unknown["code"] == other["code"] == "invalid"
     assert other["details"] == {
@@ -253,7 +223,7 @@ def test_an_unknown_page_and_another_workspaces_page_answer_alike(api, tenant):
 def test_a_disconnected_page_is_refused(api, tenant, capi_page):
     capi_page.status = PageStatus.DISCONNECTED
     capi_page.save()
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "Purchase"})))
+    error = refused(post_events(api, tenant, _body(capi_page, {"event": "Purchase"})))
     assert error["details"] == {
         "page_id": [
             f"The Page {capi_page.page_id} was disconnected, so it cannot log events. "
@@ -263,12 +233,12 @@ def test_a_disconnected_page_is_refused(api, tenant, capi_page):
 
 
 def test_one_invalid_event_refuses_the_whole_request(api, tenant, capi_page):
-    response = _post(
+    response = post_events(
         api,
         tenant,
         _body(capi_page, {"event": "Purchase"}, {"event": "bad name!"}, {"event": "Purchase"}),
     )
-    error = _refused(response)
+    error = refused(response)
     assert error["code"] == "invalid_events"
     assert list(error["details"]["events"]) == ["1"]
     assert [p["field"] for p in error["details"]["events"]["1"]] == ["event"]
@@ -276,7 +246,7 @@ def test_one_invalid_event_refuses_the_whole_request(api, tenant, capi_page):
 
 
 def test_a_custom_event_on_the_conversions_api_is_kept_and_says_why(api, tenant, capi_page):
-    response = _post(api, tenant, _body(capi_page, {"event": "table_booked"}))
+    response = post_events(api, tenant, _body(capi_page, {"event": "table_booked"}))
 
     assert response.status_code == 202, response.content
     [event] = response.json()["events"]
@@ -296,7 +266,7 @@ def test_problems_are_indexed_across_a_batch(api, tenant, capi_page):
             {"psid": OTHER_PSID, "events": [{"event": "Purchase", "value": "lots"}]},
         ],
     }
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid_events"
     assert error["details"]["events"] == {
         "2": [{"field": "value", "message": "A valid number is required.", "code": "invalid"}]
@@ -315,13 +285,13 @@ def test_problems_are_indexed_across_a_batch(api, tenant, capi_page):
     ],
 )
 def test_a_malformed_event_is_reported_at_its_index(api, tenant, capi_page, event, field, code):
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "Purchase"}, event)))
+    error = refused(post_events(api, tenant, _body(capi_page, {"event": "Purchase"}, event)))
     assert error["code"] == "invalid_events"
     assert [(p["field"], p["code"]) for p in error["details"]["events"]["1"]] == [(field, code)]
 
 
 def test_an_event_that_is_not_an_object_is_reported_at_its_index(api, tenant, capi_page):
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "Purchase"}, "Purchase")))
+    error = refused(post_events(api, tenant, _body(capi_page, {"event": "Purchase"}, "Purchase")))
     assert error["details"]["events"] == {
         "1": [
             {
@@ -341,22 +311,24 @@ def test_an_event_that_is_not_an_object_is_reported_at_its_index(api, tenant, ca
     ],
 )
 def test_an_invalid_parameter_is_refused(api, tenant, pa_page, params, field):
-    error = _refused(
-        _post(api, tenant, _body(pa_page, {"event": "table_booked", "params": params}))
+    error = refused(
+        post_events(api, tenant, _body(pa_page, {"event": "table_booked", "params": params}))
     )
     assert error["code"] == "invalid_events"
     assert [p["field"] for p in error["details"]["events"]["0"]] == [field]
 
 
 def test_a_currency_that_is_not_iso_4217_is_refused(api, tenant, capi_page):
-    error = _refused(
-        _post(api, tenant, _body(capi_page, {"event": "Purchase", "value": 5, "currency": "XYZ"}))
+    error = refused(
+        post_events(
+            api, tenant, _body(capi_page, {"event": "Purchase", "value": 5, "currency": "XYZ"})
+        )
     )
     assert [p["field"] for p in error["details"]["events"]["0"]] == ["currency"]
 
 
 def test_a_psid_that_is_not_a_psid_is_refused(api, tenant, capi_page):
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "Purchase"}, psid="alice")))
+    error = refused(post_events(api, tenant, _body(capi_page, {"event": "Purchase"}, psid="alice")))
     assert [p["code"] for p in error["details"]["events"]["0"]] == ["invalid_psid"]
 
 
@@ -373,7 +345,9 @@ def test_an_event_time_in_the_future_or_too_old_for_capi_is_refused(
 ):
     page = capi_page if transport == Transport.CONVERSIONS_API else pa_page
     when = (timezone.now() + offset).isoformat()
-    error = _refused(_post(api, tenant, _body(page, {"event": "Purchase", "event_time": when})))
+    error = refused(
+        post_events(api, tenant, _body(page, {"event": "Purchase", "event_time": when}))
+    )
     assert [(p["field"], p["code"]) for p in error["details"]["events"]["0"]] == [
         ("event_time", code)
     ]
@@ -381,7 +355,7 @@ def test_an_event_time_in_the_future_or_too_old_for_capi_is_refused(
 
 def test_an_old_event_time_is_fine_on_page_activities(api, tenant, pa_page):
     when = (timezone.now() - timedelta(days=30)).isoformat()
-    response = _post(api, tenant, _body(pa_page, {"event": "Purchase", "event_time": when}))
+    response = post_events(api, tenant, _body(pa_page, {"event": "Purchase", "event_time": when}))
     assert response.status_code == 202, response.content
 
 
@@ -399,7 +373,7 @@ def test_more_than_1000_events_are_too_many(api, tenant, capi_page, shape):
             ],
         }
     )
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error == {
         "code": "too_many_events",
         "message": "1001 events is too many for one request: send at most 1,000, and the rest "
@@ -409,7 +383,7 @@ def test_more_than_1000_events_are_too_many(api, tenant, capi_page, shape):
 
 
 def test_exactly_1000_events_are_accepted(api, tenant, capi_page):
-    response = _post(api, tenant, _body(capi_page, *[{"event": "Purchase"}] * 1000))
+    response = post_events(api, tenant, _body(capi_page, *[{"event": "Purchase"}] * 1000))
     assert response.status_code == 202
     assert LoggedEvent.objects.count() == 1000
 
@@ -475,35 +449,37 @@ def test_exactly_1000_events_are_accepted(api, tenant, capi_page):
     ],
 )
 def test_a_malformed_request_is_refused_saying_why(api, tenant, capi_page, body, details):
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid"
     assert error["details"] == details
 
 
 def test_malformed_json_is_refused(api, tenant, capi_page):
-    response = api.post(_url(tenant), '{"page_id": "1", "psid": ', content_type="application/json")
-    error = _refused(response)
+    response = api.post(
+        events_url(tenant), '{"page_id": "1", "psid": ', content_type="application/json"
+    )
+    error = refused(response)
     assert error["code"] == "parse_error"
     assert error["message"].startswith("JSON parse error")
 
 
 def test_the_shape_of_the_request_is_checked_before_single_events(api, tenant, capi_page):
     body = {**_body(capi_page, {"event": "bad name!", "value": "x"}), "batch": []}
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid"
 
 
 def test_an_unknown_page_is_reported_before_invalid_events(api, tenant):
     body = {"page_id": "555000222", "psid": PSID, "events": [{"event": "Purchase", "value": "x"}]}
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert list(error["details"]) == ["page_id"]
 
 
 def test_a_viewer_may_not_log_events(client_for, tenant, capi_page):
-    response = _post(
+    response = post_events(
         client_for(tenant, Role.VIEWER), tenant, _body(capi_page, {"event": "Purchase"})
     )
-    _refused(response, 403)
+    refused(response, 403)
 
 
 # --- GET events/ ------------------------------------------------------------------------------
@@ -514,7 +490,7 @@ def test_lists_the_workspaces_events_newest_first(api, tenant, capi_page):
     newer = LoggedEventFactory(page=capi_page, psid=OTHER_PSID, event="lead_submitted")
     LoggedEventFactory()  # another workspace's
 
-    body = api.get(_url(tenant)).json()
+    body = api.get(events_url(tenant)).json()
 
     assert [row["id"] for row in body["results"]] == [newer.pk, older.pk]
     assert body["next"] is None
@@ -551,12 +527,12 @@ def test_the_list_costs_the_same_queries_for_many_events(
         LoggedEventFactory(page=page)
     # The API key's lookup and last use, the workspace, the key's role, then one page of rows.
     with django_assert_num_queries(4):
-        response = api.get(_url(tenant))
+        response = api.get(events_url(tenant))
     assert len(response.json()["results"]) == 20
 
 
 def _ids(api, tenant, query: str) -> list[int]:
-    response = api.get(_url(tenant) + "?" + query)
+    response = api.get(events_url(tenant) + "?" + query)
     assert response.status_code == 200, response.content
     return [row["id"] for row in response.json()["results"]]
 
@@ -609,14 +585,14 @@ def test_filters(api, tenant, capi_page, pa_page):
     ],
 )
 def test_a_bad_filter_is_a_400_naming_it(api, tenant, query, field):
-    response = api.get(_url(tenant) + "?" + query)
+    response = api.get(events_url(tenant) + "?" + query)
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]) == [field]
 
 
 def test_cursor_pages_neither_skip_nor_repeat_while_events_arrive(api, tenant, capi_page):
     first_ids = [LoggedEventFactory(page=capi_page).pk for _ in range(5)]
-    page_one = api.get(_url(tenant) + "?page_size=2").json()
+    page_one = api.get(events_url(tenant) + "?page_size=2").json()
     LoggedEventFactory(page=capi_page)  # arrives while the client pages
     page_two = api.get(page_one["next"]).json()
     page_three = api.get(page_two["next"]).json()
@@ -665,7 +641,7 @@ def test_an_event_with_its_attempts_and_no_secret(api, tenant, capi_page):
     )
     DeliveryAttemptFactory(page=capi_page)  # another event's
 
-    response = api.get(_url(tenant, f"{event.pk}/"))
+    response = api.get(events_url(tenant, f"{event.pk}/"))
 
     assert response.status_code == 200
     text = response.content.decode()
@@ -698,7 +674,7 @@ def test_an_event_with_its_attempts_and_no_secret(api, tenant, capi_page):
 
 def test_another_workspaces_event_is_a_404(api, tenant):
     foreign = LoggedEventFactory()
-    response = api.get(_url(tenant, f"{foreign.pk}/"))
+    response = api.get(events_url(tenant, f"{foreign.pk}/"))
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
@@ -712,7 +688,7 @@ def admin(client_for, tenant) -> APIClient:
 
 
 def _replay(client, tenant, body):
-    return client.post(_url(tenant, "replay/"), body, format="json")
+    return client.post(events_url(tenant, "replay/"), body, format="json")
 
 
 def _statuses(*events: LoggedEvent) -> list[str]:

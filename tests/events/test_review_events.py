@@ -7,27 +7,15 @@ from decimal import Decimal
 import pytest
 
 from events import validation
-from tenants.models import Transport
-from tests.events.test_events_api import PSID, _post, _refused
-from tests.tenants.factories import ConnectedPageFactory, api_key
+from tests.events.helpers import PSID, post_events, refused
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def capi_page(tenant):
-    return ConnectedPageFactory(tenant=tenant, transport=Transport.CONVERSIONS_API)
-
-
-@pytest.fixture
-def api(client_for, tenant):
-    return client_for(key=api_key(tenant))
 
 
 @pytest.mark.parametrize("item", [None, "24571937185104", 7, ["x"]])
 def test_a_batch_item_that_is_not_an_object_is_a_400_not_a_500(api, tenant, capi_page, item):
     body = {"page_id": capi_page.page_id, "batch": [item]}
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid"
     assert list(error["details"]) == ["batch"]
 
@@ -65,7 +53,7 @@ def test_the_api_refuses_a_capi_value_parameter(api, tenant, capi_page):
             {"event": "Purchase", "value": 57.23, "currency": "USD", "params": {"value": 1}}
         ],
     }
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid_events"
     assert [(p["field"], p["code"]) for p in error["details"]["events"]["0"]] == [
         ("params.value", "use_value_field")

@@ -15,10 +15,7 @@ from django.utils import timezone
 from events.models import LoggedEvent
 from events.policy import TOO_OLD_REASON
 from events.transports import conversions_api, page_activities, unsendable_reason
-from graph_api.client import GraphClient
-from tests.graph_api.test_golden import (
-    APP_ID,
-    APP_SECRET,
+from tests.graph_api.golden import (
     CAPI_EXAMPLE,
     LEAD_EXAMPLE,
     PAGE_ID,
@@ -29,20 +26,7 @@ from tests.graph_api.test_golden import (
     repair,
     substitute,
 )
-
-BASE = "https://graph.test"
-
-
-@pytest.fixture
-def graph():
-    with GraphClient(
-        base_url=BASE,
-        app_id=APP_ID,
-        app_secret=APP_SECRET,
-        version="v25.0",
-        page_activities_version="v20.0",
-    ) as client:
-        yield client
+from tests.graph_stub import APP_ID, BASE
 
 
 def _event(**fields):
@@ -84,13 +68,16 @@ def test_page_activities_body_is_the_guides_example_field_by_field(example, name
     ("example", "name"), [(PURCHASE_EXAMPLE, "purchase"), (LEAD_EXAMPLE, "lead")]
 )
 def test_page_activities_request_goes_to_the_pinned_version_with_the_page_token(
-    graph, example, name
+    graph_client, example, name
 ):
     expected, guide_url = repair(example)
     with responses.RequestsMock() as mocked:
         mocked.post(f"{BASE}/v20.0/{APP_ID}/page_activities", json={"success": True})
         (result,) = page_activities.send(
-            graph=graph, page_id=PAGE_ID, token=PAGE_TOKEN, calls=[[GUIDE_EVENTS[name]]]
+            graph=graph_client,
+            page_id=PAGE_ID,
+            token=PAGE_TOKEN,
+            calls=[[GUIDE_EVENTS[name]]],
         )
         request = mocked.calls[0].request
 
@@ -147,7 +134,7 @@ def test_a_call_carries_at_most_100_events():
     assert [len(call) for call in page_activities.group(events)] == [100, 100, 50]
 
 
-def test_several_users_go_out_as_one_batch_and_each_operation_answers_for_its_events(graph):
+def test_several_users_go_out_as_one_batch_and_each_operation_answers_for_its_events(graph_client):
     calls = [[_event(pk=n, psid=str(1000 + n))] for n in range(1, 4)]
     answers = [
         {"code": 200, "body": '{"success": true}'},
@@ -156,7 +143,9 @@ def test_several_users_go_out_as_one_batch_and_each_operation_answers_for_its_ev
     ]
     with responses.RequestsMock() as mocked:
         mocked.post(f"{BASE}/v20.0/", json=answers)
-        results = page_activities.send(graph=graph, page_id=PAGE_ID, token=PAGE_TOKEN, calls=calls)
+        results = page_activities.send(
+            graph=graph_client, page_id=PAGE_ID, token=PAGE_TOKEN, calls=calls
+        )
         form = dict(parse_qsl(mocked.calls[0].request.body))
 
     operations = json.loads(form["batch"])
@@ -185,11 +174,11 @@ def test_several_users_go_out_as_one_batch_and_each_operation_answers_for_its_ev
     }
 
 
-def test_a_batch_takes_at_most_50_calls(graph):
+def test_a_batch_takes_at_most_50_calls(graph_client):
     calls = [[_event(pk=n, psid=str(n))] for n in range(1, 52)]
 
     with pytest.raises(ValueError, match="at most 50"):
-        page_activities.send(graph=graph, page_id=PAGE_ID, token=PAGE_TOKEN, calls=calls)
+        page_activities.send(graph=graph_client, page_id=PAGE_ID, token=PAGE_TOKEN, calls=calls)
 
 
 @override_settings(EVENTS_CAPI_PARTNER_AGENT=PARTNER)
@@ -241,14 +230,14 @@ def test_conversions_api_takes_1000_events_a_call():
 
 
 @override_settings(EVENTS_CAPI_PARTNER_AGENT=PARTNER)
-def test_conversions_api_request_path_and_answer(graph):
+def test_conversions_api_request_path_and_answer(graph_client):
     with responses.RequestsMock() as mocked:
         mocked.post(
             f"{BASE}/v25.0/500000000000005/events",
             json={"events_received": 1, "messages": [], "fbtrace_id": "Abc"},
         )
         result = conversions_api.send(
-            graph=graph,
+            graph=graph_client,
             page_id=PAGE_ID,
             dataset_id="500000000000005",
             token=PAGE_TOKEN,

@@ -29,7 +29,7 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from tenants.permissions import Role
 from tests.redis_db import redis_db_url
-from tests.sandbox_fixtures import ADA, GraphSandbox, SandboxProcess
+from tests.sandbox_fixtures import ADA, GraphSandbox
 from tests.system.harness import Cluster
 from tests.system.workspace import PAGE_A, PAGE_B, Workspace
 from tests.tenants.factories import TenantFactory, api_key, member
@@ -76,25 +76,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     setattr(item, f"report_{report.when}", report)
-
-
-# --- The Graph sandbox -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def graph_sandbox_server() -> Iterator[SandboxProcess]:
-    """The sandbox for system tests: a request log long enough for thousands of calls."""
-    process = SandboxProcess("--request-log-size", "200000")
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def sandbox(graph_sandbox: GraphSandbox, settings: Any) -> GraphSandbox:
-    """The reset sandbox, with this process's Graph client pointed at it."""
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
 
 
 # --- Redis and the broker ----------------------------------------------------------------------

@@ -23,13 +23,6 @@ from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2, ADA_PAGE_NO_ANALYZ
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sandbox(graph_sandbox, settings):
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
 def facebook_login(client: Client, sandbox, user_id: str, *, decline=(), rerequest=False):
     """Click "Continue with Facebook", let the sandbox's dialog answer, follow the callback."""
     start = client.post("/auth/login/facebook/", {"auth_type": "rerequest"} if rerequest else {})
