@@ -11,7 +11,7 @@ from tenants.permissions import Role
 from tests import graph_stub
 from tests.tenants.factories import TenantFactory, member
 
-pytest_plugins = ["tests.sandbox_fixtures"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.flows.runtime_support"]
 
 
 @pytest.fixture

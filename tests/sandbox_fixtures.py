@@ -57,6 +57,12 @@ CAMPAIGN = "500000000000001"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def error_of(response: requests.Response) -> dict[str, Any]:
+    """The ``error`` object of a Graph error answer."""
+    error: dict[str, Any] = response.json()["error"]
+    return error
+
+
 class SandboxProcess:
     """A running sandbox subprocess."""
 

@@ -19,13 +19,11 @@ from events.models import EventStatus
 from flows.models import TriggerKind
 from tenants import services
 from tenants.models import Membership
-from tests.browser.conftest import TIMEOUT_MS, watch_csp
+from tests.browser.helpers import PASSWORD, TIMEOUT_MS, sign_in, watch_csp
 from tests.events.factories import LoggedEventFactory, delivered_event
 from tests.flows.factories import handed_off, published_flow
 from tests.sandbox_fixtures import ADA, ADA_PAGE_2, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -43,14 +41,6 @@ def owner(django_user_model: type[User]) -> User:
     LoggedEventFactory(tenant=tenant, page=page, event="lead_submitted", status=EventStatus.FAILED)
     services.api_key_create(tenant=tenant, actor=services.Actor(user=user), name="CRM sync")
     return user
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/t/"))
 
 
 def assert_strict_policy(header: str | None, url: str) -> None:
@@ -99,7 +89,7 @@ def test_every_screen_carries_a_strict_policy_and_breaks_none_of_it(page: Page, 
     login = page.goto("/accounts/login/")
     assert login is not None
     assert_strict_policy(login.headers.get("content-security-policy"), "/accounts/login/")
-    sign_in(page)
+    sign_in(page, "dana")
     for url in screens(owner):
         response = page.goto(url)
         assert response is not None
@@ -114,7 +104,7 @@ def test_every_screen_carries_a_strict_policy_and_breaks_none_of_it(page: Page, 
 def test_scripted_screens_work_under_the_policy(page: Page, owner: User):
     """The screens whose JavaScript does something: the flow editor and its test chat, the delivery log's counts,
     the key's copy button (the policy blocks an inline handler or style, not these)."""
-    sign_in(page)
+    sign_in(page, "dana")
     flow = owner.memberships.get().tenant.flow_set.get(name="Welcome")
     page.goto(f"/t/danas-bikes/flows/{flow.pk}/")
     # The flow editor: a Vite build loaded from /static/, its config from json_script, its
@@ -138,7 +128,7 @@ def test_continue_with_facebook_reaches_the_sandboxs_dialog_under_the_policy(
 ):
     """`form-action` lets the sign-in form's redirect reach FACEBOOK_WWW_URL (Chromium checks
     it), and the dialog, with the scope that asks for email, brings the person back."""
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/pages/")
     page.get_by_role("button", name=re.compile("Continue with Facebook")).first.click()
     page.get_by_role("link", name=re.compile("Ada Sandbox")).click()

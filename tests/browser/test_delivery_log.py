@@ -15,10 +15,10 @@ from playwright.sync_api import Page, expect
 
 from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
+from tests.browser.helpers import PASSWORD, sign_in
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-PASSWORD = "correct horse battery staple"
 SECRET_TOKEN = "EAA" + "FakePageTokenOfTheTests" * 2  # built: no real-looking token is committed
 # (hours ago, event, status) for the history the overview draws.
 HISTORY = [
@@ -152,13 +152,6 @@ def pages(workspace: Tenant) -> tuple[ConnectedPage, ConnectedPage]:
     return shop, outlet
 
 
-def _sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
 def _count(page: Page, status: str):
     return page.locator(f'#status-counts a[data-status="{status}"] .num')
 
@@ -176,7 +169,7 @@ def test_open_the_log_watch_counts_and_replay_failed_events(
     LoggedEventFactory(page=shop, event="purchase", test=True, source=EventSource.TEST_CHAT)
     failed_count = LoggedEvent.objects.filter(status=EventStatus.FAILED, test=False).count()
 
-    _sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/")
     page.get_by_role("link", name="Delivery log").click()
     expect(page).to_have_url(re.compile(r"/t/danas-bikes/events/$"))
@@ -227,7 +220,7 @@ def test_the_overview_draws_events_by_status_name_and_leads(
     page: Page, workspace: Tenant, pages: tuple[ConnectedPage, ConnectedPage], screenshot_dir: Path
 ) -> None:
     _history(*pages)
-    _sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/events/")
     page.get_by_role("link", name="Overview & charts").click()
     expect(page.get_by_role("heading", name="Events overview")).to_be_visible()

@@ -29,9 +29,9 @@ from flows.blocks.steps import StepResult
 from flows.models import Flow, FlowVersion
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
+from tests.browser.helpers import PASSWORD, sign_in
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 MOD = "Control"
 
@@ -80,14 +80,6 @@ def lead_flow(workspace: Tenant, bakery: ConnectedPage, lin: User) -> Flow:
         name="Lead generation",
         template="lead_generation",
     )
-
-
-def sign_in(page: Page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
 def block(page: Page, name: str) -> Locator:

@@ -11,8 +11,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from tenants.models import Membership
-
-PASSWORD = "correct horse battery staple"
+from tests.browser.helpers import PASSWORD, sign_in
 
 
 @pytest.fixture
@@ -34,17 +33,10 @@ def colleague(django_user_model: type[User]) -> User:
     )
 
 
-def sign_in(page: Page, user: User) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_owner_sets_up_a_workspace(
     page: Page, owner: User, colleague: User, screenshot_dir: Path
 ) -> None:
-    sign_in(page, owner)
+    sign_in(page, owner.username)
     expect(page).to_have_url(re.compile(r"/t/$"))
     expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
 

@@ -13,10 +13,9 @@ from playwright.sync_api import Page, expect
 
 from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Membership
+from tests.browser.helpers import PASSWORD, sign_in
 from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2
 from tests.tenants.factories import TenantFactory
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -41,10 +40,7 @@ def continue_with_facebook(page: Page, *, as_user: str = "Ada Sandbox") -> None:
 def test_connect_pages_and_see_them_need_attention(
     page: Page, sandbox, owner: User, screenshot_dir: Path
 ) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/pages/")
     expect(page.get_by_text("No Pages connected yet.")).to_be_visible()
 

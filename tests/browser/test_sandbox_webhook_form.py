@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from graph_api.sandbox.seed import psid_for
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.helpers import TIMEOUT_MS
 from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
 from tests.webhook_receiver import VERIFY_TOKEN, Received, WebhookReceiver
 

@@ -18,11 +18,9 @@ from flows import services
 from flows.models import Conversation, ConversationStatus
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
+from tests.browser.helpers import PASSWORD, sign_in
 from tests.flows.factories import FlowFactory, FlowVersionFactory, handed_off
-from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -49,13 +47,6 @@ def shop(workspace: Tenant) -> ConnectedPage:
     )
 
 
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("lin")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
 def test_chat_through_the_lead_template(
     page: Page, workspace: Tenant, shop: ConnectedPage, editor: User, screenshot_dir: Path
 ) -> None:
@@ -69,7 +60,7 @@ def test_chat_through_the_lead_template(
     services.flow_publish(
         tenant=workspace, actor=Actor(user=editor), flow_id=flow.pk, note="", revision=1
     )
-    sign_in(page)
+    sign_in(page, "lin")
     page.goto(f"/t/lins-bikes/flows/{flow.pk}/")
     page.get_by_role("button", name="Test").click()
     panel = page.get_by_role("region", name="Test chat")
@@ -179,7 +170,7 @@ def test_a_draft_with_errors_says_what_to_fix(
             "edges": [],
         },
     )
-    sign_in(page)
+    sign_in(page, "lin")
     page.goto(f"/t/lins-bikes/flows/{flow.pk}/")
     page.get_by_role("button", name="Test").click()
     page.get_by_role("region", name="Test chat").get_by_role("button", name="Start").click()
@@ -224,7 +215,7 @@ def test_resolve_handoffs(
         handoff_note="Unhappy customer (rated 2 of 5): the bell was missing",
         variables={"rating": "2", "problem": "the bell was missing"},
     )
-    sign_in(page)
+    sign_in(page, "lin")
     page.goto("/t/lins-bikes/")
     page.get_by_role("link", name="Handoffs").click()
     expect(page.get_by_role("heading", name="Handoffs")).to_be_visible()

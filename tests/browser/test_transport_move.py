@@ -14,12 +14,11 @@ from playwright.sync_api import Page, expect
 from events.models import EventStatus, LoggedEvent
 from tenants.crypto import encrypt_token
 from tenants.models import AuditAction, AuditEvent, ConnectedPage, Membership, Transport
+from tests.browser.helpers import PASSWORD, sign_in
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import edge, node, published_flow
 from tests.sandbox_fixtures import ADA, ADA_PAGE
 from tests.tenants.factories import TenantFactory
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -62,18 +61,11 @@ def bakery(sandbox, django_user_model: type[User]) -> ConnectedPage:
     return page
 
 
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
 def test_move_the_bakery_from_the_pages_screen(
     page: Page, bakery: ConnectedPage, screenshot_dir: Path
 ) -> None:
     page.set_viewport_size({"width": 1366, "height": 800})
-    sign_in(page)
+    sign_in(page, "ada")
     page.goto("/t/adas-bakery/pages/")
     connected = page.locator("section", has=page.get_by_role("heading", name="Connected"))
     row = connected.get_by_role("row", name=re.compile("Ada's Bakery"))

@@ -1,28 +1,16 @@
-"""Factories and fixtures for the events app's tests.
-
-Fixtures live here (not in a conftest shared with other helpers' tests); a test module uses
-them by importing them: ``from tests.events.factories import delivery_redis  # noqa: F401``.
-"""
+"""Factories for the events app's tests. (Their Redis is ``runtime_redis``, a fixture of the
+whole suite: tests/flows/runtime_support.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import factory
-import pytest
-import redis
-from django.test import override_settings
 from django.utils import timezone
 
-from events import ratelimit
 from events.models import AttemptOutcome, DeliveryAttempt, EventSource, EventStatus, LoggedEvent
-from tests.redis_db import redis_db_url
 from tests.tenants.factories import ConnectedPageFactory
-
-TEST_REDIS_URL = redis_db_url(5)
-"""The events tests' own Redis database (the rate limiter, queued marks)."""
 
 
 class LoggedEventFactory(factory.django.DjangoModelFactory):
@@ -75,13 +63,3 @@ def delivered_event(**fields: Any) -> LoggedEvent:
     )
     DeliveryAttemptFactory(page=event.page, tenant=event.tenant, events=[event])
     return event
-
-
-@pytest.fixture
-def delivery_redis() -> Iterator[redis.Redis]:
-    """Real Redis, database 5, emptied before and after the test."""
-    with override_settings(REDIS_URL=TEST_REDIS_URL):
-        client = ratelimit.redis_client()
-        client.flushdb()
-        yield client
-        client.flushdb()

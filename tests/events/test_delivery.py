@@ -23,10 +23,10 @@ from events.policy import TOO_OLD_REASON
 from events.transports import CallResult
 from tenants import services as tenant_services
 from tenants.models import ConnectedPage, PageStatus, Transport
-from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
+from tests.events.factories import LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("delivery_redis")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
 BASE = "http://127.0.0.1:9"  # config.settings_test's GRAPH_API_URL: only `responses` answers it
 CAPI_URL = re.compile(rf"{re.escape(BASE)}/v25\.0/\d+/events")

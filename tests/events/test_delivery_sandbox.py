@@ -10,11 +10,11 @@ from events import delivery
 from events.models import EventStatus, LoggedEvent
 from tenants.crypto import encrypt_token
 from tenants.models import Transport
-from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
+from tests.events.factories import LoggedEventFactory
 from tests.sandbox_fixtures import ADA_PAGE
 from tests.tenants.factories import ConnectedPageFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("delivery_redis")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
 
 def _page(graph_sandbox, sandbox_graph, tenant, transport):

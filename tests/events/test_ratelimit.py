@@ -8,9 +8,8 @@ import pytest
 from django.test import override_settings
 
 from events import ratelimit
-from tests.events.factories import delivery_redis  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("delivery_redis")
+pytestmark = pytest.mark.usefixtures("runtime_redis")
 
 PAGE = 4242
 T0 = 1_800_000_000_000  # ms

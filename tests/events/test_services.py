@@ -19,7 +19,7 @@ from tenants.exceptions import NotFound, PermissionDenied
 from tenants.models import PageStatus, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
-from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
+from tests.events.factories import LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -260,7 +260,7 @@ def test_test_events_are_sent_when_test_delivery_is_on(
     assert _scheduled(callbacks) == [(capi_page.tenant_id, capi_page.pk)]
 
 
-@pytest.mark.usefixtures("delivery_redis")
+@pytest.mark.usefixtures("runtime_redis")
 def test_the_enqueue_sends_one_task_per_page_until_it_starts(
     capi_page, django_capture_on_commit_callbacks
 ):

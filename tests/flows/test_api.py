@@ -23,13 +23,6 @@ def flows_url(tenant, path: str = "") -> str:
 
 
 @pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(
-        tenant=tenant, name="Acme Bikes Page", transport=Transport.PAGE_ACTIVITIES
-    )
-
-
-@pytest.fixture
 def editor(client_for, tenant):
     return client_for(tenant, Role.EDITOR)
 
@@ -59,7 +52,7 @@ def test_create_a_flow(editor, tenant, page):
         "name": "Welcome",
         "description": "Greets people",
         "page": page.pk,
-        "page_name": "Acme Bikes Page",
+        "page_name": "Ada's Bakery",
         "trigger": {"kind": "keywords", "keywords": ["hi"], "ref": ""},
         "status": "draft",
         "revision": 1,
@@ -533,7 +526,7 @@ def test_export_and_import_round_trip(client_for, tenant, page, other_tenant):
     assert (export["format"], export["format_version"], export["source_page"]) == (
         "pagepulse.flow",
         1,
-        {"name": "Acme Bikes Page", "transport": "page_activities"},
+        {"name": "Ada's Bakery", "transport": "page_activities"},
     )
 
     # Another workspace imports it onto its own page (of the other transport).

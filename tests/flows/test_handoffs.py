@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -15,8 +14,7 @@ from flows.models import Conversation, ConversationStatus, OutboundMessage
 from tenants.models import AuditAction, AuditEvent
 from tenants.permissions import Role
 from tests.flows.factories import FlowFactory, FlowVersionFactory, edge, handed_off, node
-from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
-from tests.tenants.factories import ConnectedPageFactory, member
+from tests.tenants.factories import ConnectedPageFactory, member, signed_in
 
 # handoff_resolve takes the conversation's Redis lock: a real Redis (the runtime tests' database).
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
@@ -24,11 +22,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
 def api(tenant, path: str = "") -> str:
     return f"/api/v1/tenants/{tenant.slug}/handoffs/{path}"
-
-
-@pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(tenant=tenant, name="Acme Bikes Page", page_id="300000000000002")
 
 
 def test_the_list_shows_open_handoffs_newest_first(client_for, tenant, page):
@@ -54,7 +47,7 @@ def test_the_list_shows_open_handoffs_newest_first(client_for, tenant, page):
     assert waiting.pk not in [row["id"] for row in body["results"]]
     assert body["results"][0] == {
         "id": newer.pk,
-        "page": {"id": page.pk, "page_id": "300000000000002", "name": "Acme Bikes Page"},
+        "page": {"id": page.pk, "page_id": "300000000000001", "name": "Ada's Bakery"},
         "psid": "24571937185104",
         "flow": {"id": newer.flow.pk, "name": newer.flow.name},
         "version": 1,
@@ -183,12 +176,6 @@ def test_a_bad_state_filter_is_400(client_for, tenant):
 # --- The page -------------------------------------------------------------------------------
 
 
-def signed_in(tenant, role=Role.EDITOR) -> Client:
-    client = Client()
-    client.force_login(member(tenant, role).user)
-    return client
-
-
 def test_the_page_lists_open_handoffs_with_what_was_gathered(tenant, page):
     handed_off(
         tenant=tenant,
@@ -226,7 +213,7 @@ def test_the_resolved_button(tenant, page):
     response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/", follow=True)
     assert response.redirect_chain == [(f"/t/{tenant.slug}/handoffs/", 302)]
     html = response.content.decode()
-    assert "Resolved: the bot answers 24571937185104 on Acme Bikes Page again." in html
+    assert "Resolved: the bot answers 24571937185104 on Ada&#x27;s Bakery again." in html
     assert "No conversation is waiting for a person." in html
     conversation.refresh_from_db()
     assert conversation.status == ConversationStatus.ENDED

@@ -7,21 +7,14 @@ import re
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from flows.models import Flow
 from tenants.permissions import Role
 from tests.flows.factories import FlowFactory, published_flow
-from tests.tenants.factories import ConnectedPageFactory, member
+from tests.tenants.factories import ConnectedPageFactory, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(tenant, role=Role.EDITOR) -> Client:
-    client = Client()
-    client.force_login(member(tenant, role).user)
-    return client
 
 
 def test_the_list_shows_status_page_and_last_version(tenant):

@@ -26,7 +26,7 @@ from tenants.models import PageStatus, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import edge, node, published_flow, simple_document
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
     PSID,
     echo,
     encode,
@@ -37,23 +37,14 @@ from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
     postback,
     quick_reply,
     referral,
-    runtime_redis_fixture,
-    send_api_fixture,
     send_url,
     sent,
     text,
-    worker_fixture,
 )
+from tests.sandbox_fixtures import ADA_PAGE as PAGE
 from tests.tenants.factories import ConnectedPageFactory, member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
-
-PAGE = "300000000000001"
-
-
-@pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(tenant=tenant, page_id=PAGE, name="Ada's Bakery")
 
 
 def ask_document() -> dict:
@@ -519,16 +510,14 @@ def test_an_event_that_cannot_be_sent_is_logged_not_sent_with_its_reason(
 
 
 def test_a_published_event_the_pages_transport_refuses_is_not_sent_nor_dropped(
-    client, worker, send_api, tenant
+    client, worker, send_api, tenant, page
 ):
     # Published while the Page was on page_activities, which carries no OrderShipped; the
     # Page is on it now, so the block cannot be delivered.
-    pa_page = ConnectedPageFactory(
-        tenant=tenant, page_id=PAGE, name="Ada's Bakery", transport=Transport.PAGE_ACTIVITIES
-    )
+    assert page.transport == Transport.PAGE_ACTIVITIES
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "OrderShipped"}
-    published_flow(tenant, page=pa_page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
@@ -544,6 +533,8 @@ def test_a_published_event_the_pages_transport_refuses_is_not_sent_nor_dropped(
 def test_a_custom_event_on_a_conversions_api_page_is_kept(client, worker, send_api, tenant, page):
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "table_booked"}
+    page.transport = Transport.CONVERSIONS_API
+    page.save(update_fields=["transport"])
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE))))

@@ -9,29 +9,25 @@ from flows import runtime
 from flows.models import Conversation, TriggerKind, WebhookDelivery
 from tenants.api.parsers import MAX_JSON_DEPTH
 from tests.flows.factories import published_flow
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
     encode,
     entry,
     envelope,
-    runtime_redis_fixture,
-    send_api_fixture,
     text,
-    worker_fixture,
 )
-from tests.tenants.factories import ConnectedPageFactory, UserFactory
+from tests.sandbox_fixtures import ADA_PAGE as PAGE
+from tests.tenants.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
-PAGE = "300000000000001"
 POISONED_PSID = "6100000000000666"
 TOKEN = "EAAB" + "x" * 40
 
 
-@pytest.fixture
-def page(tenant):
-    page = ConnectedPageFactory(tenant=tenant, page_id=PAGE, name="Ada's Bakery")
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
-    return page
+@pytest.fixture(autouse=True)
+def default_flow(tenant, page):
+    """Every conversation of the Page has a flow to run."""
+    return published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
 
 
 @pytest.fixture

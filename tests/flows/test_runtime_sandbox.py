@@ -13,10 +13,8 @@ from tenants.crypto import encrypt_token
 from tenants.models import Transport
 from tenants.permissions import Role
 from tenants.services import Actor
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
     encode,
-    runtime_redis_fixture,
-    worker_fixture,
 )
 from tests.sandbox_fixtures import ADA_PAGE
 from tests.tenants.factories import ConnectedPageFactory, member

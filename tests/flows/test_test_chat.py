@@ -37,15 +37,15 @@ def url(flow) -> str:
 
 
 @pytest.fixture
-def page(tenant):
+def capi_page(tenant):
     return ConnectedPageFactory(
         tenant=tenant, page_id="300000000000002", transport=Transport.CONVERSIONS_API
     )
 
 
 @pytest.fixture
-def lead_flow(tenant, page):
-    return FlowFactory(tenant=tenant, page=page, document=LEAD_GENERATION.document())
+def lead_flow(tenant, capi_page):
+    return FlowFactory(tenant=tenant, page=capi_page, document=LEAD_GENERATION.document())
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def path(body) -> list[str]:
     return [step["node_id"] for step in body["path"]]
 
 
-def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page, tenant):
+def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, capi_page, tenant):
     body = chat(editor, lead_flow, action="start")
     psid = chat_psid(Actor(user=editor_membership.user))
     session = body["session"]
@@ -162,7 +162,7 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
             "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
         }
     ]
-    assert (event.tenant, event.page, event.psid) == (tenant, page, psid)
+    assert (event.tenant, event.page, event.psid) == (tenant, capi_page, psid)
     assert (event.test, event.source, event.status) == (True, EventSource.TEST_CHAT, "test")
     assert event.idempotency_key == f"test-chat:{session}:lead:12"
     assert event.source_ref == f"test chat {session}, flow {lead_flow.pk} draft, node lead"
@@ -226,8 +226,8 @@ def test_reset_ends_the_chat(editor, lead_flow):
     assert chat(editor, lead_flow, 204, action="reset") is None  # nothing open: still fine
 
 
-def test_a_flow_that_ends_ends_the_chat(editor, tenant, page):
-    flow = FlowFactory(tenant=tenant, page=page, document=simple_document("Hello there"))
+def test_a_flow_that_ends_ends_the_chat(editor, tenant, capi_page):
+    flow = FlowFactory(tenant=tenant, page=capi_page, document=simple_document("Hello there"))
     body = chat(editor, flow, action="start")
     assert texts(body) == ["Hello there"]
     assert path(body) == ["start", "hello", "end"]
@@ -249,8 +249,8 @@ def test_each_person_has_their_own_chat(editor, client_for, tenant, lead_flow):
     )
 
 
-def test_a_published_version_runs_as_published_not_the_draft(editor, tenant, page):
-    flow = FlowFactory(tenant=tenant, page=page, document=simple_document("Version one"))
+def test_a_published_version_runs_as_published_not_the_draft(editor, tenant, capi_page):
+    flow = FlowFactory(tenant=tenant, page=capi_page, document=simple_document("Version one"))
     version = FlowVersionFactory(flow=flow, number=1)
     flow.document = simple_document("The draft since")
     flow.save()
@@ -263,7 +263,7 @@ def test_a_published_version_runs_as_published_not_the_draft(editor, tenant, pag
     assert Conversation.objects.get(pk=body["session"]).flow_version is None
 
 
-def test_a_draft_is_run_as_it_is_on_every_turn(editor, tenant, page, lead_flow):
+def test_a_draft_is_run_as_it_is_on_every_turn(editor, tenant, capi_page, lead_flow):
     chat(editor, lead_flow, action="start")
     document = copy.deepcopy(lead_flow.document)
     for item in document["nodes"]:
@@ -276,12 +276,12 @@ def test_a_draft_is_run_as_it_is_on_every_turn(editor, tenant, page, lead_flow):
     ]
 
 
-def test_a_draft_with_errors_is_refused_with_its_problems(editor, tenant, page):
+def test_a_draft_with_errors_is_refused_with_its_problems(editor, tenant, capi_page):
     document = {
         "nodes": [node("start", "start"), node("hello", "send_message", text="")],
         "edges": [edge("start", "hello")],
     }
-    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    flow = FlowFactory(tenant=tenant, page=capi_page, document=document)
     body = chat(editor, flow, 400, action="start")
     assert body["error"]["code"] == "flow_invalid"
     problems = body["error"]["details"]["problems"]
@@ -292,7 +292,7 @@ def test_a_draft_with_errors_is_refused_with_its_problems(editor, tenant, page):
     assert texts(chat(editor, flow, action="start", version=1)) == ["Published"]
 
 
-def test_a_postback_button_and_a_value(editor, tenant, page):
+def test_a_postback_button_and_a_value(editor, tenant, capi_page):
     document = {
         "nodes": [
             node("start", "start"),
@@ -316,7 +316,7 @@ def test_a_postback_button_and_a_value(editor, tenant, page):
         ],
         "edges": [edge("start", "ask_size"), edge("ask_size", "bought"), edge("bought", "end")],
     }
-    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    flow = FlowFactory(tenant=tenant, page=capi_page, document=document)
     chat(editor, flow, action="start")
     body = chat(editor, flow, action="message", kind="quick_reply", text="Large", payload="L")
     assert body["variables"]["size"] == "Large"
@@ -327,7 +327,7 @@ def test_a_postback_button_and_a_value(editor, tenant, page):
     assert body["events"][0]["value"] == "12.500000"
 
 
-def test_a_menus_buttons_and_quick_replies_lead_their_own_way(editor, tenant, page):
+def test_a_menus_buttons_and_quick_replies_lead_their_own_way(editor, tenant, capi_page):
     document = {
         "nodes": [
             node("start", "start"),
@@ -360,7 +360,7 @@ def test_a_menus_buttons_and_quick_replies_lead_their_own_way(editor, tenant, pa
             edge("other", "end"),
         ],
     }
-    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    flow = FlowFactory(tenant=tenant, page=capi_page, document=document)
 
     body = chat(editor, flow, action="start")
     assert path(body) == ["start", "menu"]
@@ -439,7 +439,9 @@ def test_an_api_key_has_its_own_test_chat(client_for, tenant, lead_flow):
     assert len(body["variables"]["psid"]) == 16
 
 
-def test_an_event_the_test_chat_cannot_send_shows_not_sent_with_its_reason(editor, tenant, page):
+def test_an_event_the_test_chat_cannot_send_shows_not_sent_with_its_reason(
+    editor, tenant, capi_page
+):
     document = {
         "nodes": [
             node("start", "start"),
@@ -455,7 +457,7 @@ def test_an_event_the_test_chat_cannot_send_shows_not_sent_with_its_reason(edito
             edge("kept", "end"),
         ],
     }
-    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    flow = FlowFactory(tenant=tenant, page=capi_page, document=document)
     chat(editor, flow, action="start")
     body = chat(editor, flow, action="message", text="a few")
 

@@ -17,10 +17,10 @@ from tenants.permissions import Role
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import FlowFactory, edge, node, published_flow
 from tests.tenants.factories import ConnectedPageFactory, member
+from tests.tenants.helpers import GRAPH
 
 pytestmark = pytest.mark.django_db
 
-GRAPH = "http://127.0.0.1:9/v25.0"
 PAGE_ID = "300000000000001"
 DATASET = "880000000000001"
 PSID = "24571937185104"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from flows import webhooks
 from flows.models import WebhookDelivery
-from tests.flows.test_runtime_support import (
+from tests.flows.runtime_support import (
     WEBHOOK_URL,
     encode,
     entry,
@@ -20,10 +20,10 @@ from tests.flows.test_runtime_support import (
     sign,
     text,
 )
+from tests.sandbox_fixtures import ADA_PAGE as PAGE
 
 pytestmark = pytest.mark.django_db
 
-PAGE = "300000000000001"
 BODY = encode(envelope(entry(PAGE, text(PAGE, body="Grüße, 你好 ✓"))))
 
 

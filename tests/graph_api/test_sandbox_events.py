@@ -17,6 +17,7 @@ from tests.sandbox_fixtures import (
     CAMPAIGN,
     CLEO,
     GraphSandbox,
+    error_of,
 )
 
 PSID = "6100000000000042"
@@ -41,15 +42,6 @@ def guide_body(**overrides: Any) -> dict[str, Any]:
 
 def post_activities(sandbox: GraphSandbox, token: str, version: str = "v20.0", **kwargs: Any):
     return sandbox.post(f"/{sandbox.app_id}/page_activities", token, version=version, **kwargs)
-
-
-def error_of(response) -> dict[str, Any]:
-    return response.json()["error"]
-
-
-@pytest.fixture
-def page_token(graph_sandbox: GraphSandbox) -> str:
-    return graph_sandbox.page_token(ADA, ADA_PAGE)
 
 
 # --- page_activities ----------------------------------------------------------------------------

@@ -38,11 +38,6 @@ def activities(sandbox: GraphSandbox, token: str, **kwargs: Any) -> requests.Res
     return sandbox.post(f"/{sandbox.app_id}/page_activities", token, version="v20.0", **kwargs)
 
 
-@pytest.fixture
-def page_token(graph_sandbox: GraphSandbox) -> str:
-    return graph_sandbox.page_token(ADA, ADA_PAGE)
-
-
 # --- Tokens and appsecret_proof ---------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from tests.sandbox_fixtures import (
     DEFAULT_SCOPE,
     REDIRECT_URI,
     GraphSandbox,
+    error_of,
 )
 
 
@@ -23,10 +24,6 @@ def redirect_query(response) -> dict[str, str]:
     location = response.headers["Location"]
     assert location.startswith(REDIRECT_URI)
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
-
-
-def error_of(response) -> dict:
-    return response.json()["error"]
 
 
 # --- Dialog --------------------------------------------------------------------------------------

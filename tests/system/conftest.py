@@ -31,6 +31,11 @@ from tenants.permissions import Role
 from tests.redis_db import redis_db_url
 from tests.sandbox_fixtures import ADA, GraphSandbox
 from tests.system.harness import Cluster
+from tests.system.runtime_fixtures import (  # noqa: F401 (the runtime's fixtures, registered here)
+    lead_flows_fixture,
+    messenger_fixture,
+    webhook_url_fixture,
+)
 from tests.system.workspace import PAGE_A, PAGE_B, Workspace
 from tests.tenants.factories import TenantFactory, api_key, member
 

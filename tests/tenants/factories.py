@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from tenants import services
 from tenants.crypto import encrypt_token
@@ -40,6 +41,13 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 def member(tenant: Tenant, role: str, **user_fields: object) -> Membership:
     """A new user who holds `role` in `tenant`."""
     return MembershipFactory(tenant=tenant, role=role, user=UserFactory(**user_fields))
+
+
+def signed_in(tenant: Tenant, role: str = Role.EDITOR) -> Client:
+    """A browser (Django's test client) signed in as a new member of `tenant` with `role`."""
+    client = Client()
+    client.force_login(member(tenant, role).user)
+    return client
 
 
 def api_key(tenant: Tenant, name: str = "Integration") -> str:

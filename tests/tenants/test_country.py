@@ -16,7 +16,7 @@ from tenants.models import AuditEvent, ConnectedPage, Tenant
 from tenants.permissions import Role
 from tenants.services.pages import region_allows_page_activities
 from tests.tenants.factories import TenantFactory, member
-from tests.tenants.test_pages_services import GRAPH, grant
+from tests.tenants.helpers import GRAPH, grant
 
 pytestmark = pytest.mark.django_db
 

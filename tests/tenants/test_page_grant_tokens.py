@@ -47,11 +47,6 @@ def stored_grant_tokens() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.fixture
-def admin(tenant):
-    return member(tenant, Role.ADMIN).user
-
-
 def test_a_grant_older_than_the_limit_cannot_connect_and_the_picker_says_why(
     tenant, admin, settings
 ):

@@ -25,11 +25,10 @@ from tenants.models import AuditEvent, ConnectedPage, PageStatus, Tenant
 from tenants.permissions import Role
 from tenants.services import pages as page_services
 from tests.flows.factories import published_flow
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
     encode,
     entry,
     envelope,
-    runtime_redis_fixture,
     text,
 )
 from tests.tenants.factories import (
@@ -38,10 +37,10 @@ from tests.tenants.factories import (
     TenantFactory,
     member,
 )
+from tests.tenants.helpers import GRAPH
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
-GRAPH = "http://127.0.0.1:9/v25.0"
 PAGE = "300000000000001"
 SCOPES = (
     "page_events",

@@ -7,7 +7,7 @@ from django.test import Client
 from tenants.models import ConnectedPage, PageStatus
 from tenants.permissions import Role
 from tests.tenants.factories import ConnectedPageFactory, member
-from tests.tenants.test_pages_services import GRAPH, grant
+from tests.tenants.helpers import GRAPH, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -20,31 +20,9 @@ from tenants.exceptions import DomainError, PermissionDenied
 from tenants.models import AuditEvent, ConnectedPage, PageGrant, PageStatus, Transport
 from tenants.permissions import Role
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, member
+from tests.tenants.helpers import ALL_SCOPES, ALL_TASKS, GRAPH, grant
 
 pytestmark = pytest.mark.django_db
-
-GRAPH = "http://127.0.0.1:9/v25.0"
-ALL_TASKS = ("ANALYZE", "ADVERTISE", "MESSAGING", "MODERATE", "CREATE_CONTENT", "MANAGE")
-ALL_SCOPES = (
-    "page_events",
-    "pages_show_list",
-    "pages_messaging",
-    "pages_manage_metadata",
-    "business_management",
-)
-
-
-def grant(user, page_id="111", name="Bike Shop", tasks=ALL_TASKS, scopes=ALL_SCOPES, granular=()):
-    info = TokenInfo(is_valid=True, scopes=scopes, granular_scopes=granular)
-    account = PageAccount(
-        id=page_id, name=name, access_token=f"test-page-token-{page_id}", tasks=tasks
-    )
-    services.page_grants_replace(user=user, accounts=[account], token_info=info)
-
-
-@pytest.fixture
-def admin(tenant):
-    return member(tenant, Role.ADMIN).user
 
 
 def actor(user):

@@ -1,7 +1,8 @@
 """Support for the runtime's tests (no tests here): Messenger payloads, signing, an inline worker.
 
-Fixtures live here, not in a conftest; a test module imports the ones it uses (as
-``*_fixture``: the fixture names are ``runtime_redis``, ``send_api`` and ``worker``).
+Its fixtures (``runtime_redis``, ``send_api`` and ``worker``) are a plugin of the whole suite
+(``pytest_plugins`` in tests/conftest.py), as the flows', the tenants' and the browser tests use
+them; test modules import only its helpers.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def echo(page_id: str, psid: str = PSID, body: str = "bot said") -> dict[str, An
 
 @pytest.fixture(name="runtime_redis")
 def runtime_redis_fixture() -> Iterator[redis.Redis]:
-    """Real Redis, database 8, emptied before and after the test."""
+    """Real Redis, database 8, emptied before and after the test: the conversation locks and the
+    Send API counter of the runtime, the rate limiter and queued marks of delivery."""
     with override_settings(REDIS_URL=TEST_REDIS_URL):
         client = ratelimit.redis_client()
         client.flushdb()
