@@ -16,12 +16,12 @@ pytest_plugins = ["tests.sandbox_fixtures", "tests.flows.runtime_support"]
 
 @pytest.fixture
 def tenant() -> Tenant:
-    return TenantFactory(name="Acme Bikes", slug="acme-bikes")
+    return TenantFactory.create(name="Acme Bikes", slug="acme-bikes")
 
 
 @pytest.fixture
 def other_tenant() -> Tenant:
-    return TenantFactory(name="Globex", slug="globex")
+    return TenantFactory.create(name="Globex", slug="globex")
 
 
 @pytest.fixture

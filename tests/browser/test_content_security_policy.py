@@ -32,13 +32,17 @@ def owner(django_user_model: type[User]) -> User:
     user = django_user_model.objects.create_superuser(
         username="dana", email="dana@example.com", password=PASSWORD
     )
-    tenant = TenantFactory(name="Dana's Bikes", slug="danas-bikes")
+    tenant = TenantFactory.create(name="Dana's Bikes", slug="danas-bikes")
     Membership.objects.create(tenant=tenant, user=user, role="owner")
-    page = ConnectedPageFactory(tenant=tenant, page_id="104729384756102", name="Dana's Bikes")
+    page = ConnectedPageFactory.create(
+        tenant=tenant, page_id="104729384756102", name="Dana's Bikes"
+    )
     published_flow(tenant, page=page, name="Welcome", trigger_kind=TriggerKind.DEFAULT)
     handed_off(tenant=tenant, page=page)
     delivered_event(tenant=tenant, page=page, event="purchase")
-    LoggedEventFactory(tenant=tenant, page=page, event="lead_submitted", status=EventStatus.FAILED)
+    LoggedEventFactory.create(
+        tenant=tenant, page=page, event="lead_submitted", status=EventStatus.FAILED
+    )
     services.api_key_create(tenant=tenant, actor=services.Actor(user=user), name="CRM sync")
     return user
 
@@ -62,6 +66,7 @@ def screens(owner: User) -> list[str]:
     slug = "danas-bikes"
     flow = owner.memberships.get().tenant.flow_set.get(name="Welcome")
     event = owner.memberships.get().tenant.loggedevent_set.order_by("pk").first()
+    assert event is not None
     return [
         "/t/",
         f"/t/{slug}/",
@@ -85,7 +90,9 @@ def screens(owner: User) -> list[str]:
     ]
 
 
-def test_every_screen_carries_a_strict_policy_and_breaks_none_of_it(page: Page, owner: User):
+def test_every_screen_carries_a_strict_policy_and_breaks_none_of_it(
+    page: Page, owner: User
+) -> None:
     login = page.goto("/accounts/login/")
     assert login is not None
     assert_strict_policy(login.headers.get("content-security-policy"), "/accounts/login/")
@@ -101,7 +108,7 @@ def test_every_screen_carries_a_strict_policy_and_breaks_none_of_it(page: Page, 
     expect(page.get_by_text("Pagepulse API")).to_be_visible()
 
 
-def test_scripted_screens_work_under_the_policy(page: Page, owner: User):
+def test_scripted_screens_work_under_the_policy(page: Page, owner: User) -> None:
     """The screens whose JavaScript does something: the flow editor and its test chat, the delivery log's counts,
     the key's copy button (the policy blocks an inline handler or style, not these)."""
     sign_in(page, "dana")
@@ -125,7 +132,7 @@ def test_scripted_screens_work_under_the_policy(page: Page, owner: User):
 
 def test_continue_with_facebook_reaches_the_sandboxs_dialog_under_the_policy(
     page: Page, owner: User, sandbox: GraphSandbox
-):
+) -> None:
     """`form-action` lets the sign-in form's redirect reach FACEBOOK_WWW_URL (Chromium checks
     it), and the dialog, with the scope that asks for email, brings the person back."""
     sign_in(page, "dana")
@@ -139,8 +146,8 @@ def test_continue_with_facebook_reaches_the_sandboxs_dialog_under_the_policy(
 
 
 def test_the_sandboxs_pages_carry_a_policy_and_break_none_of_it(
-    browser: Browser, graph_sandbox, live_server: LiveServer
-):
+    browser: Browser, graph_sandbox: GraphSandbox, live_server: LiveServer
+) -> None:
     context = browser.new_context(base_url=graph_sandbox.url)
     context.set_default_timeout(TIMEOUT_MS)
     violations = watch_csp(context)
@@ -162,7 +169,7 @@ def test_the_sandboxs_pages_carry_a_policy_and_break_none_of_it(
     assert violations == []
 
 
-def test_the_watch_catches_a_violation(browser: Browser, live_server: LiveServer):
+def test_the_watch_catches_a_violation(browser: Browser, live_server: LiveServer) -> None:
     """The check itself: an inline style set as an attribute is reported."""
     context = browser.new_context(base_url=live_server.url)
     violations = watch_csp(context)

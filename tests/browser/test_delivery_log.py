@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
@@ -41,7 +41,7 @@ def _history(page: ConnectedPage, other: ConnectedPage) -> None:
     # Oldest first, so ids grow with time as they do when events arrive.
     for index, (hours, name, status) in enumerate(sorted(HISTORY, reverse=True)):
         logged = now - timedelta(hours=hours)
-        LoggedEventFactory(
+        LoggedEventFactory.create(
             page=page if index % 3 else other,
             event=name,
             status=status,
@@ -55,7 +55,7 @@ def _history(page: ConnectedPage, other: ConnectedPage) -> None:
 
 def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
     now = timezone.now()
-    event = LoggedEventFactory(
+    event = LoggedEventFactory.create(
         page=page,
         psid="24571937185104",
         event="purchase",
@@ -82,7 +82,7 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
         "access_token": SECRET_TOKEN,
     }
     path = f"v25.0/{page.dataset_id}/events"
-    DeliveryAttemptFactory(
+    DeliveryAttemptFactory.create(
         page=event.page,
         events=[event],
         outcome=AttemptOutcome.TRANSIENT,
@@ -104,7 +104,7 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
         },
         created_at=now - timedelta(minutes=3),
     )
-    DeliveryAttemptFactory(
+    DeliveryAttemptFactory.create(
         page=event.page,
         events=[event],
         outcome=AttemptOutcome.INVALID,
@@ -133,7 +133,7 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
 
 @pytest.fixture
 def workspace(django_user_model: type[User]) -> Tenant:
-    tenant = TenantFactory(name="Dana's Bikes", slug="danas-bikes")
+    tenant = TenantFactory.create(name="Dana's Bikes", slug="danas-bikes")
     user = django_user_model.objects.create_user(
         username="dana", email="dana@example.com", password=PASSWORD
     )
@@ -143,16 +143,16 @@ def workspace(django_user_model: type[User]) -> Tenant:
 
 @pytest.fixture
 def pages(workspace: Tenant) -> tuple[ConnectedPage, ConnectedPage]:
-    shop = ConnectedPageFactory(
+    shop = ConnectedPageFactory.create(
         tenant=workspace, name="Dana's Bikes", transport=Transport.CONVERSIONS_API
     )
-    outlet = ConnectedPageFactory(
+    outlet = ConnectedPageFactory.create(
         tenant=workspace, name="Dana's Outlet", transport=Transport.PAGE_ACTIVITIES
     )
     return shop, outlet
 
 
-def _count(page: Page, status: str):
+def _count(page: Page, status: str) -> Locator:
     return page.locator(f'#status-counts a[data-status="{status}"] .num')
 
 
@@ -162,11 +162,11 @@ def test_open_the_log_watch_counts_and_replay_failed_events(
     shop, outlet = pages
     _history(shop, outlet)
     failed = _failed_purchase(shop)
-    other_failed = LoggedEventFactory(
+    other_failed = LoggedEventFactory.create(
         page=outlet, event="table_booked", status=EventStatus.FAILED, last_error="Rejected."
     )
-    pending = LoggedEventFactory(page=shop, event="lead_submitted", source=EventSource.FLOW)
-    LoggedEventFactory(page=shop, event="purchase", test=True, source=EventSource.TEST_CHAT)
+    pending = LoggedEventFactory.create(page=shop, event="lead_submitted", source=EventSource.FLOW)
+    LoggedEventFactory.create(page=shop, event="purchase", test=True, source=EventSource.TEST_CHAT)
     failed_count = LoggedEvent.objects.filter(status=EventStatus.FAILED, test=False).count()
 
     sign_in(page, "dana")

@@ -13,13 +13,13 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import OperationalError, transaction
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from flows import services
@@ -33,7 +33,7 @@ from tests.browser.helpers import PASSWORD, sign_in
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 T = TypeVar("T")
-MOD = "Control"
+MOD: Literal["Control"] = "Control"
 
 
 @pytest.fixture(autouse=True)
@@ -52,12 +52,12 @@ def person(django_user_model: type[User], name: str, tenant: Tenant, role: str) 
 
 @pytest.fixture
 def workspace() -> Tenant:
-    return TenantFactory(name="Ada's Bakery", slug="adas-bakery", country="US")
+    return TenantFactory.create(name="Ada's Bakery", slug="adas-bakery", country="US")
 
 
 @pytest.fixture
 def bakery(workspace: Tenant) -> ConnectedPage:
-    return ConnectedPageFactory(
+    return ConnectedPageFactory.create(
         tenant=workspace,
         name="Ada's Bakery",
         page_id="300000000000001",
@@ -664,7 +664,7 @@ def test_leaving_with_unsaved_changes_asks_first(
     expect(block(page, "Start")).to_be_visible()
     asked: list[str] = []
 
-    def answer(dialog) -> None:
+    def answer(dialog: Dialog) -> None:
         asked.append(dialog.type)
         dialog.dismiss()  # stay
 

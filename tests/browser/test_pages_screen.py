@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Membership
 from tests.browser.helpers import PASSWORD, sign_in
-from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2
+from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2, GraphSandbox
 from tests.tenants.factories import TenantFactory
 
 
@@ -24,7 +24,9 @@ def owner(django_user_model: type[User]) -> User:
         username="dana", email="dana@example.com", password=PASSWORD, first_name="Dana"
     )
     Membership.objects.create(
-        tenant=TenantFactory(name="Dana's Bikes", slug="danas-bikes"), user=user, role="owner"
+        tenant=TenantFactory.create(name="Dana's Bikes", slug="danas-bikes"),
+        user=user,
+        role="owner",
     )
     return user
 
@@ -38,7 +40,7 @@ def continue_with_facebook(page: Page, *, as_user: str = "Ada Sandbox") -> None:
 
 
 def test_connect_pages_and_see_them_need_attention(
-    page: Page, sandbox, owner: User, screenshot_dir: Path
+    page: Page, sandbox: GraphSandbox, owner: User, screenshot_dir: Path
 ) -> None:
     sign_in(page, "dana")
     page.goto("/t/danas-bikes/pages/")

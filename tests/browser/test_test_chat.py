@@ -32,14 +32,14 @@ def editor(django_user_model: type[User]) -> User:
 
 @pytest.fixture
 def workspace(editor: User) -> Tenant:
-    tenant = TenantFactory(name="Lin's Bikes", slug="lins-bikes")
+    tenant = TenantFactory.create(name="Lin's Bikes", slug="lins-bikes")
     Membership.objects.create(tenant=tenant, user=editor, role="editor")
     return tenant
 
 
 @pytest.fixture
 def shop(workspace: Tenant) -> ConnectedPage:
-    return ConnectedPageFactory(
+    return ConnectedPageFactory.create(
         tenant=workspace,
         name="Lin's Bikes",
         page_id="300000000000002",
@@ -187,10 +187,12 @@ def test_resolve_handoffs(
     screenshot_dir: Path,
 ) -> None:
     now = timezone.now()
-    outlet = ConnectedPageFactory(tenant=workspace, name="Lin's Outlet")
-    quotes = FlowVersionFactory(flow=FlowFactory(tenant=workspace, page=shop, name="Quotes"))
-    follow_up = FlowVersionFactory(
-        flow=FlowFactory(tenant=workspace, page=outlet, name="Purchase follow-up"), number=2
+    outlet = ConnectedPageFactory.create(tenant=workspace, name="Lin's Outlet")
+    quotes = FlowVersionFactory.create(
+        flow=FlowFactory.create(tenant=workspace, page=shop, name="Quotes")
+    )
+    follow_up = FlowVersionFactory.create(
+        flow=FlowFactory.create(tenant=workspace, page=outlet, name="Purchase follow-up"), number=2
     )
     handed_off(
         tenant=workspace,

@@ -17,16 +17,16 @@ from tenants.models import AuditAction, AuditEvent, ConnectedPage, Membership, T
 from tests.browser.helpers import PASSWORD, sign_in
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import edge, node, published_flow
-from tests.sandbox_fixtures import ADA, ADA_PAGE
+from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
 from tests.tenants.factories import TenantFactory
 
 
 @pytest.fixture
-def bakery(sandbox, django_user_model: type[User]) -> ConnectedPage:
+def bakery(sandbox: GraphSandbox, django_user_model: type[User]) -> ConnectedPage:
     user = django_user_model.objects.create_user(
         username="ada", email="ada@example.com", password=PASSWORD
     )
-    tenant = TenantFactory(name="Ada's Bakery Co", slug="adas-bakery")
+    tenant = TenantFactory.create(name="Ada's Bakery Co", slug="adas-bakery")
     Membership.objects.create(tenant=tenant, user=user, role="owner")
     token = sandbox.mint(
         type="page",
@@ -57,7 +57,7 @@ def bakery(sandbox, django_user_model: type[User]) -> ConnectedPage:
             "edges": [edge("start", "paid"), edge("paid", "booked"), edge("booked", "end")],
         },
     )
-    LoggedEventFactory(page=page, event="purchase", psid="24571937185104")
+    LoggedEventFactory.create(page=page, event="purchase", psid="24571937185104")
     return page
 
 

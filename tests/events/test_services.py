@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from unittest import mock
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.utils import timezone
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
 from events import delivery, services
 from events.exceptions import InvalidEvents, NoEvents, TooManyEvents
 from events.models import EventSource, EventStatus, LoggedEvent
 from events.services import EventInput, PsidEvents
 from tenants.exceptions import NotFound, PermissionDenied
-from tenants.models import PageStatus, Transport
+from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.events.factories import LoggedEventFactory
@@ -27,7 +30,7 @@ pytestmark = pytest.mark.django_db
 PSID = "6543219876543210"
 
 
-def _log(capi_page, events, **kwargs):
+def _log(capi_page: ConnectedPage, events: list[Any], **kwargs: Any) -> list[LoggedEvent]:
     return services.log_events(
         tenant=capi_page.tenant,
         page=capi_page,
@@ -38,18 +41,18 @@ def _log(capi_page, events, **kwargs):
     )
 
 
-def _scheduled(callbacks):
+def _scheduled(callbacks: list[Callable[..., object]]) -> list[tuple[int, int]]:
     """The (tenant_id, page_id) pairs the captured on-commit callbacks would enqueue."""
     return [
-        (callback.keywords["tenant_id"], callback.keywords["page_id"])
+        (vars(callback)["keywords"]["tenant_id"], vars(callback)["keywords"]["page_id"])
         for callback in callbacks
         if getattr(callback, "func", None) is delivery._send
     ]
 
 
 def test_writes_the_events_and_enqueues_delivery_on_commit(
-    capi_page, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
         logged = _log(
             capi_page,
@@ -70,9 +73,9 @@ def test_writes_the_events_and_enqueues_delivery_on_commit(
 
 
 def test_nothing_is_enqueued_when_the_transaction_rolls_back(
-    capi_page, django_capture_on_commit_callbacks
-):
-    def flow_step_that_fails():
+    capi_page: ConnectedPage, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    def flow_step_that_fails() -> None:
         with transaction.atomic():
             _log(capi_page, [EventInput(event="purchase", value=Decimal(1), currency="USD")])
             raise RuntimeError("the flow step failed")
@@ -85,8 +88,8 @@ def test_nothing_is_enqueued_when_the_transaction_rolls_back(
 
 
 def test_the_same_idempotency_key_returns_the_first_events_and_writes_nothing(
-    capi_page, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     first = _log(
         capi_page,
         [EventInput(event="purchase", value=Decimal(5), currency="USD")],
@@ -105,8 +108,8 @@ def test_the_same_idempotency_key_returns_the_first_events_and_writes_nothing(
     assert callbacks == []
 
 
-def test_idempotency_keys_are_per_tenant(capi_page):
-    other_page = ConnectedPageFactory(tenant=TenantFactory())
+def test_idempotency_keys_are_per_tenant(capi_page: ConnectedPage) -> None:
+    other_page = ConnectedPageFactory.create(tenant=TenantFactory.create())
     mine = _log(capi_page, [EventInput(event="lead_submitted")], idempotency_key="shared")
     theirs = _log(other_page, [EventInput(event="lead_submitted")], idempotency_key="shared")
 
@@ -114,7 +117,9 @@ def test_idempotency_keys_are_per_tenant(capi_page):
     assert LoggedEvent.objects.count() == 2
 
 
-def test_a_racing_request_with_the_same_key_gets_the_winners_events(capi_page):
+def test_a_racing_request_with_the_same_key_gets_the_winners_events(
+    capi_page: ConnectedPage,
+) -> None:
     winner = _log(capi_page, [EventInput(event="lead_submitted")], idempotency_key="race")
     # The loser checked before the winner committed: its insert meets the unique constraint.
     with mock.patch.object(services, "_logged_with", side_effect=[[], list(winner)]):
@@ -124,7 +129,9 @@ def test_a_racing_request_with_the_same_key_gets_the_winners_events(capi_page):
     assert LoggedEvent.objects.count() == 1
 
 
-def test_without_an_idempotency_key_a_constraint_error_is_not_swallowed(capi_page):
+def test_without_an_idempotency_key_a_constraint_error_is_not_swallowed(
+    capi_page: ConnectedPage,
+) -> None:
     with (
         mock.patch.object(LoggedEvent.objects, "bulk_create", side_effect=IntegrityError("x")),
         pytest.raises(IntegrityError),
@@ -156,8 +163,12 @@ def test_without_an_idempotency_key_a_constraint_error_is_not_swallowed(capi_pag
     ],
 )
 def test_an_invalid_event_writes_nothing_and_says_which(
-    capi_page, event, field, code, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage,
+    event: EventInput,
+    field: str,
+    code: str,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     good = EventInput(event="lead_submitted")
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(InvalidEvents) as raised:
         _log(capi_page, [good, event])
@@ -169,7 +180,7 @@ def test_an_invalid_event_writes_nothing_and_says_which(
     assert callbacks == []
 
 
-def test_problems_are_indexed_across_the_whole_batch(capi_page):
+def test_problems_are_indexed_across_the_whole_batch(capi_page: ConnectedPage) -> None:
     batch = [
         PsidEvents(psid=PSID, events=[EventInput(event="lead_submitted")]),
         PsidEvents(psid="not-a-psid", events=[EventInput(event="lead_submitted")]),
@@ -186,15 +197,15 @@ def test_problems_are_indexed_across_the_whole_batch(capi_page):
     assert LoggedEvent.objects.count() == 0
 
 
-def test_custom_events_are_fine_on_page_activities(tenant):
-    capi_page = ConnectedPageFactory(tenant=tenant, transport=Transport.PAGE_ACTIVITIES)
+def test_custom_events_are_fine_on_page_activities(tenant: Tenant) -> None:
+    capi_page = ConnectedPageFactory.create(tenant=tenant, transport=Transport.PAGE_ACTIVITIES)
 
     logged = _log(capi_page, [EventInput(event="Booked a table", params={"party": 4})])
 
     assert [(e.event, e.params) for e in logged] == [("Booked a table", {"party": 4})]
 
 
-def test_more_than_1000_events_are_refused(capi_page):
+def test_more_than_1000_events_are_refused(capi_page: ConnectedPage) -> None:
     with pytest.raises(TooManyEvents):
         _log(capi_page, [EventInput(event="lead_submitted")] * 1001)
     with pytest.raises(NoEvents):
@@ -202,10 +213,10 @@ def test_more_than_1000_events_are_refused(capi_page):
     assert LoggedEvent.objects.count() == 0
 
 
-def test_another_tenants_page_is_not_found(capi_page):
+def test_another_tenants_page_is_not_found(capi_page: ConnectedPage) -> None:
     with pytest.raises(NotFound):
         services.log_events(
-            tenant=TenantFactory(),
+            tenant=TenantFactory.create(),
             page=capi_page,
             psid=PSID,
             events=[EventInput(event="purchase")],
@@ -223,10 +234,17 @@ def test_another_tenants_page_is_not_found(capi_page):
     ],
 )
 def test_a_page_that_cannot_deliver_holds_its_events_blocked_with_the_reason(
-    status, transport, country, reason, django_capture_on_commit_callbacks
-):
-    capi_page = ConnectedPageFactory(
-        tenant=TenantFactory(country=country), status=status, transport=transport, last_error=""
+    status: PageStatus,
+    transport: Transport,
+    country: str,
+    reason: str,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    capi_page = ConnectedPageFactory.create(
+        tenant=TenantFactory.create(country=country),
+        status=status,
+        transport=transport,
+        last_error="",
     )
     with django_capture_on_commit_callbacks() as callbacks:
         (logged,) = _log(capi_page, [EventInput(event="lead_submitted")])
@@ -236,7 +254,9 @@ def test_a_page_that_cannot_deliver_holds_its_events_blocked_with_the_reason(
     assert callbacks == []
 
 
-def test_test_events_are_stored_but_not_sent(capi_page, django_capture_on_commit_callbacks):
+def test_test_events_are_stored_but_not_sent(
+    capi_page: ConnectedPage, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
         (logged,) = _log(
             capi_page, [EventInput(event="lead_submitted")], test=True, source="test_chat"
@@ -252,8 +272,8 @@ def test_test_events_are_stored_but_not_sent(capi_page, django_capture_on_commit
 
 @override_settings(EVENTS_DELIVER_TEST_EVENTS=True)
 def test_test_events_are_sent_when_test_delivery_is_on(
-    capi_page, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
         _log(capi_page, [EventInput(event="lead_submitted")], test=True, source="test_chat")
 
@@ -262,8 +282,8 @@ def test_test_events_are_sent_when_test_delivery_is_on(
 
 @pytest.mark.usefixtures("runtime_redis")
 def test_the_enqueue_sends_one_task_per_page_until_it_starts(
-    capi_page, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with mock.patch("events.tasks.deliver_page.apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=True):
             _log(capi_page, [EventInput(event="lead_submitted")])
@@ -277,18 +297,20 @@ def test_the_enqueue_sends_one_task_per_page_until_it_starts(
 
 
 @pytest.fixture
-def admin(tenant):
+def admin(tenant: Tenant) -> Actor:
     return Actor(user=member(tenant, Role.ADMIN).user)
 
 
 def test_replay_sends_dead_failed_and_blocked_events_again_once(
-    capi_page, admin, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage,
+    admin: Actor,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     replayable = [
-        LoggedEventFactory(page=capi_page, status=status, attempts=3, last_error="no")
+        LoggedEventFactory.create(page=capi_page, status=status, attempts=3, last_error="no")
         for status in (EventStatus.DEAD, EventStatus.FAILED, EventStatus.BLOCKED)
     ]
-    delivered = LoggedEventFactory(page=capi_page, status=EventStatus.DELIVERED)
+    delivered = LoggedEventFactory.create(page=capi_page, status=EventStatus.DELIVERED)
     ids = [e.pk for e in [*replayable, delivered]]
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -304,9 +326,11 @@ def test_replay_sends_dead_failed_and_blocked_events_again_once(
     assert _scheduled(callbacks) == [(capi_page.tenant_id, capi_page.pk)]
 
 
-def test_replay_by_filter_touches_only_this_tenants_rows(capi_page, admin):
-    mine = LoggedEventFactory(page=capi_page, status=EventStatus.FAILED)
-    theirs = LoggedEventFactory(status=EventStatus.FAILED)
+def test_replay_by_filter_touches_only_this_tenants_rows(
+    capi_page: ConnectedPage, admin: Actor
+) -> None:
+    mine = LoggedEventFactory.create(page=capi_page, status=EventStatus.FAILED)
+    theirs = LoggedEventFactory.create(status=EventStatus.FAILED)
 
     count = services.events_replay(
         tenant=capi_page.tenant, actor=admin, queryset=LoggedEvent.objects.filter(status="failed")
@@ -317,8 +341,8 @@ def test_replay_by_filter_touches_only_this_tenants_rows(capi_page, admin):
     assert LoggedEvent.objects.get(pk=theirs.pk).status == EventStatus.FAILED
 
 
-def test_replay_needs_the_replay_permission(capi_page):
-    event = LoggedEventFactory(page=capi_page, status=EventStatus.FAILED)
+def test_replay_needs_the_replay_permission(capi_page: ConnectedPage) -> None:
+    event = LoggedEventFactory.create(page=capi_page, status=EventStatus.FAILED)
     editor = Actor(user=member(capi_page.tenant, Role.EDITOR).user)
 
     with pytest.raises(PermissionDenied):
@@ -327,8 +351,8 @@ def test_replay_needs_the_replay_permission(capi_page):
 
 
 def test_a_workspace_that_delivers_test_events_gets_them_sent(
-    capi_page, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     capi_page.tenant.deliver_test_events = True
     capi_page.tenant.save(update_fields=["deliver_test_events"])
     with django_capture_on_commit_callbacks() as callbacks:
@@ -338,7 +362,7 @@ def test_a_workspace_that_delivers_test_events_gets_them_sent(
 
     assert _scheduled(callbacks) == [(capi_page.tenant_id, capi_page.pk)]
     # ... and its worker and the sweep take them, while another workspace's stay put.
-    other = ConnectedPageFactory()
-    LoggedEventFactory(page=other, test=True)
+    other = ConnectedPageFactory.create()
+    LoggedEventFactory.create(page=other, test=True)
     assert [e.pk for e in delivery.claim(capi_page, limit=10).events] == [logged.pk]
     assert delivery.claim(other, limit=10).events == []

@@ -10,6 +10,6 @@ from tests.tenants.factories import ConnectedPageFactory
 @pytest.fixture
 def page(tenant: Tenant) -> ConnectedPage:
     """Ada's Bakery, the sandbox's first Page, connected to `tenant` (page_activities)."""
-    return ConnectedPageFactory(
+    return ConnectedPageFactory.create(
         tenant=tenant, page_id=ADA_PAGE, name="Ada's Bakery", transport=Transport.PAGE_ACTIVITIES
     )

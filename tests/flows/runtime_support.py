@@ -23,6 +23,7 @@ from django.test import override_settings
 
 from events import ratelimit
 from flows import tasks
+from tests.graph_stub import sent_json
 from tests.redis_db import redis_db_url
 
 TEST_REDIS_URL = redis_db_url(8)
@@ -167,7 +168,7 @@ class InlineWorker:
 
     def drain(self, *, max_runs: int = 50) -> list[tuple[str, tuple[Any, ...], float | None]]:
         """Run queued tasks until none is left (or ``max_runs``); returns what ran."""
-        ran = []
+        ran: list[Any] = []
         while self.queued and len(ran) < max_runs:
             call = self.queued.pop(0)
             with self.capture(execute=True):
@@ -196,7 +197,7 @@ def send_url() -> str:
 
 
 def _accept(request: Any) -> tuple[int, dict[str, str], str]:
-    body = json.loads(request.body)
+    body = sent_json(request)
     answer = {"recipient_id": body["recipient"]["id"], "message_id": f"m_sent{next(_mids)}"}
     return 200, {}, json.dumps(answer)
 
@@ -220,7 +221,7 @@ def sent(mock: responses.RequestsMock) -> list[tuple[str, dict[str, Any]]]:
     """(psid, message) of every Send API call that was made, in order."""
     calls = []
     for call in mock.calls:
-        if call.request.url.split("?")[0] == send_url():
-            body = json.loads(call.request.body)
+        if (call.request.url or "").split("?")[0] == send_url():
+            body = json.loads(call.request.body or "")
             calls.append((body["recipient"]["id"], body["message"]))
     return calls

@@ -4,6 +4,7 @@ transports' tests (tests/events/test_transports.py) compare our requests with, c
 
 import json
 import re
+from typing import Any
 
 from tests.graph_stub import APP_ID
 
@@ -57,12 +58,14 @@ PAGE_TOKEN = "golden-page-token"
 PARTNER = "pagepulse"
 
 
-def repair(example):
+def repair(example: str) -> tuple[Any, str]:
     """The guide's curl example as (JSON body, URL), with the lost ``[{`` and ``}],`` restored
     and the placeholders substituted."""
-    body, url = re.fullmatch(
+    match = re.fullmatch(
         r"curl -X POST -H \"Content-Type: application/json\" -d '(.*)' (\S+)", example, re.S
-    ).groups()
+    )
+    assert match is not None, example
+    body, url = match.groups()
     body = re.sub(
         r'"custom_events": \[\n(.*?)\n(\s*"advertiser_tracking_enabled")',
         r'"custom_events": [{\n\1\n}],\n\2',
@@ -72,7 +75,7 @@ def repair(example):
     return json.loads(substitute(body)), substitute(url)
 
 
-def substitute(text):
+def substitute(text: str) -> str:
     return (
         text.replace("<PAGE_ID>", PAGE_ID)
         .replace("<PSID>", PSID)

@@ -8,11 +8,15 @@ right error class.
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from pytest_django.fixtures import Settings
 
 from graph_api.client import DEFAULT_WEBHOOK_FIELDS, GraphClient
 from graph_api.errors import (
+    GraphError,
     GraphTimeout,
     InvalidRequestError,
     PermissionMissingError,
@@ -21,6 +25,7 @@ from graph_api.errors import (
     TransientError,
 )
 from graph_api.redaction import RedactingFilter
+from graph_api.types import PageAccount
 from tests.sandbox_fixtures import (
     ADA,
     ADA_PAGE,
@@ -31,6 +36,7 @@ from tests.sandbox_fixtures import (
     CLEO,
     CLEO_PAGE,
     REDIRECT_URI,
+    GraphSandbox,
 )
 
 PSID = "6100000000000042"
@@ -39,7 +45,9 @@ PURCHASE = {"_eventName": "fb_mobile_purchase", "_valueToSum": 57.23, "fb_curren
 LEAD = {"_eventName": "lead_submitted"}
 
 
-def connect(sandbox_graph, graph_sandbox, user_id=ADA):
+def connect(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, user_id: str = ADA
+) -> tuple[str, dict[str, PageAccount]]:
     """What the login pipeline does: code -> user token -> long-lived -> Page tokens."""
     code = graph_sandbox.login_code(user_id=user_id)
     short = sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
@@ -51,13 +59,15 @@ def connect(sandbox_graph, graph_sandbox, user_id=ADA):
 
 
 @pytest.fixture
-def ada(sandbox_graph, graph_sandbox):
+def ada(sandbox_graph: GraphClient, graph_sandbox: GraphSandbox) -> tuple[str, dict[str, str]]:
     """Ada's long-lived user token and her Page tokens by Page id."""
     user_token, pages = connect(sandbox_graph, graph_sandbox)
     return user_token, {page_id: page.access_token for page_id, page in pages.items()}
 
 
-def capi_event(event_name="Purchase", page_id=ADA_PAGE, **extra):
+def capi_event(
+    event_name: str = "Purchase", page_id: str = ADA_PAGE, **extra: Any
+) -> dict[str, Any]:
     return {
         "event_name": event_name,
         "event_time": int(time.time()),
@@ -71,7 +81,9 @@ def capi_event(event_name="Purchase", page_id=ADA_PAGE, **extra):
 # --- Login and tokens -----------------------------------------------------------------------
 
 
-def test_login_exchanges_and_debug_token(sandbox_graph, graph_sandbox):
+def test_login_exchanges_and_debug_token(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
     code = graph_sandbox.login_code(user_id=ADA)
 
     short = sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
@@ -89,11 +101,11 @@ def test_login_exchanges_and_debug_token(sandbox_graph, graph_sandbox):
     assert info.issued_at is not None
     assert info.data_access_expires_at is not None
     assert {"page_events", "pages_show_list", "pages_messaging"} <= set(info.scopes)
-    assert ADA_PAGE in info.target_ids("page_events")
+    assert ADA_PAGE in (info.target_ids("page_events") or ())
     assert info.usage.app is not None
 
 
-def test_a_code_is_single_use(sandbox_graph, graph_sandbox):
+def test_a_code_is_single_use(sandbox_graph: GraphClient, graph_sandbox: GraphSandbox) -> None:
     code = graph_sandbox.login_code(user_id=ADA)
     sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
 
@@ -103,7 +115,9 @@ def test_a_code_is_single_use(sandbox_graph, graph_sandbox):
     assert (caught.value.code, caught.value.error_subcode) == (100, 36009)
 
 
-def test_debug_token_of_a_page_token(sandbox_graph, ada):
+def test_debug_token_of_a_page_token(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
     info = sandbox_graph.debug_token(input_token=page_tokens[ADA_PAGE])
@@ -114,7 +128,7 @@ def test_debug_token_of_a_page_token(sandbox_graph, ada):
     assert info.target_ids("page_events") == (ADA_PAGE,)
 
 
-def test_me(sandbox_graph, ada):
+def test_me(sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]) -> None:
     user_token, _ = ada
 
     user = sandbox_graph.me(user_token=user_token)
@@ -122,7 +136,9 @@ def test_me(sandbox_graph, ada):
     assert (user.id, user.name, user.email) == (ADA, "Ada Sandbox", "ada@sandbox.example")
 
 
-def test_my_accounts_lists_pages_with_tasks(sandbox_graph, graph_sandbox):
+def test_my_accounts_lists_pages_with_tasks(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
     _, pages = connect(sandbox_graph, graph_sandbox)
 
     assert sorted(pages) == [ADA_PAGE, ADA_PAGE_2, "300000000000003", ADA_PAGE_NO_ANALYZE]
@@ -131,7 +147,9 @@ def test_my_accounts_lists_pages_with_tasks(sandbox_graph, graph_sandbox):
     assert all(page.access_token for page in pages.values())
 
 
-def test_my_accounts_follows_every_page_of_results(sandbox_graph, graph_sandbox):
+def test_my_accounts_follows_every_page_of_results(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
     _, pages = connect(sandbox_graph, graph_sandbox, user_id=BOB)
 
     listed = graph_sandbox.requests(path="/me/accounts")
@@ -140,7 +158,9 @@ def test_my_accounts_follows_every_page_of_results(sandbox_graph, graph_sandbox)
     assert all(request["status"] == 200 for request in listed)
 
 
-def test_the_sandbox_refuses_a_wrong_appsecret_proof(graph_sandbox, ada):
+def test_the_sandbox_refuses_a_wrong_appsecret_proof(
+    graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     user_token, _ = ada
     wrong = GraphClient(
         base_url=graph_sandbox.url,
@@ -154,7 +174,9 @@ def test_the_sandbox_refuses_a_wrong_appsecret_proof(graph_sandbox, ada):
         wrong.me(user_token=user_token)
 
 
-def test_from_settings_talks_to_the_configured_graph(graph_sandbox, ada, settings):
+def test_from_settings_talks_to_the_configured_graph(
+    graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]], settings: Settings
+) -> None:
     settings.GRAPH_API_URL = graph_sandbox.url
     settings.FACEBOOK_APP_ID = graph_sandbox.app_id
     settings.FACEBOOK_APP_SECRET = graph_sandbox.app_secret
@@ -166,7 +188,9 @@ def test_from_settings_talks_to_the_configured_graph(graph_sandbox, ada, setting
 # --- Pages ----------------------------------------------------------------------------------
 
 
-def test_subscribe_and_unsubscribe_app(sandbox_graph, graph_sandbox, ada):
+def test_subscribe_and_unsubscribe_app(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
     subscribed = sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
@@ -181,7 +205,9 @@ def test_subscribe_and_unsubscribe_app(sandbox_graph, graph_sandbox, ada):
     assert [entry.business_id for entry in subscribed.usage.business_use_case] == [ADA_PAGE]
 
 
-def test_get_or_create_dataset_is_stable(sandbox_graph, ada):
+def test_get_or_create_dataset_is_stable(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
     first = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=page_tokens[ADA_PAGE])
@@ -195,7 +221,12 @@ def test_get_or_create_dataset_is_stable(sandbox_graph, ada):
 
 
 @pytest.mark.parametrize("event", [PURCHASE, LEAD], ids=["purchase", "lead"])
-def test_log_page_activities(sandbox_graph, graph_sandbox, ada, event):
+def test_log_page_activities(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    event: dict[str, Any],
+) -> None:
     _, page_tokens = ada
 
     result = sandbox_graph.log_page_activities(
@@ -213,7 +244,9 @@ def test_log_page_activities(sandbox_graph, graph_sandbox, ada, event):
     assert logged["api_version"] == "v20.0"
 
 
-def test_page_activities_is_gone_after_v20(sandbox_graph, ada):
+def test_page_activities_is_gone_after_v20(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
     with pytest.raises(InvalidRequestError) as caught:
@@ -228,7 +261,9 @@ def test_page_activities_is_gone_after_v20(sandbox_graph, ada):
     assert caught.value.code == 2500
 
 
-def test_page_activities_needs_page_events(sandbox_graph, graph_sandbox):
+def test_page_activities_needs_page_events(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
     _, pages = connect(sandbox_graph, graph_sandbox, user_id=CLEO)
 
     with pytest.raises(PermissionMissingError) as caught:
@@ -242,7 +277,9 @@ def test_page_activities_needs_page_events(sandbox_graph, graph_sandbox):
     assert caught.value.code == 200
 
 
-def test_page_activities_needs_the_analyze_task(sandbox_graph, ada):
+def test_page_activities_needs_the_analyze_task(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
     with pytest.raises(PermissionMissingError) as caught:
@@ -256,7 +293,9 @@ def test_page_activities_needs_the_analyze_task(sandbox_graph, ada):
     assert caught.value.code == 10
 
 
-def test_a_batch_of_page_activities_with_a_token_per_page(sandbox_graph, graph_sandbox, ada):
+def test_a_batch_of_page_activities_with_a_token_per_page(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     operations = [
         sandbox_graph.page_activities_operation(
@@ -289,7 +328,9 @@ def test_a_batch_of_page_activities_with_a_token_per_page(sandbox_graph, graph_s
     ]
 
 
-def test_a_timed_out_batch_operation_is_a_transient_result(sandbox_graph, graph_sandbox, ada):
+def test_a_timed_out_batch_operation_is_a_transient_result(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     operations = [
         sandbox_graph.page_activities_operation(
@@ -309,7 +350,9 @@ def test_a_timed_out_batch_operation_is_a_transient_result(sandbox_graph, graph_
 # --- Conversions API, Send API, insights ----------------------------------------------------
 
 
-def test_send_capi_events(sandbox_graph, graph_sandbox, ada):
+def test_send_capi_events(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     token = page_tokens[ADA_PAGE]
     dataset_id = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=token)
@@ -332,7 +375,9 @@ def test_send_capi_events(sandbox_graph, graph_sandbox, ada):
     ]
 
 
-def test_one_invalid_capi_event_rejects_the_call(sandbox_graph, graph_sandbox, ada):
+def test_one_invalid_capi_event_rejects_the_call(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     token = page_tokens[ADA_PAGE]
     dataset_id = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=token)
@@ -348,7 +393,9 @@ def test_one_invalid_capi_event_rejects_the_call(sandbox_graph, graph_sandbox, a
     assert graph_sandbox.events(transport="conversions_api") == []
 
 
-def test_send_message_inside_the_window(sandbox_graph, graph_sandbox, ada):
+def test_send_message_inside_the_window(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     graph_sandbox.inbound(ADA_PAGE, PSID)
 
@@ -366,8 +413,13 @@ def test_send_message_inside_the_window(sandbox_graph, graph_sandbox, ada):
     ids=["never-wrote", "outside-window"],
 )
 def test_send_message_refusals_are_not_retried(
-    sandbox_graph, graph_sandbox, ada, seconds_ago, code, subcode
-):
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    seconds_ago: int | None,
+    code: int,
+    subcode: int,
+) -> None:
     _, page_tokens = ada
     if seconds_ago is not None:
         graph_sandbox.inbound(ADA_PAGE, PSID, seconds_ago=seconds_ago)
@@ -380,7 +432,9 @@ def test_send_message_refusals_are_not_retried(
     assert (caught.value.code, caught.value.error_subcode) == (code, subcode)
 
 
-def test_insights_read_back_the_leads(sandbox_graph, ada):
+def test_insights_read_back_the_leads(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     user_token, page_tokens = ada
     token = page_tokens[ADA_PAGE]
     sandbox_graph.log_page_activities(
@@ -409,7 +463,13 @@ def test_insights_read_back_the_leads(sandbox_graph, ada):
     ("target", "subcode"),
     [("token", 467), ("user", 460), ("page", 492)],
 )
-def test_revoked_tokens_are_token_invalid(sandbox_graph, graph_sandbox, ada, target, subcode):
+def test_revoked_tokens_are_token_invalid(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    target: str,
+    subcode: int,
+) -> None:
     _, page_tokens = ada
     token = page_tokens[ADA_PAGE]
     graph_sandbox.revoke(
@@ -424,12 +484,13 @@ def test_revoked_tokens_are_token_invalid(sandbox_graph, graph_sandbox, ada, tar
 
     assert (caught.value.code, caught.value.error_subcode) == (190, subcode)
     assert info.is_valid is False
+    assert info.error is not None
     assert (info.error.code, info.error.subcode) == (190, subcode)
 
 
 # --- Every fault switch ---------------------------------------------------------------------
 
-FAULTS = [
+FAULTS: list[tuple[dict[str, Any], type[GraphError], int]] = [
     ({"kind": "500"}, TransientError, 1),
     ({"kind": "1"}, TransientError, 1),
     ({"kind": "2"}, TransientError, 2),
@@ -458,7 +519,14 @@ FAULTS = [
     FAULTS,
     ids=["-".join(str(v) for v in fault.values()) for fault, _, _ in FAULTS],
 )
-def test_every_fault_switch_is_classified(sandbox_graph, graph_sandbox, ada, fault, expected, code):
+def test_every_fault_switch_is_classified(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    fault: dict[str, Any],
+    expected: type[Any],
+    code: int,
+) -> None:
     _, page_tokens = ada
     graph_sandbox.faults(count=1, path="subscribed_apps", regain_minutes=2, **fault)
 
@@ -476,7 +544,9 @@ def test_every_fault_switch_is_classified(sandbox_graph, graph_sandbox, ada, fau
     assert sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE]).success
 
 
-def test_a_timeout_longer_than_the_read_timeout_is_a_graph_timeout(graph_sandbox, ada):
+def test_a_timeout_longer_than_the_read_timeout_is_a_graph_timeout(
+    graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     impatient = GraphClient(
         base_url=graph_sandbox.url,
@@ -492,20 +562,27 @@ def test_a_timeout_longer_than_the_read_timeout_is_a_graph_timeout(graph_sandbox
         impatient.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
 
 
-def test_latency_slows_but_does_not_fail(sandbox_graph, graph_sandbox, ada, caplog):
+def test_latency_slows_but_does_not_fail(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     _, page_tokens = ada
     caplog.set_level(logging.INFO, logger="graph_api")
     graph_sandbox.faults(kind="latency", latency_ms=150, count=1, path="subscribed_apps")
 
     assert sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE]).success
     [record] = [r for r in caplog.records if getattr(r, "path", "").endswith("subscribed_apps")]
-    assert record.duration_ms >= 150
+    assert vars(record)["duration_ms"] >= 150
 
 
 # --- No secret in logs or errors ------------------------------------------------------------
 
 
-def test_no_secret_reaches_a_log_line_or_an_error(sandbox_graph, graph_sandbox, caplog):
+def test_no_secret_reaches_a_log_line_or_an_error(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, urllib3's request lines included
     code = graph_sandbox.login_code(user_id=ADA)
     short = sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
@@ -523,10 +600,10 @@ def test_no_secret_reaches_a_log_line_or_an_error(sandbox_graph, graph_sandbox, 
             )
         ]
     )
-    errors = []
+    errors: list[GraphError] = []
 
-    def failing(call):
-        with pytest.raises(Exception) as caught:  # any error: each is inspected below
+    def failing(call: Callable[[], object]) -> None:
+        with pytest.raises(GraphError) as caught:  # any Graph error: each is inspected below
             call()
         errors.append(caught.value)
 

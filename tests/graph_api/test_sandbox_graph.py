@@ -16,6 +16,7 @@ from tests.sandbox_fixtures import (
     ADA_PAGE_2,
     GraphSandbox,
     SandboxProcess,
+    error_of,
 )
 
 PSID = "6100000000000042"
@@ -28,10 +29,6 @@ ACTIVITIES = {
     "logging_source": "messenger_bot",
     "logging_target": "page",
 }
-
-
-def error_of(response: requests.Response) -> dict[str, Any]:
-    return response.json()["error"]
 
 
 def activities(sandbox: GraphSandbox, token: str, **kwargs: Any) -> requests.Response:

@@ -89,8 +89,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _reset_producers() -> None:
     """Forget Celery's cached pools so the next send picks them for the current URL (kombu
     keeps one pool per broker URL, so the other URL's pool stays usable)."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    # Private caches, so not in celery-types' stubs.
+    celery_app._pool = None  # type: ignore[attr-defined]
+    celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -101,10 +102,10 @@ def broker(settings: Any) -> Iterator[redis.Redis]:
     settings.REDIS_URL = REDIS_URL
     settings.CELERY_BROKER_URL = REDIS_URL
     previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = REDIS_URL
+    celery_app.conf.broker_url = REDIS_URL  # type: ignore[misc]  # settable; the stubs say read-only
     _reset_producers()
     yield client
-    celery_app.conf.broker_url = previous
+    celery_app.conf.broker_url = previous  # type: ignore[misc]  # settable; the stubs say read-only
     _reset_producers()
     client.flushdb()
     client.close()
@@ -151,7 +152,9 @@ def cluster(
 def workspace(transactional_db: None, sandbox: GraphSandbox, broker: redis.Redis) -> Workspace:
     """A US workspace whose owner logged in with Facebook as Ada and connected two Pages:
     PAGE_A on page_activities, PAGE_B on the Conversions API. Integrators call with an API key."""
-    tenant = TenantFactory(name="System Shop", slug=f"system-{uuid.uuid4().hex[:8]}", country="US")
+    tenant = TenantFactory.create(
+        name="System Shop", slug=f"system-{uuid.uuid4().hex[:8]}", country="US"
+    )
     owner = member(tenant, Role.OWNER)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(tenant)}")

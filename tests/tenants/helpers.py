@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from graph_api.types import PageAccount, TokenInfo
+from django.contrib.auth.models import User
+
+from graph_api.types import GranularScope, PageAccount, TokenInfo
 from tenants import services
 
 GRAPH = "http://127.0.0.1:9/v25.0"  # config.settings_test's Graph: only `responses` answers it
@@ -16,7 +18,14 @@ ALL_SCOPES = (
 )
 
 
-def grant(user, page_id="111", name="Bike Shop", tasks=ALL_TASKS, scopes=ALL_SCOPES, granular=()):
+def grant(
+    user: User,
+    page_id: str = "111",
+    name: str = "Bike Shop",
+    tasks: tuple[str, ...] = ALL_TASKS,
+    scopes: tuple[str, ...] = ALL_SCOPES,
+    granular: tuple[GranularScope, ...] = (),
+) -> None:
     info = TokenInfo(is_valid=True, scopes=scopes, granular_scopes=granular)
     account = PageAccount(
         id=page_id, name=name, access_token=f"test-page-token-{page_id}", tasks=tasks
