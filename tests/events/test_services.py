@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -44,9 +45,9 @@ def _log(capi_page: ConnectedPage, events: list[Any], **kwargs: Any) -> list[Log
 def _scheduled(callbacks: list[Callable[..., object]]) -> list[tuple[int, int]]:
     """The (tenant_id, page_id) pairs the captured on-commit callbacks would enqueue."""
     return [
-        (vars(callback)["keywords"]["tenant_id"], vars(callback)["keywords"]["page_id"])
+        (callback.keywords["tenant_id"], callback.keywords["page_id"])
         for callback in callbacks
-        if getattr(callback, "func", None) is delivery._send
+        if isinstance(callback, functools.partial) and callback.func is delivery._send
     ]
 
 
