@@ -6,10 +6,30 @@ from __future__ import annotations
 
 import re
 
+from django.contrib.auth.models import User
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
+
+from tenants.models import Membership, Tenant
 
 PASSWORD = "correct horse battery staple"
 TIMEOUT_MS = 10_000
+
+
+def person(
+    username: str,
+    tenant: Tenant | None = None,
+    role: str | None = None,
+    *,
+    superuser: bool = False,
+    **fields: str,
+) -> User:
+    """Someone who signs in with PASSWORD (username@example.com), a member of `tenant` with
+    `role` when both are given; a superuser (for the Django admin) when asked."""
+    create = User.objects.create_superuser if superuser else User.objects.create_user
+    user = create(username=username, email=f"{username}@example.com", password=PASSWORD, **fields)
+    if tenant is not None and role is not None:
+        Membership.objects.create(tenant=tenant, user=user, role=role)
+    return user
 
 
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:

@@ -19,7 +19,7 @@ from events.models import EventStatus
 from flows.models import TriggerKind
 from tenants import services
 from tenants.models import Membership
-from tests.browser.helpers import PASSWORD, TIMEOUT_MS, sign_in, watch_csp
+from tests.browser.helpers import TIMEOUT_MS, person, sign_in, watch_csp
 from tests.events.factories import LoggedEventFactory, delivered_event
 from tests.flows.factories import handed_off, published_flow
 from tests.sandbox_fixtures import ADA, ADA_PAGE_2, GraphSandbox
@@ -27,11 +27,9 @@ from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 
 @pytest.fixture
-def owner(django_user_model: type[User]) -> User:
+def owner(db: None) -> User:
     """A workspace owner (and a superuser, for the Django admin) with something on each screen."""
-    user = django_user_model.objects.create_superuser(
-        username="dana", email="dana@example.com", password=PASSWORD
-    )
+    user = person("dana", superuser=True)
     tenant = TenantFactory.create(name="Dana's Bikes", slug="danas-bikes")
     Membership.objects.create(tenant=tenant, user=user, role="owner")
     page = ConnectedPageFactory.create(

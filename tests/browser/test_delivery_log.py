@@ -9,13 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
-from tenants.models import ConnectedPage, Membership, Tenant, Transport
-from tests.browser.helpers import PASSWORD, sign_in
+from tenants.models import ConnectedPage, Tenant, Transport
+from tests.browser.helpers import person, sign_in
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
@@ -132,12 +131,9 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
 
 
 @pytest.fixture
-def workspace(django_user_model: type[User]) -> Tenant:
+def workspace(db: None) -> Tenant:
     tenant = TenantFactory.create(name="Dana's Bikes", slug="danas-bikes")
-    user = django_user_model.objects.create_user(
-        username="dana", email="dana@example.com", password=PASSWORD
-    )
-    Membership.objects.create(tenant=tenant, user=user, role="admin")
+    person("dana", tenant, "admin")
     return tenant
 
 

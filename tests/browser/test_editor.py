@@ -27,9 +27,9 @@ from flows.blocks import REGISTRY
 from flows.blocks.base import NEXT, BlockType
 from flows.blocks.steps import StepResult
 from flows.models import Flow, FlowVersion
-from tenants.models import ConnectedPage, Membership, Tenant, Transport
+from tenants.models import ConnectedPage, Tenant, Transport
 from tenants.services import Actor
-from tests.browser.helpers import PASSWORD, sign_in
+from tests.browser.helpers import person, sign_in
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 T = TypeVar("T")
@@ -40,14 +40,6 @@ MOD: Literal["Control"] = "Control"
 def _editor_is_built() -> None:
     if not Path(settings.EDITOR_MANIFEST).is_file():
         pytest.fail("The editor is not built: run `make install` (npm ci and the Vite build).")
-
-
-def person(django_user_model: type[User], name: str, tenant: Tenant, role: str) -> User:
-    user = django_user_model.objects.create_user(
-        username=name, email=f"{name}@example.com", password=PASSWORD
-    )
-    Membership.objects.create(tenant=tenant, user=user, role=role)
-    return user
 
 
 @pytest.fixture
@@ -66,8 +58,8 @@ def bakery(workspace: Tenant) -> ConnectedPage:
 
 
 @pytest.fixture
-def lin(django_user_model: type[User], workspace: Tenant) -> User:
-    return person(django_user_model, "lin", workspace, "editor")
+def lin(db: None, workspace: Tenant) -> User:
+    return person("lin", workspace, "editor")
 
 
 @pytest.fixture
@@ -286,10 +278,10 @@ def test_two_editors_get_the_choice_and_lose_nothing(
     workspace: Tenant,
     bakery: ConnectedPage,
     lin: User,
-    django_user_model: type[User],
+    db: None,
     screenshot_dir: Path,
 ) -> None:
-    person(django_user_model, "sam", workspace, "editor")
+    person("sam", workspace, "editor")
     flow = lead_flow
     contexts = [
         browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 800})
@@ -334,9 +326,9 @@ def test_a_viewer_can_look_but_not_change_anything(
     workspace: Tenant,
     bakery: ConnectedPage,
     lin: User,
-    django_user_model: type[User],
+    db: None,
 ) -> None:
-    person(django_user_model, "vic", workspace, "viewer")
+    person("vic", workspace, "viewer")
     flow = lead_flow
     sign_in(page, "vic")
     page.goto(f"/t/adas-bakery/flows/{flow.pk}/")

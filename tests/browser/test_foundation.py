@@ -11,26 +11,18 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from tenants.models import Membership
-from tests.browser.helpers import PASSWORD, sign_in
+from tests.browser.helpers import person, sign_in
 
 
 @pytest.fixture
-def owner(django_user_model: type[User]) -> User:
-    return django_user_model.objects.create_user(
-        username="ada", email="ada@example.com", password=PASSWORD, first_name="Ada"
-    )
+def owner(db: None) -> User:
+    return person("ada", first_name="Ada")
 
 
 @pytest.fixture
-def colleague(django_user_model: type[User]) -> User:
+def colleague(db: None) -> User:
     # Members are added by email and must have signed in once, so the colleague already exists.
-    return django_user_model.objects.create_user(
-        username="grace",
-        email="grace@example.com",
-        password=PASSWORD,
-        first_name="Grace",
-        last_name="Hopper",
-    )
+    return person("grace", first_name="Grace", last_name="Hopper")
 
 
 def test_owner_sets_up_a_workspace(

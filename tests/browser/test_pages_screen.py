@@ -13,16 +13,14 @@ from playwright.sync_api import Page, expect
 
 from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Membership
-from tests.browser.helpers import PASSWORD, sign_in
+from tests.browser.helpers import person, sign_in
 from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2, GraphSandbox
 from tests.tenants.factories import TenantFactory
 
 
 @pytest.fixture
-def owner(django_user_model: type[User]) -> User:
-    user = django_user_model.objects.create_user(
-        username="dana", email="dana@example.com", password=PASSWORD, first_name="Dana"
-    )
+def owner(db: None) -> User:
+    user = person("dana", first_name="Dana")
     Membership.objects.create(
         tenant=TenantFactory.create(name="Dana's Bikes", slug="danas-bikes"),
         user=user,

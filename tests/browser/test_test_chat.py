@@ -18,16 +18,14 @@ from flows import services
 from flows.models import Conversation, ConversationStatus
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
-from tests.browser.helpers import PASSWORD, sign_in
+from tests.browser.helpers import person, sign_in
 from tests.flows.factories import FlowFactory, FlowVersionFactory, handed_off
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 
 @pytest.fixture
-def editor(django_user_model: type[User]) -> User:
-    return django_user_model.objects.create_user(
-        username="lin", email="lin@example.com", password=PASSWORD
-    )
+def editor(db: None) -> User:
+    return person("lin")
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from events.models import EventStatus, LoggedEvent
 from tenants.crypto import encrypt_token
 from tenants.models import AuditAction, AuditEvent, ConnectedPage, Membership, Transport
-from tests.browser.helpers import PASSWORD, sign_in
+from tests.browser.helpers import person, sign_in
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import edge, node, published_flow
 from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
@@ -22,10 +21,8 @@ from tests.tenants.factories import TenantFactory
 
 
 @pytest.fixture
-def bakery(sandbox: GraphSandbox, django_user_model: type[User]) -> ConnectedPage:
-    user = django_user_model.objects.create_user(
-        username="ada", email="ada@example.com", password=PASSWORD
-    )
+def bakery(sandbox: GraphSandbox, db: None) -> ConnectedPage:
+    user = person("ada")
     tenant = TenantFactory.create(name="Ada's Bakery Co", slug="adas-bakery")
     Membership.objects.create(tenant=tenant, user=user, role="owner")
     token = sandbox.mint(
