@@ -19,7 +19,6 @@ from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
 from tests.flows.factories import edge, node
-from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
 from tests.sandbox_fixtures import ADA_PAGE, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 

@@ -11,16 +11,13 @@ from events.models import LoggedEvent
 from flows import runtime
 from flows.models import Conversation, TriggerKind
 from tests.flows.factories import edge, node, published_flow
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
     entry,
     envelope,
     new_mid,
     now_ms,
-    runtime_redis_fixture,
-    send_api_fixture,
     sent,
     text,
-    worker_fixture,
 )
 from tests.tenants.factories import ConnectedPageFactory
 

@@ -16,13 +16,10 @@ from flows.models import Conversation, ConversationStatus, NodeDailyCount, Trigg
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import FlowVersionFactory, edge, node, published_flow
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
     entry,
     envelope,
-    runtime_redis_fixture,
-    send_api_fixture,
     text,
-    worker_fixture,
 )
 from tests.tenants.factories import ConnectedPageFactory, member
 

@@ -3,13 +3,19 @@ made before them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +24,7 @@ KEYS = ("tenants", "0009_api_key_owners")
 PAGES = ("tenants", "0010_one_workspace_per_page")
 
 
-def _migrate(target: tuple[str, str]):
+def _migrate(target: tuple[str, str]) -> Apps:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate([target])
@@ -26,12 +32,12 @@ def _migrate(target: tuple[str, str]):
 
 
 @pytest.fixture(autouse=True)
-def back_to_latest():
+def back_to_latest() -> Iterator[None]:
     yield
     call_command("migrate", verbosity=0)
 
 
-def test_keys_belong_to_their_creators_and_a_departed_creators_key_is_revoked():
+def test_keys_belong_to_their_creators_and_a_departed_creators_key_is_revoked() -> None:
     apps = _migrate(BEFORE_KEYS)
     user_model = apps.get_model("auth", "User")
     tenant = apps.get_model("tenants", "Tenant").objects.create(name="A", slug="a", country="US")
@@ -62,7 +68,7 @@ def test_keys_belong_to_their_creators_and_a_departed_creators_key_is_revoked():
     _migrate(BEFORE_KEYS)  # reversible
 
 
-def test_a_page_connected_in_several_workspaces_stays_where_its_traffic_went():
+def test_a_page_connected_in_several_workspaces_stays_where_its_traffic_went() -> None:
     apps = _migrate(KEYS)
     tenant_model = apps.get_model("tenants", "Tenant")
     page_model = apps.get_model("tenants", "ConnectedPage")

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import pytest
+
+from tenants.models import ConnectedPage, Tenant, Transport
+from tests.sandbox_fixtures import ADA_PAGE
+from tests.tenants.factories import ConnectedPageFactory
+
+
+@pytest.fixture
+def page(tenant: Tenant) -> ConnectedPage:
+    """Ada's Bakery, the sandbox's first Page, connected to `tenant` (page_activities)."""
+    return ConnectedPageFactory.create(
+        tenant=tenant, page_id=ADA_PAGE, name="Ada's Bakery", transport=Transport.PAGE_ACTIVITIES
+    )
