@@ -32,7 +32,12 @@ def test_declares_the_four_queues_with_default_as_default() -> None:
 
 # Each app's tasks go to its own queue (DESIGN.md §7): a task of an app not listed here, or
 # one its route sends elsewhere, fails below until its queue is decided and written down.
-QUEUE_OF_APP = {"events": "delivery", "flows": "runtime", "tenants": "maintenance"}
+QUEUE_OF_APP = {
+    "events": "delivery",
+    "flows": "runtime",
+    "insights": "maintenance",
+    "tenants": "maintenance",
+}
 
 
 def registered_tasks() -> list[str]:
@@ -44,7 +49,7 @@ def registered_tasks() -> list[str]:
 TASKS = registered_tasks()
 
 
-def test_the_tasks_are_found_at_all():
+def test_the_tasks_are_found_at_all() -> None:
     assert {
         "events.tasks.deliver_page",
         "events.tasks.sweep_due",
@@ -66,13 +71,13 @@ def test_every_registered_task_has_a_route_to_its_apps_queue(task_name: str) -> 
     assert app.amqp.router.route({}, task_name)["queue"].name == QUEUE_OF_APP[owner]
 
 
-def test_every_scheduled_task_is_registered():
+def test_every_scheduled_task_is_registered() -> None:
     # beat sends names: a typo would be a message no worker can run.
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert scheduled - set(TASKS) == set()
 
 
-def test_a_task_name_without_a_route_lands_in_default():
+def test_a_task_name_without_a_route_lands_in_default() -> None:
     assert app.amqp.router.route({}, "config.tasks.anything_else")["queue"].name == "default"
 
 
