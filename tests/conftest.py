@@ -16,7 +16,11 @@ from tests.redis_db import empty_namespace
 from tests.tenants.factories import TenantFactory, member
 from tests.timing import TIME_SCALE, deadline
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.flows.runtime_support"]
+pytest_plugins = [
+    "tests.sandbox_fixtures",
+    "tests.flows.runtime_support",
+    "tests.migration_steps",
+]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -57,6 +61,12 @@ def client_for() -> Callable[..., APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def viewer_client(client_for: Callable[..., APIClient], tenant: Tenant) -> APIClient:
+    """An API client signed in as a new viewer of `tenant`."""
+    return client_for(tenant, Role.VIEWER)
 
 
 @pytest.fixture(scope="session", autouse=True)

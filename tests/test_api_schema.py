@@ -140,7 +140,7 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case[Any], bearer: dict[s
     case.call_and_validate(headers=bearer)
 
 
-def test_the_flow_stats_route_and_its_fields_are_in_the_schema(client):
+def test_the_flow_stats_route_and_its_fields_are_in_the_schema(client: Client) -> None:
     schema = _schema(client)
     operation = schema["paths"]["/api/v1/tenants/{tenant_slug}/flows/{id}/stats/"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"from", "to", "version"}
@@ -173,7 +173,7 @@ def test_the_flow_stats_route_and_its_fields_are_in_the_schema(client):
     }
 
 
-def test_a_logged_events_flow_source_and_ad_are_in_the_schema(client):
+def test_a_logged_events_flow_source_and_ad_are_in_the_schema(client: Client) -> None:
     properties = _schema(client)["components"]["schemas"]["LoggedEvent"]["properties"]
     assert {"source_flow_version", "source_node", "ad_id"} <= set(properties)
     assert properties["source_flow_version"]["nullable"] is True

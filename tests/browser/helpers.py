@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from django.contrib.auth.models import User
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
 
 from tenants.models import Membership, Tenant
 
@@ -30,6 +30,13 @@ def person(
     if tenant is not None and role is not None:
         Membership.objects.create(tenant=tenant, user=user, role=role)
     return user
+
+
+def block(page: Page, name: str) -> Locator:
+    """A block on the flow editor's canvas, by its accessible name ("Send message: Hi!")."""
+    return page.get_by_role("region", name="Flow canvas").get_by_role(
+        "group", name=re.compile("^" + re.escape(name))
+    )
 
 
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:

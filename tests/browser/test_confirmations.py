@@ -14,17 +14,9 @@ from pytest_django.live_server_helper import LiveServer
 
 from tenants.crypto import encrypt_token
 from tenants.models import ApiKey, ConnectedPage, Membership, PageStatus, Tenant, Transport
+from tests.browser.helpers import PASSWORD, sign_in
 from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
 from tests.tenants.factories import api_key
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def sandbox(graph_sandbox: GraphSandbox, settings) -> GraphSandbox:  # type: ignore[no-untyped-def]
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
 
 
 @pytest.fixture
@@ -35,13 +27,6 @@ def workspace(django_user_model: type[User]) -> Tenant:
     tenant = Tenant.objects.create(name="Dana's Bikes", slug="danas-bikes", country="US")
     Membership.objects.create(tenant=tenant, user=user, role="owner")
     return tenant
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_disconnect_asks_then_undo_reconnects(
@@ -55,7 +40,7 @@ def test_disconnect_asks_then_undo_reconnects(
         dataset_id="1",
         token_encrypted=encrypt_token(sandbox.page_token(ADA, ADA_PAGE)),
     )
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/pages/")
 
     page.get_by_role("button", name="Disconnect Ada's Bakery").click()
@@ -86,7 +71,7 @@ def test_disconnect_asks_then_undo_reconnects(
 
 def test_revoking_a_key_needs_its_name(page: Page, workspace: Tenant, screenshot_dir: Path) -> None:
     api_key(workspace, name="Zapier sync")
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/api-keys/")
     page.get_by_role("button", name="Revoke Zapier sync").click()
     dialog = page.get_by_role("dialog", name="Revoke the API key “Zapier sync”?")
@@ -105,7 +90,7 @@ def test_revoking_a_key_needs_its_name(page: Page, workspace: Tenant, screenshot
 def test_deleting_the_workspace_then_restoring_it(
     page: Page, workspace: Tenant, screenshot_dir: Path
 ) -> None:
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/settings/")
     page.get_by_role("button", name="Delete workspace…").click()
     dialog = page.get_by_role("dialog", name="Delete the workspace “Dana's Bikes”?")
@@ -141,7 +126,7 @@ def test_without_javascript_the_confirmation_is_a_page(
         base_url=live_server.url, java_script_enabled=False, viewport={"width": 1366, "height": 800}
     )
     page = context.new_page()
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/members/")
     page.get_by_role("button", name="Remove kim@example.com").click()
     expect(

@@ -12,10 +12,8 @@ from pytest_django.live_server_helper import LiveServer
 
 from tenants.models import Membership, Tenant
 from tenants.permissions import Role
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.helpers import PASSWORD, TIMEOUT_MS
 from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
-
-PASSWORD = "correct horse battery staple"
 
 
 def console_errors(page: Page) -> list[str]:

@@ -29,7 +29,7 @@ from flows.blocks.steps import StepResult
 from flows.models import Flow, FlowVersion
 from tenants.models import ConnectedPage, Tenant, Transport
 from tenants.services import Actor
-from tests.browser.helpers import person, sign_in
+from tests.browser.helpers import block, person, sign_in
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 T = TypeVar("T")
@@ -71,13 +71,6 @@ def lead_flow(workspace: Tenant, bakery: ConnectedPage, lin: User) -> Flow:
         page_id=bakery.pk,
         name="Lead generation",
         template="lead_generation",
-    )
-
-
-def block(page: Page, name: str) -> Locator:
-    """A block on the canvas, by its accessible name ("Send message: Hi!")."""
-    return page.get_by_role("region", name="Flow canvas").get_by_role(
-        "group", name=re.compile("^" + re.escape(name))
     )
 
 

@@ -15,7 +15,6 @@ from rest_framework.test import APIClient
 
 from events import catalog
 from tenants.models import Tenant
-from tenants.permissions import Role
 from tests.tenants.factories import api_key
 
 pytestmark = pytest.mark.django_db
@@ -79,11 +78,6 @@ PURCHASE_ON_PAGE_ACTIVITIES = {
 }
 
 
-@pytest.fixture
-def signed_in(client_for: Callable[..., APIClient], tenant: Tenant) -> APIClient:
-    return client_for(tenant, Role.VIEWER)
-
-
 def _brief(transport: dict[str, Any]) -> tuple[Any, ...]:
     return (
         transport["key"],
@@ -93,9 +87,9 @@ def _brief(transport: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def test_the_whole_catalog(signed_in: APIClient) -> None:
+def test_the_whole_catalog(viewer_client: APIClient) -> None:
     with CaptureQueriesContext(connection) as queries:
-        response = signed_in.get(URL)
+        response = viewer_client.get(URL)
     assert response.status_code == 200
     assert len(queries) <= 2  # the session and its user; the catalog itself is not in the DB
     body = response.json()
@@ -112,9 +106,9 @@ def test_the_whole_catalog(signed_in: APIClient) -> None:
 
 
 def test_narrowed_to_page_activities_with_the_exact_shape_of_one_event(
-    signed_in: APIClient,
+    viewer_client: APIClient,
 ) -> None:
-    body = signed_in.get(URL, {"transport": "page_activities"}).json()
+    body = viewer_client.get(URL, {"transport": "page_activities"}).json()
     assert body["transport"] == "page_activities"
     assert [_brief(t) for t in body["transports"]] == [
         ("page_activities", True, "delivered", "retired")
@@ -127,8 +121,8 @@ def test_narrowed_to_page_activities_with_the_exact_shape_of_one_event(
     assert purchase == PURCHASE_ON_PAGE_ACTIVITIES
 
 
-def test_narrowed_to_the_conversions_api(signed_in: APIClient) -> None:
-    body = signed_in.get(URL, {"transport": "conversions_api"}).json()
+def test_narrowed_to_the_conversions_api(viewer_client: APIClient) -> None:
+    body = viewer_client.get(URL, {"transport": "conversions_api"}).json()
     [capi] = body["transports"]
     assert _brief(capi) == ("conversions_api", False, "kept", "active")
     assert capi["custom_events_message"] == (
@@ -159,9 +153,9 @@ def test_narrowed_to_the_conversions_api(signed_in: APIClient) -> None:
 
 @pytest.mark.parametrize("transport", ["carrier_pigeon", "", "Page_Activities"])
 def test_an_unknown_transport_is_a_400_listing_the_valid_ones(
-    signed_in: APIClient, transport: str
+    viewer_client: APIClient, transport: str
 ) -> None:
-    response = signed_in.get(URL, {"transport": transport})
+    response = viewer_client.get(URL, {"transport": transport})
     assert response.status_code == 400
     message = (
         f"Unknown transport {transport!r}: use one of page_activities, conversions_api, or "
@@ -199,43 +193,43 @@ def test_a_bad_key_is_refused(client_for: Callable[..., APIClient]) -> None:
     assert response.json()["error"]["code"] == "authentication_failed"
 
 
-def test_caching_headers_and_304_for_the_same_etag(signed_in: APIClient) -> None:
-    first = signed_in.get(URL)
+def test_caching_headers_and_304_for_the_same_etag(viewer_client: APIClient) -> None:
+    first = viewer_client.get(URL)
     etag = first["ETag"]
     assert re.fullmatch(rf'"{catalog.catalog_etag()}-all-[0-9a-f]{{12}}"', etag)
     assert first["Cache-Control"] == "private, max-age=3600"
     assert first["Vary"] == "Authorization, Cookie"
 
     for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
-        again = signed_in.get(URL, HTTP_IF_NONE_MATCH=sent)
+        again = viewer_client.get(URL, HTTP_IF_NONE_MATCH=sent)
         assert again.status_code == 304, sent
         assert again.content == b""
         assert again["ETag"] == etag
         assert again["Cache-Control"] == "private, max-age=3600"
 
-    assert signed_in.get(URL, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
-    narrowed = signed_in.get(URL, {"transport": "conversions_api"}, HTTP_IF_NONE_MATCH=etag)
+    assert viewer_client.get(URL, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+    narrowed = viewer_client.get(URL, {"transport": "conversions_api"}, HTTP_IF_NONE_MATCH=etag)
     assert narrowed.status_code == 200  # another transport is another representation
     assert narrowed["ETag"].startswith(f'"{catalog.catalog_etag()}-conversions_api-')
 
 
 def test_the_etag_changes_with_the_data(
-    signed_in: APIClient, monkeypatch: pytest.MonkeyPatch
+    viewer_client: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    etag = signed_in.get(URL)["ETag"]
+    etag = viewer_client.get(URL)["ETag"]
     data = catalog.load()
     monkeypatch.setattr(catalog, "_CATALOG", data.__class__(**{**data.__dict__, "etag": "0" * 32}))
-    response = signed_in.get(URL, HTTP_IF_NONE_MATCH=etag)
+    response = viewer_client.get(URL, HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200
     assert response["ETag"].startswith(f'"{"0" * 32}-all-')
 
 
 def test_each_transport_says_its_status_for_the_editor(
-    signed_in: APIClient, settings: Settings
+    viewer_client: APIClient, settings: Settings
 ) -> None:
     # Against the sandbox (the tests' GRAPH_API_URL) page_activities is retired at Facebook
     # yet still delivered; against Facebook's real host it is not, and may not be chosen.
-    sandbox = signed_in.get(URL, {"transport": "page_activities"})
+    sandbox = viewer_client.get(URL, {"transport": "page_activities"})
     [status] = [t["status"] for t in sandbox.json()["transports"]]
     assert (status["state"], status["delivered"], status["selectable"]) == ("retired", True, True)
     assert (status["retired_on"], status["use_instead"]) == ("2026-09-24", "conversions_api")
@@ -245,7 +239,9 @@ def test_each_transport_says_its_status_for_the_editor(
     )
 
     settings.GRAPH_API_URL = "https://graph.facebook.com"
-    real = signed_in.get(URL, {"transport": "page_activities"}, HTTP_IF_NONE_MATCH=sandbox["ETag"])
+    real = viewer_client.get(
+        URL, {"transport": "page_activities"}, HTTP_IF_NONE_MATCH=sandbox["ETag"]
+    )
     assert real.status_code == 200  # what is true changed, so the representation did
     [status] = [t["status"] for t in real.json()["transports"]]
     assert (status["state"], status["delivered"], status["selectable"]) == (

@@ -292,7 +292,9 @@ def test_after_the_retry_window_an_event_is_dead(
     assert row.last_error.startswith("Gave up after 13 attempts over 24 hours")
 
 
-def test_a_worker_whose_lease_ran_out_never_sends_what_another_worker_took(capi_page, mocked):
+def test_a_worker_whose_lease_ran_out_never_sends_what_another_worker_took(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     # DESIGN.md §7: a duplicate only comes from a worker that dies after Facebook's answer. A
     # live but slow worker whose lease ran out (the sweep let another worker claim its events)
     # must not send them too: right before a call it renews its lease, and leaves out what is no
@@ -314,14 +316,16 @@ def test_a_worker_whose_lease_ran_out_never_sends_what_another_worker_took(capi_
     assert (on_time.calls, on_time.delivered, len(mocked.calls)) == (1, 2, 1)
 
 
-def test_sending_renews_the_lease_of_the_calls_events(capi_page, mocked):
-    event = LoggedEventFactory(page=capi_page)
+def test_sending_renews_the_lease_of_the_calls_events(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    event = LoggedEventFactory.create(page=capi_page)
     batch = delivery.claim(capi_page, limit=10)
     # Its lease almost over (earlier calls of the claim took long).
     LoggedEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
-    renewed = {}
+    renewed: dict[str, Any] = {}
 
-    def answer(request):
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
         renewed["lease_ends"] = LoggedEvent.objects.get(pk=event.pk).next_attempt_at
         return (200, {}, json.dumps({"events_received": 1}))
 
@@ -357,14 +361,16 @@ def test_sending_renews_the_lease_of_the_calls_events(capi_page, mocked):
         ),
     ],
 )
-def test_usage_headers_near_the_limit_slow_the_page_down(capi_page, mocked, header, value):
+def test_usage_headers_near_the_limit_slow_the_page_down(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock, header: str, value: dict[str, Any]
+) -> None:
     # The usage headers of the reference (§4.5): an answer at 95% slows the Page to a quarter
     # of its rate before Facebook throttles it; an answer back under 90% lifts it.
     value = {capi_page.page_id: value["PAGE"]} if "PAGE" in value else value
     url = f"{BASE}/v25.0/{capi_page.dataset_id}/events"
     mocked.post(url, json={"events_received": 1}, headers={header: json.dumps(value)})
     slow = ratelimit.redis_key(f"{ratelimit.KEY_PREFIX}:slow:{capi_page.pk}")
-    event = LoggedEventFactory(page=capi_page)
+    event = LoggedEventFactory.create(page=capi_page)
 
     deliver(capi_page)
 
@@ -372,7 +378,7 @@ def test_usage_headers_near_the_limit_slow_the_page_down(capi_page, mocked, head
     assert ratelimit.redis_client().get(slow) == b"0.25"
 
     mocked.replace(responses.POST, url, json={"events_received": 1}, headers={header: "{}"})
-    LoggedEventFactory(page=capi_page)
+    LoggedEventFactory.create(page=capi_page)
     deliver(capi_page)
 
     assert ratelimit.redis_client().get(slow) is None

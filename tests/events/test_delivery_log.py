@@ -471,9 +471,11 @@ def test_an_empty_overview_says_so(tenant: Tenant) -> None:
     assert "<svg" not in html
 
 
-def test_an_events_detail_names_the_ad_its_conversation_came_from(tenant, shop):
-    from_ad = LoggedEventFactory(page=shop, ad_id="6000000000042")
-    plain = LoggedEventFactory(page=shop)
+def test_an_events_detail_names_the_ad_its_conversation_came_from(
+    tenant: Tenant, shop: ConnectedPage
+) -> None:
+    from_ad = LoggedEventFactory.create(page=shop, ad_id="6000000000042")
+    plain = LoggedEventFactory.create(page=shop)
     client = _client(tenant)
 
     html = client.get(_url(tenant, f"{from_ad.pk}/")).content.decode()

@@ -222,3 +222,8 @@ def sent(mock: responses.RequestsMock) -> list[tuple[str, dict[str, Any]]]:
             body = json.loads(call.request.body or "")
             calls.append((body["recipient"]["id"], body["message"]))
     return calls
+
+
+def texts(mock: responses.RequestsMock) -> list[str]:
+    """The text of every message sent through the Send API, in order ("" for one without)."""
+    return [message.get("text", "") for _, message in sent(mock)]

@@ -48,6 +48,7 @@ from tests.flows.runtime_support import (
     send_url,
     sent,
     text,
+    texts,
 )
 from tests.sandbox_fixtures import ADA_PAGE as PAGE
 from tests.tenants.factories import ConnectedPageFactory, member
@@ -102,10 +103,6 @@ def keyword_flow(
         document=simple_document(text),
         **fields,
     )
-
-
-def texts(mock: responses.RequestsMock) -> list[str]:
-    return [message.get("text", "") for _, message in sent(mock)]
 
 
 # --- Routing and triggers ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ from graph_api.errors import (
     TransientError,
 )
 from graph_api.redaction import RedactingFilter
-from graph_api.types import PageAccount
+from tests.graph_api.contract import PSID, capi_event, connect
 from tests.sandbox_fixtures import (
     ADA,
     ADA_PAGE,
@@ -39,23 +39,9 @@ from tests.sandbox_fixtures import (
     GraphSandbox,
 )
 
-PSID = "6100000000000042"
 OTHER_PSID = "6100000000000043"
 PURCHASE = {"_eventName": "fb_mobile_purchase", "_valueToSum": 57.23, "fb_currency": "USD"}
 LEAD = {"_eventName": "lead_submitted"}
-
-
-def connect(
-    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, user_id: str = ADA
-) -> tuple[str, dict[str, PageAccount]]:
-    """What the login pipeline does: code -> user token -> long-lived -> Page tokens."""
-    code = graph_sandbox.login_code(user_id=user_id)
-    short = sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
-    long_lived = sandbox_graph.exchange_long_lived(user_token=short.access_token)
-    pages = {
-        page.id: page for page in sandbox_graph.my_accounts(user_token=long_lived.access_token)
-    }
-    return long_lived.access_token, pages
 
 
 @pytest.fixture
@@ -63,19 +49,6 @@ def ada(sandbox_graph: GraphClient, graph_sandbox: GraphSandbox) -> tuple[str, d
     """Ada's long-lived user token and her Page tokens by Page id."""
     user_token, pages = connect(sandbox_graph, graph_sandbox)
     return user_token, {page_id: page.access_token for page_id, page in pages.items()}
-
-
-def capi_event(
-    event_name: str = "Purchase", page_id: str = ADA_PAGE, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "event_name": event_name,
-        "event_time": int(time.time()),
-        "action_source": "business_messaging",
-        "messaging_channel": "messenger",
-        "user_data": {"page_id": int(page_id), "page_scoped_user_id": int(PSID)},
-        **extra,
-    }
 
 
 # --- Login and tokens -----------------------------------------------------------------------

@@ -152,7 +152,7 @@ def test_the_copies_above_are_verbatim() -> None:
     assert CAPI_EXAMPLE in facts
 
 
-def test_the_vendored_reference_is_verbatim_from_its_source():
+def test_the_vendored_reference_is_verbatim_from_its_source() -> None:
     readme = (VENDORED / "README.md").read_text()
     guide = (VENDORED / GUIDE).read_text()
     facts = (VENDORED / FACTS_3_3).read_text()

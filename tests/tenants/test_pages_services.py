@@ -208,8 +208,10 @@ def test_changing_to_capi_fetches_a_dataset_and_is_audited(tenant: Tenant, admin
 
 
 @responses.activate
-def test_disconnecting_unsubscribes_and_forgets_the_token_after_the_undo_window(tenant, admin):
-    page = ConnectedPageFactory(tenant=tenant, page_id="111")
+def test_disconnecting_unsubscribes_and_forgets_the_token_after_the_undo_window(
+    tenant: Tenant, admin: User
+) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant, page_id="111")
     unsubscribe = responses.delete(f"{GRAPH}/111/subscribed_apps", json={"success": True})
     page = services.page_disconnect(tenant=tenant, actor=actor(admin), page_pk=page.pk)
     assert unsubscribe.call_count == 1
