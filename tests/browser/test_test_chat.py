@@ -217,7 +217,7 @@ def test_resolve_handoffs(
     )
     sign_in(page, "lin")
     page.goto("/t/lins-bikes/")
-    page.get_by_role("link", name="Handoffs").click()
+    page.get_by_role("link", name="Handoffs", exact=True).click()  # the menu's, not the card
     expect(page.get_by_role("heading", name="Handoffs")).to_be_visible()
     rows = page.locator("table.handoffs tbody tr")
     expect(rows).to_have_count(2)
