@@ -8,24 +8,20 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from tenants.crypto import encrypt_token
 from tenants.models import ApiKey, ConnectedPage, Membership, PageStatus, Tenant, Transport
-from tests.browser.helpers import PASSWORD, sign_in
+from tests.browser.helpers import person, sign_in
 from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
 from tests.tenants.factories import api_key
 
 
 @pytest.fixture
-def workspace(django_user_model: type[User]) -> Tenant:
-    user = django_user_model.objects.create_user(
-        username="dana", email="dana@example.com", password=PASSWORD
-    )
+def workspace(db: None) -> Tenant:
     tenant = Tenant.objects.create(name="Dana's Bikes", slug="danas-bikes", country="US")
-    Membership.objects.create(tenant=tenant, user=user, role="owner")
+    person("dana", tenant, "owner")
     return tenant
 
 
@@ -115,13 +111,9 @@ def test_without_javascript_the_confirmation_is_a_page(
     browser: Browser,
     live_server: LiveServer,
     workspace: Tenant,
-    django_user_model: type[User],
     screenshot_dir: Path,
 ) -> None:
-    colleague = django_user_model.objects.create_user(
-        username="kim", email="kim@example.com", password=PASSWORD
-    )
-    Membership.objects.create(tenant=workspace, user=colleague, role="editor")
+    colleague = person("kim", workspace, "editor")
     context = browser.new_context(
         base_url=live_server.url, java_script_enabled=False, viewport={"width": 1366, "height": 800}
     )

@@ -11,14 +11,12 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from tenants.models import AuditAction, AuditEvent, Membership, Tenant
-from tests.browser.helpers import PASSWORD, sign_in
+from tests.browser.helpers import person, sign_in
 
 
 @pytest.fixture
-def dana(django_user_model: type[User]) -> User:
-    user = django_user_model.objects.create_user(
-        username="dana", email="dana@example.com", password=PASSWORD
-    )
+def dana(db: None) -> User:
+    user = person("dana")
     for name, slug in (("Alpha Bikes", "alpha"), ("Beta Bakery", "beta")):
         tenant = Tenant.objects.create(name=name, slug=slug, country="US")
         Membership.objects.create(tenant=tenant, user=user, role="owner")

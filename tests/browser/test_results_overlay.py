@@ -20,7 +20,7 @@ from flows.models import Conversation, WebhookDelivery
 from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
-from tests.browser.helpers import PASSWORD, block
+from tests.browser.helpers import PASSWORD, block, person
 from tests.flows.factories import edge, node
 from tests.sandbox_fixtures import ADA_PAGE, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
@@ -29,10 +29,8 @@ AD = "6000000000099"
 
 
 @pytest.fixture
-def viewer(django_user_model: type[User]) -> User:
-    return django_user_model.objects.create_user(
-        username="mo", email="mo@example.com", password=PASSWORD
-    )
+def viewer(db: None) -> User:
+    return person("mo")
 
 
 @pytest.fixture
@@ -44,10 +42,8 @@ def workspace(viewer: User) -> Tenant:
 
 
 @pytest.fixture
-def author(django_user_model: type[User], workspace: Tenant) -> User:
-    user = django_user_model.objects.create_user(username="lin", password=PASSWORD)
-    Membership.objects.create(tenant=workspace, user=user, role="editor")
-    return user
+def author(workspace: Tenant) -> User:
+    return person("lin", workspace, "editor")
 
 
 @pytest.fixture
