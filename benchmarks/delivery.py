@@ -178,7 +178,8 @@ def private_redis(stack: contextlib.ExitStack, log_dir: Path) -> str:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    stack.callback(lambda: (server.kill(), server.wait()))
+    stack.callback(server.wait)
+    stack.callback(server.kill)  # callbacks run last in, first out: kill, then wait
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
 
@@ -456,6 +457,7 @@ def run(
     latencies = [
         (row.delivered_at - row.created_at).total_seconds()
         for row in rows.filter(status="delivered").only("created_at", "delivered_at")
+        if row.delivered_at is not None  # always set on a delivered row
     ]
     for session in sessions.values():
         session.close()

@@ -560,7 +560,7 @@ def drag_and_save(page: Any, node_id: str, flow_id: int, steps: int) -> dict[str
         polling="raf",
         timeout=TIMEOUT_MS,
     )
-    return page.evaluate(
+    figures: dict[str, Any] = page.evaluate(
         """([drag, flowId]) => {
           const b = window.__bench;
           const up = b.pointer.filter((p) => p.type === "pointerup").pop();
@@ -583,7 +583,8 @@ def drag_and_save(page: Any, node_id: str, flow_id: int, steps: int) -> dict[str
           };
         }""",
         [drag, flow_id],
-    ) | {"cpu": {k: after[k] - before[k] for k in CPU_METRICS}}
+    )
+    return figures | {"cpu": {k: after[k] - before[k] for k in CPU_METRICS}}
 
 
 # --- Main ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ accesslog = "-"
 logger_class = "config.gunicorn_conf.RedactingLogger"
 
 
-class RedactingLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn is untyped
+class RedactingLogger(glogging.Logger):
     """gunicorn's logger, whose access and error lines never carry a secret."""
 
     def setup(self, cfg: Any) -> None:

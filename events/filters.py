@@ -33,12 +33,13 @@ class _PositiveIntegerField(forms.IntegerField):
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_PK})
-class PositiveIntegerFilter(django_filters.NumberFilter):  # type: ignore[misc]  # django-filter is untyped
-    field_class = _PositiveIntegerField
+class PositiveIntegerFilter(django_filters.NumberFilter):
+    # django-filter builds the form field from any field_class; its stubs want a DecimalField.
+    field_class = _PositiveIntegerField  # type: ignore[assignment]
 
 
 @extend_schema_field({"type": "string", "pattern": EVENT_NAME_PATTERN})
-class EventNameFilter(django_filters.CharFilter):  # type: ignore[misc]  # django-filter is untyped
+class EventNameFilter(django_filters.CharFilter):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "validators",
@@ -54,7 +55,7 @@ class EventNameFilter(django_filters.CharFilter):  # type: ignore[misc]  # djang
 
 
 @extend_schema_field({"type": "string", "pattern": PSID_PATTERN})
-class PsidFilter(django_filters.CharFilter):  # type: ignore[misc]  # django-filter is untyped
+class PsidFilter(django_filters.CharFilter):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "validators",
@@ -69,7 +70,7 @@ class PsidFilter(django_filters.CharFilter):  # type: ignore[misc]  # django-fil
 
 
 @extend_schema_field({"type": "string", "pattern": r"^[0-9]{1,32}$"})
-class FacebookPageIdFilter(django_filters.CharFilter):  # type: ignore[misc]  # django-filter is untyped
+class FacebookPageIdFilter(django_filters.CharFilter):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "validators",
@@ -93,11 +94,11 @@ class _StrictBooleanField(forms.TypedChoiceField):
 
 
 @extend_schema_field({"type": "boolean"})
-class StrictBooleanFilter(django_filters.Filter):  # type: ignore[misc]  # django-filter is untyped
+class StrictBooleanFilter(django_filters.Filter):
     field_class = _StrictBooleanField
 
 
-class EventFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
+class EventFilter(django_filters.FilterSet):
     """What the delivery log and `GET events` narrow by. Every parameter is optional."""
 
     status = django_filters.MultipleChoiceFilter(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from events import transport_status
@@ -21,7 +22,7 @@ def events_for_tenant(*, tenant: Tenant) -> QuerySet[LoggedEvent]:
     return LoggedEvent.objects.for_tenant(tenant).select_related("page").order_by("-id")
 
 
-def events_filtered(*, tenant: Tenant, params: Mapping[str, Any]) -> EventFilter:
+def events_filtered(*, tenant: Tenant, params: QueryDict | dict[str, Any]) -> EventFilter:
     """`EventFilter` bound to `params` over the workspace's events (check `.is_valid()`)."""
     return EventFilter(data=params, queryset=events_for_tenant(tenant=tenant))
 

@@ -8,13 +8,19 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from graph_api.client import GraphClient
 from tenants.models import Tenant
 from tenants.permissions import Role
+from tests import graph_stub
 from tests.redis_db import empty_namespace
 from tests.tenants.factories import TenantFactory, member
 from tests.timing import TIME_SCALE, deadline
 
-pytest_plugins = ["tests.sandbox_fixtures"]
+pytest_plugins = [
+    "tests.sandbox_fixtures",
+    "tests.flows.runtime_support",
+    "tests.migration_steps",
+]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -32,12 +38,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def tenant() -> Tenant:
-    return TenantFactory(name="Acme Bikes", slug="acme-bikes")
+    return TenantFactory.create(name="Acme Bikes", slug="acme-bikes")
 
 
 @pytest.fixture
 def other_tenant() -> Tenant:
-    return TenantFactory(name="Globex", slug="globex")
+    return TenantFactory.create(name="Globex", slug="globex")
 
 
 @pytest.fixture
@@ -57,6 +63,12 @@ def client_for() -> Callable[..., APIClient]:
     return make
 
 
+@pytest.fixture
+def viewer_client(client_for: Callable[..., APIClient], tenant: Tenant) -> APIClient:
+    """An API client signed in as a new viewer of `tenant`."""
+    return client_for(tenant, Role.VIEWER)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _redis_namespace_emptied_at_the_end() -> Iterator[None]:
     """Whatever the run left in its Redis namespace (tests/redis_db.py) goes when it ends."""
@@ -65,3 +77,17 @@ def _redis_namespace_emptied_at_the_end() -> Iterator[None]:
     with contextlib.suppress(redis.ConnectionError):
         empty_namespace(client)
     client.close()
+
+
+@pytest.fixture
+def graph_client() -> Iterator[GraphClient]:
+    """Our Graph client for the stand-in host of tests/graph_stub.py, which only `responses`
+    answers."""
+    with GraphClient(
+        base_url=graph_stub.BASE,
+        app_id=graph_stub.APP_ID,
+        app_secret=graph_stub.APP_SECRET,
+        version=graph_stub.VERSION,
+        page_activities_version=graph_stub.PAGE_ACTIVITIES_VERSION,
+    ) as client:
+        yield client

@@ -23,7 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from pytest_django.fixtures import Settings
 
+from graph_api.client import GraphClient
 from tests.timing import deadline
 
 APP_ID = "100000000000001"
@@ -59,6 +61,12 @@ AD_2 = "600000000000002"  # "Sourdough carousel", ADA_PAGE too
 BIKE_AD = "600000000000003"  # advertises ADA_PAGE_2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def error_of(response: requests.Response) -> dict[str, Any]:
+    """The ``error`` object of a Graph error answer."""
+    error: dict[str, Any] = response.json()["error"]
+    return error
 
 
 class SandboxProcess:
@@ -375,8 +383,9 @@ class GraphSandbox:
 
 @pytest.fixture(scope="session")
 def graph_sandbox_server() -> Iterator[SandboxProcess]:
-    """The sandbox process, started once per test session."""
-    process = SandboxProcess()
+    """The sandbox process, started once per test session, with a request log long enough for
+    the thousands of calls of a system test (a reset empties it for every test)."""
+    process = SandboxProcess("--request-log-size", "200000")
     yield process
     process.stop()
 
@@ -388,3 +397,25 @@ def graph_sandbox(graph_sandbox_server: SandboxProcess) -> Iterator[GraphSandbox
     sandbox.reset()
     yield sandbox
     sandbox.close()
+
+
+@pytest.fixture
+def sandbox(graph_sandbox: GraphSandbox, settings: Settings) -> GraphSandbox:
+    """The reset sandbox, with this process's Graph client and Facebook Login pointed at it
+    (a live server runs in this process, so it sees these settings too)."""
+    settings.GRAPH_API_URL = graph_sandbox.url
+    settings.FACEBOOK_WWW_URL = graph_sandbox.url
+    return graph_sandbox
+
+
+@pytest.fixture
+def sandbox_graph(graph_sandbox: GraphSandbox) -> Iterator[GraphClient]:
+    """Our Graph client, talking to the reset sandbox with the sandbox's app credentials."""
+    with GraphClient(
+        base_url=graph_sandbox.url,
+        app_id=graph_sandbox.app_id,
+        app_secret=graph_sandbox.app_secret,
+        version=GRAPH_VERSION,
+        page_activities_version="v20.0",
+    ) as client:
+        yield client

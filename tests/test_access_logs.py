@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -58,7 +59,7 @@ DEADLINE_SECONDS = deadline(60)
         ("Graph error code=190", "Graph error code=190"),
     ],
 )
-def test_query_string_secrets_are_redacted(line, expected):
+def test_query_string_secrets_are_redacted(line: str, expected: str) -> None:
     assert redact(line) == expected
 
 
@@ -71,12 +72,12 @@ def _free_port() -> int:
 class _Output:
     """Collects a process's lines from one pipe in a thread, so reading never blocks the test."""
 
-    def __init__(self, pipe) -> None:
+    def __init__(self, pipe: IO[str]) -> None:
         self.lines: list[str] = []
         self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
         self._thread.start()
 
-    def _read(self, pipe) -> None:
+    def _read(self, pipe: IO[str]) -> None:
         with pipe:
             for line in pipe:
                 self.lines.append(line)
@@ -105,6 +106,8 @@ def _server(argv: list[str], port: int, tmp_path: Path) -> Iterator[tuple[_Outpu
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
+    assert process.stderr is not None
     out, err = _Output(process.stdout), _Output(process.stderr)
     try:
         yield out, err
@@ -152,7 +155,7 @@ def _assert_redacted(outputs: tuple[_Output, _Output], line: str) -> None:
     assert [secret for secret in SECRETS if secret in everything] == []
 
 
-def test_runservers_access_log_redacts_query_secrets(tmp_path):
+def test_runservers_access_log_redacts_query_secrets(tmp_path: Path) -> None:
     port = _free_port()
     argv = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
 
@@ -185,14 +188,14 @@ def _without_bind(command: list[str]) -> list[str]:
     return kept
 
 
-def test_the_dockerfile_and_compose_run_gunicorn_alike():
+def test_the_dockerfile_and_compose_run_gunicorn_alike() -> None:
     command = _dockerfile_command()
     compose = (ROOT / "docker-compose.yml").read_text()
     assert command[0] == "gunicorn"
     assert f"command: {json.dumps(command)}" in compose
 
 
-def test_gunicorns_access_log_redacts_query_secrets(tmp_path):
+def test_gunicorns_access_log_redacts_query_secrets(tmp_path: Path) -> None:
     port = _free_port()
     command = _without_bind(_dockerfile_command())
     argv = [sys.executable, "-m", *command, "--bind", f"127.0.0.1:{port}", "--workers", "1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from io import StringIO
+from typing import Any
 
 import pytest
 import schemathesis
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
@@ -20,7 +22,7 @@ from tests.tenants.routes import world
 pytestmark = pytest.mark.django_db
 
 
-def test_schema_describes_the_api(client):
+def test_schema_describes_the_api(client: Client) -> None:
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     schema = response.json()
@@ -33,12 +35,13 @@ def test_schema_describes_the_api(client):
     assert created["content"]["application/json"]["schema"]["$ref"].endswith("/ApiKeyCreated")
 
 
-def _schema(client) -> dict:
+def _schema(client: Client) -> dict[str, Any]:
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    return response.json()
+    schema: dict[str, Any] = response.json()
+    return schema
 
 
-def test_who_changed_a_row_may_be_nobody(client):
+def test_who_changed_a_row_may_be_nobody(client: Client) -> None:
     # A flow written by an API key or a template, a Page connected by a login that was
     # removed, an open handoff: these are null, and the schema says so.
     components = _schema(client)["components"]["schemas"]
@@ -49,13 +52,13 @@ def test_who_changed_a_row_may_be_nobody(client):
     assert components["Handoff"]["properties"]["resolved_by"]["nullable"] is True
 
 
-def test_available_pages_are_a_plain_list_as_served(client):
+def test_available_pages_are_a_plain_list_as_served(client: Client) -> None:
     operation = _schema(client)["paths"]["/api/v1/tenants/{tenant_slug}/pages/available/"]["get"]
     body = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert body == {"type": "array", "items": {"$ref": "#/components/schemas/PageCandidate"}}
 
 
-def test_every_error_status_of_every_operation_has_the_error_shape(client):
+def test_every_error_status_of_every_operation_has_the_error_shape(client: Client) -> None:
     missing = [
         (path, method, status)
         for path, operations in _schema(client)["paths"].items()
@@ -68,13 +71,13 @@ def test_every_error_status_of_every_operation_has_the_error_shape(client):
     assert missing == []
 
 
-def test_schema_generates_without_warnings():
+def test_schema_generates_without_warnings() -> None:
     # A warning (an unnamed enum collision, a view spectacular cannot read) is a schema that
     # integrators get with guessed names; `--fail-on-warn` turns each into an error.
     call_command("spectacular", "--fail-on-warn", "--validate", stdout=StringIO())
 
 
-def test_docs_page_serves_its_assets_locally(client):
+def test_docs_page_serves_its_assets_locally(client: Client) -> None:
     page = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
     asset = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
@@ -119,8 +122,8 @@ schema = schemathesis.openapi.from_wsgi(
 
 
 @pytest.fixture
-def bearer(db) -> Iterator[dict[str, str]]:
-    tenant = TenantFactory(slug="fuzz")
+def bearer(db: None) -> Iterator[dict[str, str]]:
+    tenant = TenantFactory.create(slug="fuzz")
     world(tenant)
     # Django's test client keeps the test's database connection open across requests; calling
     # the WSGI app directly must too, or the request-finished signal closes it mid-test.
@@ -133,11 +136,11 @@ def bearer(db) -> Iterator[dict[str, str]]:
 
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_schema(case, bearer):
+def test_api_conforms_to_its_schema(case: schemathesis.Case[Any], bearer: dict[str, str]) -> None:
     case.call_and_validate(headers=bearer)
 
 
-def test_the_flow_stats_route_and_its_fields_are_in_the_schema(client):
+def test_the_flow_stats_route_and_its_fields_are_in_the_schema(client: Client) -> None:
     schema = _schema(client)
     operation = schema["paths"]["/api/v1/tenants/{tenant_slug}/flows/{id}/stats/"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"from", "to", "version"}
@@ -170,7 +173,7 @@ def test_the_flow_stats_route_and_its_fields_are_in_the_schema(client):
     }
 
 
-def test_a_logged_events_flow_source_and_ad_are_in_the_schema(client):
+def test_a_logged_events_flow_source_and_ad_are_in_the_schema(client: Client) -> None:
     properties = _schema(client)["components"]["schemas"]["LoggedEvent"]["properties"]
     assert {"source_flow_version", "source_node", "ad_id"} <= set(properties)
     assert properties["source_flow_version"]["nullable"] is True

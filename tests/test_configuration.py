@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -37,22 +38,23 @@ def readme_variables() -> set[str]:
     return set(README_ROW_RE.findall((ROOT / "README.md").read_text()))
 
 
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def compose() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return config
 
 
-def test_every_setting_from_the_environment_is_in_the_readme():
+def test_every_setting_from_the_environment_is_in_the_readme() -> None:
     variables = settings_variables()
     assert "EVENTS_RETRY_WINDOW_SECONDS" in variables  # the pattern finds them at all
     assert variables - readme_variables() == set()
 
 
-def test_the_readme_lists_no_variable_that_nothing_reads():
+def test_the_readme_lists_no_variable_that_nothing_reads() -> None:
     gunicorn = {"WEB_CONCURRENCY"}  # read by gunicorn, not by the settings
     assert readme_variables() - settings_variables() - gunicorn == set()
 
 
-def test_compose_passes_every_setting_through_to_the_app():
+def test_compose_passes_every_setting_through_to_the_app() -> None:
     services = compose()["services"]
     for name in APP_SERVICES:
         environment = services[name]["environment"]
@@ -62,7 +64,7 @@ def test_compose_passes_every_setting_through_to_the_app():
         assert environment["DEBUG"] == "0"
 
 
-def test_compose_runs_a_worker_for_every_queue_and_the_image_command_for_web():
+def test_compose_runs_a_worker_for_every_queue_and_the_image_command_for_web() -> None:
     services = compose()["services"]
     command = services["worker"]["command"]
     queues = set(command[command.index("-Q") + 1].split(","))
@@ -84,6 +86,6 @@ def test_compose_runs_a_worker_for_every_queue_and_the_image_command_for_web():
     != 0,
     reason="the docker client here has no compose plugin",
 )
-def test_docker_compose_config_accepts_the_file():
+def test_docker_compose_config_accepts_the_file() -> None:
     env = {**os.environ, "SECRET_KEY": "x" * 50, "TOKEN_ENCRYPTION_KEYS": "k"}
     subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT, env=env, check=True)

@@ -11,10 +11,9 @@ from django.conf import settings
 
 from config.celery import app
 from events import ratelimit
-from tests.events.factories import delivery_redis  # noqa: F401
 from tests.redis_db import empty_namespace, own_keys
 
-pytestmark = pytest.mark.usefixtures("delivery_redis")
+pytestmark = pytest.mark.usefixtures("runtime_redis")
 
 PAGE = 4242
 

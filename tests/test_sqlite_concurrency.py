@@ -32,6 +32,11 @@ WRITERS, INCREMENTS = 8, 25
 INTERLEAVE_WAIT_SECONDS = 0.5
 
 
+def _increment_many(errors: list[str]) -> None:
+    for _ in range(INCREMENTS):
+        _increment(errors)
+
+
 def _increment(errors: list[str]) -> None:
     from django.db import connection, transaction
 
@@ -123,10 +128,7 @@ def main() -> dict[str, Any]:
 
     _reset()
     errors = []
-    threads = [
-        threading.Thread(target=lambda: [_increment(errors) for _ in range(INCREMENTS)])
-        for _ in range(WRITERS)
-    ]
+    threads = [threading.Thread(target=_increment_many, args=(errors,)) for _ in range(WRITERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -135,7 +137,7 @@ def main() -> dict[str, Any]:
     return result
 
 
-def test_concurrent_writers_on_sqlite_wait_instead_of_failing(tmp_path):
+def test_concurrent_writers_on_sqlite_wait_instead_of_failing(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",

@@ -62,7 +62,7 @@ def etag(flow: Flow) -> str:
     return f'"r{flow.revision}"'
 
 
-class FlowFilter(django_filters.FilterSet):  # type: ignore[misc]  # django-filter is untyped
+class FlowFilter(django_filters.FilterSet):
     # Not `page`: that is the pagination's page number.
     page_id = django_filters.NumberFilter(field_name="page_id", min_value=1, max_value=2**31 - 1)
     status = django_filters.ChoiceFilter(choices=FlowStatus.choices)

@@ -249,12 +249,18 @@ def _missing(error: SchemaError) -> str:
     match = re.fullmatch(r"'(.*)' is a required property", error.message)
     if match:
         return match.group(1)
-    return next((name for name in error.validator_value if name not in error.instance), "")
+    required: Any = error.validator_value  # the schema's `required` list
+    instance: Any = error.instance
+    return next((name for name in required if name not in instance), "")
 
 
 def _describe(error: SchemaError) -> tuple[str, str]:
     """A message that says what is wrong and how to fix it, and a stable code."""
-    value, kind, limit = error.instance, error.validator, error.validator_value
+    # What failed and the schema's limit are JSON values of any type, as jsonschema says.
+    value: Any = error.instance
+    limit: Any = error.validator_value
+    kind = error.validator
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     if kind == "required":
         return f"“{_missing(error)}” is required: fill it in.", "required"
     if kind == "maxLength":
@@ -275,10 +281,10 @@ def _describe(error: SchemaError) -> tuple[str, str]:
         wanted = " or ".join(limit) if isinstance(limit, list) else limit
         return f"Must be a {wanted}.", "wrong_type"
     if kind == "additionalProperties":
-        extra = sorted(set(value) - set(error.schema.get("properties", {})))
+        extra = sorted(set(value) - set(schema.get("properties", {})))
         return f"Unknown setting {', '.join(map(repr, extra))}: remove it.", "unknown_field"
     if kind == "pattern":
-        hint = error.schema.get("description", "")
+        hint = schema.get("description", "")
         return f"Not allowed here. {hint}".strip(), "invalid_format"
     if kind in {"minimum", "maximum"}:
         return f"Must be {'at least' if kind == 'minimum' else 'at most'} {limit}.", "out_of_range"

@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
+
+from tests.browser.helpers import TIMEOUT_MS, assert_no_violations, watch_csp
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox because CI runs as root; the rest keeps Chromium from calling home.
@@ -35,7 +37,6 @@ CHROMIUM_ARGS = [
 ]
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = HERE.parent.parent / "docs" / "screenshots"
-TIMEOUT_MS = 10_000
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,34 +64,6 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-# Runs in every document before its own scripts (through the DevTools protocol, so the page's
-# policy does not apply to it) and reports each violation to the test.
-REPORT_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} ` +
-    `at ${e.sourceFile || document.location.href}:${e.lineNumber}`);
-});
-"""
-
-
-def watch_csp(context: BrowserContext) -> list[str]:
-    """Collect every CSP violation in the context's pages (console and event) into a list."""
-    violations: list[str] = []
-
-    def report(violation: str) -> None:
-        violations.append(violation)
-
-    context.expose_function("__cspViolation", report)
-    context.add_init_script(REPORT_VIOLATIONS)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            violations.append(f"console: {message.text}")
-
-    context.on("console", on_console)
-    return violations
-
-
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A fresh browser context (no cookies) whose relative URLs go to the live server."""
@@ -103,10 +76,6 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     yield page
     context.close()
     assert_no_violations(violations)
-
-
-def assert_no_violations(violations: list[str]) -> None:
-    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

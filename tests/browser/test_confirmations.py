@@ -8,40 +8,21 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from tenants.crypto import encrypt_token
 from tenants.models import ApiKey, ConnectedPage, Membership, PageStatus, Tenant, Transport
+from tests.browser.helpers import person, sign_in
 from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
 from tests.tenants.factories import api_key
 
-PASSWORD = "correct horse battery staple"
-
 
 @pytest.fixture
-def sandbox(graph_sandbox: GraphSandbox, settings) -> GraphSandbox:  # type: ignore[no-untyped-def]
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
-@pytest.fixture
-def workspace(django_user_model: type[User]) -> Tenant:
-    user = django_user_model.objects.create_user(
-        username="dana", email="dana@example.com", password=PASSWORD
-    )
+def workspace(db: None) -> Tenant:
     tenant = Tenant.objects.create(name="Dana's Bikes", slug="danas-bikes", country="US")
-    Membership.objects.create(tenant=tenant, user=user, role="owner")
+    person("dana", tenant, "owner")
     return tenant
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_disconnect_asks_then_undo_reconnects(
@@ -55,7 +36,7 @@ def test_disconnect_asks_then_undo_reconnects(
         dataset_id="1",
         token_encrypted=encrypt_token(sandbox.page_token(ADA, ADA_PAGE)),
     )
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/pages/")
 
     page.get_by_role("button", name="Disconnect Ada's Bakery").click()
@@ -86,7 +67,7 @@ def test_disconnect_asks_then_undo_reconnects(
 
 def test_revoking_a_key_needs_its_name(page: Page, workspace: Tenant, screenshot_dir: Path) -> None:
     api_key(workspace, name="Zapier sync")
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/api-keys/")
     page.get_by_role("button", name="Revoke Zapier sync").click()
     dialog = page.get_by_role("dialog", name="Revoke the API key “Zapier sync”?")
@@ -105,7 +86,7 @@ def test_revoking_a_key_needs_its_name(page: Page, workspace: Tenant, screenshot
 def test_deleting_the_workspace_then_restoring_it(
     page: Page, workspace: Tenant, screenshot_dir: Path
 ) -> None:
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/settings/")
     page.get_by_role("button", name="Delete workspace…").click()
     dialog = page.get_by_role("dialog", name="Delete the workspace “Dana's Bikes”?")
@@ -130,18 +111,14 @@ def test_without_javascript_the_confirmation_is_a_page(
     browser: Browser,
     live_server: LiveServer,
     workspace: Tenant,
-    django_user_model: type[User],
     screenshot_dir: Path,
 ) -> None:
-    colleague = django_user_model.objects.create_user(
-        username="kim", email="kim@example.com", password=PASSWORD
-    )
-    Membership.objects.create(tenant=workspace, user=colleague, role="editor")
+    colleague = person("kim", workspace, "editor")
     context = browser.new_context(
         base_url=live_server.url, java_script_enabled=False, viewport={"width": 1366, "height": 800}
     )
     page = context.new_page()
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/members/")
     page.get_by_role("button", name="Remove kim@example.com").click()
     expect(

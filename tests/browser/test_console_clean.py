@@ -6,16 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import Browser, ConsoleMessage, Page
 from pytest_django.live_server_helper import LiveServer
 
-from tenants.models import Membership, Tenant
+from tenants.models import Tenant
 from tenants.permissions import Role
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.helpers import PASSWORD, TIMEOUT_MS, person
 from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
-
-PASSWORD = "correct horse battery staple"
 
 
 def console_errors(page: Page) -> list[str]:
@@ -59,14 +56,9 @@ def test_sandbox_pages_have_no_console_errors(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_app_screens_have_no_console_errors(
-    fresh_page: Page, live_server: LiveServer, django_user_model: type[User]
-) -> None:
-    user = django_user_model.objects.create_user(
-        username="ada", email="ada@example.com", password=PASSWORD
-    )
+def test_app_screens_have_no_console_errors(fresh_page: Page, live_server: LiveServer) -> None:
     tenant = Tenant.objects.create(name="Acme Bots", slug="acme-bots", country="US")
-    Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
+    person("ada", tenant, Role.OWNER)
     errors = console_errors(fresh_page)
     fresh_page.goto(f"{live_server.url}/accounts/login/")
     fresh_page.get_by_label("Username").fill("ada")

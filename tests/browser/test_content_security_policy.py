@@ -19,38 +19,30 @@ from events.models import EventStatus
 from flows.models import TriggerKind
 from tenants import services
 from tenants.models import Membership
-from tests.browser.conftest import TIMEOUT_MS, watch_csp
+from tests.browser.helpers import TIMEOUT_MS, person, sign_in, watch_csp
 from tests.events.factories import LoggedEventFactory, delivered_event
 from tests.flows.factories import handed_off, published_flow
-from tests.sandbox_fixtures import ADA, ADA_PAGE_2
+from tests.sandbox_fixtures import ADA, ADA_PAGE_2, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def owner(django_user_model: type[User]) -> User:
+def owner(db: None) -> User:
     """A workspace owner (and a superuser, for the Django admin) with something on each screen."""
-    user = django_user_model.objects.create_superuser(
-        username="dana", email="dana@example.com", password=PASSWORD
-    )
-    tenant = TenantFactory(name="Dana's Bikes", slug="danas-bikes")
+    user = person("dana", superuser=True)
+    tenant = TenantFactory.create(name="Dana's Bikes", slug="danas-bikes")
     Membership.objects.create(tenant=tenant, user=user, role="owner")
-    page = ConnectedPageFactory(tenant=tenant, page_id="104729384756102", name="Dana's Bikes")
+    page = ConnectedPageFactory.create(
+        tenant=tenant, page_id="104729384756102", name="Dana's Bikes"
+    )
     published_flow(tenant, page=page, name="Welcome", trigger_kind=TriggerKind.DEFAULT)
     handed_off(tenant=tenant, page=page)
     delivered_event(tenant=tenant, page=page, event="purchase")
-    LoggedEventFactory(tenant=tenant, page=page, event="lead_submitted", status=EventStatus.FAILED)
+    LoggedEventFactory.create(
+        tenant=tenant, page=page, event="lead_submitted", status=EventStatus.FAILED
+    )
     services.api_key_create(tenant=tenant, actor=services.Actor(user=user), name="CRM sync")
     return user
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/t/"))
 
 
 def assert_strict_policy(header: str | None, url: str) -> None:
@@ -72,6 +64,7 @@ def screens(owner: User) -> list[str]:
     slug = "danas-bikes"
     flow = owner.memberships.get().tenant.flow_set.get(name="Welcome")
     event = owner.memberships.get().tenant.loggedevent_set.order_by("pk").first()
+    assert event is not None
     return [
         "/t/",
         f"/t/{slug}/",
@@ -95,11 +88,13 @@ def screens(owner: User) -> list[str]:
     ]
 
 
-def test_every_screen_carries_a_strict_policy_and_breaks_none_of_it(page: Page, owner: User):
+def test_every_screen_carries_a_strict_policy_and_breaks_none_of_it(
+    page: Page, owner: User
+) -> None:
     login = page.goto("/accounts/login/")
     assert login is not None
     assert_strict_policy(login.headers.get("content-security-policy"), "/accounts/login/")
-    sign_in(page)
+    sign_in(page, "dana")
     for url in screens(owner):
         response = page.goto(url)
         assert response is not None
@@ -111,10 +106,10 @@ def test_every_screen_carries_a_strict_policy_and_breaks_none_of_it(page: Page, 
     expect(page.get_by_text("Pagepulse API")).to_be_visible()
 
 
-def test_scripted_screens_work_under_the_policy(page: Page, owner: User):
+def test_scripted_screens_work_under_the_policy(page: Page, owner: User) -> None:
     """The screens whose JavaScript does something: the flow editor and its test chat, the delivery log's counts,
     the key's copy button (the policy blocks an inline handler or style, not these)."""
-    sign_in(page)
+    sign_in(page, "dana")
     flow = owner.memberships.get().tenant.flow_set.get(name="Welcome")
     page.goto(f"/t/danas-bikes/flows/{flow.pk}/")
     # The flow editor: a Vite build loaded from /static/, its config from json_script, its
@@ -134,13 +129,11 @@ def test_scripted_screens_work_under_the_policy(page: Page, owner: User):
 
 
 def test_continue_with_facebook_reaches_the_sandboxs_dialog_under_the_policy(
-    page: Page, owner: User, graph_sandbox, settings
-):
+    page: Page, owner: User, sandbox: GraphSandbox
+) -> None:
     """`form-action` lets the sign-in form's redirect reach FACEBOOK_WWW_URL (Chromium checks
     it), and the dialog, with the scope that asks for email, brings the person back."""
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/pages/")
     page.get_by_role("button", name=re.compile("Continue with Facebook")).first.click()
     page.get_by_role("link", name=re.compile("Ada Sandbox")).click()
@@ -151,8 +144,8 @@ def test_continue_with_facebook_reaches_the_sandboxs_dialog_under_the_policy(
 
 
 def test_the_sandboxs_pages_carry_a_policy_and_break_none_of_it(
-    browser: Browser, graph_sandbox, live_server: LiveServer
-):
+    browser: Browser, graph_sandbox: GraphSandbox, live_server: LiveServer
+) -> None:
     context = browser.new_context(base_url=graph_sandbox.url)
     context.set_default_timeout(TIMEOUT_MS)
     violations = watch_csp(context)
@@ -174,7 +167,7 @@ def test_the_sandboxs_pages_carry_a_policy_and_break_none_of_it(
     assert violations == []
 
 
-def test_the_watch_catches_a_violation(browser: Browser, live_server: LiveServer):
+def test_the_watch_catches_a_violation(browser: Browser, live_server: LiveServer) -> None:
     """The check itself: an inline style set as an attribute is reported."""
     context = browser.new_context(base_url=live_server.url)
     violations = watch_csp(context)

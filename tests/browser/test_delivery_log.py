@@ -9,16 +9,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
-from tenants.models import ConnectedPage, Membership, Tenant, Transport
+from tenants.models import ConnectedPage, Tenant, Transport
+from tests.browser.helpers import person, sign_in
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-PASSWORD = "correct horse battery staple"
 SECRET_TOKEN = "EAA" + "FakePageTokenOfTheTests" * 2  # built: no real-looking token is committed
 # (hours ago, event, status) for the history the overview draws.
 HISTORY = [
@@ -41,7 +40,7 @@ def _history(page: ConnectedPage, other: ConnectedPage) -> None:
     # Oldest first, so ids grow with time as they do when events arrive.
     for index, (hours, name, status) in enumerate(sorted(HISTORY, reverse=True)):
         logged = now - timedelta(hours=hours)
-        LoggedEventFactory(
+        LoggedEventFactory.create(
             page=page if index % 3 else other,
             event=name,
             status=status,
@@ -55,7 +54,7 @@ def _history(page: ConnectedPage, other: ConnectedPage) -> None:
 
 def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
     now = timezone.now()
-    event = LoggedEventFactory(
+    event = LoggedEventFactory.create(
         page=page,
         psid="24571937185104",
         event="purchase",
@@ -82,7 +81,7 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
         "access_token": SECRET_TOKEN,
     }
     path = f"v25.0/{page.dataset_id}/events"
-    DeliveryAttemptFactory(
+    DeliveryAttemptFactory.create(
         page=event.page,
         events=[event],
         outcome=AttemptOutcome.TRANSIENT,
@@ -104,7 +103,7 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
         },
         created_at=now - timedelta(minutes=3),
     )
-    DeliveryAttemptFactory(
+    DeliveryAttemptFactory.create(
         page=event.page,
         events=[event],
         outcome=AttemptOutcome.INVALID,
@@ -132,34 +131,24 @@ def _failed_purchase(page: ConnectedPage) -> LoggedEvent:
 
 
 @pytest.fixture
-def workspace(django_user_model: type[User]) -> Tenant:
-    tenant = TenantFactory(name="Dana's Bikes", slug="danas-bikes")
-    user = django_user_model.objects.create_user(
-        username="dana", email="dana@example.com", password=PASSWORD
-    )
-    Membership.objects.create(tenant=tenant, user=user, role="admin")
+def workspace(db: None) -> Tenant:
+    tenant = TenantFactory.create(name="Dana's Bikes", slug="danas-bikes")
+    person("dana", tenant, "admin")
     return tenant
 
 
 @pytest.fixture
 def pages(workspace: Tenant) -> tuple[ConnectedPage, ConnectedPage]:
-    shop = ConnectedPageFactory(
+    shop = ConnectedPageFactory.create(
         tenant=workspace, name="Dana's Bikes", transport=Transport.CONVERSIONS_API
     )
-    outlet = ConnectedPageFactory(
+    outlet = ConnectedPageFactory.create(
         tenant=workspace, name="Dana's Outlet", transport=Transport.PAGE_ACTIVITIES
     )
     return shop, outlet
 
 
-def _sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
-def _count(page: Page, status: str):
+def _count(page: Page, status: str) -> Locator:
     return page.locator(f'#status-counts a[data-status="{status}"] .num')
 
 
@@ -169,14 +158,14 @@ def test_open_the_log_watch_counts_and_replay_failed_events(
     shop, outlet = pages
     _history(shop, outlet)
     failed = _failed_purchase(shop)
-    other_failed = LoggedEventFactory(
+    other_failed = LoggedEventFactory.create(
         page=outlet, event="table_booked", status=EventStatus.FAILED, last_error="Rejected."
     )
-    pending = LoggedEventFactory(page=shop, event="lead_submitted", source=EventSource.FLOW)
-    LoggedEventFactory(page=shop, event="purchase", test=True, source=EventSource.TEST_CHAT)
+    pending = LoggedEventFactory.create(page=shop, event="lead_submitted", source=EventSource.FLOW)
+    LoggedEventFactory.create(page=shop, event="purchase", test=True, source=EventSource.TEST_CHAT)
     failed_count = LoggedEvent.objects.filter(status=EventStatus.FAILED, test=False).count()
 
-    _sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/")
     page.get_by_role("link", name="Delivery log").click()
     expect(page).to_have_url(re.compile(r"/t/danas-bikes/events/$"))
@@ -227,7 +216,7 @@ def test_the_overview_draws_events_by_status_name_and_leads(
     page: Page, workspace: Tenant, pages: tuple[ConnectedPage, ConnectedPage], screenshot_dir: Path
 ) -> None:
     _history(*pages)
-    _sign_in(page)
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/events/")
     page.get_by_role("link", name="Overview & charts").click()
     expect(page.get_by_role("heading", name="Events overview")).to_be_visible()

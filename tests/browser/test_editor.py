@@ -13,13 +13,13 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import OperationalError, transaction
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from flows import services
@@ -27,13 +27,13 @@ from flows.blocks import REGISTRY
 from flows.blocks.base import NEXT, BlockType
 from flows.blocks.steps import StepResult
 from flows.models import Flow, FlowVersion
-from tenants.models import ConnectedPage, Membership, Tenant, Transport
+from tenants.models import ConnectedPage, Tenant, Transport
 from tenants.services import Actor
+from tests.browser.helpers import block, person, sign_in
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
-MOD = "Control"
+MOD: Literal["Control"] = "Control"
 
 
 @pytest.fixture(autouse=True)
@@ -42,22 +42,14 @@ def _editor_is_built() -> None:
         pytest.fail("The editor is not built: run `make install` (npm ci and the Vite build).")
 
 
-def person(django_user_model: type[User], name: str, tenant: Tenant, role: str) -> User:
-    user = django_user_model.objects.create_user(
-        username=name, email=f"{name}@example.com", password=PASSWORD
-    )
-    Membership.objects.create(tenant=tenant, user=user, role=role)
-    return user
-
-
 @pytest.fixture
 def workspace() -> Tenant:
-    return TenantFactory(name="Ada's Bakery", slug="adas-bakery", country="US")
+    return TenantFactory.create(name="Ada's Bakery", slug="adas-bakery", country="US")
 
 
 @pytest.fixture
 def bakery(workspace: Tenant) -> ConnectedPage:
-    return ConnectedPageFactory(
+    return ConnectedPageFactory.create(
         tenant=workspace,
         name="Ada's Bakery",
         page_id="300000000000001",
@@ -66,8 +58,8 @@ def bakery(workspace: Tenant) -> ConnectedPage:
 
 
 @pytest.fixture
-def lin(django_user_model: type[User], workspace: Tenant) -> User:
-    return person(django_user_model, "lin", workspace, "editor")
+def lin(db: None, workspace: Tenant) -> User:
+    return person("lin", workspace, "editor")
 
 
 @pytest.fixture
@@ -79,21 +71,6 @@ def lead_flow(workspace: Tenant, bakery: ConnectedPage, lin: User) -> Flow:
         page_id=bakery.pk,
         name="Lead generation",
         template="lead_generation",
-    )
-
-
-def sign_in(page: Page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
-
-
-def block(page: Page, name: str) -> Locator:
-    """A block on the canvas, by its accessible name ("Send message: Hi!")."""
-    return page.get_by_role("region", name="Flow canvas").get_by_role(
-        "group", name=re.compile("^" + re.escape(name))
     )
 
 
@@ -294,10 +271,10 @@ def test_two_editors_get_the_choice_and_lose_nothing(
     workspace: Tenant,
     bakery: ConnectedPage,
     lin: User,
-    django_user_model: type[User],
+    db: None,
     screenshot_dir: Path,
 ) -> None:
-    person(django_user_model, "sam", workspace, "editor")
+    person("sam", workspace, "editor")
     flow = lead_flow
     contexts = [
         browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 800})
@@ -342,9 +319,9 @@ def test_a_viewer_can_look_but_not_change_anything(
     workspace: Tenant,
     bakery: ConnectedPage,
     lin: User,
-    django_user_model: type[User],
+    db: None,
 ) -> None:
-    person(django_user_model, "vic", workspace, "viewer")
+    person("vic", workspace, "viewer")
     flow = lead_flow
     sign_in(page, "vic")
     page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
@@ -672,7 +649,7 @@ def test_leaving_with_unsaved_changes_asks_first(
     expect(block(page, "Start")).to_be_visible()
     asked: list[str] = []
 
-    def answer(dialog) -> None:
+    def answer(dialog: Dialog) -> None:
         asked.append(dialog.type)
         dialog.dismiss()  # stay
 

@@ -11,40 +11,24 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from tenants.models import Membership
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def owner(django_user_model: type[User]) -> User:
-    return django_user_model.objects.create_user(
-        username="ada", email="ada@example.com", password=PASSWORD, first_name="Ada"
-    )
+from tests.browser.helpers import person, sign_in
 
 
 @pytest.fixture
-def colleague(django_user_model: type[User]) -> User:
+def owner(db: None) -> User:
+    return person("ada", first_name="Ada")
+
+
+@pytest.fixture
+def colleague(db: None) -> User:
     # Members are added by email and must have signed in once, so the colleague already exists.
-    return django_user_model.objects.create_user(
-        username="grace",
-        email="grace@example.com",
-        password=PASSWORD,
-        first_name="Grace",
-        last_name="Hopper",
-    )
-
-
-def sign_in(page: Page, user: User) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    return person("grace", first_name="Grace", last_name="Hopper")
 
 
 def test_owner_sets_up_a_workspace(
     page: Page, owner: User, colleague: User, screenshot_dir: Path
 ) -> None:
-    sign_in(page, owner)
+    sign_in(page, owner.username)
     expect(page).to_have_url(re.compile(r"/t/$"))
     expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
 

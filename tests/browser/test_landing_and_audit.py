@@ -11,15 +11,12 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from tenants.models import AuditAction, AuditEvent, Membership, Tenant
-
-PASSWORD = "correct horse battery staple"
+from tests.browser.helpers import person, sign_in
 
 
 @pytest.fixture
-def dana(django_user_model: type[User]) -> User:
-    user = django_user_model.objects.create_user(
-        username="dana", email="dana@example.com", password=PASSWORD
-    )
+def dana(db: None) -> User:
+    user = person("dana")
     for name, slug in (("Alpha Bikes", "alpha"), ("Beta Bakery", "beta")):
         tenant = Tenant.objects.create(name=name, slug=slug, country="US")
         Membership.objects.create(tenant=tenant, user=user, role="owner")
@@ -37,22 +34,15 @@ def dana(django_user_model: type[User]) -> User:
     return user
 
 
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
 def test_sign_in_again_lands_in_the_last_workspace_and_the_audit_log_filters(
     page: Page, dana: User, screenshot_dir: Path
 ) -> None:
-    sign_in(page)
+    sign_in(page, "dana")
     expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
     page.goto("/t/beta/audit/")
     page.get_by_role("button", name="Sign out").click()
 
-    sign_in(page)
+    sign_in(page, "dana")
     expect(page).to_have_url(re.compile(r"/t/beta/$"))
 
     page.goto("/t/beta/audit/")

@@ -8,31 +8,29 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from events.models import EventSource, EventStatus
 from flows.models import ConversationStatus
 from insights.models import AdDailyInsight, AdsConnection, FollowedAdAccount
 from tenants.crypto import encrypt_token
-from tenants.models import Membership, Tenant
+from tenants.models import Tenant
+from tests.browser.helpers import person, sign_in
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import ConversationFactory, published_flow
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-PASSWORD = "correct horse battery staple"
-LAPTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1366, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def workspace(db) -> Tenant:
-    tenant = TenantFactory(name="Ada's Bakery Group", slug="ada-bakery", country="PT")
-    user = User.objects.create_user("ada", "ada@example.com", PASSWORD)
-    Membership.objects.create(tenant=tenant, user=user, role="owner")
-    bakery = ConnectedPageFactory(tenant=tenant, name="Ada's Bakery")
-    bikes = ConnectedPageFactory(tenant=tenant, name="Ada's Bike Shop")
+def workspace(db: None) -> Tenant:
+    tenant = TenantFactory.create(name="Ada's Bakery Group", slug="ada-bakery", country="PT")
+    person("ada", tenant, "owner")
+    bakery = ConnectedPageFactory.create(tenant=tenant, name="Ada's Bakery")
+    bikes = ConnectedPageFactory.create(tenant=tenant, name="Ada's Bike Shop")
     lead_flow = published_flow(tenant, page=bakery, name="Cake order leads")
     shop_flow = published_flow(tenant, page=bikes, name="Tune-up booking")
     now = timezone.now()
@@ -42,7 +40,7 @@ def workspace(db) -> Tenant:
             at = now - timedelta(days=day, hours=n)
             flow = lead_flow if n % 2 else shop_flow
             version = flow.versions.get()
-            conversation = ConversationFactory(
+            conversation = ConversationFactory.create(
                 tenant=tenant,
                 page=flow.page,
                 flow_version=version,
@@ -55,7 +53,7 @@ def workspace(db) -> Tenant:
                 variables={"name": f"Person {day}-{n}", "email": f"p{day}{n}@example.com"},
             )
             if n % 3 != 2:
-                LoggedEventFactory(
+                LoggedEventFactory.create(
                     tenant=tenant,
                     page=flow.page,
                     psid=conversation.psid,
@@ -114,15 +112,10 @@ WIDEST = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingCl
   .slice(0, 6).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 
 
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-
-
-def test_the_overview_on_a_laptop_and_a_phone(page: Page, workspace: Tenant, screenshot_dir: Path):
-    sign_in(page)
+def test_the_overview_on_a_laptop_and_a_phone(
+    page: Page, workspace: Tenant, screenshot_dir: Path
+) -> None:
+    sign_in(page, "ada")
     page.set_viewport_size(LAPTOP)
     page.goto(f"/t/{workspace.slug}/")
 
@@ -145,8 +138,8 @@ def test_the_overview_on_a_laptop_and_a_phone(page: Page, workspace: Tenant, scr
 
 def test_the_ad_accounts_screen_on_a_laptop_and_a_phone(
     page: Page, workspace: Tenant, screenshot_dir: Path
-):
-    sign_in(page)
+) -> None:
+    sign_in(page, "ada")
     page.set_viewport_size(LAPTOP)
     page.goto(f"/t/{workspace.slug}/")
     page.get_by_role("link", name="Ad accounts", exact=True).click()

@@ -11,29 +11,18 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Locator, Page, expect
 
-from tenants.models import ConnectedPage, Membership
+from tenants.models import ConnectedPage
+from tests.browser.helpers import person, sign_in
+from tests.sandbox_fixtures import GraphSandbox
 from tests.tenants.factories import TenantFactory
 
-PASSWORD = "correct horse battery staple"
 FIRST_SHOP = 301000000000001
 
 
 @pytest.fixture
-def sandbox(graph_sandbox, settings):
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
-@pytest.fixture
-def owner(django_user_model: type[User]) -> User:
-    user = django_user_model.objects.create_user(
-        username="bob", email="bob@example.com", password=PASSWORD, first_name="Bob"
-    )
-    Membership.objects.create(
-        tenant=TenantFactory(name="Bob's Shops", slug="bobs-shops"), user=user, role="owner"
-    )
-    return user
+def owner() -> User:
+    tenant = TenantFactory.create(name="Bob's Shops", slug="bobs-shops")
+    return person("bob", tenant, "owner", first_name="Bob")
 
 
 def shops(page: Page) -> Locator:
@@ -45,12 +34,9 @@ def shops(page: Page) -> Locator:
 
 
 def test_sixty_pages_search_sort_and_bulk_connect(
-    page: Page, sandbox, owner: User, screenshot_dir: Path
+    page: Page, sandbox: GraphSandbox, owner: User, screenshot_dir: Path
 ) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("bob")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    sign_in(page, "bob")
     page.goto("/t/bobs-shops/pages/")
     page.get_by_role("button", name="Continue with Facebook").first.click()
     page.get_by_role("link", name=re.compile("Bob Manypages")).click()

@@ -13,27 +13,18 @@ from playwright.sync_api import Page, expect
 
 from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Membership
-from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2
+from tests.browser.helpers import person, sign_in
+from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2, GraphSandbox
 from tests.tenants.factories import TenantFactory
 
-PASSWORD = "correct horse battery staple"
-
 
 @pytest.fixture
-def sandbox(graph_sandbox, settings):
-    # The live server runs in this process, so it sees these settings too.
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
-@pytest.fixture
-def owner(django_user_model: type[User]) -> User:
-    user = django_user_model.objects.create_user(
-        username="dana", email="dana@example.com", password=PASSWORD, first_name="Dana"
-    )
+def owner(db: None) -> User:
+    user = person("dana", first_name="Dana")
     Membership.objects.create(
-        tenant=TenantFactory(name="Dana's Bikes", slug="danas-bikes"), user=user, role="owner"
+        tenant=TenantFactory.create(name="Dana's Bikes", slug="danas-bikes"),
+        user=user,
+        role="owner",
     )
     return user
 
@@ -47,12 +38,9 @@ def continue_with_facebook(page: Page, *, as_user: str = "Ada Sandbox") -> None:
 
 
 def test_connect_pages_and_see_them_need_attention(
-    page: Page, sandbox, owner: User, screenshot_dir: Path
+    page: Page, sandbox: GraphSandbox, owner: User, screenshot_dir: Path
 ) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("dana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    sign_in(page, "dana")
     page.goto("/t/danas-bikes/pages/")
     expect(page.get_by_text("No Pages connected yet.")).to_be_visible()
 

@@ -14,11 +14,11 @@ from playwright.sync_api import Page, expect
 
 from events.models import EventStatus
 from tenants.models import ConnectedPage, Membership, Tenant
+from tests.browser.helpers import PASSWORD
 from tests.events.factories import LoggedEventFactory, delivered_event
 from tests.flows.factories import handed_off, published_flow
 from tests.tenants.factories import ConnectedPageFactory, api_key
 
-PASSWORD = "correct horse battery staple"
 SLUG = "danas-bikes"
 
 
@@ -30,13 +30,13 @@ def screens(django_user_model: type[User]) -> list[tuple[str, str]]:
     )
     tenant = Tenant.objects.create(name="Dana's Bikes and Accessories", slug=SLUG, country="US")
     Membership.objects.create(tenant=tenant, user=user, role="owner")
-    page: Any = ConnectedPageFactory(tenant=tenant, name="Dana's Bike Shop Downtown")  # type: ignore[no-untyped-call]
-    legacy: Any = ConnectedPageFactory(  # type: ignore[no-untyped-call]
+    page: Any = ConnectedPageFactory.create(tenant=tenant, name="Dana's Bike Shop Downtown")
+    legacy: Any = ConnectedPageFactory.create(
         tenant=tenant, name="Dana's Old Page", transport="page_activities"
     )
     flow = published_flow(tenant, page=page, name="Lead generation for spring bikes")
     event = delivered_event(page=page, event="purchase")
-    LoggedEventFactory(page=page, event="lead_submitted", status=EventStatus.FAILED)  # type: ignore[no-untyped-call]
+    LoggedEventFactory.create(page=page, event="lead_submitted", status=EventStatus.FAILED)
     handed_off(tenant=tenant, page=page)
     api_key(tenant, name="Zapier sync for the spring campaign")
     assert isinstance(legacy, ConnectedPage)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
+from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from events import delivery
@@ -18,40 +20,39 @@ from flows.models import Conversation, WebhookDelivery
 from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
+from tests.browser.helpers import PASSWORD, block, person
 from tests.flows.factories import edge, node
-from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
 from tests.sandbox_fixtures import ADA_PAGE, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-PASSWORD = "correct horse battery staple"
 AD = "6000000000099"
 
 
 @pytest.fixture
-def viewer(django_user_model: type[User]) -> User:
-    return django_user_model.objects.create_user(
-        username="mo", email="mo@example.com", password=PASSWORD
-    )
+def viewer(db: None) -> User:
+    return person("mo")
 
 
 @pytest.fixture
 def workspace(viewer: User) -> Tenant:
-    tenant = TenantFactory(name="Mo's Cakes", slug="mos-cakes")
+    tenant = TenantFactory.create(name="Mo's Cakes", slug="mos-cakes")
     # A viewer: the overlay is for everyone who can see the flow.
     Membership.objects.create(tenant=tenant, user=viewer, role="viewer")
     return tenant
 
 
 @pytest.fixture
-def author(django_user_model: type[User], workspace: Tenant) -> User:
-    user = django_user_model.objects.create_user(username="lin", password=PASSWORD)
-    Membership.objects.create(tenant=workspace, user=user, role="editor")
-    return user
+def author(workspace: Tenant) -> User:
+    return person("lin", workspace, "editor")
 
 
 @pytest.fixture
 def bakery(
-    workspace: Tenant, graph_sandbox: GraphSandbox, live_server: LiveServer, settings, monkeypatch
+    workspace: Tenant,
+    graph_sandbox: GraphSandbox,
+    live_server: LiveServer,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> ConnectedPage:
     """The sandbox's Page, connected; the sandbox delivers its webhooks to the live server."""
     settings.GRAPH_API_URL = graph_sandbox.url
@@ -61,7 +62,7 @@ def bakery(
     graph_sandbox.webhook_config(url=f"{live_server.url}/webhooks/messenger", retries=0)
     # No Celery worker here: the test runs the stored deliveries itself (see `run_deliveries`).
     monkeypatch.setattr(runtime, "_apply_async", lambda *args, **kwargs: None)
-    return ConnectedPageFactory(
+    return ConnectedPageFactory.create(
         tenant=workspace,
         name="Mo's Cakes",
         page_id=ADA_PAGE,
@@ -117,16 +118,10 @@ def run_deliveries() -> None:
         runtime.delivery_process(delivery_id=pk)
 
 
-def say(graph_sandbox: GraphSandbox, psid: str, text: str, **extra) -> None:
+def say(graph_sandbox: GraphSandbox, psid: str, text: str, **extra: Any) -> None:
     sent = graph_sandbox.send_webhook(page_id=ADA_PAGE, psid=psid, retries=0, text=text, **extra)
     assert sent["ok"], sent["attempts"]
     run_deliveries()
-
-
-def block(page: Page, name: str) -> Locator:
-    return page.get_by_role("region", name="Flow canvas").get_by_role(
-        "group", name=re.compile("^" + re.escape(name))
-    )
 
 
 @pytest.mark.usefixtures("runtime_redis")

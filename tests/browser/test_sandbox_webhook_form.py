@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from graph_api.sandbox.seed import psid_for
-from tests.browser.conftest import TIMEOUT_MS
-from tests.graph_api.test_sandbox_webhook import VERIFY_TOKEN, Received, WebhookReceiver
+from tests.browser.helpers import TIMEOUT_MS
 from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
+from tests.webhook_receiver import VERIFY_TOKEN, Received, WebhookReceiver
 
 PSID = psid_for(ADA, ADA_PAGE)
 HOURS = {"content_type": "text", "title": "Opening hours", "payload": "HOURS"}

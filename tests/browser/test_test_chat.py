@@ -18,42 +18,31 @@ from flows import services
 from flows.models import Conversation, ConversationStatus
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor
+from tests.browser.helpers import person, sign_in
 from tests.flows.factories import FlowFactory, FlowVersionFactory, handed_off
-from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def editor(django_user_model: type[User]) -> User:
-    return django_user_model.objects.create_user(
-        username="lin", email="lin@example.com", password=PASSWORD
-    )
+def editor(db: None) -> User:
+    return person("lin")
 
 
 @pytest.fixture
 def workspace(editor: User) -> Tenant:
-    tenant = TenantFactory(name="Lin's Bikes", slug="lins-bikes")
+    tenant = TenantFactory.create(name="Lin's Bikes", slug="lins-bikes")
     Membership.objects.create(tenant=tenant, user=editor, role="editor")
     return tenant
 
 
 @pytest.fixture
 def shop(workspace: Tenant) -> ConnectedPage:
-    return ConnectedPageFactory(
+    return ConnectedPageFactory.create(
         tenant=workspace,
         name="Lin's Bikes",
         page_id="300000000000002",
         transport=Transport.CONVERSIONS_API,
     )
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("lin")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_chat_through_the_lead_template(
@@ -69,7 +58,7 @@ def test_chat_through_the_lead_template(
     services.flow_publish(
         tenant=workspace, actor=Actor(user=editor), flow_id=flow.pk, note="", revision=1
     )
-    sign_in(page)
+    sign_in(page, "lin")
     page.goto(f"/t/lins-bikes/flows/{flow.pk}/")
     page.get_by_role("button", name="Test").click()
     panel = page.get_by_role("region", name="Test chat")
@@ -179,7 +168,7 @@ def test_a_draft_with_errors_says_what_to_fix(
             "edges": [],
         },
     )
-    sign_in(page)
+    sign_in(page, "lin")
     page.goto(f"/t/lins-bikes/flows/{flow.pk}/")
     page.get_by_role("button", name="Test").click()
     page.get_by_role("region", name="Test chat").get_by_role("button", name="Start").click()
@@ -196,10 +185,12 @@ def test_resolve_handoffs(
     screenshot_dir: Path,
 ) -> None:
     now = timezone.now()
-    outlet = ConnectedPageFactory(tenant=workspace, name="Lin's Outlet")
-    quotes = FlowVersionFactory(flow=FlowFactory(tenant=workspace, page=shop, name="Quotes"))
-    follow_up = FlowVersionFactory(
-        flow=FlowFactory(tenant=workspace, page=outlet, name="Purchase follow-up"), number=2
+    outlet = ConnectedPageFactory.create(tenant=workspace, name="Lin's Outlet")
+    quotes = FlowVersionFactory.create(
+        flow=FlowFactory.create(tenant=workspace, page=shop, name="Quotes")
+    )
+    follow_up = FlowVersionFactory.create(
+        flow=FlowFactory.create(tenant=workspace, page=outlet, name="Purchase follow-up"), number=2
     )
     handed_off(
         tenant=workspace,
@@ -224,11 +215,9 @@ def test_resolve_handoffs(
         handoff_note="Unhappy customer (rated 2 of 5): the bell was missing",
         variables={"rating": "2", "problem": "the bell was missing"},
     )
-    sign_in(page)
+    sign_in(page, "lin")
     page.goto("/t/lins-bikes/")
-    page.get_by_role(
-        "link", name="Handoffs", exact=True
-    ).click()  # the nav, not the overview's card
+    page.get_by_role("link", name="Handoffs", exact=True).click()  # the menu's, not the card
     expect(page.get_by_role("heading", name="Handoffs")).to_be_visible()
     rows = page.locator("table.handoffs tbody tr")
     expect(rows).to_have_count(2)

@@ -8,33 +8,22 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from events.models import EventStatus, LoggedEvent
 from tenants.crypto import encrypt_token
 from tenants.models import AuditAction, AuditEvent, ConnectedPage, Membership, Transport
+from tests.browser.helpers import person, sign_in
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import edge, node, published_flow
-from tests.sandbox_fixtures import ADA, ADA_PAGE
+from tests.sandbox_fixtures import ADA, ADA_PAGE, GraphSandbox
 from tests.tenants.factories import TenantFactory
 
-PASSWORD = "correct horse battery staple"
-
 
 @pytest.fixture
-def sandbox(graph_sandbox, settings):
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
-@pytest.fixture
-def bakery(sandbox, django_user_model: type[User]) -> ConnectedPage:
-    user = django_user_model.objects.create_user(
-        username="ada", email="ada@example.com", password=PASSWORD
-    )
-    tenant = TenantFactory(name="Ada's Bakery Co", slug="adas-bakery")
+def bakery(sandbox: GraphSandbox, db: None) -> ConnectedPage:
+    user = person("ada")
+    tenant = TenantFactory.create(name="Ada's Bakery Co", slug="adas-bakery")
     Membership.objects.create(tenant=tenant, user=user, role="owner")
     token = sandbox.mint(
         type="page",
@@ -65,22 +54,15 @@ def bakery(sandbox, django_user_model: type[User]) -> ConnectedPage:
             "edges": [edge("start", "paid"), edge("paid", "booked"), edge("booked", "end")],
         },
     )
-    LoggedEventFactory(page=page, event="purchase", psid="24571937185104")
+    LoggedEventFactory.create(page=page, event="purchase", psid="24571937185104")
     return page
-
-
-def sign_in(page: Page) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_move_the_bakery_from_the_pages_screen(
     page: Page, bakery: ConnectedPage, screenshot_dir: Path
 ) -> None:
     page.set_viewport_size({"width": 1366, "height": 800})
-    sign_in(page)
+    sign_in(page, "ada")
     page.goto("/t/adas-bakery/pages/")
     connected = page.locator("section", has=page.get_by_role("heading", name="Connected"))
     row = connected.get_by_role("row", name=re.compile("Ada's Bakery"))

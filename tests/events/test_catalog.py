@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -97,22 +99,22 @@ def names_on(transport: str) -> list[str]:
     return [name for e in catalog.all_events() if (name := e.names[transport]) is not None]
 
 
-def test_every_conversions_api_name_is_there_exactly_once():
+def test_every_conversions_api_name_is_there_exactly_once() -> None:
     assert sorted(names_on("conversions_api")) == sorted(CAPI_NAMES)
 
 
-def test_every_standard_app_event_is_there_exactly_once():
+def test_every_standard_app_event_is_there_exactly_once() -> None:
     assert sorted(names_on("page_activities")) == sorted(APP_EVENT_NAMES)
 
 
 @pytest.mark.parametrize("name", LEFT_OUT)
-def test_internal_and_automatic_events_are_left_out(name):
+def test_internal_and_automatic_events_are_left_out(name: str) -> None:
     assert catalog.resolve(name) is None
     assert catalog.reserved_reason(name) in {"internal", "logged_by_facebook"}
 
 
 @pytest.mark.parametrize(("key", "app_event", "capi"), BOTH)
-def test_events_on_both_transports_map_to_each_other(key, app_event, capi):
+def test_events_on_both_transports_map_to_each_other(key: str, app_event: str, capi: str) -> None:
     event = catalog.get(key)
     assert event is not None
     assert dict(event.names) == {"page_activities": app_event, "conversions_api": capi}
@@ -124,7 +126,7 @@ def test_events_on_both_transports_map_to_each_other(key, app_event, capi):
 
 
 @pytest.mark.parametrize("capi", CAPI_ONLY)
-def test_conversions_api_only_events_have_no_app_event_name(capi):
+def test_conversions_api_only_events_have_no_app_event_name(capi: str) -> None:
     event = catalog.resolve(capi)
     assert event is not None
     assert event.name_for("page_activities") is None
@@ -132,7 +134,7 @@ def test_conversions_api_only_events_have_no_app_event_name(capi):
     assert event.transports() == ("conversions_api",)
 
 
-def test_app_event_only_events_have_no_conversions_api_name():
+def test_app_event_only_events_have_no_conversions_api_name() -> None:
     pairs = {app_event for _, app_event, _ in BOTH}
     for name in set(APP_EVENT_NAMES) - pairs:
         event = catalog.resolve(name)
@@ -140,13 +142,13 @@ def test_app_event_only_events_have_no_conversions_api_name():
         assert event.name_for("conversions_api") is None, name
 
 
-def test_lead_submitted_comes_first_in_leads():
+def test_lead_submitted_comes_first_in_leads() -> None:
     first = catalog.all_events()[0]
     assert (first.key, first.category, first.label) == ("lead_submitted", "Leads", "Lead submitted")
     assert catalog.categories()[0] == "Leads"
 
 
-def test_every_name_resolves_to_one_event_and_every_key_by_get():
+def test_every_name_resolves_to_one_event_and_every_key_by_get() -> None:
     for event in catalog.all_events():
         assert catalog.get(event.key) is event
         for name in filter(None, event.names.values()):
@@ -166,14 +168,14 @@ def test_every_name_resolves_to_one_event_and_every_key_by_get():
         ("order_shipped", []),
     ],
 )
-def test_recommended_parameters_follow_the_reference(key, params):
+def test_recommended_parameters_follow_the_reference(key: str, params: list[Any]) -> None:
     event = catalog.get(key)
     assert event is not None
     assert [p.key for p in event.params] == params
     assert {p.requirement for p in event.params} <= {"recommended"}
 
 
-def test_parameter_definitions():
+def test_parameter_definitions() -> None:
     content_type = catalog.standard_param("fb_content_type")
     assert content_type is not None
     assert (content_type.type, content_type.choices, content_type.transports) == (
@@ -197,13 +199,13 @@ def test_parameter_definitions():
         ("contact", False, False),
     ],
 )
-def test_value_and_currency(key, takes_value, takes_currency):
+def test_value_and_currency(key: str, takes_value: bool, takes_currency: bool) -> None:
     event = catalog.get(key)
     assert event is not None
     assert (event.takes_value, event.takes_currency) == (takes_value, takes_currency)
 
 
-def test_for_transport_filters_in_catalog_order():
+def test_for_transport_filters_in_catalog_order() -> None:
     capi = catalog.for_transport("conversions_api")
     assert len(capi) == 14
     assert all(e.name_for("conversions_api") for e in capi)
@@ -216,7 +218,7 @@ def test_for_transport_filters_in_catalog_order():
         catalog.for_transport("carrier_pigeon")
 
 
-def test_custom_names_exist_only_on_page_activities():
+def test_custom_names_exist_only_on_page_activities() -> None:
     assert catalog.custom_events_allowed("page_activities") is True
     assert catalog.custom_events_allowed("conversions_api") is False
     assert catalog.facebook_name("Booked a demo", "page_activities") == "Booked a demo"
@@ -224,11 +226,12 @@ def test_custom_names_exist_only_on_page_activities():
     assert catalog.canonical_event("Booked a demo") == "Booked a demo"
 
 
-def raw_data() -> dict:
-    return json.loads(catalog.DATA_PATH.read_text(encoding="utf-8"))
+def raw_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(catalog.DATA_PATH.read_text(encoding="utf-8"))
+    return data
 
 
-def test_etag_is_stable_and_changes_with_the_data():
+def test_etag_is_stable_and_changes_with_the_data() -> None:
     assert catalog.catalog_etag() == catalog.load().etag == catalog.build(raw_data()).etag
     assert len(catalog.catalog_etag()) == 32
     changed = raw_data()
@@ -249,14 +252,14 @@ def test_etag_is_stable_and_changes_with_the_data():
         ),
     ],
 )
-def test_inconsistent_data_is_refused(change, message):
+def test_inconsistent_data_is_refused(change: Callable[..., Any], message: str) -> None:
     data = copy.deepcopy(raw_data())
     change(data)
     with pytest.raises(catalog.CatalogError, match=message):
         catalog.build(data)
 
 
-def test_the_transports_are_the_ones_a_page_can_have():
+def test_the_transports_are_the_ones_a_page_can_have() -> None:
     from tenants.models import Transport
 
     assert set(catalog.TRANSPORTS) == set(Transport.values)

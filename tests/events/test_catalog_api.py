@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from events import catalog
-from tenants.permissions import Role
+from tenants.models import Tenant
 from tests.tenants.factories import api_key
 
 pytestmark = pytest.mark.django_db
@@ -74,12 +78,7 @@ PURCHASE_ON_PAGE_ACTIVITIES = {
 }
 
 
-@pytest.fixture
-def signed_in(client_for, tenant) -> APIClient:
-    return client_for(tenant, Role.VIEWER)
-
-
-def _brief(transport: dict) -> tuple:
+def _brief(transport: dict[str, Any]) -> tuple[Any, ...]:
     return (
         transport["key"],
         transport["custom_events_allowed"],
@@ -88,9 +87,9 @@ def _brief(transport: dict) -> tuple:
     )
 
 
-def test_the_whole_catalog(signed_in):
+def test_the_whole_catalog(viewer_client: APIClient) -> None:
     with CaptureQueriesContext(connection) as queries:
-        response = signed_in.get(URL)
+        response = viewer_client.get(URL)
     assert response.status_code == 200
     assert len(queries) <= 2  # the session and its user; the catalog itself is not in the DB
     body = response.json()
@@ -106,8 +105,10 @@ def test_the_whole_catalog(signed_in):
     assert all(e["name"] is None for e in body["events"])
 
 
-def test_narrowed_to_page_activities_with_the_exact_shape_of_one_event(signed_in):
-    body = signed_in.get(URL, {"transport": "page_activities"}).json()
+def test_narrowed_to_page_activities_with_the_exact_shape_of_one_event(
+    viewer_client: APIClient,
+) -> None:
+    body = viewer_client.get(URL, {"transport": "page_activities"}).json()
     assert body["transport"] == "page_activities"
     assert [_brief(t) for t in body["transports"]] == [
         ("page_activities", True, "delivered", "retired")
@@ -120,8 +121,8 @@ def test_narrowed_to_page_activities_with_the_exact_shape_of_one_event(signed_in
     assert purchase == PURCHASE_ON_PAGE_ACTIVITIES
 
 
-def test_narrowed_to_the_conversions_api(signed_in):
-    body = signed_in.get(URL, {"transport": "conversions_api"}).json()
+def test_narrowed_to_the_conversions_api(viewer_client: APIClient) -> None:
+    body = viewer_client.get(URL, {"transport": "conversions_api"}).json()
     [capi] = body["transports"]
     assert _brief(capi) == ("conversions_api", False, "kept", "active")
     assert capi["custom_events_message"] == (
@@ -151,8 +152,10 @@ def test_narrowed_to_the_conversions_api(signed_in):
 
 
 @pytest.mark.parametrize("transport", ["carrier_pigeon", "", "Page_Activities"])
-def test_an_unknown_transport_is_a_400_listing_the_valid_ones(signed_in, transport):
-    response = signed_in.get(URL, {"transport": transport})
+def test_an_unknown_transport_is_a_400_listing_the_valid_ones(
+    viewer_client: APIClient, transport: str
+) -> None:
+    response = viewer_client.get(URL, {"transport": transport})
     assert response.status_code == 400
     message = (
         f"Unknown transport {transport!r}: use one of page_activities, conversions_api, or "
@@ -167,7 +170,9 @@ def test_an_unknown_transport_is_a_400_listing_the_valid_ones(signed_in, transpo
     }
 
 
-def test_any_workspaces_api_key_may_read_it(tenant, other_tenant, client_for):
+def test_any_workspaces_api_key_may_read_it(
+    tenant: Tenant, other_tenant: Tenant, client_for: Callable[..., APIClient]
+) -> None:
     for workspace in (tenant, other_tenant):
         response = client_for(key=api_key(workspace)).get(URL)
         assert response.status_code == 200
@@ -175,52 +180,56 @@ def test_any_workspaces_api_key_may_read_it(tenant, other_tenant, client_for):
 
 
 @pytest.mark.parametrize("headers", [{}, {"HTTP_IF_NONE_MATCH": "*"}])
-def test_anonymous_requests_are_refused_with_the_error_shape(headers):
+def test_anonymous_requests_are_refused_with_the_error_shape(headers: dict[str, Any]) -> None:
     response = APIClient().get(URL, **headers)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
     assert set(response.json()["error"]) == {"code", "message", "details"}
 
 
-def test_a_bad_key_is_refused(client_for):
+def test_a_bad_key_is_refused(client_for: Callable[..., APIClient]) -> None:
     response = client_for(key="pp_deadbeef_not-a-real-key-at-all-000000").get(URL)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
 
 
-def test_caching_headers_and_304_for_the_same_etag(signed_in):
-    first = signed_in.get(URL)
+def test_caching_headers_and_304_for_the_same_etag(viewer_client: APIClient) -> None:
+    first = viewer_client.get(URL)
     etag = first["ETag"]
     assert re.fullmatch(rf'"{catalog.catalog_etag()}-all-[0-9a-f]{{12}}"', etag)
     assert first["Cache-Control"] == "private, max-age=3600"
     assert first["Vary"] == "Authorization, Cookie"
 
     for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
-        again = signed_in.get(URL, HTTP_IF_NONE_MATCH=sent)
+        again = viewer_client.get(URL, HTTP_IF_NONE_MATCH=sent)
         assert again.status_code == 304, sent
         assert again.content == b""
         assert again["ETag"] == etag
         assert again["Cache-Control"] == "private, max-age=3600"
 
-    assert signed_in.get(URL, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
-    narrowed = signed_in.get(URL, {"transport": "conversions_api"}, HTTP_IF_NONE_MATCH=etag)
+    assert viewer_client.get(URL, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+    narrowed = viewer_client.get(URL, {"transport": "conversions_api"}, HTTP_IF_NONE_MATCH=etag)
     assert narrowed.status_code == 200  # another transport is another representation
     assert narrowed["ETag"].startswith(f'"{catalog.catalog_etag()}-conversions_api-')
 
 
-def test_the_etag_changes_with_the_data(signed_in, monkeypatch):
-    etag = signed_in.get(URL)["ETag"]
+def test_the_etag_changes_with_the_data(
+    viewer_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etag = viewer_client.get(URL)["ETag"]
     data = catalog.load()
     monkeypatch.setattr(catalog, "_CATALOG", data.__class__(**{**data.__dict__, "etag": "0" * 32}))
-    response = signed_in.get(URL, HTTP_IF_NONE_MATCH=etag)
+    response = viewer_client.get(URL, HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200
     assert response["ETag"].startswith(f'"{"0" * 32}-all-')
 
 
-def test_each_transport_says_its_status_for_the_editor(signed_in, settings):
+def test_each_transport_says_its_status_for_the_editor(
+    viewer_client: APIClient, settings: Settings
+) -> None:
     # Against the sandbox (the tests' GRAPH_API_URL) page_activities is retired at Facebook
     # yet still delivered; against Facebook's real host it is not, and may not be chosen.
-    sandbox = signed_in.get(URL, {"transport": "page_activities"})
+    sandbox = viewer_client.get(URL, {"transport": "page_activities"})
     [status] = [t["status"] for t in sandbox.json()["transports"]]
     assert (status["state"], status["delivered"], status["selectable"]) == ("retired", True, True)
     assert (status["retired_on"], status["use_instead"]) == ("2026-09-24", "conversions_api")
@@ -230,7 +239,9 @@ def test_each_transport_says_its_status_for_the_editor(signed_in, settings):
     )
 
     settings.GRAPH_API_URL = "https://graph.facebook.com"
-    real = signed_in.get(URL, {"transport": "page_activities"}, HTTP_IF_NONE_MATCH=sandbox["ETag"])
+    real = viewer_client.get(
+        URL, {"transport": "page_activities"}, HTTP_IF_NONE_MATCH=sandbox["ETag"]
+    )
     assert real.status_code == 200  # what is true changed, so the representation did
     [status] = [t["status"] for t in real.json()["transports"]]
     assert (status["state"], status["delivered"], status["selectable"]) == (
@@ -241,7 +252,7 @@ def test_each_transport_says_its_status_for_the_editor(signed_in, settings):
     assert "Events of a Page on it are held in Pagepulse, not sent" in status["message"]
 
 
-def test_the_schema_documents_it(client):
+def test_the_schema_documents_it(client: Client) -> None:
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     operation = schema["paths"]["/api/v1/event-catalog"]["get"]
     [transport] = operation["parameters"]

@@ -39,7 +39,7 @@ BASELINE = HEIGHT - 26
         (1001, 2000),
     ],
 )
-def test_nice_ceiling_gives_whole_gridlines(value, top):
+def test_nice_ceiling_gives_whole_gridlines(value: int, top: int) -> None:
     assert nice_ceiling(value) == top
     assert top % 4 == 0
 
@@ -48,7 +48,7 @@ def _buckets(*counts: dict[str, int]) -> list[Bucket]:
     return [Bucket(start=START + timedelta(days=i), counts=c) for i, c in enumerate(counts)]
 
 
-def test_stacked_bars_stack_statuses_from_the_baseline_in_order():
+def test_stacked_bars_stack_statuses_from_the_baseline_in_order() -> None:
     chart = stacked_bars(_buckets({"failed": 1, "delivered": 3}, {}, {"dead": 6}), "day")
 
     assert chart.total == 10
@@ -69,18 +69,18 @@ def test_stacked_bars_stack_statuses_from_the_baseline_in_order():
     assert [label.text for label in chart.x_labels] == ["Wed 25 Nov", "Thu 26 Nov", "Fri 27 Nov"]
 
 
-def test_at_most_eight_x_labels():
+def test_at_most_eight_x_labels() -> None:
     chart = stacked_bars(_buckets(*[{"delivered": 1}] * 30), "day")
     assert len(chart.x_labels) == 8
 
 
-def test_an_empty_period_is_an_empty_chart():
+def test_an_empty_period_is_an_empty_chart() -> None:
     chart = stacked_bars(_buckets({}, {}), "day")
     assert chart.empty
     assert chart.bars == []
 
 
-def test_simple_bars_name_their_counts():
+def test_simple_bars_name_their_counts() -> None:
     chart = simple_bars(
         [(START, 1), (START + timedelta(hours=1), 0), (START + timedelta(hours=2), 3)],
         "hour",
@@ -94,7 +94,7 @@ def test_simple_bars_name_their_counts():
     assert [label.text for label in chart.x_labels] == ["00:00", "01:00", "02:00"]
 
 
-def test_name_rows_scale_to_the_longest_and_split_by_status():
+def test_name_rows_scale_to_the_longest_and_split_by_status() -> None:
     rows = name_rows(
         [
             NameCount("lead_submitted", {"delivered": 3, "dead": 1}),
@@ -112,7 +112,7 @@ def test_name_rows_scale_to_the_longest_and_split_by_status():
     ]
 
 
-def test_name_row_segments_start_where_the_one_before_ends():
+def test_name_row_segments_start_where_the_one_before_ends() -> None:
     """The overview draws them as SVG rects (x, width), not inline styles, for the CSP."""
     [row] = name_rows([NameCount("purchase", {"delivered": 2, "retrying": 1, "failed": 1})])
     assert [(s.status, s.offset, s.percent) for s in row.segments] == [

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+import requests
 import responses
 from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
+from pytest_django.fixtures import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
+from requests import PreparedRequest
 
 from events import delivery, ratelimit, tasks
 from events.models import AttemptOutcome, DeliveryAttempt, EventStatus, LoggedEvent, PageRateLimit
@@ -23,58 +28,64 @@ from events.policy import TOO_OLD_REASON
 from events.transports import CallResult
 from graph_api.client import GraphClient
 from tenants import services as tenant_services
-from tenants.models import ConnectedPage, PageStatus, Transport
-from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
+from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
+from tests.events.factories import LoggedEventFactory
+from tests.graph_stub import sent_form, sent_json
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("delivery_redis")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
 BASE = "http://127.0.0.1:9"  # config.settings_test's GRAPH_API_URL: only `responses` answers it
 CAPI_URL = re.compile(rf"{re.escape(BASE)}/v25\.0/\d+/events")
 BATCH_URL = f"{BASE}/v20.0/"
 
 
-def graph_error(code, message="Boom", subcode=None, status=400, **extra):
-    error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "TRACE1"}
+def graph_error(
+    code: int, message: str = "Boom", subcode: int | None = None, status: int = 400, **extra: Any
+) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "TRACE1",
+    }
     if subcode is not None:
         error["error_subcode"] = subcode
     return {"status": status, "json": {"error": {**error, **extra}}}
 
 
 @pytest.fixture
-def capi_page(tenant):
-    return ConnectedPageFactory(tenant=tenant, transport=Transport.CONVERSIONS_API)
+def pa_page(tenant: Tenant) -> ConnectedPage:
+    return ConnectedPageFactory.create(tenant=tenant, transport=Transport.PAGE_ACTIVITIES)
 
 
 @pytest.fixture
-def pa_page(tenant):
-    return ConnectedPageFactory(tenant=tenant, transport=Transport.PAGE_ACTIVITIES)
-
-
-@pytest.fixture
-def mocked():
+def mocked() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 
 
-def deliver(page):
+def deliver(page: ConnectedPage) -> delivery.DeliveryReport:
     return delivery.page_deliver(tenant_id=page.tenant_id, page_id=page.pk)
 
 
-def rows(*events):
+def rows(*events: LoggedEvent) -> list[LoggedEvent]:
     return [LoggedEvent.objects.get(pk=e.pk) for e in events]
 
 
-def sent_data(call):
-    return json.loads(call.request.body)["data"]
+def sent_data(call: responses.Call) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = sent_json(call.request)["data"]
+    return data
 
 
 # --- Delivering ---------------------------------------------------------------------------------
 
 
 def test_capi_events_of_a_page_go_in_one_call_and_settle_together(
-    capi_page, mocked, django_assert_max_num_queries
-):
+    capi_page: ConnectedPage,
+    mocked: responses.RequestsMock,
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+) -> None:
     events = LoggedEventFactory.create_batch(3, page=capi_page)
     mocked.post(CAPI_URL, json={"events_received": 3, "messages": [], "fbtrace_id": "T"})
 
@@ -100,7 +111,9 @@ def test_capi_events_of_a_page_go_in_one_call_and_settle_together(
     assert "test-page-token" not in json.dumps(attempt.request)
 
 
-def test_a_second_run_sends_nothing_twice(capi_page, mocked):
+def test_a_second_run_sends_nothing_twice(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     LoggedEventFactory.create_batch(2, page=capi_page)
     mocked.post(CAPI_URL, json={"events_received": 2})
 
@@ -111,11 +124,11 @@ def test_a_second_run_sends_nothing_twice(capi_page, mocked):
 
 
 def test_page_activities_users_share_one_batch_and_each_operation_settles_its_events(
-    pa_page, mocked
-):
+    pa_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     first = LoggedEventFactory.create_batch(2, page=pa_page, psid="111")
-    refused = LoggedEventFactory(page=pa_page, psid="222", params={"fb_content_id": "x"})
-    third = LoggedEventFactory(page=pa_page, psid="333")
+    refused = LoggedEventFactory.create(page=pa_page, psid="222", params={"fb_content_id": "x"})
+    third = LoggedEventFactory.create(page=pa_page, psid="333")
     mocked.post(
         BATCH_URL,
         json=[
@@ -133,7 +146,7 @@ def test_page_activities_users_share_one_batch_and_each_operation_settles_its_ev
     deliver(pa_page)
 
     (call,) = mocked.calls
-    operations = json.loads(dict(parse_qsl(call.request.body))["batch"])
+    operations = json.loads(sent_form(call.request)["batch"])
     assert [dict(parse_qsl(op["body"]))["page_scoped_user_id"] for op in operations] == [
         "111",
         "222",
@@ -151,13 +164,15 @@ def test_page_activities_users_share_one_batch_and_each_operation_settles_its_ev
     assert list(bad.delivery_attempts.values_list("outcome", "graph_code")) == [("invalid", 100)]
 
 
-def test_one_user_goes_alone_as_the_guides_json_request(pa_page, mocked):
-    event = LoggedEventFactory(page=pa_page, event="lead_submitted", value=None, currency="")
+def test_one_user_goes_alone_as_the_guides_json_request(
+    pa_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    event = LoggedEventFactory.create(page=pa_page, event="lead_submitted", value=None, currency="")
     mocked.post(f"{BASE}/v20.0/{settings.FACEBOOK_APP_ID}/page_activities", json={"success": True})
 
     deliver(pa_page)
 
-    assert json.loads(mocked.calls[0].request.body) == {
+    assert sent_json(mocked.calls[0].request) == {
         "custom_events": [{"_eventName": "lead_submitted"}],
         "advertiser_tracking_enabled": 1,
         "application_tracking_enabled": 1,
@@ -170,29 +185,33 @@ def test_one_user_goes_alone_as_the_guides_json_request(pa_page, mocked):
 
 
 @override_settings(EVENTS_RATE_MIN_CALLS_PER_SECOND=100)
-def test_more_than_50_users_go_out_in_batches_of_50(pa_page, mocked):
+def test_more_than_50_users_go_out_in_batches_of_50(
+    pa_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     for n in range(60):
-        LoggedEventFactory(page=pa_page, psid=str(5000 + n))
+        LoggedEventFactory.create(page=pa_page, psid=str(5000 + n))
 
-    def answer(request):
-        count = len(json.loads(dict(parse_qsl(request.body))["batch"]))
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        count = len(json.loads(sent_form(request)["batch"]))
         return 200, {}, json.dumps([{"code": 200, "body": '{"success": true}'}] * count)
 
     mocked.add_callback(responses.POST, BATCH_URL, callback=answer)
 
     report = deliver(pa_page)
 
-    sizes = [len(json.loads(dict(parse_qsl(c.request.body))["batch"])) for c in mocked.calls]
+    sizes = [len(json.loads(sent_form(c.request)["batch"])) for c in mocked.calls]
     assert sizes == [50, 10]
     assert report.delivered == 60
 
 
-def test_a_refused_capi_call_is_split_until_only_the_bad_event_fails(capi_page, mocked):
+def test_a_refused_capi_call_is_split_until_only_the_bad_event_fails(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     events = LoggedEventFactory.create_batch(5, page=capi_page)
     bad_id = f"pagepulse-{events[3].pk}"
 
-    def answer(request):
-        data = json.loads(request.body)["data"]
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        data = sent_json(request)["data"]
         if any(item["event_id"] == bad_id for item in data):
             body = {
                 "error": {
@@ -216,13 +235,19 @@ def test_a_refused_capi_call_is_split_until_only_the_bad_event_fails(capi_page, 
     assert "Invalid Value: custom_data.value must be a number." in bad.last_error
     assert (bad.attempts, report.delivered, report.failed) == (1, 4, 1)
     # 5 -> [2, 3] -> [3] -> [1, 2] -> [2] -> [1, 1]: every event is sent once successfully.
-    delivered_sends = [len(sent_data(c)) for c in mocked.calls if c.response.status_code == 200]
+    delivered_sends = [
+        len(sent_data(c))
+        for c in mocked.calls
+        if isinstance(c.response, requests.Response) and c.response.status_code == 200
+    ]
     assert sum(delivered_sends) == 4
 
 
-def test_an_event_older_than_7_days_is_not_sent_and_says_why(capi_page, mocked):
-    old = LoggedEventFactory(page=capi_page, event_time=timezone.now() - timedelta(days=8))
-    fresh = LoggedEventFactory(page=capi_page)
+def test_an_event_older_than_7_days_is_not_sent_and_says_why(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    old = LoggedEventFactory.create(page=capi_page, event_time=timezone.now() - timedelta(days=8))
+    fresh = LoggedEventFactory.create(page=capi_page)
     mocked.post(CAPI_URL, json={"events_received": 1})
 
     deliver(capi_page)
@@ -233,8 +258,10 @@ def test_an_event_older_than_7_days_is_not_sent_and_says_why(capi_page, mocked):
     ]
 
 
-def test_a_transient_error_retries_with_back_off(capi_page, mocked):
-    event = LoggedEventFactory(page=capi_page)
+def test_a_transient_error_retries_with_back_off(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    event = LoggedEventFactory.create(page=capi_page)
     mocked.post(CAPI_URL, **graph_error(2, "Service temporarily unavailable", status=500))
     before = timezone.now()
 
@@ -247,8 +274,10 @@ def test_a_transient_error_retries_with_back_off(capi_page, mocked):
     assert "Temporary failure, attempt 1" in row.last_error
 
 
-def test_after_the_retry_window_an_event_is_dead(capi_page, mocked):
-    event = LoggedEventFactory(
+def test_after_the_retry_window_an_event_is_dead(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    event = LoggedEventFactory.create(
         page=capi_page,
         status=EventStatus.RETRYING,
         attempts=12,
@@ -263,7 +292,9 @@ def test_after_the_retry_window_an_event_is_dead(capi_page, mocked):
     assert row.last_error.startswith("Gave up after 13 attempts over 24 hours")
 
 
-def test_a_worker_whose_lease_ran_out_never_sends_what_another_worker_took(capi_page, mocked):
+def test_a_worker_whose_lease_ran_out_never_sends_what_another_worker_took(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     # DESIGN.md §7: a duplicate only comes from a worker that dies after Facebook's answer. A
     # live but slow worker whose lease ran out (the sweep let another worker claim its events)
     # must not send them too: right before a call it renews its lease, and leaves out what is no
@@ -285,14 +316,16 @@ def test_a_worker_whose_lease_ran_out_never_sends_what_another_worker_took(capi_
     assert (on_time.calls, on_time.delivered, len(mocked.calls)) == (1, 2, 1)
 
 
-def test_sending_renews_the_lease_of_the_calls_events(capi_page, mocked):
-    event = LoggedEventFactory(page=capi_page)
+def test_sending_renews_the_lease_of_the_calls_events(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    event = LoggedEventFactory.create(page=capi_page)
     batch = delivery.claim(capi_page, limit=10)
     # Its lease almost over (earlier calls of the claim took long).
     LoggedEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
-    renewed = {}
+    renewed: dict[str, Any] = {}
 
-    def answer(request):
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
         renewed["lease_ends"] = LoggedEvent.objects.get(pk=event.pk).next_attempt_at
         return (200, {}, json.dumps({"events_received": 1}))
 
@@ -328,14 +361,16 @@ def test_sending_renews_the_lease_of_the_calls_events(capi_page, mocked):
         ),
     ],
 )
-def test_usage_headers_near_the_limit_slow_the_page_down(capi_page, mocked, header, value):
+def test_usage_headers_near_the_limit_slow_the_page_down(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock, header: str, value: dict[str, Any]
+) -> None:
     # The usage headers of the reference (§4.5): an answer at 95% slows the Page to a quarter
     # of its rate before Facebook throttles it; an answer back under 90% lifts it.
     value = {capi_page.page_id: value["PAGE"]} if "PAGE" in value else value
     url = f"{BASE}/v25.0/{capi_page.dataset_id}/events"
     mocked.post(url, json={"events_received": 1}, headers={header: json.dumps(value)})
     slow = ratelimit.redis_key(f"{ratelimit.KEY_PREFIX}:slow:{capi_page.pk}")
-    event = LoggedEventFactory(page=capi_page)
+    event = LoggedEventFactory.create(page=capi_page)
 
     deliver(capi_page)
 
@@ -343,18 +378,20 @@ def test_usage_headers_near_the_limit_slow_the_page_down(capi_page, mocked, head
     assert ratelimit.redis_client().get(slow) == b"0.25"
 
     mocked.replace(responses.POST, url, json={"events_received": 1}, headers={header: "{}"})
-    LoggedEventFactory(page=capi_page)
+    LoggedEventFactory.create(page=capi_page)
     deliver(capi_page)
 
     assert ratelimit.redis_client().get(slow) is None
 
 
 def test_a_throttled_page_waits_without_using_attempts_and_does_not_hold_up_another(
-    tenant, capi_page, mocked
-):
-    other_page = ConnectedPageFactory(tenant=TenantFactory(), transport=Transport.CONVERSIONS_API)
+    tenant: Tenant, capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    other_page = ConnectedPageFactory.create(
+        tenant=TenantFactory.create(), transport=Transport.CONVERSIONS_API
+    )
     throttled = LoggedEventFactory.create_batch(2, page=capi_page)
-    other = LoggedEventFactory(page=other_page)
+    other = LoggedEventFactory.create(page=other_page)
     # Throttled as the reference says Facebook does it (§4.5): the Page's usage header at 100%,
     # access back in 2 minutes.
     usage = {
@@ -379,7 +416,7 @@ def test_a_throttled_page_waits_without_using_attempts_and_does_not_hold_up_anot
     deliver(capi_page)
     after = timezone.now()
     deliver(other_page)
-    later = LoggedEventFactory(page=capi_page)
+    later = LoggedEventFactory.create(page=capi_page)
     paused_run = deliver(capi_page)
 
     regained = timedelta(minutes=2)
@@ -401,9 +438,11 @@ def test_a_throttled_page_waits_without_using_attempts_and_does_not_hold_up_anot
     ]
 
 
-def test_a_dead_token_blocks_the_pages_events_and_marks_it_needs_reauth(capi_page, mocked):
+def test_a_dead_token_blocks_the_pages_events_and_marks_it_needs_reauth(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     sent, waiting = LoggedEventFactory.create_batch(2, page=capi_page)
-    future = LoggedEventFactory(
+    future = LoggedEventFactory.create(
         page=capi_page,
         status=EventStatus.RETRYING,
         next_attempt_at=timezone.now() + timedelta(hours=1),
@@ -420,7 +459,9 @@ def test_a_dead_token_blocks_the_pages_events_and_marks_it_needs_reauth(capi_pag
     assert rows(future)[0].status == EventStatus.RETRYING  # not due yet: blocked when it is
 
 
-def test_blocked_events_flow_again_once_the_page_is_active(capi_page, mocked):
+def test_blocked_events_flow_again_once_the_page_is_active(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     events = LoggedEventFactory.create_batch(2, page=capi_page)
     mocked.post(CAPI_URL, **graph_error(190, "Error validating access token"))
     deliver(capi_page)
@@ -440,8 +481,12 @@ def test_blocked_events_flow_again_once_the_page_is_active(capi_page, mocked):
     assert {(r.status, r.last_error) for r in rows(*events)} == {(EventStatus.DELIVERED, "")}
 
 
-def test_the_delivery_run_releases_blocked_events_of_an_active_page_itself(capi_page, mocked):
-    event = LoggedEventFactory(page=capi_page, status=EventStatus.BLOCKED, last_error="token")
+def test_the_delivery_run_releases_blocked_events_of_an_active_page_itself(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    event = LoggedEventFactory.create(
+        page=capi_page, status=EventStatus.BLOCKED, last_error="token"
+    )
     mocked.post(CAPI_URL, json={"events_received": 1})
 
     report = deliver(capi_page)
@@ -450,8 +495,10 @@ def test_the_delivery_run_releases_blocked_events_of_an_active_page_itself(capi_
     assert rows(event)[0].status == EventStatus.DELIVERED
 
 
-def test_a_missing_permission_blocks_and_marks_the_page(capi_page, mocked):
-    event = LoggedEventFactory(page=capi_page)
+def test_a_missing_permission_blocks_and_marks_the_page(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    event = LoggedEventFactory.create(page=capi_page)
     mocked.post(CAPI_URL, **graph_error(200, "Requires page_events permission", status=403))
 
     deliver(capi_page)
@@ -461,11 +508,13 @@ def test_a_missing_permission_blocks_and_marks_the_page(capi_page, mocked):
     assert rows(event)[0].status == EventStatus.BLOCKED
 
 
-def test_a_page_of_a_region_without_its_transport_holds_its_events_blocked(mocked):
-    page = ConnectedPageFactory(
-        tenant=TenantFactory(country="FR"), transport=Transport.PAGE_ACTIVITIES
+def test_a_page_of_a_region_without_its_transport_holds_its_events_blocked(
+    mocked: responses.RequestsMock,
+) -> None:
+    page = ConnectedPageFactory.create(
+        tenant=TenantFactory.create(country="FR"), transport=Transport.PAGE_ACTIVITIES
     )
-    event = LoggedEventFactory(page=page)
+    event = LoggedEventFactory.create(page=page)
 
     report = deliver(page)
 
@@ -475,10 +524,12 @@ def test_a_page_of_a_region_without_its_transport_holds_its_events_blocked(mocke
     assert "not available to businesses in Europe or Japan" in row.last_error
 
 
-def test_no_tokens_left_postpones_without_using_attempts(capi_page, mocked):
+def test_no_tokens_left_postpones_without_using_attempts(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
     PageRateLimit.objects.create(tenant=capi_page.tenant, page=capi_page, calls_per_second=0.5)
     ratelimit.acquire(capi_page.pk, 50, rate=0.5)  # empties the bucket
-    event = LoggedEventFactory(page=capi_page)
+    event = LoggedEventFactory.create(page=capi_page)
 
     report = deliver(capi_page)
 
@@ -488,8 +539,10 @@ def test_no_tokens_left_postpones_without_using_attempts(capi_page, mocked):
     assert row.next_attempt_at > timezone.now()
 
 
-def test_test_events_are_not_claimed(capi_page, mocked):
-    LoggedEventFactory(page=capi_page, test=True)
+def test_test_events_are_not_claimed(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    LoggedEventFactory.create(page=capi_page, test=True)
 
     assert deliver(capi_page).claimed == 0
     assert delivery.sweep_due().enqueued == 0
@@ -498,10 +551,10 @@ def test_test_events_are_not_claimed(capi_page, mocked):
 # --- Claims and leases --------------------------------------------------------------------------
 
 
-def test_a_claim_takes_due_rows_once(capi_page):
+def test_a_claim_takes_due_rows_once(capi_page: ConnectedPage) -> None:
     due = LoggedEventFactory.create_batch(2, page=capi_page)
-    LoggedEventFactory(page=capi_page, next_attempt_at=timezone.now() + timedelta(minutes=5))
-    LoggedEventFactory(page=capi_page, status=EventStatus.DELIVERED)
+    LoggedEventFactory.create(page=capi_page, next_attempt_at=timezone.now() + timedelta(minutes=5))
+    LoggedEventFactory.create(page=capi_page, status=EventStatus.DELIVERED)
 
     first = delivery.claim(capi_page, limit=10)
     second = delivery.claim(capi_page, limit=10)
@@ -511,8 +564,10 @@ def test_a_claim_takes_due_rows_once(capi_page):
     assert second.events == []
 
 
-def test_an_expired_lease_is_taken_back_and_the_old_worker_cannot_settle(capi_page):
-    event = LoggedEventFactory(page=capi_page)
+def test_an_expired_lease_is_taken_back_and_the_old_worker_cannot_settle(
+    capi_page: ConnectedPage,
+) -> None:
+    event = LoggedEventFactory.create(page=capi_page)
     stale = delivery.claim(capi_page, limit=10)
     later = timezone.now() + timedelta(seconds=61)
 
@@ -527,17 +582,21 @@ def test_an_expired_lease_is_taken_back_and_the_old_worker_cannot_settle(capi_pa
     assert (row.status, row.claim_token) == (EventStatus.SENDING, fresh.token)
 
 
-def test_the_sweep_enqueues_each_page_with_due_events(capi_page, pa_page):
+def test_the_sweep_enqueues_each_page_with_due_events(
+    capi_page: ConnectedPage, pa_page: ConnectedPage
+) -> None:
     LoggedEventFactory.create_batch(2, page=capi_page)
-    LoggedEventFactory(page=pa_page)
-    LoggedEventFactory(page=ConnectedPageFactory(), status=EventStatus.DELIVERED)
+    LoggedEventFactory.create(page=pa_page)
+    LoggedEventFactory.create(page=ConnectedPageFactory.create(), status=EventStatus.DELIVERED)
 
     assert delivery.sweep_due().enqueued == 2
 
 
 def test_countdowns_never_exceed_the_celery_maximum(
-    capi_page, monkeypatch, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     sent = []
     monkeypatch.setattr(
         tasks.deliver_page, "apply_async", lambda args, countdown=0: sent.append((args, countdown))
@@ -550,13 +609,17 @@ def test_countdowns_never_exceed_the_celery_maximum(
     assert sent == [((capi_page.tenant_id, capi_page.pk), 300)]
 
 
-def test_the_task_delivers_a_page_and_ignores_a_missing_one(capi_page, mocked):
-    LoggedEventFactory(page=capi_page)
+def test_the_task_delivers_a_page_and_ignores_a_missing_one(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    LoggedEventFactory.create(page=capi_page)
     mocked.post(CAPI_URL, json={"events_received": 1})
 
     assert tasks.deliver_page(capi_page.tenant_id, capi_page.pk) == 1
     assert tasks.deliver_page(capi_page.tenant_id, 999_999) == 0
-    assert tasks.deliver_page(TenantFactory().pk, capi_page.pk) == 0  # not that tenant's page
+    assert (
+        tasks.deliver_page(TenantFactory.create().pk, capi_page.pk) == 0
+    )  # not that tenant's page
 
 
 @pytest.mark.django_db(transaction=True)
@@ -564,7 +627,7 @@ def test_the_task_delivers_a_page_and_ignores_a_missing_one(capi_page, mocked):
     not connection.features.has_select_for_update_skip_locked,
     reason="SKIP LOCKED needs PostgreSQL (DATABASE_URL=postgres://...)",
 )
-def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page):
+def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page: ConnectedPage) -> None:
     import threading
 
     from django.db import connections, transaction
@@ -572,7 +635,7 @@ def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page):
     events = LoggedEventFactory.create_batch(4, page=capi_page)
     locked, release = threading.Event(), threading.Event()
 
-    def other_worker():
+    def other_worker() -> None:
         with transaction.atomic():
             list(
                 LoggedEvent.objects.select_for_update()
@@ -596,13 +659,15 @@ def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page):
 
 
 def test_the_sweep_enqueues_a_page_whose_queued_mark_outlived_its_message(
-    capi_page, monkeypatch, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     # The mark says a task waits for the Page, but the broker lost that message: an ordinary
     # enqueue trusts the mark and sends nothing; the sweep sends one anyway.
     sent = []
     monkeypatch.setattr(tasks.deliver_page, "apply_async", lambda args: sent.append(args))
-    LoggedEventFactory(page=capi_page)
+    LoggedEventFactory.create(page=capi_page)
     assert ratelimit.mark_queued(capi_page.pk, seconds=60)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -615,13 +680,15 @@ def test_the_sweep_enqueues_a_page_whose_queued_mark_outlived_its_message(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_broker_failure_at_commit_is_logged_not_raised(capi_page, monkeypatch, caplog):
-    def broker_down(args):
+def test_a_broker_failure_at_commit_is_logged_not_raised(
+    capi_page: ConnectedPage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broker_down(args: object) -> None:
         raise ConnectionError("Redis is down")
 
     monkeypatch.setattr(tasks.deliver_page, "apply_async", broker_down)
     with transaction.atomic():
-        event = LoggedEventFactory(page=capi_page)
+        event = LoggedEventFactory.create(page=capi_page)
         delivery.enqueue_delivery(tenant_id=capi_page.tenant_id, page_id=capi_page.pk)
 
     assert LoggedEvent.objects.get(pk=event.pk).status == EventStatus.PENDING  # the sweep's job
@@ -630,8 +697,10 @@ def test_a_broker_failure_at_commit_is_logged_not_raised(capi_page, monkeypatch,
 
 
 @override_settings(EVENTS_RETRY_WINDOW_SECONDS=3600)
-def test_an_event_whose_every_worker_dies_ends_dead_after_the_retry_window(capi_page):
-    event = LoggedEventFactory(page=capi_page)
+def test_an_event_whose_every_worker_dies_ends_dead_after_the_retry_window(
+    capi_page: ConnectedPage,
+) -> None:
+    event = LoggedEventFactory.create(page=capi_page)
     start = timezone.now()
 
     # Its worker dies mid-call: the lease runs out and the sweep takes it back, once, twice...
@@ -658,10 +727,12 @@ def test_an_event_whose_every_worker_dies_ends_dead_after_the_retry_window(capi_
 
 
 @pytest.mark.parametrize("code", [190, 10])
-def test_a_refused_app_token_on_the_batch_itself_never_marks_the_page(pa_page, mocked, code):
+def test_a_refused_app_token_on_the_batch_itself_never_marks_the_page(
+    pa_page: ConnectedPage, mocked: responses.RequestsMock, code: int
+) -> None:
     # The batch's top-level token is the app's: Facebook refusing it says nothing about the
     # Page's own token, so the Page stays active and its events are retried.
-    events = [LoggedEventFactory(page=pa_page, psid=psid) for psid in ("111", "222")]
+    events = [LoggedEventFactory.create(page=pa_page, psid=psid) for psid in ("111", "222")]
     mocked.post(BATCH_URL, **graph_error(code, "Invalid OAuth access token"))
 
     deliver(pa_page)
@@ -674,14 +745,17 @@ def test_a_refused_app_token_on_the_batch_itself_never_marks_the_page(pa_page, m
 
 
 def test_a_page_found_healthy_again_sends_its_held_events_at_once(
-    capi_page, mocked, monkeypatch, django_capture_on_commit_callbacks
-):
+    capi_page: ConnectedPage,
+    mocked: responses.RequestsMock,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     # tenants announces page_active; events releases and enqueues then, not at the next sweep.
     sent = []
     monkeypatch.setattr(tasks.deliver_page, "apply_async", lambda args: sent.append(args))
     ConnectedPage.objects.filter(pk=capi_page.pk).update(status=PageStatus.NEEDS_REAUTH)
     capi_page.refresh_from_db()
-    held = LoggedEventFactory(page=capi_page, status=EventStatus.BLOCKED, last_error="Token")
+    held = LoggedEventFactory.create(page=capi_page, status=EventStatus.BLOCKED, last_error="Token")
     mocked.get(
         f"{BASE}/v25.0/debug_token",
         json={"data": {"is_valid": True, "type": "PAGE", "scopes": ["page_events"]}},

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from pytest_django.fixtures import DjangoAssertNumQueries
 
 from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
-from tenants.models import Transport
+from tenants.models import ConnectedPage, Tenant, Transport
 from tenants.permissions import Role
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, member
+
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -23,40 +28,42 @@ PROOF = "3f1c5e0d9a7b2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
 
 
 @pytest.fixture
-def shop(tenant):
-    return ConnectedPageFactory(
+def shop(tenant: Tenant) -> ConnectedPage:
+    return ConnectedPageFactory.create(
         tenant=tenant, name="Acme Shop", transport=Transport.CONVERSIONS_API
     )
 
 
 @pytest.fixture
-def outlet(tenant):
-    return ConnectedPageFactory(
+def outlet(tenant: Tenant) -> ConnectedPage:
+    return ConnectedPageFactory.create(
         tenant=tenant, name="Acme Outlet", transport=Transport.PAGE_ACTIVITIES
     )
 
 
-def _client(tenant, role: str = Role.VIEWER, **kwargs) -> Client:
+def _client(tenant: Tenant, role: str = Role.VIEWER, **kwargs: Any) -> Client:
     client = Client(**kwargs)
     client.force_login(member(tenant, role).user)
     return client
 
 
-def _url(tenant, suffix: str = "") -> str:
+def _url(tenant: Tenant, suffix: str = "") -> str:
     return f"/t/{tenant.slug}/events/{suffix}"
 
 
-def _row_ids(response) -> list[int]:
+def _row_ids(response: TestResponse) -> list[int]:
     return [row.event.pk for row in response.context["rows"]]
 
 
 # --- the log ---------------------------------------------------------------------------------
 
 
-def test_the_log_lists_the_workspaces_events_newest_first(tenant, shop):
-    older = LoggedEventFactory(page=shop, event="lead_submitted")
-    newer = LoggedEventFactory(page=shop, event="table_booked", status=EventStatus.FAILED)
-    LoggedEventFactory()  # another workspace's
+def test_the_log_lists_the_workspaces_events_newest_first(
+    tenant: Tenant, shop: ConnectedPage
+) -> None:
+    older = LoggedEventFactory.create(page=shop, event="lead_submitted")
+    newer = LoggedEventFactory.create(page=shop, event="table_booked", status=EventStatus.FAILED)
+    LoggedEventFactory.create()  # another workspace's
 
     response = _client(tenant).get(_url(tenant))
 
@@ -68,7 +75,7 @@ def test_the_log_lists_the_workspaces_events_newest_first(tenant, shop):
     assert 'aria-current="page">Delivery log</a>' in html
 
 
-def test_the_nav_links_to_the_log_from_every_workspace_page(tenant):
+def test_the_nav_links_to_the_log_from_every_workspace_page(tenant: Tenant) -> None:
     html = _client(tenant).get(f"/t/{tenant.slug}/").content.decode()
     assert f'<a href="/t/{tenant.slug}/events/" >Delivery log</a>' in html
 
@@ -87,14 +94,20 @@ def test_the_nav_links_to_the_log_from_every_workspace_page(tenant):
         ("status=&event=&page=&psid=", ["lead", "dead", "purchase", "old"]),  # an empty form
     ],
 )
-def test_filters(tenant, shop, outlet, query, expected):
+def test_filters(
+    tenant: Tenant, shop: ConnectedPage, outlet: ConnectedPage, query: str, expected: list[Any]
+) -> None:
     now = timezone.now()
     events = {
-        "old": LoggedEventFactory(page=shop, created_at=now - timedelta(days=2)),
-        "purchase": LoggedEventFactory(page=shop, psid="111"),
-        "dead": LoggedEventFactory(page=outlet, status=EventStatus.DEAD, event="table_booked"),
-        "lead": LoggedEventFactory(page=shop, event="lead_submitted", source=EventSource.FLOW),
-        "test": LoggedEventFactory(page=shop, test=True, source=EventSource.TEST_CHAT),
+        "old": LoggedEventFactory.create(page=shop, created_at=now - timedelta(days=2)),
+        "purchase": LoggedEventFactory.create(page=shop, psid="111"),
+        "dead": LoggedEventFactory.create(
+            page=outlet, status=EventStatus.DEAD, event="table_booked"
+        ),
+        "lead": LoggedEventFactory.create(
+            page=shop, event="lead_submitted", source=EventSource.FLOW
+        ),
+        "test": LoggedEventFactory.create(page=shop, test=True, source=EventSource.TEST_CHAT),
     }
     day_ago = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     response = _client(tenant).get(
@@ -104,8 +117,8 @@ def test_filters(tenant, shop, outlet, query, expected):
     assert _row_ids(response) == [events[name].pk for name in expected]
 
 
-def test_test_events_are_shown_only_under_their_filter(tenant, shop):
-    test = LoggedEventFactory(page=shop, test=True)
+def test_test_events_are_shown_only_under_their_filter(tenant: Tenant, shop: ConnectedPage) -> None:
+    test = LoggedEventFactory.create(page=shop, test=True)
     client = _client(tenant)
     assert _row_ids(client.get(_url(tenant))) == []
     response = client.get(_url(tenant) + "?test=true")
@@ -113,8 +126,8 @@ def test_test_events_are_shown_only_under_their_filter(tenant, shop):
     assert "Showing test events only" in response.content.decode()
 
 
-def test_a_bad_filter_says_so_and_lists_nothing(tenant, shop):
-    LoggedEventFactory(page=shop)
+def test_a_bad_filter_says_so_and_lists_nothing(tenant: Tenant, shop: ConnectedPage) -> None:
+    LoggedEventFactory.create(page=shop)
     response = _client(tenant).get(_url(tenant) + "?status=lost")
     assert response.status_code == 400
     assert response.context["rows"] == []
@@ -123,9 +136,11 @@ def test_a_bad_filter_says_so_and_lists_nothing(tenant, shop):
     )
 
 
-def test_the_log_pages_back_by_id(tenant, shop, monkeypatch):
+def test_the_log_pages_back_by_id(
+    tenant: Tenant, shop: ConnectedPage, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("events.views.PAGE_SIZE", 2)
-    ids = [LoggedEventFactory(page=shop, status=EventStatus.DEAD).pk for _ in range(5)]
+    ids = [LoggedEventFactory.create(page=shop, status=EventStatus.DEAD).pk for _ in range(5)]
     client = _client(tenant)
 
     first = client.get(_url(tenant) + "?status=dead")
@@ -140,29 +155,34 @@ def test_the_log_pages_back_by_id(tenant, shop, monkeypatch):
 
 
 def test_the_log_costs_the_same_queries_for_many_events(
-    tenant, shop, outlet, django_assert_num_queries
-):
+    tenant: Tenant,
+    shop: ConnectedPage,
+    outlet: ConnectedPage,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
     client = _client(tenant, Role.ADMIN)
-    LoggedEventFactory(page=shop)
+    LoggedEventFactory.create(page=shop)
     client.get(_url(tenant))  # warm the session
     with django_assert_num_queries(14) as few:
         client.get(_url(tenant))
     for page in (shop, outlet) * 15:
-        LoggedEventFactory(page=page, status=EventStatus.FAILED)
+        LoggedEventFactory.create(page=page, status=EventStatus.FAILED)
     with django_assert_num_queries(len(few.captured_queries)):
         response = client.get(_url(tenant))
     assert len(response.context["rows"]) == 31
 
 
-def test_counts_by_status_ignore_the_status_filter_and_keep_the_others(tenant, shop, outlet):
+def test_counts_by_status_ignore_the_status_filter_and_keep_the_others(
+    tenant: Tenant, shop: ConnectedPage, outlet: ConnectedPage
+) -> None:
     for status, page in [
         ("delivered", shop),
         ("delivered", shop),
         ("failed", shop),
         ("dead", outlet),
     ]:
-        LoggedEventFactory(page=page, status=status)
-    LoggedEventFactory(page=shop, status=EventStatus.FAILED, test=True)
+        LoggedEventFactory.create(page=page, status=status)
+    LoggedEventFactory.create(page=shop, status=EventStatus.FAILED, test=True)
     client = _client(tenant)
 
     response = client.get(_url(tenant, "counts/") + f"?status=failed&page={shop.pk}")
@@ -187,7 +207,7 @@ def test_counts_by_status_ignore_the_status_filter_and_keep_the_others(tenant, s
     assert f'href="?page={shop.pk}" class="tab"' in html  # "All" keeps the Page
 
 
-def test_the_log_page_refreshes_its_counts_from_the_fragment(tenant):
+def test_the_log_page_refreshes_its_counts_from_the_fragment(tenant: Tenant) -> None:
     html = _client(tenant).get(_url(tenant) + "?status=dead").content.decode()
     assert f'data-refresh-url="/t/{tenant.slug}/events/counts/?status=dead"' in html
     assert 'data-refresh-seconds="5"' in html
@@ -195,20 +215,20 @@ def test_the_log_page_refreshes_its_counts_from_the_fragment(tenant):
 
 
 @pytest.mark.parametrize("suffix", ["", "counts/", "overview/", "{event}/"])
-def test_another_workspace_sees_a_404(tenant, shop, suffix):
-    event = LoggedEventFactory(page=shop)
-    intruder = _client(TenantFactory(slug="globex"), Role.OWNER)
+def test_another_workspace_sees_a_404(tenant: Tenant, shop: ConnectedPage, suffix: str) -> None:
+    event = LoggedEventFactory.create(page=shop)
+    intruder = _client(TenantFactory.create(slug="globex"), Role.OWNER)
     response = intruder.get(_url(tenant, suffix.format(event=event.pk)))
     assert response.status_code == 404
 
 
-def test_another_workspaces_event_is_a_404_in_your_own(tenant, shop):
-    foreign = LoggedEventFactory()
+def test_another_workspaces_event_is_a_404_in_your_own(tenant: Tenant, shop: ConnectedPage) -> None:
+    foreign = LoggedEventFactory.create()
     response = _client(tenant, Role.OWNER).get(_url(tenant, f"{foreign.pk}/"))
     assert response.status_code == 404
 
 
-def test_signed_out_people_are_sent_to_sign_in(tenant):
+def test_signed_out_people_are_sent_to_sign_in(tenant: Tenant) -> None:
     response = Client().get(_url(tenant))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
@@ -217,8 +237,8 @@ def test_signed_out_people_are_sent_to_sign_in(tenant):
 # --- an event --------------------------------------------------------------------------------
 
 
-def test_an_event_shows_every_attempt_without_a_secret(tenant, shop):
-    event = LoggedEventFactory(
+def test_an_event_shows_every_attempt_without_a_secret(tenant: Tenant, shop: ConnectedPage) -> None:
+    event = LoggedEventFactory.create(
         page=shop,
         status=EventStatus.FAILED,
         attempts=2,
@@ -226,7 +246,7 @@ def test_an_event_shows_every_attempt_without_a_secret(tenant, shop):
         last_error=f"Invalid parameter: access_token={TOKEN} for this Page",
     )
     now = timezone.now()
-    DeliveryAttemptFactory(
+    DeliveryAttemptFactory.create(
         page=event.page,
         events=[event],
         outcome=AttemptOutcome.TRANSIENT,
@@ -241,7 +261,7 @@ def test_an_event_shows_every_attempt_without_a_secret(tenant, shop):
         error_message=f"Temporarily unavailable for {TOKEN}",
         created_at=now - timedelta(minutes=2),
     )
-    DeliveryAttemptFactory(
+    DeliveryAttemptFactory.create(
         page=event.page,
         events=[event],
         outcome=AttemptOutcome.INVALID,
@@ -278,8 +298,8 @@ def test_an_event_shows_every_attempt_without_a_secret(tenant, shop):
     assert "Replay this event" not in html  # a viewer
 
 
-def test_an_event_not_tried_yet_says_so(tenant, shop):
-    event = LoggedEventFactory(page=shop)
+def test_an_event_not_tried_yet_says_so(tenant: Tenant, shop: ConnectedPage) -> None:
+    event = LoggedEventFactory.create(page=shop)
     html = _client(tenant).get(_url(tenant, f"{event.pk}/")).content.decode()
     assert "Not tried yet: a worker sends it within seconds." in html
 
@@ -287,8 +307,10 @@ def test_an_event_not_tried_yet_says_so(tenant, shop):
 # --- replay ----------------------------------------------------------------------------------
 
 
-def test_an_admin_replays_one_event_and_is_told_how_many(tenant, shop):
-    failed = LoggedEventFactory(page=shop, status=EventStatus.FAILED, attempts=1)
+def test_an_admin_replays_one_event_and_is_told_how_many(
+    tenant: Tenant, shop: ConnectedPage
+) -> None:
+    failed = LoggedEventFactory.create(page=shop, status=EventStatus.FAILED, attempts=1)
     client = _client(tenant, Role.ADMIN)
     detail = client.get(_url(tenant, f"{failed.pk}/")).content.decode()
     assert "Replay this event" in detail
@@ -304,11 +326,14 @@ def test_an_admin_replays_one_event_and_is_told_how_many(tenant, shop):
     assert LoggedEvent.objects.get(pk=failed.pk).status == EventStatus.PENDING
 
 
-def test_replaying_a_selection_sends_only_the_replayable_ones_of_this_workspace(tenant, shop):
+def test_replaying_a_selection_sends_only_the_replayable_ones_of_this_workspace(
+    tenant: Tenant, shop: ConnectedPage
+) -> None:
     dead, blocked, delivered = (
-        LoggedEventFactory(page=shop, status=status) for status in ("dead", "blocked", "delivered")
+        LoggedEventFactory.create(page=shop, status=status)
+        for status in ("dead", "blocked", "delivered")
     )
-    foreign = LoggedEventFactory(status=EventStatus.DEAD)
+    foreign = LoggedEventFactory.create(status=EventStatus.DEAD)
     client = _client(tenant, Role.ADMIN)
 
     response = client.post(
@@ -335,9 +360,11 @@ def test_replaying_a_selection_sends_only_the_replayable_ones_of_this_workspace(
     ]
 
 
-def test_replaying_all_matching_uses_the_filters(tenant, shop, outlet):
-    on_shop = LoggedEventFactory(page=shop, status=EventStatus.DEAD)
-    on_outlet = LoggedEventFactory(page=outlet, status=EventStatus.DEAD)
+def test_replaying_all_matching_uses_the_filters(
+    tenant: Tenant, shop: ConnectedPage, outlet: ConnectedPage
+) -> None:
+    on_shop = LoggedEventFactory.create(page=shop, status=EventStatus.DEAD)
+    on_outlet = LoggedEventFactory.create(page=outlet, status=EventStatus.DEAD)
     client = _client(tenant, Role.ADMIN)
     log = client.get(_url(tenant) + f"?page={shop.pk}").content.decode()
     assert "Replay all 1 dead, failed, blocked or not sent matching" in log
@@ -360,15 +387,17 @@ def test_replaying_all_matching_uses_the_filters(tenant, shop, outlet):
         ),
     ],
 )
-def test_a_replay_without_a_selection_replays_nothing(tenant, shop, data, message):
-    dead = LoggedEventFactory(page=shop, status=EventStatus.DEAD)
+def test_a_replay_without_a_selection_replays_nothing(
+    tenant: Tenant, shop: ConnectedPage, data: dict[str, Any], message: str
+) -> None:
+    dead = LoggedEventFactory.create(page=shop, status=EventStatus.DEAD)
     response = _client(tenant, Role.ADMIN).post(_url(tenant, "replay/"), data, follow=True)
     assert [str(m) for m in response.context["messages"]] == [message]
     assert LoggedEvent.objects.get(pk=dead.pk).status == EventStatus.DEAD
 
 
-def test_replay_goes_back_only_to_this_site(tenant, shop):
-    dead = LoggedEventFactory(page=shop, status=EventStatus.DEAD)
+def test_replay_goes_back_only_to_this_site(tenant: Tenant, shop: ConnectedPage) -> None:
+    dead = LoggedEventFactory.create(page=shop, status=EventStatus.DEAD)
     response = _client(tenant, Role.ADMIN).post(
         _url(tenant, "replay/"), {"ids": [dead.pk], "next": "https://evil.example/"}
     )
@@ -376,8 +405,8 @@ def test_replay_goes_back_only_to_this_site(tenant, shop):
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.EDITOR])
-def test_only_admins_may_replay(tenant, shop, role):
-    dead = LoggedEventFactory(page=shop, status=EventStatus.DEAD)
+def test_only_admins_may_replay(tenant: Tenant, shop: ConnectedPage, role: str) -> None:
+    dead = LoggedEventFactory.create(page=shop, status=EventStatus.DEAD)
     client = _client(tenant, role)
     assert "Replay selected" not in client.get(_url(tenant)).content.decode()
     response = client.post(_url(tenant, "replay/"), {"ids": [dead.pk]})
@@ -385,8 +414,8 @@ def test_only_admins_may_replay(tenant, shop, role):
     assert LoggedEvent.objects.get(pk=dead.pk).status == EventStatus.DEAD
 
 
-def test_replay_needs_the_csrf_token(tenant, shop):
-    dead = LoggedEventFactory(page=shop, status=EventStatus.DEAD)
+def test_replay_needs_the_csrf_token(tenant: Tenant, shop: ConnectedPage) -> None:
+    dead = LoggedEventFactory.create(page=shop, status=EventStatus.DEAD)
     client = _client(tenant, Role.ADMIN, enforce_csrf_checks=True)
     assert 'name="csrfmiddlewaretoken"' in client.get(_url(tenant)).content.decode()
     response = client.post(_url(tenant, "replay/"), {"ids": [dead.pk]})
@@ -394,19 +423,19 @@ def test_replay_needs_the_csrf_token(tenant, shop):
     assert LoggedEvent.objects.get(pk=dead.pk).status == EventStatus.DEAD
 
 
-def test_replay_is_post_only(tenant):
+def test_replay_is_post_only(tenant: Tenant) -> None:
     assert _client(tenant, Role.ADMIN).get(_url(tenant, "replay/")).status_code == 405
 
 
 # --- the overview ----------------------------------------------------------------------------
 
 
-def test_the_overview_charts_the_period(tenant, shop):
+def test_the_overview_charts_the_period(tenant: Tenant, shop: ConnectedPage) -> None:
     now = timezone.now()
-    LoggedEventFactory(page=shop, event="lead_submitted", status=EventStatus.DELIVERED)
-    LoggedEventFactory(page=shop, event="purchase", status=EventStatus.FAILED)
-    LoggedEventFactory(page=shop, event="purchase", created_at=now - timedelta(days=10))
-    LoggedEventFactory(page=shop, event="lead_submitted", test=True)
+    LoggedEventFactory.create(page=shop, event="lead_submitted", status=EventStatus.DELIVERED)
+    LoggedEventFactory.create(page=shop, event="purchase", status=EventStatus.FAILED)
+    LoggedEventFactory.create(page=shop, event="purchase", created_at=now - timedelta(days=10))
+    LoggedEventFactory.create(page=shop, event="lead_submitted", test=True)
 
     response = _client(tenant).get(_url(tenant, "overview/"))
 
@@ -425,23 +454,28 @@ def test_the_overview_charts_the_period(tenant, shop):
 
 
 @pytest.mark.parametrize(("period", "buckets"), [("24h", 24), ("30d", 30), ("nonsense", 7)])
-def test_the_overview_has_three_periods(tenant, shop, period, buckets):
-    LoggedEventFactory(page=shop)
+def test_the_overview_has_three_periods(
+    tenant: Tenant, shop: ConnectedPage, period: str, buckets: int
+) -> None:
+
+    LoggedEventFactory.create(page=shop)
     response = _client(tenant).get(_url(tenant, "overview/") + f"?period={period}")
     assert response.status_code == 200
     assert len(response.context["status_chart"].x_labels) <= 8
     assert response.context["period"].buckets == buckets
 
 
-def test_an_empty_overview_says_so(tenant):
+def test_an_empty_overview_says_so(tenant: Tenant) -> None:
     html = _client(tenant).get(_url(tenant, "overview/")).content.decode()
     assert "No events in this period." in html
     assert "<svg" not in html
 
 
-def test_an_events_detail_names_the_ad_its_conversation_came_from(tenant, shop):
-    from_ad = LoggedEventFactory(page=shop, ad_id="6000000000042")
-    plain = LoggedEventFactory(page=shop)
+def test_an_events_detail_names_the_ad_its_conversation_came_from(
+    tenant: Tenant, shop: ConnectedPage
+) -> None:
+    from_ad = LoggedEventFactory.create(page=shop, ad_id="6000000000042")
+    plain = LoggedEventFactory.create(page=shop)
     client = _client(tenant)
 
     html = client.get(_url(tenant, f"{from_ad.pk}/")).content.decode()

@@ -10,30 +10,20 @@ from events import delivery
 from events.models import EventStatus, LoggedEvent
 from graph_api.client import GraphClient
 from tenants.crypto import encrypt_token
-from tenants.models import Transport
-from tests.events.factories import LoggedEventFactory, delivery_redis  # noqa: F401
-from tests.sandbox_fixtures import ADA_PAGE
+from tenants.models import ConnectedPage, Tenant, Transport
+from tests.events.factories import LoggedEventFactory
+from tests.sandbox_fixtures import ADA_PAGE, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("delivery_redis")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
 
-@pytest.fixture
-def sandbox_graph(graph_sandbox):
-    with GraphClient(
-        base_url=graph_sandbox.url,
-        app_id=graph_sandbox.app_id,
-        app_secret=graph_sandbox.app_secret,
-        version="v25.0",
-        page_activities_version="v20.0",
-    ) as graph:
-        yield graph
-
-
-def _page(graph_sandbox, sandbox_graph, tenant, transport):
+def _page(
+    graph_sandbox: GraphSandbox, sandbox_graph: GraphClient, tenant: Tenant, transport: str
+) -> ConnectedPage:
     token = graph_sandbox.page_token()
     dataset_id = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=token)
-    return ConnectedPageFactory(
+    return ConnectedPageFactory.create(
         tenant=tenant,
         page_id=ADA_PAGE,
         transport=transport,
@@ -42,10 +32,12 @@ def _page(graph_sandbox, sandbox_graph, tenant, transport):
     )
 
 
-def test_page_activities_batches_reach_the_sandbox_once_each(graph_sandbox, sandbox_graph, tenant):
+def test_page_activities_batches_reach_the_sandbox_once_each(
+    graph_sandbox: GraphSandbox, sandbox_graph: GraphClient, tenant: Tenant
+) -> None:
     page = _page(graph_sandbox, sandbox_graph, tenant, Transport.PAGE_ACTIVITIES)
     events = [
-        LoggedEventFactory(page=page, psid=str(7000 + n % 3), event=name, params=params)
+        LoggedEventFactory.create(page=page, psid=str(7000 + n % 3), event=name, params=params)
         for n, (name, params) in enumerate(
             [
                 ("purchase", {"fb_content_id": "SKU-1"}),
@@ -73,12 +65,12 @@ def test_page_activities_batches_reach_the_sandbox_once_each(graph_sandbox, sand
 
 
 def test_conversions_api_events_reach_the_sandbox_with_their_event_ids(
-    graph_sandbox, sandbox_graph, tenant
-):
+    graph_sandbox: GraphSandbox, sandbox_graph: GraphClient, tenant: Tenant
+) -> None:
     page = _page(graph_sandbox, sandbox_graph, tenant, Transport.CONVERSIONS_API)
     events = [
-        LoggedEventFactory(page=page, value=Decimal("123"), currency="USD"),
-        LoggedEventFactory(page=page, event="lead_submitted", value=None, currency=""),
+        LoggedEventFactory.create(page=page, value=Decimal("123"), currency="USD"),
+        LoggedEventFactory.create(page=page, event="lead_submitted", value=None, currency=""),
     ]
 
     report = delivery.page_deliver(tenant_id=page.tenant_id, page_id=page.pk, graph=sandbox_graph)

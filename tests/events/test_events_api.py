@@ -4,37 +4,36 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
+from pytest_django.fixtures import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from events.models import AttemptOutcome, EventSource, EventStatus, LoggedEvent
-from tenants.models import PageStatus, Transport
+from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
 from tenants.permissions import Role
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
+from tests.events.helpers import PSID, events_url, post_events, refused
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, api_key
+
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
 
 pytestmark = pytest.mark.django_db
 
-PSID = "24571937185104"
 OTHER_PSID = "31298476510293"
 TOKEN = "EAA" + "FakePageTokenOfTheTests" * 2  # built: no real-looking token is committed
 PROOF = "3f1c5e0d9a7b2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
 
 
 @pytest.fixture
-def capi_page(tenant):
-    return ConnectedPageFactory(
-        tenant=tenant, page_id="104729384756102", transport=Transport.CONVERSIONS_API
-    )
-
-
-@pytest.fixture
-def pa_page(tenant):
-    return ConnectedPageFactory(
+def pa_page(tenant: Tenant) -> ConnectedPage:
+    return ConnectedPageFactory.create(
         tenant=tenant,
         page_id="104729384756999",
         transport=Transport.PAGE_ACTIVITIES,
@@ -42,33 +41,17 @@ def pa_page(tenant):
     )
 
 
-@pytest.fixture
-def key(tenant) -> str:
-    return api_key(tenant)
-
-
-@pytest.fixture
-def api(client_for, key) -> APIClient:
-    return client_for(key=key)
-
-
-def _url(tenant, suffix: str = "") -> str:
-    return f"/api/v1/tenants/{tenant.slug}/events/{suffix}"
-
-
-def _post(client: APIClient, tenant, body: Any, **headers: str):
-    return client.post(_url(tenant), json.dumps(body), content_type="application/json", **headers)
-
-
-def _body(page, *events: dict[str, Any], psid: str = PSID) -> dict[str, Any]:
+def _body(page: ConnectedPage, *events: object, psid: str = PSID) -> dict[str, Any]:
     return {"page_id": page.page_id, "psid": psid, "events": list(events)}
 
 
 # --- POST events/: accepted -----------------------------------------------------------------
 
 
-def test_logs_events_and_answers_202_with_ids_and_status(api, tenant, capi_page, key):
-    response = _post(
+def test_logs_events_and_answers_202_with_ids_and_status(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage, key: str
+) -> None:
+    response = post_events(
         api,
         tenant,
         _body(
@@ -108,19 +91,27 @@ def test_logs_events_and_answers_202_with_ids_and_status(api, tenant, capi_page,
 
 
 @pytest.mark.parametrize("name", ["purchase", "fb_mobile_purchase", "Purchase"])
-def test_an_event_may_be_named_by_its_key_or_either_transports_name(api, tenant, pa_page, name):
-    response = _post(api, tenant, _body(pa_page, {"event": name}))
+def test_an_event_may_be_named_by_its_key_or_either_transports_name(
+    api: APIClient, tenant: Tenant, pa_page: ConnectedPage, name: str
+) -> None:
+    response = post_events(api, tenant, _body(pa_page, {"event": name}))
     assert response.status_code == 202, response.content
     assert LoggedEvent.objects.get().event == "purchase"
 
 
-def test_a_custom_event_is_accepted_on_page_activities(api, tenant, pa_page):
-    response = _post(api, tenant, _body(pa_page, {"event": "table_booked", "params": {"seats": 4}}))
+def test_a_custom_event_is_accepted_on_page_activities(
+    api: APIClient, tenant: Tenant, pa_page: ConnectedPage
+) -> None:
+    response = post_events(
+        api, tenant, _body(pa_page, {"event": "table_booked", "params": {"seats": 4}})
+    )
     assert response.status_code == 202, response.content
     assert LoggedEvent.objects.get().event == "table_booked"
 
 
-def test_a_batch_logs_every_users_events_in_order(api, tenant, capi_page):
+def test_a_batch_logs_every_users_events_in_order(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     body = {
         "page_id": capi_page.page_id,
         "batch": [
@@ -128,7 +119,7 @@ def test_a_batch_logs_every_users_events_in_order(api, tenant, capi_page):
             {"psid": OTHER_PSID, "events": [{"event": "LeadSubmitted"}]},
         ],
     }
-    response = _post(api, tenant, body)
+    response = post_events(api, tenant, body)
 
     assert response.status_code == 202, response.content
     assert [(e["psid"], e["event"]) for e in response.json()["events"]] == [
@@ -139,33 +130,41 @@ def test_a_batch_logs_every_users_events_in_order(api, tenant, capi_page):
     assert LoggedEvent.objects.count() == 3
 
 
-def test_a_signed_in_editor_may_log_events_too(client_for, tenant, capi_page):
+def test_a_signed_in_editor_may_log_events_too(
+    client_for: Callable[..., APIClient], tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     client = client_for(tenant, Role.EDITOR)
-    response = _post(client, tenant, _body(capi_page, {"event": "Purchase"}))
+    response = post_events(client, tenant, _body(capi_page, {"event": "Purchase"}))
     assert response.status_code == 202, response.content
     assert LoggedEvent.objects.get().api_key is None
 
 
-def test_an_event_time_in_the_last_7_days_is_kept(api, tenant, capi_page):
+def test_an_event_time_in_the_last_7_days_is_kept(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     when = (timezone.now() - timedelta(days=6)).replace(microsecond=0)
-    response = _post(
+    response = post_events(
         api, tenant, _body(capi_page, {"event": "Purchase", "event_time": when.isoformat()})
     )
     assert response.status_code == 202, response.content
     assert LoggedEvent.objects.get().event_time == when
 
 
-def test_test_events_are_stored_marked_as_tests(api, tenant, capi_page):
-    response = _post(api, tenant, {**_body(capi_page, {"event": "Purchase"}), "test": True})
+def test_test_events_are_stored_marked_as_tests(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    response = post_events(api, tenant, {**_body(capi_page, {"event": "Purchase"}), "test": True})
     assert response.status_code == 202, response.content
     assert response.json()["events"][0]["test"] is True
     assert LoggedEvent.objects.get().test is True
 
 
-def test_events_for_a_page_needing_reauth_are_accepted_and_held(api, tenant, capi_page):
+def test_events_for_a_page_needing_reauth_are_accepted_and_held(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     capi_page.status = PageStatus.NEEDS_REAUTH
     capi_page.save()
-    response = _post(api, tenant, _body(capi_page, {"event": "Purchase"}))
+    response = post_events(api, tenant, _body(capi_page, {"event": "Purchase"}))
     assert response.status_code == 202, response.content
     assert response.json()["events"][0]["status"] == "blocked"
 
@@ -174,26 +173,28 @@ def test_events_for_a_page_needing_reauth_are_accepted_and_held(api, tenant, cap
 
 
 def test_the_same_idempotency_key_returns_the_first_events_and_writes_nothing(
-    api, tenant, capi_page
-):
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     body = _body(capi_page, {"event": "Purchase"}, {"event": "lead_submitted"})
-    first = _post(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3a")
-    again = _post(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3a")
+    first = post_events(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3a")
+    again = post_events(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3a")
 
     assert first.status_code == again.status_code == 202
     assert again.json() == first.json()
     assert LoggedEvent.objects.count() == 2
-    other = _post(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3b")
+    other = post_events(api, tenant, body, HTTP_IDEMPOTENCY_KEY="order-7f3b")
     assert other.status_code == 202
     assert LoggedEvent.objects.count() == 4
 
 
-def test_an_idempotency_key_is_per_workspace(api, tenant, capi_page, client_for):
-    other_tenant = TenantFactory(slug="globex")
-    other_page = ConnectedPageFactory(tenant=other_tenant)
+def test_an_idempotency_key_is_per_workspace(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage, client_for: Callable[..., APIClient]
+) -> None:
+    other_tenant = TenantFactory.create(slug="globex")
+    other_page = ConnectedPageFactory.create(tenant=other_tenant)
     other_api = client_for(key=api_key(other_tenant))
-    _post(api, tenant, _body(capi_page, {"event": "Purchase"}), HTTP_IDEMPOTENCY_KEY="k-1")
-    response = _post(
+    post_events(api, tenant, _body(capi_page, {"event": "Purchase"}), HTTP_IDEMPOTENCY_KEY="k-1")
+    response = post_events(
         other_api,
         other_tenant,
         _body(other_page, {"event": "Purchase"}),
@@ -204,9 +205,11 @@ def test_an_idempotency_key_is_per_workspace(api, tenant, capi_page, client_for)
 
 
 @pytest.mark.parametrize("value", ["", "has space", "x" * 256, "naïve"])
-def test_a_malformed_idempotency_key_is_refused(api, tenant, capi_page, value):
+def test_a_malformed_idempotency_key_is_refused(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage, value: str
+) -> None:
     response = api.post(
-        _url(tenant),
+        events_url(tenant),
         json.dumps(_body(capi_page, {"event": "Purchase"})),
         content_type="application/json",
         headers={"Idempotency-Key": value},
@@ -221,21 +224,18 @@ def test_a_malformed_idempotency_key_is_refused(api, tenant, capi_page, value):
 # --- POST events/: refused, and nothing written -------------------------------------------------
 
 
-def _refused(response, status: int = 400) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert LoggedEvent.objects.count() == 0
-    error: dict[str, Any] = response.json()["error"]
-    return error
-
-
-def test_an_unknown_page_and_another_workspaces_page_answer_alike(api, tenant):
-    foreign = ConnectedPageFactory(tenant=TenantFactory(slug="globex"), page_id="555000111")
-    unknown = _refused(
-        _post(
+def test_an_unknown_page_and_another_workspaces_page_answer_alike(
+    api: APIClient, tenant: Tenant
+) -> None:
+    foreign = ConnectedPageFactory.create(
+        tenant=TenantFactory.create(slug="globex"), page_id="555000111"
+    )
+    unknown = refused(
+        post_events(
             api, tenant, {"page_id": "555000222", "psid": PSID, "events": [{"event": "Purchase"}]}
         )
     )
-    other = _refused(_post(api, tenant, _body(foreign, {"event": "Purchase"})))
+    other = refused(post_events(api, tenant, _body(foreign, {"event": "Purchase"})))
 
     assert unknown["code"] == other["code"] == "invalid"
     assert other["details"] == {
@@ -250,10 +250,12 @@ def test_an_unknown_page_and_another_workspaces_page_answer_alike(api, tenant):
     assert "globex" not in json.dumps(other)
 
 
-def test_a_disconnected_page_is_refused(api, tenant, capi_page):
+def test_a_disconnected_page_is_refused(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     capi_page.status = PageStatus.DISCONNECTED
     capi_page.save()
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "Purchase"})))
+    error = refused(post_events(api, tenant, _body(capi_page, {"event": "Purchase"})))
     assert error["details"] == {
         "page_id": [
             f"The Page {capi_page.page_id} was disconnected, so it cannot log events. "
@@ -262,21 +264,25 @@ def test_a_disconnected_page_is_refused(api, tenant, capi_page):
     }
 
 
-def test_one_invalid_event_refuses_the_whole_request(api, tenant, capi_page):
-    response = _post(
+def test_one_invalid_event_refuses_the_whole_request(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    response = post_events(
         api,
         tenant,
         _body(capi_page, {"event": "Purchase"}, {"event": "bad name!"}, {"event": "Purchase"}),
     )
-    error = _refused(response)
+    error = refused(response)
     assert error["code"] == "invalid_events"
     assert list(error["details"]["events"]) == ["1"]
     assert [p["field"] for p in error["details"]["events"]["1"]] == ["event"]
     assert error["message"].startswith("1 event cannot be logged, so none was: events[1].event: ")
 
 
-def test_a_custom_event_on_the_conversions_api_is_kept_and_says_why(api, tenant, capi_page):
-    response = _post(api, tenant, _body(capi_page, {"event": "table_booked"}))
+def test_a_custom_event_on_the_conversions_api_is_kept_and_says_why(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    response = post_events(api, tenant, _body(capi_page, {"event": "table_booked"}))
 
     assert response.status_code == 202, response.content
     [event] = response.json()["events"]
@@ -288,7 +294,9 @@ def test_a_custom_event_on_the_conversions_api_is_kept_and_says_why(api, tenant,
     assert (row.status, row.last_error) == (EventStatus.KEPT, event["reason"])
 
 
-def test_problems_are_indexed_across_a_batch(api, tenant, capi_page):
+def test_problems_are_indexed_across_a_batch(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     body = {
         "page_id": capi_page.page_id,
         "batch": [
@@ -296,7 +304,7 @@ def test_problems_are_indexed_across_a_batch(api, tenant, capi_page):
             {"psid": OTHER_PSID, "events": [{"event": "Purchase", "value": "lots"}]},
         ],
     }
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid_events"
     assert error["details"]["events"] == {
         "2": [{"field": "value", "message": "A valid number is required.", "code": "invalid"}]
@@ -314,14 +322,23 @@ def test_problems_are_indexed_across_a_batch(api, tenant, capi_page):
         ({"event": "Purchase", "event_time": "yesterday"}, "event_time", "invalid"),
     ],
 )
-def test_a_malformed_event_is_reported_at_its_index(api, tenant, capi_page, event, field, code):
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "Purchase"}, event)))
+def test_a_malformed_event_is_reported_at_its_index(
+    api: APIClient,
+    tenant: Tenant,
+    capi_page: ConnectedPage,
+    event: dict[str, Any],
+    field: str,
+    code: str,
+) -> None:
+    error = refused(post_events(api, tenant, _body(capi_page, {"event": "Purchase"}, event)))
     assert error["code"] == "invalid_events"
     assert [(p["field"], p["code"]) for p in error["details"]["events"]["1"]] == [(field, code)]
 
 
-def test_an_event_that_is_not_an_object_is_reported_at_its_index(api, tenant, capi_page):
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "Purchase"}, "Purchase")))
+def test_an_event_that_is_not_an_object_is_reported_at_its_index(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    error = refused(post_events(api, tenant, _body(capi_page, {"event": "Purchase"}, "Purchase")))
     assert error["details"]["events"] == {
         "1": [
             {
@@ -340,23 +357,31 @@ def test_an_event_that_is_not_an_object_is_reported_at_its_index(api, tenant, ca
         ({"note": "x" * 101}, "params.note"),
     ],
 )
-def test_an_invalid_parameter_is_refused(api, tenant, pa_page, params, field):
-    error = _refused(
-        _post(api, tenant, _body(pa_page, {"event": "table_booked", "params": params}))
+def test_an_invalid_parameter_is_refused(
+    api: APIClient, tenant: Tenant, pa_page: ConnectedPage, params: dict[str, Any], field: str
+) -> None:
+    error = refused(
+        post_events(api, tenant, _body(pa_page, {"event": "table_booked", "params": params}))
     )
     assert error["code"] == "invalid_events"
     assert [p["field"] for p in error["details"]["events"]["0"]] == [field]
 
 
-def test_a_currency_that_is_not_iso_4217_is_refused(api, tenant, capi_page):
-    error = _refused(
-        _post(api, tenant, _body(capi_page, {"event": "Purchase", "value": 5, "currency": "XYZ"}))
+def test_a_currency_that_is_not_iso_4217_is_refused(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    error = refused(
+        post_events(
+            api, tenant, _body(capi_page, {"event": "Purchase", "value": 5, "currency": "XYZ"})
+        )
     )
     assert [p["field"] for p in error["details"]["events"]["0"]] == ["currency"]
 
 
-def test_a_psid_that_is_not_a_psid_is_refused(api, tenant, capi_page):
-    error = _refused(_post(api, tenant, _body(capi_page, {"event": "Purchase"}, psid="alice")))
+def test_a_psid_that_is_not_a_psid_is_refused(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    error = refused(post_events(api, tenant, _body(capi_page, {"event": "Purchase"}, psid="alice")))
     assert [p["code"] for p in error["details"]["events"]["0"]] == ["invalid_psid"]
 
 
@@ -369,24 +394,36 @@ def test_a_psid_that_is_not_a_psid_is_refused(api, tenant, capi_page):
     ],
 )
 def test_an_event_time_in_the_future_or_too_old_for_capi_is_refused(
-    api, tenant, capi_page, pa_page, transport, offset, code
-):
+    api: APIClient,
+    tenant: Tenant,
+    capi_page: ConnectedPage,
+    pa_page: ConnectedPage,
+    transport: Transport,
+    offset: timedelta,
+    code: str,
+) -> None:
     page = capi_page if transport == Transport.CONVERSIONS_API else pa_page
     when = (timezone.now() + offset).isoformat()
-    error = _refused(_post(api, tenant, _body(page, {"event": "Purchase", "event_time": when})))
+    error = refused(
+        post_events(api, tenant, _body(page, {"event": "Purchase", "event_time": when}))
+    )
     assert [(p["field"], p["code"]) for p in error["details"]["events"]["0"]] == [
         ("event_time", code)
     ]
 
 
-def test_an_old_event_time_is_fine_on_page_activities(api, tenant, pa_page):
+def test_an_old_event_time_is_fine_on_page_activities(
+    api: APIClient, tenant: Tenant, pa_page: ConnectedPage
+) -> None:
     when = (timezone.now() - timedelta(days=30)).isoformat()
-    response = _post(api, tenant, _body(pa_page, {"event": "Purchase", "event_time": when}))
+    response = post_events(api, tenant, _body(pa_page, {"event": "Purchase", "event_time": when}))
     assert response.status_code == 202, response.content
 
 
 @pytest.mark.parametrize("shape", ["single", "batch"])
-def test_more_than_1000_events_are_too_many(api, tenant, capi_page, shape):
+def test_more_than_1000_events_are_too_many(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage, shape: str
+) -> None:
     events = [{"event": "Purchase"}] * 1001
     body = (
         _body(capi_page, *events)
@@ -399,7 +436,7 @@ def test_more_than_1000_events_are_too_many(api, tenant, capi_page, shape):
             ],
         }
     )
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error == {
         "code": "too_many_events",
         "message": "1001 events is too many for one request: send at most 1,000, and the rest "
@@ -408,8 +445,10 @@ def test_more_than_1000_events_are_too_many(api, tenant, capi_page, shape):
     }
 
 
-def test_exactly_1000_events_are_accepted(api, tenant, capi_page):
-    response = _post(api, tenant, _body(capi_page, *[{"event": "Purchase"}] * 1000))
+def test_exactly_1000_events_are_accepted(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    response = post_events(api, tenant, _body(capi_page, *[{"event": "Purchase"}] * 1000))
     assert response.status_code == 202
     assert LoggedEvent.objects.count() == 1000
 
@@ -474,47 +513,63 @@ def test_exactly_1000_events_are_accepted(api, tenant, capi_page):
         "not-an-object",
     ],
 )
-def test_a_malformed_request_is_refused_saying_why(api, tenant, capi_page, body, details):
-    error = _refused(_post(api, tenant, body))
+def test_a_malformed_request_is_refused_saying_why(
+    api: APIClient,
+    tenant: Tenant,
+    capi_page: ConnectedPage,
+    body: dict[str, Any] | list[Any],
+    details: dict[str, Any],
+) -> None:
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid"
     assert error["details"] == details
 
 
-def test_malformed_json_is_refused(api, tenant, capi_page):
-    response = api.post(_url(tenant), '{"page_id": "1", "psid": ', content_type="application/json")
-    error = _refused(response)
+def test_malformed_json_is_refused(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    response = api.post(
+        events_url(tenant), '{"page_id": "1", "psid": ', content_type="application/json"
+    )
+    error = refused(response)
     assert error["code"] == "parse_error"
     assert error["message"].startswith("JSON parse error")
 
 
-def test_the_shape_of_the_request_is_checked_before_single_events(api, tenant, capi_page):
+def test_the_shape_of_the_request_is_checked_before_single_events(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     body = {**_body(capi_page, {"event": "bad name!", "value": "x"}), "batch": []}
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid"
 
 
-def test_an_unknown_page_is_reported_before_invalid_events(api, tenant):
+def test_an_unknown_page_is_reported_before_invalid_events(api: APIClient, tenant: Tenant) -> None:
     body = {"page_id": "555000222", "psid": PSID, "events": [{"event": "Purchase", "value": "x"}]}
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert list(error["details"]) == ["page_id"]
 
 
-def test_a_viewer_may_not_log_events(client_for, tenant, capi_page):
-    response = _post(
+def test_a_viewer_may_not_log_events(
+    client_for: Callable[..., APIClient], tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    response = post_events(
         client_for(tenant, Role.VIEWER), tenant, _body(capi_page, {"event": "Purchase"})
     )
-    _refused(response, 403)
+    refused(response, 403)
 
 
 # --- GET events/ ------------------------------------------------------------------------------
 
 
-def test_lists_the_workspaces_events_newest_first(api, tenant, capi_page):
-    older = LoggedEventFactory(page=capi_page, psid=PSID)
-    newer = LoggedEventFactory(page=capi_page, psid=OTHER_PSID, event="lead_submitted")
-    LoggedEventFactory()  # another workspace's
+def test_lists_the_workspaces_events_newest_first(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    older = LoggedEventFactory.create(page=capi_page, psid=PSID)
+    newer = LoggedEventFactory.create(page=capi_page, psid=OTHER_PSID, event="lead_submitted")
+    LoggedEventFactory.create()  # another workspace's
 
-    body = api.get(_url(tenant)).json()
+    body = api.get(events_url(tenant)).json()
 
     assert [row["id"] for row in body["results"]] == [newer.pk, older.pk]
     assert body["next"] is None
@@ -548,33 +603,41 @@ def test_lists_the_workspaces_events_newest_first(api, tenant, capi_page):
 
 
 def test_the_list_costs_the_same_queries_for_many_events(
-    api, tenant, capi_page, pa_page, django_assert_num_queries
-):
+    api: APIClient,
+    tenant: Tenant,
+    capi_page: ConnectedPage,
+    pa_page: ConnectedPage,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
     for page in (capi_page, pa_page) * 10:
-        LoggedEventFactory(page=page)
+        LoggedEventFactory.create(page=page)
     # The API key's lookup and last use, the workspace, the key's role, then one page of rows.
     with django_assert_num_queries(4):
-        response = api.get(_url(tenant))
+        response = api.get(events_url(tenant))
     assert len(response.json()["results"]) == 20
 
 
-def _ids(api, tenant, query: str) -> list[int]:
-    response = api.get(_url(tenant) + "?" + query)
+def _ids(api: APIClient, tenant: Tenant, query: str) -> list[int]:
+    response = api.get(events_url(tenant) + "?" + query)
     assert response.status_code == 200, response.content
     return [row["id"] for row in response.json()["results"]]
 
 
-def test_filters(api, tenant, capi_page, pa_page):
+def test_filters(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage, pa_page: ConnectedPage
+) -> None:
     now = timezone.now()
-    old = LoggedEventFactory(page=capi_page, psid=PSID, created_at=now - timedelta(days=3))
-    delivered = LoggedEventFactory(page=capi_page, psid=PSID, status=EventStatus.DELIVERED)
-    dead = LoggedEventFactory(
+    old = LoggedEventFactory.create(page=capi_page, psid=PSID, created_at=now - timedelta(days=3))
+    delivered = LoggedEventFactory.create(page=capi_page, psid=PSID, status=EventStatus.DELIVERED)
+    dead = LoggedEventFactory.create(
         page=pa_page, psid=OTHER_PSID, status=EventStatus.DEAD, event="table_booked"
     )
-    flow = LoggedEventFactory(
+    flow = LoggedEventFactory.create(
         page=capi_page, psid=OTHER_PSID, source=EventSource.FLOW, event="lead_submitted"
     )
-    test = LoggedEventFactory(page=capi_page, psid=PSID, test=True, source=EventSource.TEST_CHAT)
+    test = LoggedEventFactory.create(
+        page=capi_page, psid=PSID, test=True, source=EventSource.TEST_CHAT
+    )
 
     # Newest first: the order they were logged in.
     assert _ids(api, tenant, "") == [flow.pk, dead.pk, delivered.pk, old.pk]
@@ -611,16 +674,20 @@ def test_filters(api, tenant, capi_page, pa_page):
         ("cursor=cD1hYmM%3D", "cursor"),  # a well-formed cursor at position "abc"
     ],
 )
-def test_a_bad_filter_is_a_400_naming_it(api, tenant, query, field):
-    response = api.get(_url(tenant) + "?" + query)
+def test_a_bad_filter_is_a_400_naming_it(
+    api: APIClient, tenant: Tenant, query: str, field: str
+) -> None:
+    response = api.get(events_url(tenant) + "?" + query)
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]) == [field]
 
 
-def test_cursor_pages_neither_skip_nor_repeat_while_events_arrive(api, tenant, capi_page):
-    first_ids = [LoggedEventFactory(page=capi_page).pk for _ in range(5)]
-    page_one = api.get(_url(tenant) + "?page_size=2").json()
-    LoggedEventFactory(page=capi_page)  # arrives while the client pages
+def test_cursor_pages_neither_skip_nor_repeat_while_events_arrive(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    first_ids = [LoggedEventFactory.create(page=capi_page).pk for _ in range(5)]
+    page_one = api.get(events_url(tenant) + "?page_size=2").json()
+    LoggedEventFactory.create(page=capi_page)  # arrives while the client pages
     page_two = api.get(page_one["next"]).json()
     page_three = api.get(page_two["next"]).json()
 
@@ -632,14 +699,16 @@ def test_cursor_pages_neither_skip_nor_repeat_while_events_arrive(api, tenant, c
 # --- GET events/<id>/ -----------------------------------------------------------------------
 
 
-def test_an_event_with_its_attempts_and_no_secret(api, tenant, capi_page):
-    event = LoggedEventFactory(
+def test_an_event_with_its_attempts_and_no_secret(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    event = LoggedEventFactory.create(
         page=capi_page,
         status=EventStatus.FAILED,
         attempts=2,
         last_error=f"Invalid parameter: access_token={TOKEN} for this Page",
     )
-    first = DeliveryAttemptFactory(
+    first = DeliveryAttemptFactory.create(
         page=capi_page,
         events=[event],
         outcome=AttemptOutcome.TRANSIENT,
@@ -658,7 +727,7 @@ def test_an_event_with_its_attempts_and_no_secret(api, tenant, capi_page):
         error_message=f"Service temporarily unavailable {TOKEN}",
         created_at=timezone.now() - timedelta(minutes=5),
     )
-    second = DeliveryAttemptFactory(
+    second = DeliveryAttemptFactory.create(
         page=capi_page,
         events=[event],
         outcome=AttemptOutcome.INVALID,
@@ -666,9 +735,9 @@ def test_an_event_with_its_attempts_and_no_secret(api, tenant, capi_page):
         graph_code=100,
         graph_subcode=2804003,
     )
-    DeliveryAttemptFactory(page=capi_page)  # another event's
+    DeliveryAttemptFactory.create(page=capi_page)  # another event's
 
-    response = api.get(_url(tenant, f"{event.pk}/"))
+    response = api.get(events_url(tenant, f"{event.pk}/"))
 
     assert response.status_code == 200
     text = response.content.decode()
@@ -699,9 +768,9 @@ def test_an_event_with_its_attempts_and_no_secret(api, tenant, capi_page):
     assert body["delivery_attempts"][1]["graph_subcode"] == 2804003
 
 
-def test_another_workspaces_event_is_a_404(api, tenant):
-    foreign = LoggedEventFactory()
-    response = api.get(_url(tenant, f"{foreign.pk}/"))
+def test_another_workspaces_event_is_a_404(api: APIClient, tenant: Tenant) -> None:
+    foreign = LoggedEventFactory.create()
+    response = api.get(events_url(tenant, f"{foreign.pk}/"))
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
@@ -710,24 +779,26 @@ def test_another_workspaces_event_is_a_404(api, tenant):
 
 
 @pytest.fixture
-def admin(client_for, tenant) -> APIClient:
+def admin(client_for: Callable[..., APIClient], tenant: Tenant) -> APIClient:
     return client_for(tenant, Role.ADMIN)
 
 
-def _replay(client, tenant, body):
-    return client.post(_url(tenant, "replay/"), body, format="json")
+def _replay(client: Client, tenant: Tenant, body: object) -> TestResponse:
+    return client.post(events_url(tenant, "replay/"), body, format="json")
 
 
 def _statuses(*events: LoggedEvent) -> list[str]:
     return [LoggedEvent.objects.get(pk=e.pk).status for e in events]
 
 
-def test_replay_by_ids_sends_dead_failed_and_blocked_only_and_once(admin, tenant, capi_page):
+def test_replay_by_ids_sends_dead_failed_and_blocked_only_and_once(
+    admin: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     dead, failed, blocked, delivered, pending = (
-        LoggedEventFactory(page=capi_page, status=status, attempts=3)
+        LoggedEventFactory.create(page=capi_page, status=status, attempts=3)
         for status in ("dead", "failed", "blocked", "delivered", "pending")
     )
-    foreign = LoggedEventFactory(status=EventStatus.DEAD)
+    foreign = LoggedEventFactory.create(status=EventStatus.DEAD)
     ids = [e.pk for e in (dead, failed, blocked, delivered, pending, foreign)]
 
     first = _replay(admin, tenant, {"ids": ids})
@@ -745,11 +816,13 @@ def test_replay_by_ids_sends_dead_failed_and_blocked_only_and_once(admin, tenant
     ]
 
 
-def test_replay_by_filter(admin, tenant, capi_page, pa_page):
-    on_capi = LoggedEventFactory(page=capi_page, status=EventStatus.DEAD)
-    on_pa = LoggedEventFactory(page=pa_page, status=EventStatus.DEAD)
-    failed = LoggedEventFactory(page=capi_page, status=EventStatus.FAILED)
-    test = LoggedEventFactory(page=capi_page, status=EventStatus.DEAD, test=True)
+def test_replay_by_filter(
+    admin: APIClient, tenant: Tenant, capi_page: ConnectedPage, pa_page: ConnectedPage
+) -> None:
+    on_capi = LoggedEventFactory.create(page=capi_page, status=EventStatus.DEAD)
+    on_pa = LoggedEventFactory.create(page=pa_page, status=EventStatus.DEAD)
+    failed = LoggedEventFactory.create(page=capi_page, status=EventStatus.FAILED)
+    test = LoggedEventFactory.create(page=capi_page, status=EventStatus.DEAD, test=True)
 
     response = _replay(admin, tenant, {"filter": {"page": capi_page.pk, "status": ["dead"]}})
 
@@ -779,15 +852,20 @@ def test_replay_by_filter(admin, tenant, capi_page, pa_page):
         ),
     ],
 )
-def test_a_bad_replay_request_is_refused(admin, tenant, body, details):
+def test_a_bad_replay_request_is_refused(
+    admin: APIClient, tenant: Tenant, body: dict[str, Any], details: dict[str, Any]
+) -> None:
     response = _replay(admin, tenant, body)
     assert response.status_code == 400
     assert response.json()["error"]["details"] == details
 
 
 @pytest.mark.parametrize("credential", [Role.EDITOR, "api_key"])
-def test_only_admins_replay(client_for, tenant, capi_page, credential):
-    dead = LoggedEventFactory(page=capi_page, status=EventStatus.DEAD)
+def test_only_admins_replay(
+    client_for: Callable[..., APIClient], tenant: Tenant, capi_page: ConnectedPage, credential: str
+) -> None:
+
+    dead = LoggedEventFactory.create(page=capi_page, status=EventStatus.DEAD)
     client = (
         client_for(key=api_key(tenant))
         if credential == "api_key"

@@ -4,35 +4,20 @@ version and node from `source_ref`; other rows are left alone."""
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from tests.migration_steps import migrate_to
 from tests.tenants.factories import ConnectedPageFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_latest")]
 
 BEFORE = ("events", "0004_unsent_statuses")
 AFTER = ("events", "0005_flow_source_and_ad")
 
 
-def _migrate(target: tuple[str, str]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return MigrationExecutor(connection).loader.project_state([target]).apps
-
-
-@pytest.fixture(autouse=True)
-def back_to_latest():
-    yield
-    call_command("migrate", verbosity=0)
-
-
-def test_flow_events_get_their_version_and_node_from_source_ref():
-    apps = _migrate(BEFORE)
+def test_flow_events_get_their_version_and_node_from_source_ref() -> None:
+    apps = migrate_to(BEFORE)
     # Only the events app moves back: the workspace and its Page are today's rows.
-    page = ConnectedPageFactory()
+    page = ConnectedPageFactory.create()
     logged = apps.get_model("events", "LoggedEvent")
     refs = {
         "flow": ("flow", "17:lead"),
@@ -50,7 +35,7 @@ def test_flow_events_get_their_version_and_node_from_source_ref():
             source_ref=ref,
         )
 
-    apps = _migrate(AFTER)
+    apps = migrate_to(AFTER)
     rows = {
         e.event: (e.source_flow_version, e.source_node, e.ad_id)
         for e in apps.get_model("events", "LoggedEvent").objects.all()
@@ -62,4 +47,4 @@ def test_flow_events_get_their_version_and_node_from_source_ref():
         "odd": (None, "", ""),
     }
 
-    _migrate(BEFORE)  # reversible
+    migrate_to(BEFORE)  # reversible

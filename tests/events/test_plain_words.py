@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.test import Client
 
 from events import stats
-from events.models import EventStatus
+from events.models import EventStatus, LoggedEvent
+from tenants.models import ConnectedPage, Tenant
 from tenants.permissions import Role
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory
 from tests.tenants.factories import ConnectedPageFactory, member
@@ -24,20 +26,24 @@ NOW = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def shop(tenant):
-    return ConnectedPageFactory(tenant=tenant, name="Acme Shop")
+def shop(tenant: Tenant) -> ConnectedPage:
+    return ConnectedPageFactory.create(tenant=tenant, name="Acme Shop")
 
 
 @pytest.fixture
-def browser(tenant) -> Client:
+def browser(tenant: Tenant) -> Client:
     client = Client()
     client.force_login(member(tenant, Role.VIEWER).user)
     return client
 
 
-def test_value_by_currency_keeps_currencies_apart_and_says_what_was_delivered(tenant, shop):
-    def event(value: str, currency: str, status: str = EventStatus.DELIVERED, **fields):
-        return LoggedEventFactory(
+def test_value_by_currency_keeps_currencies_apart_and_says_what_was_delivered(
+    tenant: Tenant, shop: ConnectedPage
+) -> None:
+    def event(
+        value: str, currency: str, status: str = EventStatus.DELIVERED, **fields: Any
+    ) -> LoggedEvent:
+        return LoggedEventFactory.create(
             page=shop,
             value=Decimal(value),
             currency=currency,
@@ -50,9 +56,13 @@ def test_value_by_currency_keeps_currencies_apart_and_says_what_was_delivered(te
     event("4.50", "EUR", EventStatus.FAILED)
     event("100", "USD")
     event("7", "USD", test=True, status=EventStatus.TEST)  # a test event: left out
-    LoggedEventFactory(page=shop, value=None, currency="", created_at=NOW - timedelta(hours=1))
-    LoggedEventFactory(value=Decimal(999), currency="USD", created_at=NOW)  # another workspace
-    LoggedEventFactory(
+    LoggedEventFactory.create(
+        page=shop, value=None, currency="", created_at=NOW - timedelta(hours=1)
+    )
+    LoggedEventFactory.create(
+        value=Decimal(999), currency="USD", created_at=NOW
+    )  # another workspace
+    LoggedEventFactory.create(
         page=shop, value=Decimal(5), currency="EUR", created_at=NOW - timedelta(days=9)
     )
 
@@ -64,9 +74,11 @@ def test_value_by_currency_keeps_currencies_apart_and_says_what_was_delivered(te
     ]
 
 
-def test_the_overview_shows_value_by_currency_and_events_in_plain_words(tenant, shop, browser):
-    LoggedEventFactory(page=shop, event="purchase", value=Decimal("12.5"), currency="EUR")
-    LoggedEventFactory(page=shop, event="lead_submitted", value=None, currency="")
+def test_the_overview_shows_value_by_currency_and_events_in_plain_words(
+    tenant: Tenant, shop: ConnectedPage, browser: Client
+) -> None:
+    LoggedEventFactory.create(page=shop, event="purchase", value=Decimal("12.5"), currency="EUR")
+    LoggedEventFactory.create(page=shop, event="lead_submitted", value=None, currency="")
     html = browser.get(f"/t/{tenant.slug}/events/overview/").content.decode()
     value = html.split('id="value-title">Value logged</h2>', 1)[1].split("</section>", 1)[0]
     assert "<strong>12.5 EUR</strong>" in value
@@ -76,11 +88,13 @@ def test_the_overview_shows_value_by_currency_and_events_in_plain_words(tenant, 
     assert "<code>lead_submitted</code>" not in html
 
 
-def test_the_log_names_events_in_plain_words_with_value_and_the_psid_small(tenant, shop, browser):
-    LoggedEventFactory(
+def test_the_log_names_events_in_plain_words_with_value_and_the_psid_small(
+    tenant: Tenant, shop: ConnectedPage, browser: Client
+) -> None:
+    LoggedEventFactory.create(
         page=shop, event="purchase", value=Decimal("57.23"), currency="USD", psid="6100000000000042"
     )
-    LoggedEventFactory(page=shop, event="table_booked", value=None, currency="")
+    LoggedEventFactory.create(page=shop, event="table_booked", value=None, currency="")
     html = browser.get(f"/t/{tenant.slug}/events/").content.decode()
     assert '<th>Messenger user <small class="technical">PSID</small></th>' in html
     assert "<strong>Purchase</strong>" in html
@@ -90,8 +104,10 @@ def test_the_log_names_events_in_plain_words_with_value_and_the_psid_small(tenan
     assert ">57.23 USD</td>" in html
 
 
-def test_an_event_reads_as_a_summary_with_the_raw_request_behind_a_click(tenant, shop, browser):
-    event = LoggedEventFactory(
+def test_an_event_reads_as_a_summary_with_the_raw_request_behind_a_click(
+    tenant: Tenant, shop: ConnectedPage, browser: Client
+) -> None:
+    event = LoggedEventFactory.create(
         page=shop,
         event="purchase",
         value=Decimal("57.23"),
@@ -99,7 +115,7 @@ def test_an_event_reads_as_a_summary_with_the_raw_request_behind_a_click(tenant,
         status=EventStatus.DELIVERED,
         params={"content_name": "Sourdough", "contents": [{"id": "sku-1", "quantity": 2}]},
     )
-    DeliveryAttemptFactory(page=shop, events=[event])
+    DeliveryAttemptFactory.create(page=shop, events=[event])
     html = browser.get(f"/t/{tenant.slug}/events/{event.pk}/").content.decode()
     assert "<h1>Purchase <span" in html
     assert "57.23 USD · from a Messenger user of Acme Shop" in html

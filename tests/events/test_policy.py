@@ -8,6 +8,7 @@ import pytest
 
 from events import policy
 from events.models import AttemptOutcome, EventStatus
+from events.policy import PageAction
 from graph_api.errors import (
     GraphError,
     GraphTimeout,
@@ -23,7 +24,13 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SCHEDULE = policy.RetrySchedule(base_seconds=30, cap_seconds=3600, window_seconds=86400)
 
 
-def decide(error, *, attempts=0, first_failed_at=None, jitter=0.5):
+def decide(
+    error: GraphError | None,
+    *,
+    attempts: int = 0,
+    first_failed_at: datetime | None = None,
+    jitter: float = 0.5,
+) -> policy.Decision:
     return policy.decide(
         error,
         attempts=attempts,
@@ -96,7 +103,13 @@ def decide(error, *, attempts=0, first_failed_at=None, jitter=0.5):
         ),
     ],
 )
-def test_each_error_class_has_one_decision(error, outcome, status, consumes, page_action):
+def test_each_error_class_has_one_decision(
+    error: GraphError | None,
+    outcome: AttemptOutcome,
+    status: EventStatus,
+    consumes: bool,
+    page_action: PageAction,
+) -> None:
     decision = decide(error)
 
     assert (decision.outcome, decision.status, decision.consumes_attempt, decision.page_action) == (
@@ -107,14 +120,14 @@ def test_each_error_class_has_one_decision(error, outcome, status, consumes, pag
     )
 
 
-def test_throttling_waits_as_long_as_facebook_asks():
+def test_throttling_waits_as_long_as_facebook_asks() -> None:
     decision = decide(RateLimitedError("slow down", code=4, retry_after=600), attempts=3)
 
     assert decision.next_attempt_at == NOW + timedelta(seconds=600)
     assert decision.pause_seconds == 600
 
 
-def test_an_invalid_event_keeps_facebooks_explanation():
+def test_an_invalid_event_keeps_facebooks_explanation() -> None:
     error = InvalidRequestError(
         "Invalid parameter",
         code=100,
@@ -132,19 +145,21 @@ def test_an_invalid_event_keeps_facebooks_explanation():
 @pytest.mark.parametrize(
     ("attempt", "ceiling"), [(1, 30), (2, 60), (3, 120), (7, 1920), (8, 3600), (40, 3600)]
 )
-def test_the_ceiling_doubles_to_the_cap(attempt, ceiling):
+def test_the_ceiling_doubles_to_the_cap(attempt: int, ceiling: int) -> None:
     assert SCHEDULE.ceiling(attempt) == ceiling
 
 
 @pytest.mark.parametrize(("jitter", "seconds"), [(0.0, 0), (0.25, 30), (1.0, 120)])
-def test_full_jitter_spreads_the_wait_between_zero_and_the_ceiling(jitter, seconds):
+def test_full_jitter_spreads_the_wait_between_zero_and_the_ceiling(
+    jitter: float, seconds: int
+) -> None:
     decision = decide(TransientError("down"), attempts=2, jitter=jitter)
 
     assert decision.next_attempt_at == NOW + timedelta(seconds=seconds)
     assert decision.first_failed_at == NOW
 
 
-def test_an_event_is_dead_only_after_the_window():
+def test_an_event_is_dead_only_after_the_window() -> None:
     started = NOW - timedelta(hours=23, minutes=59, seconds=30)
     inside = decide(TransientError("down"), attempts=20, first_failed_at=started, jitter=1.0)
     after = decide(TransientError("down"), attempts=21, first_failed_at=NOW - timedelta(hours=24))
@@ -156,7 +171,7 @@ def test_an_event_is_dead_only_after_the_window():
     assert after.reason == "Gave up after 22 attempts over 24 hours; the last: down"
 
 
-def test_jitter_must_be_a_draw():
+def test_jitter_must_be_a_draw() -> None:
     with pytest.raises(ValueError, match="jitter"):
         SCHEDULE.delay(1, 1.5)
 
@@ -170,7 +185,9 @@ def test_jitter_must_be_a_draw():
         (None, 5, False),
     ],
 )
-def test_only_a_refused_call_of_several_events_is_split(error, count, split):
+def test_only_a_refused_call_of_several_events_is_split(
+    error: GraphError | None, count: int, split: bool
+) -> None:
     assert policy.should_split(error, count) is split
 
 
@@ -182,5 +199,5 @@ def test_only_a_refused_call_of_several_events_is_split(error, count, split):
         (timedelta(days=8), True),
     ],
 )
-def test_too_old_keeps_a_margin_before_seven_days(age, old):
+def test_too_old_keeps_a_margin_before_seven_days(age: timedelta, old: bool) -> None:
     assert policy.too_old(NOW - age, now=NOW) is old

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from events import validation
-from tenants.models import Transport
-from tests.events.test_events_api import PSID, _post, _refused
-from tests.tenants.factories import ConnectedPageFactory, api_key
+from tenants.models import ConnectedPage, Tenant
+from tests.events.helpers import PSID, post_events, refused
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def capi_page(tenant):
-    return ConnectedPageFactory(tenant=tenant, transport=Transport.CONVERSIONS_API)
-
-
-@pytest.fixture
-def api(client_for, tenant):
-    return client_for(key=api_key(tenant))
-
-
 @pytest.mark.parametrize("item", [None, "24571937185104", 7, ["x"]])
-def test_a_batch_item_that_is_not_an_object_is_a_400_not_a_500(api, tenant, capi_page, item):
+def test_a_batch_item_that_is_not_an_object_is_a_400_not_a_500(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage, item: Any
+) -> None:
     body = {"page_id": capi_page.page_id, "batch": [item]}
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid"
     assert list(error["details"]) == ["batch"]
 
@@ -35,7 +28,9 @@ def test_a_batch_item_that_is_not_an_object_is_a_400_not_a_500(api, tenant, capi
 @pytest.mark.parametrize(
     ("key_name", "code"), [("value", "use_value_field"), ("currency", "use_currency_field")]
 )
-def test_a_capi_parameter_cannot_overwrite_custom_data_value_or_currency(key_name, code):
+def test_a_capi_parameter_cannot_overwrite_custom_data_value_or_currency(
+    key_name: str, code: str
+) -> None:
     # The Conversions API's custom_data carries the event's own value and currency; a
     # parameter of the same name would replace them in the payload Facebook gets.
     problems = validation.validate_event(
@@ -48,7 +43,7 @@ def test_a_capi_parameter_cannot_overwrite_custom_data_value_or_currency(key_nam
     assert [(p.field, p.code) for p in problems] == [(f"params.{key_name}", code)]
 
 
-def test_value_and_currency_are_plain_parameters_on_page_activities():
+def test_value_and_currency_are_plain_parameters_on_page_activities() -> None:
     problems = validation.validate_event(
         event="table_booked",
         params={"value": "999", "currency": "USD"},
@@ -57,7 +52,9 @@ def test_value_and_currency_are_plain_parameters_on_page_activities():
     assert problems == []
 
 
-def test_the_api_refuses_a_capi_value_parameter(api, tenant, capi_page):
+def test_the_api_refuses_a_capi_value_parameter(
+    api: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     body = {
         "page_id": capi_page.page_id,
         "psid": PSID,
@@ -65,7 +62,7 @@ def test_the_api_refuses_a_capi_value_parameter(api, tenant, capi_page):
             {"event": "Purchase", "value": 57.23, "currency": "USD", "params": {"value": 1}}
         ],
     }
-    error = _refused(_post(api, tenant, body))
+    error = refused(post_events(api, tenant, body))
     assert error["code"] == "invalid_events"
     assert [(p["field"], p["code"]) for p in error["details"]["events"]["0"]] == [
         ("params.value", "use_value_field")

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.core.checks import CheckMessage
 from django.test import override_settings
 
 from events import catalog, transport_status
+from events.catalog import CatalogEvent
 from events.checks import graph_versions_check
 from events.transport_status import (
     CANNOT_MAP,
@@ -35,7 +37,7 @@ def fake_calendar(**ends: str | None) -> Calendar:
     )
 
 
-def test_the_calendar_file_has_its_source_and_page_activities_end():
+def test_the_calendar_file_has_its_source_and_page_activities_end() -> None:
     cal = transport_status.load_calendar()
     assert cal.source.startswith("https://developers.facebook.com/docs/graph-api/changelog/")
     assert cal.end_of("v20.0") == date(2026, 9, 24)
@@ -54,7 +56,9 @@ def test_the_calendar_file_has_its_source_and_page_activities_end():
         (AFTER, SANDBOX, "retired", True, True),  # the sandbox keeps serving v20.0
     ],
 )
-def test_page_activities_status(today, url, state, delivered, selectable):
+def test_page_activities_status(
+    today: date, url: str, state: str, delivered: bool, selectable: bool
+) -> None:
     status = transport_status.transport_status(PA, today=today, graph_url=url)
     assert (status.state, status.delivered, status.selectable) == (state, delivered, selectable)
     assert (status.retired_on, status.use_instead) == (date(2026, 9, 24), CAPI)
@@ -62,7 +66,7 @@ def test_page_activities_status(today, url, state, delivered, selectable):
     assert bool(status.refusal) is not selectable
 
 
-def test_the_words_say_what_is_true_and_what_to_do():
+def test_the_words_say_what_is_true_and_what_to_do() -> None:
     here = transport_status.transport_status(PA, today=AFTER, graph_url=FACEBOOK)
     assert here.message == (
         "Facebook stopped serving the Events API for Business Messaging (page_activities) on "
@@ -92,7 +96,7 @@ def test_the_words_say_what_is_true_and_what_to_do():
 
 
 @override_settings(GRAPH_API_VERSION="v19.0")
-def test_a_conversions_api_version_past_its_end_is_retired_but_still_chosen():
+def test_a_conversions_api_version_past_its_end_is_retired_but_still_chosen() -> None:
     status = transport_status.transport_status(CAPI, today=AFTER, graph_url=FACEBOOK)
     assert (status.state, status.selectable) == ("retired", True)
     assert status.message == (
@@ -106,7 +110,9 @@ def test_a_conversions_api_version_past_its_end_is_retired_but_still_chosen():
 
 @pytest.mark.parametrize("event", catalog.all_events(), ids=lambda e: e.key)
 @pytest.mark.parametrize(("source", "target"), [(PA, CAPI), (CAPI, PA)])
-def test_every_catalog_event_maps_or_says_why_not(event, source, target):
+def test_every_catalog_event_maps_or_says_why_not(
+    event: CatalogEvent, source: str, target: str
+) -> None:
     source_name = event.name_for(source) or event.key
     move = event_move(event=source_name, source=source, target=target)
     target_name = event.name_for(target)
@@ -124,7 +130,7 @@ def test_every_catalog_event_maps_or_says_why_not(event, source, target):
         assert "cannot be sent on page_activities" in move.message
 
 
-def test_the_mapping_of_the_issues_examples():
+def test_the_mapping_of_the_issues_examples() -> None:
     purchase = event_move(event="fb_mobile_purchase", source=PA, target=CAPI)
     assert (purchase.outcome, purchase.message) == (MAPS, "fb_mobile_purchase → Purchase.")
     lead = event_move(event="lead_submitted", source=PA, target=CAPI)
@@ -139,7 +145,7 @@ def test_the_mapping_of_the_issues_examples():
     assert (back.outcome, back.target_name) == (MAPS, "table_booked")
 
 
-def test_a_block_whose_parameters_the_target_refuses_needs_a_change():
+def test_a_block_whose_parameters_the_target_refuses_needs_a_change() -> None:
     move = event_move(
         event="purchase",
         source=PA,
@@ -161,18 +167,18 @@ def test_a_block_whose_parameters_the_target_refuses_needs_a_change():
 # --- the system check ---------------------------------------------------------------------------
 
 
-def ids(found):
+def ids(found: list[CheckMessage]) -> list[str | None]:
     return [message.id for message in found]
 
 
 @override_settings(GRAPH_API_VERSION="v25.0", PAGE_ACTIVITIES_API_VERSION="v20.0")
-def test_the_check_is_quiet_while_facebook_serves_both():
+def test_the_check_is_quiet_while_facebook_serves_both() -> None:
     cal = fake_calendar(**{"v20.0": "2026-09-24", "v25.0": "2028-07-29"})
     assert graph_versions_check(today=BEFORE, cal=cal, graph_url=FACEBOOK) == []
 
 
 @override_settings(GRAPH_API_VERSION="v25.0", PAGE_ACTIVITIES_API_VERSION="v20.0")
-def test_the_check_warns_once_page_activities_version_ended_on_facebooks_host():
+def test_the_check_warns_once_page_activities_version_ended_on_facebooks_host() -> None:
     cal = fake_calendar(**{"v20.0": "2026-09-24", "v25.0": "2028-07-29"})
     [warning] = graph_versions_check(today=ON, cal=cal, graph_url=FACEBOOK)
     assert warning.id == "pagepulse.W002"
@@ -180,13 +186,13 @@ def test_the_check_warns_once_page_activities_version_ended_on_facebooks_host():
         "PAGE_ACTIVITIES_API_VERSION=v20.0 reached its end on 2026-09-24: Facebook no longer "
         "serves page_activities, so events of Pages on it are held, not sent."
     )
-    assert "Move to the Conversions API" in warning.hint
+    assert "Move to the Conversions API" in (warning.hint or "")
     # The sandbox still serves it: nothing to warn about there.
     assert graph_versions_check(today=ON, cal=cal, graph_url=SANDBOX) == []
 
 
 @override_settings(GRAPH_API_VERSION="v21.0", PAGE_ACTIVITIES_API_VERSION="v20.0")
-def test_the_check_warns_when_graph_api_version_ended_anywhere():
+def test_the_check_warns_when_graph_api_version_ended_anywhere() -> None:
     cal = fake_calendar(**{"v20.0": "2026-09-24", "v21.0": "2027-01-21"})
     assert ids(graph_versions_check(today=date(2027, 1, 20), cal=cal, graph_url=SANDBOX)) == []
     [warning] = graph_versions_check(today=date(2027, 1, 21), cal=cal, graph_url=SANDBOX)
@@ -194,20 +200,20 @@ def test_the_check_warns_when_graph_api_version_ended_anywhere():
     assert warning.msg == (
         "GRAPH_API_VERSION=v21.0 reached its end on 2027-01-21: Facebook no longer serves it."
     )
-    assert "a test's own calendar" in warning.hint
+    assert "a test's own calendar" in (warning.hint or "")
     both = graph_versions_check(today=date(2027, 1, 21), cal=cal, graph_url=FACEBOOK)
     assert ids(both) == ["pagepulse.W001", "pagepulse.W002"]
 
 
 @override_settings(GRAPH_API_VERSION="v99.0")
-def test_a_version_the_calendar_does_not_know_is_not_warned_about():
+def test_a_version_the_calendar_does_not_know_is_not_warned_about() -> None:
     cal = fake_calendar(**{"v20.0": "2026-09-24"})
     assert graph_versions_check(today=AFTER, cal=cal, graph_url=SANDBOX) == []
 
 
-def test_the_check_is_registered_with_django():
+def test_the_check_is_registered_with_django() -> None:
     from django.core import checks
 
     assert "check_graph_versions" in {
-        check.__name__ for check in checks.registry.registry.get_checks()
+        getattr(check, "__name__", "") for check in checks.registry.registry.get_checks()
     }

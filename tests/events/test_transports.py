@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -16,9 +17,7 @@ from events.models import LoggedEvent
 from events.policy import TOO_OLD_REASON
 from events.transports import conversions_api, page_activities, unsendable_reason
 from graph_api.client import GraphClient
-from tests.graph_api.test_golden import (
-    APP_ID,
-    APP_SECRET,
+from tests.graph_api.golden import (
     CAPI_EXAMPLE,
     LEAD_EXAMPLE,
     PAGE_ID,
@@ -29,23 +28,10 @@ from tests.graph_api.test_golden import (
     repair,
     substitute,
 )
-
-BASE = "https://graph.test"
-
-
-@pytest.fixture
-def graph():
-    with GraphClient(
-        base_url=BASE,
-        app_id=APP_ID,
-        app_secret=APP_SECRET,
-        version="v25.0",
-        page_activities_version="v20.0",
-    ) as client:
-        yield client
+from tests.graph_stub import APP_ID, BASE, sent_form, sent_json, sent_query
 
 
-def _event(**fields):
+def _event(**fields: Any) -> LoggedEvent:
     """An unsaved outbox row (the builders are pure)."""
     defaults = {
         "pk": 41,
@@ -69,7 +55,7 @@ GUIDE_EVENTS = {
 @pytest.mark.parametrize(
     ("example", "name"), [(PURCHASE_EXAMPLE, "purchase"), (LEAD_EXAMPLE, "lead")]
 )
-def test_page_activities_body_is_the_guides_example_field_by_field(example, name):
+def test_page_activities_body_is_the_guides_example_field_by_field(example: str, name: str) -> None:
     expected, _ = repair(example)
 
     sent = page_activities.body(page_id=PAGE_ID, events=[GUIDE_EVENTS[name]])
@@ -84,18 +70,21 @@ def test_page_activities_body_is_the_guides_example_field_by_field(example, name
     ("example", "name"), [(PURCHASE_EXAMPLE, "purchase"), (LEAD_EXAMPLE, "lead")]
 )
 def test_page_activities_request_goes_to_the_pinned_version_with_the_page_token(
-    graph, example, name
-):
+    graph_client: GraphClient, example: str, name: str
+) -> None:
     expected, guide_url = repair(example)
     with responses.RequestsMock() as mocked:
         mocked.post(f"{BASE}/v20.0/{APP_ID}/page_activities", json={"success": True})
         (result,) = page_activities.send(
-            graph=graph, page_id=PAGE_ID, token=PAGE_TOKEN, calls=[[GUIDE_EVENTS[name]]]
+            graph=graph_client,
+            page_id=PAGE_ID,
+            token=PAGE_TOKEN,
+            calls=[[GUIDE_EVENTS[name]]],
         )
         request = mocked.calls[0].request
 
-    assert json.loads(request.body) == expected
-    assert dict(parse_qsl(urlsplit(request.url).query))["access_token"] == PAGE_TOKEN
+    assert sent_json(request) == expected
+    assert sent_query(request)["access_token"] == PAGE_TOKEN
     assert urlsplit(guide_url).path.endswith(f"/{APP_ID}/page_activities")
     assert (result.ok, result.http_status, result.response) == (True, 200, {"success": True})
     assert result.request == {
@@ -105,7 +94,7 @@ def test_page_activities_request_goes_to_the_pinned_version_with_the_page_token(
     }
 
 
-def test_custom_event_puts_parameters_after_the_guides_keys():
+def test_custom_event_puts_parameters_after_the_guides_keys() -> None:
     event = _event(
         event="add_to_cart",
         value=Decimal(12),
@@ -122,13 +111,13 @@ def test_custom_event_puts_parameters_after_the_guides_keys():
     ]
 
 
-def test_custom_names_go_out_unchanged_on_page_activities():
+def test_custom_names_go_out_unchanged_on_page_activities() -> None:
     assert page_activities.custom_event(_event(event="Booked a table")) == {
         "_eventName": "Booked a table"
     }
 
 
-def test_events_of_one_user_and_target_share_a_call():
+def test_events_of_one_user_and_target_share_a_call() -> None:
     a1, a2 = _event(pk=1, psid="11"), _event(pk=2, psid="11")
     a_app = _event(pk=3, psid="11", logging_target="app_and_page")
     b = _event(pk=4, psid="22")
@@ -141,13 +130,15 @@ def test_events_of_one_user_and_target_share_a_call():
     assert (body["page_scoped_user_id"], body["logging_target"]) == (11, "app_and_page")
 
 
-def test_a_call_carries_at_most_100_events():
+def test_a_call_carries_at_most_100_events() -> None:
     events = [_event(pk=n) for n in range(1, 251)]
 
     assert [len(call) for call in page_activities.group(events)] == [100, 100, 50]
 
 
-def test_several_users_go_out_as_one_batch_and_each_operation_answers_for_its_events(graph):
+def test_several_users_go_out_as_one_batch_and_each_operation_answers_for_its_events(
+    graph_client: GraphClient,
+) -> None:
     calls = [[_event(pk=n, psid=str(1000 + n))] for n in range(1, 4)]
     answers = [
         {"code": 200, "body": '{"success": true}'},
@@ -156,8 +147,10 @@ def test_several_users_go_out_as_one_batch_and_each_operation_answers_for_its_ev
     ]
     with responses.RequestsMock() as mocked:
         mocked.post(f"{BASE}/v20.0/", json=answers)
-        results = page_activities.send(graph=graph, page_id=PAGE_ID, token=PAGE_TOKEN, calls=calls)
-        form = dict(parse_qsl(mocked.calls[0].request.body))
+        results = page_activities.send(
+            graph=graph_client, page_id=PAGE_ID, token=PAGE_TOKEN, calls=calls
+        )
+        form = sent_form(mocked.calls[0].request)
 
     operations = json.loads(form["batch"])
     assert len(operations) == 3
@@ -185,15 +178,15 @@ def test_several_users_go_out_as_one_batch_and_each_operation_answers_for_its_ev
     }
 
 
-def test_a_batch_takes_at_most_50_calls(graph):
+def test_a_batch_takes_at_most_50_calls(graph_client: GraphClient) -> None:
     calls = [[_event(pk=n, psid=str(n))] for n in range(1, 52)]
 
     with pytest.raises(ValueError, match="at most 50"):
-        page_activities.send(graph=graph, page_id=PAGE_ID, token=PAGE_TOKEN, calls=calls)
+        page_activities.send(graph=graph_client, page_id=PAGE_ID, token=PAGE_TOKEN, calls=calls)
 
 
 @override_settings(EVENTS_CAPI_PARTNER_AGENT=PARTNER)
-def test_conversions_api_body_is_the_reference_sample_plus_our_event_id():
+def test_conversions_api_body_is_the_reference_sample_plus_our_event_id() -> None:
     expected = json.loads(substitute(CAPI_EXAMPLE))
     event = _event(
         pk=77,
@@ -214,7 +207,7 @@ def test_conversions_api_body_is_the_reference_sample_plus_our_event_id():
     assert type(item["custom_data"]["value"]) is int
 
 
-def test_conversions_api_event_id_is_the_same_on_every_attempt():
+def test_conversions_api_event_id_is_the_same_on_every_attempt() -> None:
     event = _event(pk=5)
 
     assert (
@@ -223,7 +216,7 @@ def test_conversions_api_event_id_is_the_same_on_every_attempt():
     )
 
 
-def test_conversions_api_custom_data_carries_parameters_after_currency_and_value():
+def test_conversions_api_custom_data_carries_parameters_after_currency_and_value() -> None:
     event = _event(event="lead_submitted", params={"lead_type": "callback"})
 
     item = conversions_api.server_event(event, page_id=PAGE_ID)
@@ -234,27 +227,27 @@ def test_conversions_api_custom_data_carries_parameters_after_currency_and_value
     )
 
 
-def test_conversions_api_takes_1000_events_a_call():
+def test_conversions_api_takes_1000_events_a_call() -> None:
     events = [_event(pk=n) for n in range(1, 2502)]
 
     assert [len(call) for call in conversions_api.chunks(events)] == [1000, 1000, 501]
 
 
 @override_settings(EVENTS_CAPI_PARTNER_AGENT=PARTNER)
-def test_conversions_api_request_path_and_answer(graph):
+def test_conversions_api_request_path_and_answer(graph_client: GraphClient) -> None:
     with responses.RequestsMock() as mocked:
         mocked.post(
             f"{BASE}/v25.0/500000000000005/events",
             json={"events_received": 1, "messages": [], "fbtrace_id": "Abc"},
         )
         result = conversions_api.send(
-            graph=graph,
+            graph=graph_client,
             page_id=PAGE_ID,
             dataset_id="500000000000005",
             token=PAGE_TOKEN,
             events=[_event()],
         )
-        query = dict(parse_qsl(urlsplit(mocked.calls[0].request.url).query))
+        query = sent_query(mocked.calls[0].request)
 
     assert query["access_token"] == PAGE_TOKEN
     assert result.response == {"events_received": 1, "messages": [], "fbtrace_id": "Abc"}
@@ -272,7 +265,7 @@ def test_conversions_api_request_path_and_answer(graph):
         ("page_activities", {"event": "qualified_lead"}, "cannot be sent on page_activities"),
     ],
 )
-def test_unsendable_reason(transport, fields, expected):
+def test_unsendable_reason(transport: str, fields: dict[str, Any], expected: str) -> None:
     reason = unsendable_reason(_event(**fields), transport=transport, now=timezone.now())
 
     if expected:

@@ -4,16 +4,21 @@ that turns waiting test events into "Test, not sent"."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from pytest_django.fixtures import DjangoAssertNumQueries
+from rest_framework.test import APIClient
 
 from events import selectors
 from events.delivery import sweep_due
 from events.models import EventSource, EventStatus, LoggedEvent
-from tenants.models import Transport
+from flows.models import Flow
+from tenants.models import Tenant, Transport
 from tenants.permissions import Role
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import published_flow
@@ -28,21 +33,23 @@ CUSTOM_KEPT = (
 NO_NUMBER = "The value is a number, such as 49.90, not a str."
 
 
-def client_of(tenant, role: str = Role.VIEWER) -> Client:
+def client_of(tenant: Tenant, role: str = Role.VIEWER) -> Client:
     client = Client()
     client.force_login(member(tenant, role).user)
     return client
 
 
 @pytest.fixture
-def flow(tenant):
-    page = ConnectedPageFactory(tenant=tenant, name="Ada's Bakery")
+def flow(tenant: Tenant) -> Flow:
+    page = ConnectedPageFactory.create(tenant=tenant, name="Ada's Bakery")
     return published_flow(tenant, page=page, name="Table booking")
 
 
-def flow_event(flow, status: str, reason: str, *, ago: timedelta = timedelta(minutes=5), **kw):
+def flow_event(
+    flow: Flow, status: str, reason: str, *, ago: timedelta = timedelta(minutes=5), **kw: Any
+) -> LoggedEvent:
     version = flow.versions.get()
-    return LoggedEventFactory(
+    return LoggedEventFactory.create(
         page=flow.page,
         source=EventSource.FLOW,
         source_ref=f"{version.pk}:log",
@@ -54,8 +61,8 @@ def flow_event(flow, status: str, reason: str, *, ago: timedelta = timedelta(min
 
 
 def test_the_flow_summary_counts_what_was_not_sent_by_reason(
-    tenant, flow, django_assert_num_queries
-):
+    tenant: Tenant, flow: Flow, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
     for _ in range(2):
         flow_event(flow, EventStatus.NOT_SENT, NO_NUMBER)
     flow_event(flow, EventStatus.BLOCKED, "The Page is disconnected from Pagepulse.")
@@ -78,7 +85,7 @@ def test_the_flow_summary_counts_what_was_not_sent_by_reason(
     ]
 
 
-def test_the_flows_page_shows_the_banner(tenant, flow):
+def test_the_flows_page_shows_the_banner(tenant: Tenant, flow: Flow) -> None:
     for _ in range(3):
         flow_event(flow, EventStatus.NOT_SENT, NO_NUMBER)
     html = client_of(tenant).get(f"/t/{tenant.slug}/flows/{flow.pk}/").content.decode()
@@ -87,13 +94,13 @@ def test_the_flows_page_shows_the_banner(tenant, flow):
     assert "See them in the delivery log" in html
 
 
-def test_no_banner_when_everything_was_sent(tenant, flow):
+def test_no_banner_when_everything_was_sent(tenant: Tenant, flow: Flow) -> None:
     flow_event(flow, EventStatus.DELIVERED, "")
     html = client_of(tenant).get(f"/t/{tenant.slug}/flows/{flow.pk}/").content.decode()
     assert "not sent in the last 24 h" not in html
 
 
-def test_the_delivery_log_counts_and_filters_unsent_events(tenant, flow):
+def test_the_delivery_log_counts_and_filters_unsent_events(tenant: Tenant, flow: Flow) -> None:
     flow_event(flow, EventStatus.NOT_SENT, NO_NUMBER)
     kept = flow_event(flow, EventStatus.KEPT, CUSTOM_KEPT, event="table_booked")
     flow_event(flow, EventStatus.DELIVERED, "")
@@ -110,8 +117,10 @@ def test_the_delivery_log_counts_and_filters_unsent_events(tenant, flow):
     assert f'<small class="reason">{CUSTOM_KEPT[:139]}' in html
 
 
-def test_test_events_are_listed_as_test_not_sent(tenant, flow):
-    event = LoggedEventFactory(page=flow.page, test=True, status=EventStatus.TEST, last_error="x")
+def test_test_events_are_listed_as_test_not_sent(tenant: Tenant, flow: Flow) -> None:
+    event = LoggedEventFactory.create(
+        page=flow.page, test=True, status=EventStatus.TEST, last_error="x"
+    )
     client = client_of(tenant)
     by_status = client.get(f"/t/{tenant.slug}/events/?status=test")
     assert [row.event.pk for row in by_status.context["rows"]] == [event.pk]
@@ -120,7 +129,9 @@ def test_test_events_are_listed_as_test_not_sent(tenant, flow):
     assert "Test, not sent" in tests.content.decode()
 
 
-def test_get_events_filters_by_the_new_statuses(client_for, tenant, flow):
+def test_get_events_filters_by_the_new_statuses(
+    client_for: Callable[..., APIClient], tenant: Tenant, flow: Flow
+) -> None:
     flow_event(flow, EventStatus.NOT_SENT, NO_NUMBER)
     flow_event(flow, EventStatus.DELIVERED, "")
     body = (
@@ -131,10 +142,10 @@ def test_get_events_filters_by_the_new_statuses(client_for, tenant, flow):
     assert [(e["status"], e["last_error"]) for e in body["results"]] == [("not_sent", NO_NUMBER)]
 
 
-def test_the_overviews_list_what_needs_attention(tenant, flow):
+def test_the_overviews_list_what_needs_attention(tenant: Tenant, flow: Flow) -> None:
     flow_event(flow, EventStatus.NOT_SENT, NO_NUMBER)
     flow_event(flow, EventStatus.KEPT, CUSTOM_KEPT, event="table_booked")
-    ConnectedPageFactory(tenant=tenant, name="Old Shop", transport=Transport.PAGE_ACTIVITIES)
+    ConnectedPageFactory.create(tenant=tenant, name="Old Shop", transport=Transport.PAGE_ACTIVITIES)
     client = client_of(tenant, Role.ADMIN)
     for url in (f"/t/{tenant.slug}/", f"/t/{tenant.slug}/events/overview/"):
         html = client.get(url).content.decode()
@@ -145,14 +156,14 @@ def test_the_overviews_list_what_needs_attention(tenant, flow):
         assert "<strong>Old Shop</strong>: Facebook stopped serving the Events API" in html
 
 
-def test_no_attention_list_when_nothing_needs_it(tenant, flow):
+def test_no_attention_list_when_nothing_needs_it(tenant: Tenant, flow: Flow) -> None:
     flow_event(flow, EventStatus.DELIVERED, "")
     assert "Needs attention" not in client_of(tenant).get(f"/t/{tenant.slug}/").content.decode()
 
 
-def test_the_sweep_says_waiting_test_events_will_not_be_sent(tenant, flow):
-    waiting = LoggedEventFactory(page=flow.page, test=True, status=EventStatus.PENDING)
-    real = LoggedEventFactory(page=flow.page, status=EventStatus.PENDING)
+def test_the_sweep_says_waiting_test_events_will_not_be_sent(tenant: Tenant, flow: Flow) -> None:
+    waiting = LoggedEventFactory.create(page=flow.page, test=True, status=EventStatus.PENDING)
+    real = LoggedEventFactory.create(page=flow.page, status=EventStatus.PENDING)
     sweep_due()
     assert LoggedEvent.objects.get(pk=waiting.pk).status == EventStatus.TEST
     assert LoggedEvent.objects.get(pk=real.pk).status == EventStatus.PENDING

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import string
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import assume, given
@@ -24,7 +25,7 @@ from events.validation import (
 PA, CAPI = "page_activities", "conversions_api"
 
 
-def codes(**kwargs) -> list[tuple[str, str]]:
+def codes(**kwargs: Any) -> list[tuple[str, str]]:
     return [(p.field, p.code) for p in validate_event(**kwargs)]
 
 
@@ -50,7 +51,7 @@ def is_plain_custom(name: str) -> bool:
 
 
 @given(valid_names)
-def test_every_name_matching_the_regex_is_a_valid_custom_name_on_page_activities(name):
+def test_every_name_matching_the_regex_is_a_valid_custom_name_on_page_activities(name: str) -> None:
     assume(is_plain_custom(name))
     assert EVENT_NAME_RE.fullmatch(name)
     assert validate_event(event=name, transport=PA) == []
@@ -58,33 +59,33 @@ def test_every_name_matching_the_regex_is_a_valid_custom_name_on_page_activities
 
 
 @given(valid_names)
-def test_every_name_matching_the_regex_is_a_valid_parameter_key(name):
+def test_every_name_matching_the_regex_is_a_valid_parameter_key(name: str) -> None:
     assume(
         not name.startswith("_") and name != "fb_currency" and catalog.standard_param(name) is None
     )
     assert validate_event(event="Booked", params={name: "x"}, transport=PA) == []
 
 
-bad_char = st.characters(exclude_characters=VALID_CHARS, exclude_categories=("Cs",))
+bad_char = st.characters(exclude_characters=VALID_CHARS, exclude_categories=["Cs"])
 
 
 @given(
     st.text(alphabet=VALID_CHARS, max_size=20), bad_char, st.text(alphabet=VALID_CHARS, max_size=18)
 )
-def test_a_name_with_any_other_character_is_refused(before, char, after):
+def test_a_name_with_any_other_character_is_refused(before: str, char: str, after: str) -> None:
     name = "a" + before + char + after
     assert codes(event=name, transport=PA) == [("event", "invalid_name")]
     assert codes(event="Booked", params={name: 1}) == [(f"params.{name}", "invalid_key")]
 
 
 @given(st.text(alphabet=VALID_CHARS, min_size=41, max_size=80))
-def test_a_name_over_40_characters_is_refused(name):
+def test_a_name_over_40_characters_is_refused(name: str) -> None:
     assume(name[0] not in " -")
     assert codes(event=name) == [("event", "invalid_name")]
 
 
 @given(st.sampled_from(" -"), st.text(alphabet=VALID_CHARS, max_size=39))
-def test_a_name_starting_with_a_space_or_hyphen_is_refused(first, rest):
+def test_a_name_starting_with_a_space_or_hyphen_is_refused(first: str, rest: str) -> None:
     name = first + rest
     expected = "invalid_name" if name.strip() else "required"
     assert codes(event=name) == [("event", expected)]
@@ -117,11 +118,11 @@ def test_a_name_starting_with_a_space_or_hyphen_is_refused(first, rest):
         ("a" * 41, PA, [("event", "invalid_name")]),
     ],
 )
-def test_event_names(event, transport, expected):
+def test_event_names(event: str, transport: str | None, expected: list[Any]) -> None:
     assert codes(event=event, transport=transport) == expected
 
 
-def test_messages_say_how_to_fix_it():
+def test_messages_say_how_to_fix_it() -> None:
     assert kept_reason("Booked a demo", CAPI) == (
         "Booked a demo is a custom event. The Conversions API takes only its 14 standard "
         "events, so Pagepulse keeps this one in Pagepulse only: it is counted in the delivery "
@@ -162,7 +163,7 @@ def test_messages_say_how_to_fix_it():
         ("", CAPI, False),
     ],
 )
-def test_what_the_conversions_api_keeps(event, transport, kept):
+def test_what_the_conversions_api_keeps(event: str, transport: str | None, kept: bool) -> None:
     assert (kept_reason(event, transport) is not None) is kept
     warnings = event_warnings(event=event, transport=transport)
     assert [(w.field, w.code) for w in warnings] == (
@@ -170,7 +171,7 @@ def test_what_the_conversions_api_keeps(event, transport, kept):
     )
 
 
-def test_a_kept_event_is_checked_only_by_the_rules_that_hold_everywhere():
+def test_a_kept_event_is_checked_only_by_the_rules_that_hold_everywhere() -> None:
     # Its parameters and logging target go nowhere, so page_activities-only ones are fine;
     # a key Facebook reserves is still refused.
     assert codes(
@@ -210,7 +211,9 @@ def test_a_kept_event_is_checked_only_by_the_rules_that_hold_everywhere():
         ({"amount": Decimal("12.50"), "count": 3}, PA, []),
     ],
 )
-def test_parameters_of_a_purchase(params, transport, expected):
+def test_parameters_of_a_purchase(
+    params: dict[str, Any], transport: str | None, expected: list[Any]
+) -> None:
     assert codes(event="purchase", params=params, transport=transport) == expected
 
 
@@ -222,7 +225,7 @@ def test_parameters_of_a_purchase(params, transport, expected):
         ("fb_max_rating_value", [5, "10"], ["5 stars"]),
     ],
 )
-def test_parameter_types(key, good, bad):
+def test_parameter_types(key: str, good: list[Any], bad: list[Any]) -> None:
     event = next(e.key for e in catalog.all_events() if e.param(key))
     for value in good:
         assert codes(event=event, params={key: value}) == [], value
@@ -230,7 +233,7 @@ def test_parameter_types(key, good, bad):
         assert codes(event=event, params={key: value}) == [(f"params.{key}", "invalid_value")]
 
 
-def test_at_most_25_parameters():
+def test_at_most_25_parameters() -> None:
     params = {f"p{i}": i for i in range(MAX_PARAMS)}
     assert validate_event(event="Booked", params=params) == []
     params["one_more"] = 1
@@ -242,11 +245,11 @@ def test_at_most_25_parameters():
     )
 
 
-def test_params_must_be_an_object():
-    assert codes(event="Booked", params=["a", "b"]) == [("params", "invalid_type")]  # type: ignore[arg-type]
+def test_params_must_be_an_object() -> None:
+    assert codes(event="Booked", params=["a", "b"]) == [("params", "invalid_type")]
 
 
-def test_required_parameters_must_be_present(monkeypatch):
+def test_required_parameters_must_be_present(monkeypatch: pytest.MonkeyPatch) -> None:
     data = json.loads(catalog.DATA_PATH.read_text(encoding="utf-8"))
     subscribe = next(e for e in data["events"] if e["key"] == "subscribe")
     subscribe["params"]["fb_order_id"] = "required"
@@ -276,11 +279,13 @@ def test_required_parameters_must_be_present(monkeypatch):
         ({}, "{{total}}", [("currency", "currency_required")]),
     ],
 )
-def test_templated_values_skip_length_and_number_checks(params, value, expected):
+def test_templated_values_skip_length_and_number_checks(
+    params: dict[str, Any], value: str | None, expected: list[Any]
+) -> None:
     assert codes(event="purchase", params=params, value=value, templated=True) == expected
 
 
-def test_templates_are_checked_as_plain_text_when_not_templated():
+def test_templates_are_checked_as_plain_text_when_not_templated() -> None:
     assert codes(event="purchase", params={"fb_num_items": "{{count}}"}) == [
         ("params.fb_num_items", "invalid_value")
     ]
@@ -315,7 +320,9 @@ def test_templates_are_checked_as_plain_text_when_not_templated():
         ("Booked a demo", 50, "GBP", []),
     ],
 )
-def test_value_and_currency(event, value, currency, expected):
+def test_value_and_currency(
+    event: str, value: Any, currency: str | None, expected: list[Any]
+) -> None:
     assert codes(event=event, value=value, currency=currency, transport=PA) == expected
 
 
@@ -332,7 +339,7 @@ def test_value_and_currency(event, value, currency, expected):
         ("", False),
     ],
 )
-def test_is_valid_currency(code, valid):
+def test_is_valid_currency(code: str, valid: bool) -> None:
     assert is_valid_currency(code) is valid
 
 
@@ -353,14 +360,16 @@ def test_is_valid_currency(code, valid):
         ("everywhere", None, [("logging_target", "invalid_choice")]),
     ],
 )
-def test_logging_target(logging_target, transport, expected):
+def test_logging_target(
+    logging_target: str | None, transport: str | None, expected: list[Any]
+) -> None:
     assert (
         codes(event="lead_submitted", logging_target=logging_target, transport=transport)
         == expected
     )
 
 
-def test_all_problems_are_reported_at_once():
+def test_all_problems_are_reported_at_once() -> None:
     problems = validate_event(
         event="Booked a demo!",
         params={"_x": 1, "ok": "fine", "bad": None},
@@ -378,6 +387,6 @@ def test_all_problems_are_reported_at_once():
     assert problems[0].as_dict()["field"] == "event"
 
 
-def test_an_unknown_transport_is_a_programming_error():
+def test_an_unknown_transport_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown transport 'fax'"):
         validate_event(event="purchase", transport="fax")

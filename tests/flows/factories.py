@@ -14,7 +14,7 @@ from flows.models import (
     FlowVersion,
     TriggerKind,
 )
-from tenants.models import Tenant
+from tenants.models import ConnectedPage, Tenant
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
 
@@ -43,50 +43,56 @@ def simple_document(text: str = "Hello! How can we help?") -> dict[str, Any]:
     }
 
 
-class FlowFactory(factory.django.DjangoModelFactory):
+class FlowFactory(factory.django.DjangoModelFactory[Flow]):
     class Meta:
         model = Flow
 
-    tenant = factory.SubFactory(TenantFactory)
-    page = factory.SubFactory(ConnectedPageFactory, tenant=factory.SelfAttribute("..tenant"))
-    name = factory.Sequence(lambda n: f"Flow {n}")
+    tenant: factory.SubFactory[Flow, Tenant] = factory.SubFactory(TenantFactory)
+    page: factory.SubFactory[Flow, ConnectedPage] = factory.SubFactory(
+        ConnectedPageFactory, tenant=factory.SelfAttribute("..tenant")
+    )
+    name: factory.Sequence[str] = factory.Sequence(lambda n: f"Flow {n}")
     trigger_kind = TriggerKind.KEYWORDS
-    trigger_keywords = factory.Sequence(lambda n: [f"hello{n}"])
-    document = factory.LazyFunction(simple_document)
+    trigger_keywords: factory.Sequence[list[str]] = factory.Sequence(lambda n: [f"hello{n}"])
+    document: factory.LazyFunction[dict[str, Any]] = factory.LazyFunction(simple_document)
 
 
-class FlowVersionFactory(factory.django.DjangoModelFactory):
+class FlowVersionFactory(factory.django.DjangoModelFactory[FlowVersion]):
     class Meta:
         model = FlowVersion
 
-    flow = factory.SubFactory(FlowFactory)
-    tenant = factory.SelfAttribute("flow.tenant")
+    flow: factory.SubFactory[FlowVersion, Flow] = factory.SubFactory(FlowFactory)
+    tenant: factory.SelfAttribute[FlowVersion, Tenant] = factory.SelfAttribute("flow.tenant")
     number = 1
-    document = factory.LazyAttribute(lambda version: copy.deepcopy(version.flow.document))
+    document: factory.LazyAttribute[FlowVersion, dict[str, Any]] = factory.LazyAttribute(
+        lambda version: copy.deepcopy(version.flow.document)
+    )
 
 
 def published_flow(tenant: Tenant, **fields: Any) -> Flow:
     """A flow whose current draft is published as version 1."""
-    flow = FlowFactory(tenant=tenant, status=FlowStatus.PUBLISHED, **fields)
-    FlowVersionFactory(flow=flow)
+    flow = FlowFactory.create(tenant=tenant, status=FlowStatus.PUBLISHED, **fields)
+    FlowVersionFactory.create(flow=flow)
     flow.published_revision = flow.revision
     flow.save(update_fields=["published_revision"])
     return flow
 
 
-class ConversationFactory(factory.django.DjangoModelFactory):
+class ConversationFactory(factory.django.DjangoModelFactory[Conversation]):
     """A Messenger user's conversation on version 1 of a published flow, waiting at nothing."""
 
     class Meta:
         model = Conversation
 
-    tenant = factory.SubFactory(TenantFactory)
-    page = factory.SubFactory(ConnectedPageFactory, tenant=factory.SelfAttribute("..tenant"))
-    psid = factory.Sequence(lambda n: f"2457193718{n:05d}")
-    flow_version = factory.LazyAttribute(
-        lambda c: FlowVersionFactory(flow=FlowFactory(tenant=c.tenant, page=c.page))
+    tenant: factory.SubFactory[Conversation, Tenant] = factory.SubFactory(TenantFactory)
+    page: factory.SubFactory[Conversation, ConnectedPage] = factory.SubFactory(
+        ConnectedPageFactory, tenant=factory.SelfAttribute("..tenant")
     )
-    flow = factory.SelfAttribute("flow_version.flow")
+    psid: factory.Sequence[str] = factory.Sequence(lambda n: f"2457193718{n:05d}")
+    flow_version: factory.LazyAttribute[Conversation, FlowVersion] = factory.LazyAttribute(
+        lambda c: FlowVersionFactory.create(flow=FlowFactory.create(tenant=c.tenant, page=c.page))
+    )
+    flow: factory.SelfAttribute[Conversation, Flow] = factory.SelfAttribute("flow_version.flow")
     status = ConversationStatus.WAITING
 
 
@@ -99,4 +105,4 @@ def handed_off(**fields: Any) -> Conversation:
         "handed_off_at": timezone.now(),
         "variables": {"need": "A quote", "timeline": "This month"},
     }
-    return ConversationFactory(**{**defaults, **fields})
+    return ConversationFactory.create(**{**defaults, **fields})

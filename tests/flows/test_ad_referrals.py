@@ -3,26 +3,27 @@ the conversation, every event it logs carries the ad id, and a condition branche
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import responses
+from django.test import Client
 
 from events.models import LoggedEvent
 from flows import runtime
-from flows.models import Conversation, TriggerKind
+from flows.models import Conversation, Flow, TriggerKind
+from tenants.models import ConnectedPage, Tenant
 from tests.flows.factories import edge, node, published_flow
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
+    InlineWorker,
     entry,
     envelope,
     new_mid,
     now_ms,
-    runtime_redis_fixture,
-    send_api_fixture,
-    sent,
     text,
-    worker_fixture,
+    texts,
 )
-from tests.tenants.factories import ConnectedPageFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
@@ -77,7 +78,7 @@ def message_referral(body: str = "Is it still available?") -> dict[str, Any]:
     return item(message={"mid": new_mid(), "text": body, "referral": ad_referral()})
 
 
-SHAPES = {
+SHAPES: dict[str, Callable[[], dict[str, Any]]] = {
     "messaging_referrals": messaging_referral,
     "postback.referral": postback_referral,
     "message.referral": message_referral,
@@ -85,7 +86,7 @@ SHAPES = {
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_each_shape_parses_to_the_ad_referral(shape):
+def test_each_shape_parses_to_the_ad_referral(shape: str) -> None:
     parsed = runtime.parse_item(PAGE, SHAPES[shape]())
     assert parsed is not None
     assert parsed.referral == runtime.Referral(
@@ -94,7 +95,7 @@ def test_each_shape_parses_to_the_ad_referral(shape):
     assert parsed.referral.is_ad
 
 
-def test_a_shortlink_is_a_referral_but_not_an_ad():
+def test_a_shortlink_is_a_referral_but_not_an_ad() -> None:
     parsed = runtime.parse_item(
         PAGE, item(referral={"ref": "qr", "source": "SHORTLINK", "type": "OPEN_THREAD"})
     )
@@ -105,10 +106,12 @@ def test_a_shortlink_is_a_referral_but_not_an_ad():
         "",
         False,
     )
-    assert runtime.parse_item(PAGE, text(PAGE, PSID)).referral is None
+    plain = runtime.parse_item(PAGE, text(PAGE, PSID))
+    assert plain is not None
+    assert plain.referral is None
 
 
-def test_odd_ads_context_is_kept_as_text_and_unknown_keys_dropped():
+def test_odd_ads_context_is_kept_as_text_and_unknown_keys_dropped() -> None:
     parsed = runtime.parse_item(
         PAGE,
         item(
@@ -125,12 +128,7 @@ def test_odd_ads_context_is_kept_as_text_and_unknown_keys_dropped():
     assert parsed.referral.ads_context == {"ad_title": "5"}
 
 
-@pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(tenant=tenant, page_id=PAGE, name="Ada's Bakery")
-
-
-def ad_document() -> dict:
+def ad_document() -> dict[str, Any]:
     """start -> condition (from_ad is yes and ad_id equals AD) -> true: log lead, log purchase
     -> end; false: a plain hello."""
     return {
@@ -160,7 +158,7 @@ def ad_document() -> dict:
     }
 
 
-def flow(tenant, page, kind: str, **fields):
+def flow(tenant: Tenant, page: ConnectedPage, kind: str, **fields: Any) -> Flow:
     return published_flow(
         tenant,
         page=page,
@@ -172,10 +170,6 @@ def flow(tenant, page, kind: str, **fields):
     )
 
 
-def texts(mock) -> list[str]:
-    return [message.get("text", "") for _, message in sent(mock)]
-
-
 @pytest.mark.parametrize(
     ("shape", "trigger", "fields"),
     [
@@ -185,9 +179,16 @@ def texts(mock) -> list[str]:
     ],
 )
 def test_an_ad_referral_is_kept_on_the_conversation_and_on_every_event(
-    client, worker, send_api, tenant, page, shape, trigger, fields
-):
-    flow(tenant, page, trigger, **fields)
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    bakery_page: ConnectedPage,
+    shape: str,
+    trigger: str,
+    fields: dict[str, Any],
+) -> None:
+    flow(tenant, bakery_page, trigger, **fields)
 
     worker.deliver(client, envelope(entry(PAGE, SHAPES[shape]())))
 
@@ -206,13 +207,17 @@ def test_an_ad_referral_is_kept_on_the_conversation_and_on_every_event(
 
 
 def test_without_an_ad_the_condition_takes_false_and_events_have_no_ad(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    bakery_page: ConnectedPage,
+) -> None:
     document = ad_document()
     document["edges"].append(edge("hello", "lead"))
     published_flow(
         tenant,
-        page=page,
+        page=bakery_page,
         trigger_kind=TriggerKind.DEFAULT,
         trigger_keywords=[],
         document=document,
@@ -226,11 +231,15 @@ def test_without_an_ad_the_condition_takes_false_and_events_have_no_ad(
 
 
 def test_an_ad_referral_no_flow_answers_waits_for_the_next_message(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    bakery_page: ConnectedPage,
+) -> None:
     # No ref flow for this ad's ref: the referral starts nothing, but the person's next
     # message starts the default flow, and that conversation is the ad's.
-    flow(tenant, page, TriggerKind.DEFAULT)
+    flow(tenant, bakery_page, TriggerKind.DEFAULT)
 
     worker.deliver(client, envelope(entry(PAGE, messaging_referral(ref="other"))))
     assert Conversation.objects.count() == 0
@@ -243,12 +252,18 @@ def test_an_ad_referral_no_flow_answers_waits_for_the_next_message(
     # Taken once: a later conversation of the same person is not the ad's again.
     Conversation.objects.update(status="ended")
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, PSID, "again"))))
-    assert Conversation.objects.order_by("-id").first().ad_id == ""
+    latest = Conversation.objects.order_by("-id").first()
+    assert latest is not None
+    assert latest.ad_id == ""
 
 
 def test_an_ad_clicked_during_an_open_conversation_is_attributed_to_it(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    bakery_page: ConnectedPage,
+) -> None:
     document = {
         "nodes": [
             node("start", "start"),
@@ -258,7 +273,11 @@ def test_an_ad_clicked_during_an_open_conversation_is_attributed_to_it(
         "edges": [edge("start", "ask"), edge("ask", "lead")],
     }
     published_flow(
-        tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[], document=document
+        tenant,
+        page=bakery_page,
+        trigger_kind=TriggerKind.DEFAULT,
+        trigger_keywords=[],
+        document=document,
     )
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, PSID, "hi"))))
     worker.deliver(client, envelope(entry(PAGE, messaging_referral(ref="nomatch"))))

@@ -2,39 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from flows.blocks import REGISTRY
 from flows.flow_templates import LEAD_GENERATION
 from flows.models import Flow, FlowStatus, FlowVersion
-from tenants.models import AuditEvent, Transport
+from tenants.models import AuditEvent, ConnectedPage, Tenant, Transport
 from tenants.permissions import Role
 from tests.flows.factories import FlowFactory, edge, node, published_flow, simple_document
 from tests.tenants.factories import ConnectedPageFactory, api_key, member
 
+if TYPE_CHECKING:
+    from tests.client_types import APIResponse
+
 pytestmark = pytest.mark.django_db
 
 
-def flows_url(tenant, path: str = "") -> str:
+def flows_url(tenant: Tenant, path: str = "") -> str:
     return f"/api/v1/tenants/{tenant.slug}/flows/{path}"
 
 
 @pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(
-        tenant=tenant, name="Acme Bikes Page", transport=Transport.PAGE_ACTIVITIES
-    )
-
-
-@pytest.fixture
-def editor(client_for, tenant):
+def editor(client_for: Callable[..., APIClient], tenant: Tenant) -> APIClient:
     return client_for(tenant, Role.EDITOR)
 
 
-def create(editor, tenant, page, **body):
+def create(editor: APIClient, tenant: Tenant, page: ConnectedPage, **body: Any) -> APIResponse:
     body = {
         "name": "Welcome",
         "page": page.pk,
@@ -47,7 +47,7 @@ def create(editor, tenant, page, **body):
     return response
 
 
-def test_create_a_flow(editor, tenant, page):
+def test_create_a_flow(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
     response = create(editor, tenant, page, description="Greets people")
     body = response.json()
     assert response["ETag"] == '"r1"'
@@ -59,7 +59,7 @@ def test_create_a_flow(editor, tenant, page):
         "name": "Welcome",
         "description": "Greets people",
         "page": page.pk,
-        "page_name": "Acme Bikes Page",
+        "page_name": "Ada's Bakery",
         "trigger": {"kind": "keywords", "keywords": ["hi"], "ref": ""},
         "status": "draft",
         "revision": 1,
@@ -70,7 +70,7 @@ def test_create_a_flow(editor, tenant, page):
     assert Flow.objects.get(pk=body["id"]).tenant == tenant
 
 
-def test_create_from_a_template(editor, tenant, page):
+def test_create_from_a_template(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
     response = editor.post(
         flows_url(tenant), {"template": "lead_generation", "page": page.pk}, format="json"
     )
@@ -96,7 +96,9 @@ def test_create_from_a_template(editor, tenant, page):
         ({"colour": "red"}, "colour"),
     ],
 )
-def test_bad_input_is_a_400_and_writes_nothing(editor, tenant, page, body, field):
+def test_bad_input_is_a_400_and_writes_nothing(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage, body: dict[str, Any], field: str
+) -> None:
     base = {"name": "Welcome", "page": page.pk, "trigger": {"kind": "keywords", "keywords": ["hi"]}}
     response = editor.post(flows_url(tenant), {**base, **body}, format="json")
     assert response.status_code == 400, response.content
@@ -104,14 +106,16 @@ def test_bad_input_is_a_400_and_writes_nothing(editor, tenant, page, body, field
     assert Flow.objects.count() == 0
 
 
-def test_another_tenants_page_is_a_404_and_nothing_is_written(editor, tenant, page, other_tenant):
-    theirs = ConnectedPageFactory(tenant=other_tenant)
+def test_another_tenants_page_is_a_404_and_nothing_is_written(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage, other_tenant: Tenant
+) -> None:
+    theirs = ConnectedPageFactory.create(tenant=other_tenant)
     response = editor.post(flows_url(tenant), {"name": "Steal", "page": theirs.pk}, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert Flow.objects.count() == 0
 
-    flow = FlowFactory(tenant=tenant, page=page)
+    flow = FlowFactory.create(tenant=tenant, page=page)
     response = editor.patch(
         flows_url(tenant, f"{flow.pk}/"), {"revision": 1, "page": theirs.pk}, format="json"
     )
@@ -127,14 +131,14 @@ def test_another_tenants_page_is_a_404_and_nothing_is_written(editor, tenant, pa
     assert Flow.objects.count() == 1
 
 
-def test_list_filters(editor, tenant, page):
-    other_page = ConnectedPageFactory(tenant=tenant)
+def test_list_filters(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
+    other_page = ConnectedPageFactory.create(tenant=tenant)
     published_flow(tenant, page=page, name="Lead capture")
-    FlowFactory(tenant=tenant, page=page, name="Menu")
-    FlowFactory(tenant=tenant, page=other_page, name="Lead follow-up")
-    FlowFactory(name="Someone else's lead flow")
+    FlowFactory.create(tenant=tenant, page=page, name="Menu")
+    FlowFactory.create(tenant=tenant, page=other_page, name="Lead follow-up")
+    FlowFactory.create(name="Someone else's lead flow")
 
-    def names(**params):
+    def names(**params: Any) -> list[str]:
         response = editor.get(flows_url(tenant), params)
         assert response.status_code == 200
         return [row["name"] for row in response.json()["results"]]
@@ -149,7 +153,9 @@ def test_list_filters(editor, tenant, page):
     assert "document" not in row
 
 
-def test_list_query_count_does_not_grow_with_flows(editor, tenant, page):
+def test_list_query_count_does_not_grow_with_flows(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     def count() -> int:
         with CaptureQueriesContext(connection) as queries:
             assert editor.get(flows_url(tenant)).status_code == 200
@@ -158,11 +164,13 @@ def test_list_query_count_does_not_grow_with_flows(editor, tenant, page):
     published_flow(tenant, page=page)
     one = count()
     for _ in range(5):
-        published_flow(tenant, page=ConnectedPageFactory(tenant=tenant))
+        published_flow(tenant, page=ConnectedPageFactory.create(tenant=tenant))
     assert count() == one == 6  # session, user, workspace, role, count, flows with versions
 
 
-def test_save_the_draft_with_the_revision_in_the_body_or_if_match(editor, tenant, page):
+def test_save_the_draft_with_the_revision_in_the_body_or_if_match(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     response = editor.patch(
         flows_url(tenant, f"{flow_id}/"), {"revision": 1, "name": "Hello"}, format="json"
@@ -183,7 +191,7 @@ def test_save_the_draft_with_the_revision_in_the_body_or_if_match(editor, tenant
     assert list(response.json()["error"]["details"]) == ["revision"]
 
 
-def test_put_replaces_the_draft(editor, tenant, page):
+def test_put_replaces_the_draft(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     body = {
         "revision": 1,
@@ -202,7 +210,9 @@ def test_put_replaces_the_draft(editor, tenant, page):
     assert set(response.json()["error"]["details"]) == {"page", "trigger", "document"}
 
 
-def test_a_stale_save_is_a_409_and_loses_nothing(client_for, tenant, page):
+def test_a_stale_save_is_a_409_and_loses_nothing(
+    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+) -> None:
     alice = client_for(tenant, Role.EDITOR)
     bob = APIClient()
     bob.force_login(member(tenant, Role.EDITOR, email="bob@acme.example").user)
@@ -246,7 +256,9 @@ def test_a_stale_save_is_a_409_and_loses_nothing(client_for, tenant, page):
     assert (response.json()["name"], response.json()["document"]) == ("Alice", bobs)
 
 
-def test_publishing_freezes_a_numbered_version(editor, tenant, page):
+def test_publishing_freezes_a_numbered_version(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     response = editor.post(
         flows_url(tenant, f"{flow_id}/publish/"), {"note": "First"}, format="json"
@@ -286,14 +298,18 @@ def test_publishing_freezes_a_numbered_version(editor, tenant, page):
     assert AuditEvent.objects.filter(tenant=tenant, action="flow.published").count() == 2
 
 
-def test_publishing_with_a_stale_revision_is_a_409(editor, tenant, page):
+def test_publishing_with_a_stale_revision_is_a_409(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     response = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {"revision": 7}, format="json")
     assert response.status_code == 409
     assert FlowVersion.objects.count() == 0
 
 
-def test_a_409_names_the_api_key_that_saved_never_its_secret(client_for, tenant, page):
+def test_a_409_names_the_api_key_that_saved_never_its_secret(
+    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+) -> None:
     """Publish and restore with a stale revision answer like a stale save does."""
     secret = api_key(tenant, name="CRM sync")
     integration = client_for(key=secret)
@@ -305,6 +321,7 @@ def test_a_409_names_the_api_key_that_saved_never_its_secret(client_for, tenant,
     )
     assert response.status_code == 200, response.content
     flow = Flow.objects.get(pk=flow_id)
+    assert flow.updated_by_api_key is not None
     assert (flow.updated_by, flow.updated_by_api_key.name) == (None, "CRM sync")
 
     expected = {
@@ -329,14 +346,18 @@ def test_a_409_names_the_api_key_that_saved_never_its_secret(client_for, tenant,
     assert Flow.objects.get(pk=flow_id).revision == 2
 
 
-def test_a_409_says_null_when_nobody_is_known(editor, tenant, page):
-    flow = FlowFactory(tenant=tenant, page=page, updated_by=None, revision=3)
+def test_a_409_says_null_when_nobody_is_known(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
+    flow = FlowFactory.create(tenant=tenant, page=page, updated_by=None, revision=3)
     response = editor.post(flows_url(tenant, f"{flow.pk}/publish/"), {"revision": 2}, format="json")
     assert response.status_code == 409
     assert response.json()["error"]["details"]["updated_by"] is None
 
 
-def test_an_invalid_flow_is_not_published(editor, tenant, page):
+def test_an_invalid_flow_is_not_published(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     document = {"nodes": [node("m", "send_message", text="")], "edges": []}
     flow_id = create(editor, tenant, page, document=document).json()["id"]
 
@@ -359,7 +380,9 @@ def test_an_invalid_flow_is_not_published(editor, tenant, page):
     assert Flow.objects.get(pk=flow_id).status == FlowStatus.DRAFT
 
 
-def test_validate_reports_errors_and_warnings(editor, tenant, page):
+def test_validate_reports_errors_and_warnings(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     document = simple_document("Hi {{name}}")
     flow_id = create(editor, tenant, page, document=document).json()["id"]
     response = editor.post(flows_url(tenant, f"{flow_id}/validate/"))
@@ -370,8 +393,10 @@ def test_validate_reports_errors_and_warnings(editor, tenant, page):
     assert body["problems"][0]["message"].startswith("{{name}} is used here, but no Ask block")
 
 
-def test_a_custom_event_on_a_conversions_api_page_publishes_with_a_warning(editor, tenant):
-    capi = ConnectedPageFactory(tenant=tenant, transport=Transport.CONVERSIONS_API)
+def test_a_custom_event_on_a_conversions_api_page_publishes_with_a_warning(
+    editor: APIClient, tenant: Tenant
+) -> None:
+    capi = ConnectedPageFactory.create(tenant=tenant, transport=Transport.CONVERSIONS_API)
     document = {
         "nodes": [
             node("s", "start"),
@@ -394,7 +419,9 @@ def test_a_custom_event_on_a_conversions_api_page_publishes_with_a_warning(edito
     )
 
 
-def test_two_published_flows_cannot_answer_the_same_ref(editor, tenant, page):
+def test_two_published_flows_cannot_answer_the_same_ref(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     ref = {"kind": "ref", "ref": "spring"}
     first = create(editor, tenant, page, trigger=ref).json()["id"]
     assert editor.post(flows_url(tenant, f"{first}/publish/"), {}, format="json").status_code == 201
@@ -406,7 +433,7 @@ def test_two_published_flows_cannot_answer_the_same_ref(editor, tenant, page):
     assert "“Welcome” on this page already answers the ref spring" in problem["message"]
 
 
-def test_status_changes(editor, tenant, page):
+def test_status_changes(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     response = editor.patch(
         flows_url(tenant, f"{flow_id}/"), {"revision": 1, "status": "published"}, format="json"
@@ -418,7 +445,9 @@ def test_status_changes(editor, tenant, page):
     assert response.json()["status"] == "archived"
 
 
-def test_restore_a_version_into_the_draft(editor, tenant, page):
+def test_restore_a_version_into_the_draft(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     editor.patch(
@@ -450,7 +479,7 @@ def test_restore_a_version_into_the_draft(editor, tenant, page):
     )
 
 
-def test_diff_between_versions(editor, tenant, page):
+def test_diff_between_versions(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     changed = simple_document("Changed text")
@@ -478,7 +507,13 @@ def test_diff_between_versions(editor, tenant, page):
     assert editor.get(flows_url(tenant, f"{flow_id}/versions/1/diff/3/")).status_code == 404
 
 
-def test_diff_from_a_version_to_the_draft(client_for, editor, tenant, page, other_tenant):
+def test_diff_from_a_version_to_the_draft(
+    client_for: Callable[..., APIClient],
+    editor: APIClient,
+    tenant: Tenant,
+    page: ConnectedPage,
+    other_tenant: Tenant,
+) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     draft = simple_document("Not published yet")
@@ -503,13 +538,13 @@ def test_diff_from_a_version_to_the_draft(client_for, editor, tenant, page, othe
     missing = viewer.get(flows_url(tenant, f"{flow_id}/versions/2/diff/draft/"))
     assert missing.status_code == 404
     assert missing.json()["error"]["message"] == "This flow has no version 2. See GET …/versions/."
-    theirs = published_flow(other_tenant, page=ConnectedPageFactory(tenant=other_tenant))
+    theirs = published_flow(other_tenant, page=ConnectedPageFactory.create(tenant=other_tenant))
     response = editor.get(flows_url(tenant, f"{theirs.pk}/versions/1/diff/draft/"))
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
     assert "Not published" not in response.content.decode()
 
 
-def test_duplicate(editor, tenant, page):
+def test_duplicate(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
     flow_id = create(editor, tenant, page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     response = editor.post(flows_url(tenant, f"{flow_id}/duplicate/"), {}, format="json")
@@ -524,7 +559,9 @@ def test_duplicate(editor, tenant, page):
     assert body["id"] != flow_id
 
 
-def test_export_and_import_round_trip(client_for, tenant, page, other_tenant):
+def test_export_and_import_round_trip(
+    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage, other_tenant: Tenant
+) -> None:
     editor = client_for(tenant, Role.EDITOR)
     flow_id = editor.post(
         flows_url(tenant), {"template": "lead_generation", "page": page.pk}, format="json"
@@ -533,11 +570,11 @@ def test_export_and_import_round_trip(client_for, tenant, page, other_tenant):
     assert (export["format"], export["format_version"], export["source_page"]) == (
         "pagepulse.flow",
         1,
-        {"name": "Acme Bikes Page", "transport": "page_activities"},
+        {"name": "Ada's Bakery", "transport": "page_activities"},
     )
 
     # Another workspace imports it onto its own page (of the other transport).
-    theirs = ConnectedPageFactory(tenant=other_tenant, transport=Transport.CONVERSIONS_API)
+    theirs = ConnectedPageFactory.create(tenant=other_tenant, transport=Transport.CONVERSIONS_API)
     importer = client_for(other_tenant, Role.EDITOR)
     response = importer.post(
         flows_url(other_tenant, "import/"), {"page": theirs.pk, "flow": export}, format="json"
@@ -584,7 +621,9 @@ def test_export_and_import_round_trip(client_for, tenant, page, other_tenant):
         ),
     ],
 )
-def test_import_refuses_what_is_not_an_export(editor, tenant, page, flow, code):
+def test_import_refuses_what_is_not_an_export(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage, flow: Flow, code: str
+) -> None:
     response = editor.post(
         flows_url(tenant, "import/"), {"page": page.pk, "flow": flow}, format="json"
     )
@@ -593,7 +632,9 @@ def test_import_refuses_what_is_not_an_export(editor, tenant, page, flow, code):
     assert Flow.objects.count() == 0
 
 
-def test_delete_removes_versions_and_is_audited(editor, tenant, page):
+def test_delete_removes_versions_and_is_audited(
+    editor: APIClient, tenant: Tenant, page: ConnectedPage
+) -> None:
     flow = published_flow(tenant, page=page, name="Old")
     assert editor.delete(flows_url(tenant, f"{flow.pk}/")).status_code == 204
     assert (Flow.objects.count(), FlowVersion.objects.count()) == (0, 0)
@@ -601,7 +642,9 @@ def test_delete_removes_versions_and_is_audited(editor, tenant, page):
     assert (audit.target, audit.details) == ("Old", {"flow_id": flow.pk, "versions": 1})
 
 
-def test_viewers_read_but_do_not_write(client_for, tenant, page):
+def test_viewers_read_but_do_not_write(
+    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+) -> None:
     flow = published_flow(tenant, page=page)
     viewer = client_for(tenant, Role.VIEWER)
     assert viewer.get(flows_url(tenant, f"{flow.pk}/versions/1/")).status_code == 200
@@ -611,7 +654,9 @@ def test_viewers_read_but_do_not_write(client_for, tenant, page):
     assert FlowVersion.objects.count() == 1
 
 
-def test_blocks_and_templates_for_signed_in_users_and_api_keys(client, client_for, tenant):
+def test_blocks_and_templates_for_signed_in_users_and_api_keys(
+    client: Client, client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     assert client.get("/api/v1/blocks/").status_code == 401
     for caller in (client_for(tenant, Role.VIEWER), client_for(key=api_key(tenant))):
         blocks = caller.get("/api/v1/blocks/").json()
@@ -626,7 +671,9 @@ def test_blocks_and_templates_for_signed_in_users_and_api_keys(client, client_fo
         assert [t["key"] for t in templates] == ["lead_generation", "purchase_follow_up"]
 
 
-def test_blocks_tell_an_editor_how_to_compute_handles_and_forms(client_for, tenant):
+def test_blocks_tell_an_editor_how_to_compute_handles_and_forms(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     blocks = {b["type"]: b for b in client_for(tenant, Role.VIEWER).get("/api/v1/blocks/").json()}
     send = blocks["send_message"]
     assert send["handles"] == [
@@ -676,8 +723,11 @@ def test_blocks_tell_an_editor_how_to_compute_handles_and_forms(client_for, tena
 
 @pytest.mark.parametrize("transport", [Transport.PAGE_ACTIVITIES, Transport.CONVERSIONS_API])
 @pytest.mark.parametrize("template", ["lead_generation", "purchase_follow_up"])
-def test_templates_publish_on_both_transports(editor, tenant, transport, template):
-    page = ConnectedPageFactory(tenant=tenant, transport=transport)
+def test_templates_publish_on_both_transports(
+    editor: APIClient, tenant: Tenant, transport: Transport, template: str
+) -> None:
+
+    page = ConnectedPageFactory.create(tenant=tenant, transport=transport)
     flow_id = editor.post(
         flows_url(tenant), {"template": template, "page": page.pk}, format="json"
     ).json()["id"]
@@ -686,7 +736,7 @@ def test_templates_publish_on_both_transports(editor, tenant, transport, templat
     assert response.json()["warnings"] == []
 
 
-def test_lead_template_follows_the_guides_best_practices():
+def test_lead_template_follows_the_guides_best_practices() -> None:
     document = LEAD_GENERATION.document()
     kinds = {n["id"]: n for n in document["nodes"]}
     order = ["start"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 import pytest
 
 from flows.blocks import REGISTRY, BlockContext
@@ -16,7 +19,7 @@ def problems(kind: str, data: object, transport: str | None = None) -> list[tupl
     return [(p.field, p.code) for p in found]
 
 
-def test_registry_has_every_block_type_once():
+def test_registry_has_every_block_type_once() -> None:
     assert list(REGISTRY) == [
         "start",
         "send_message",
@@ -40,7 +43,7 @@ def test_registry_has_every_block_type_once():
         ("end", []),
     ],
 )
-def test_handles(kind, handles):
+def test_handles(kind: str, handles: list[Any]) -> None:
     assert [(h.id, h.required) for h in REGISTRY[kind].handles] == handles
     assert REGISTRY[kind].terminal is (handles == [])
 
@@ -182,7 +185,7 @@ QUICK_REPLIES_13 = [{"title": f"Option {i}", "payload": f"P{i}"} for i in range(
         ("handoff", {"note": "x" * 1001}, [("note", "too_long")]),
     ],
 )
-def test_block_validation(kind, data, expected):
+def test_block_validation(kind: str, data: dict[str, Any] | list[Any], expected: list[Any]) -> None:
     assert problems(kind, data) == expected
 
 
@@ -281,11 +284,13 @@ def test_block_validation(kind, data, expected):
         ),
     ],
 )
-def test_log_event_validation(data, transport, expected):
+def test_log_event_validation(
+    data: dict[str, Any], transport: str | None, expected: list[Any]
+) -> None:
     assert problems("log_event", data, transport) == expected
 
 
-def test_log_event_messages_say_how_to_fix():
+def test_log_event_messages_say_how_to_fix() -> None:
     [found] = REGISTRY["log_event"].validate({"event": "Booked a table"}, BlockContext("n1", CAPI))
     assert found.severity == WARNING
     assert found.message.startswith(
@@ -319,16 +324,18 @@ def test_log_event_messages_say_how_to_fix():
         ("handoff", {"note": "{{email}}"}, set(), {"email"}),
     ],
 )
-def test_variables_a_block_sets_and_uses(kind, data, sets, uses):
+def test_variables_a_block_sets_and_uses(
+    kind: str, data: dict[str, Any], sets: set[Any], uses: set[Any]
+) -> None:
     assert REGISTRY[kind].sets(data) == sets
     assert REGISTRY[kind].uses(data) == uses
 
 
-def test_placeholders_are_found_anywhere():
+def test_placeholders_are_found_anywhere() -> None:
     assert placeholders({"a": ["{{x}}", {"b": "{{ y }} {{z}}"}], "n": 3}) == {"x", "y", "z"}
 
 
-def test_palette_entries_carry_schema_defaults_and_handles():
+def test_palette_entries_carry_schema_defaults_and_handles() -> None:
     entry = REGISTRY["condition"].palette()
     assert entry["type"] == "condition"
     assert entry["handles"] == [
@@ -380,7 +387,9 @@ ANY_OTHER = {
         ("end", [], False, False),
     ],
 )
-def test_palette_describes_dynamic_handles(kind, dynamic, waits, waits_when_branching):
+def test_palette_describes_dynamic_handles(
+    kind: str, dynamic: list[Any], waits: bool, waits_when_branching: bool
+) -> None:
     entry = REGISTRY[kind].palette()
     assert entry["dynamic_handles"] == dynamic
     assert (entry["waits_for_input"], entry["waits_when_branching"]) == (
@@ -460,7 +469,9 @@ MESSAGE = {
         ("end", {}, set(), []),
     ],
 )
-def test_handles_for_data(kind, data, connected, expected):
+def test_handles_for_data(
+    kind: str, data: dict[str, Any] | list[Any], connected: set[Any], expected: list[Any] | None
+) -> None:
     handles = [(h.id, h.label, h.required) for h in REGISTRY[kind].handles_for(data, connected)]
     if expected is None:  # as with nothing connected
         expected = [(h.id, h.label, h.required) for h in REGISTRY[kind].handles_for(data)]
@@ -479,7 +490,9 @@ def test_handles_for_data(kind, data, connected, expected):
         ("condition", {"rules": []}, {"true", "false"}, False),
     ],
 )
-def test_whether_a_block_waits_depends_on_its_connections(kind, data, connected, waits):
+def test_whether_a_block_waits_depends_on_its_connections(
+    kind: str, data: dict[str, Any], connected: set[Any], waits: bool
+) -> None:
     assert REGISTRY[kind].waits(data, connected) is waits
 
 
@@ -550,11 +563,11 @@ def test_whether_a_block_waits_depends_on_its_connections(kind, data, connected,
         ),
     ],
 )
-def test_item_ids(kind, data, expected):
+def test_item_ids(kind: str, data: dict[str, Any], expected: list[Any]) -> None:
     assert problems(kind, data) == expected
 
 
-def test_a_duplicate_item_id_says_which_item_has_it():
+def test_a_duplicate_item_id_says_which_item_has_it() -> None:
     data = {
         "text": "Hi",
         "quick_replies": [{"title": "A", "id": "a"}],
@@ -579,7 +592,7 @@ def test_a_duplicate_item_id_says_which_item_has_it():
 # --- The palette's schemas build forms ----------------------------------------------------------
 
 
-def _properties(schema, path=""):
+def _properties(schema: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, property schema) for every property of `schema` and of the objects inside it."""
     for name, prop in schema.get("properties", {}).items():
         yield f"{path}{name}", prop
@@ -591,13 +604,13 @@ def _properties(schema, path=""):
 
 
 @pytest.mark.parametrize("kind", list(REGISTRY))
-def test_every_property_a_form_shows_has_a_title(kind):
+def test_every_property_a_form_shows_has_a_title(kind: str) -> None:
     untitled = [path for path, prop in _properties(REGISTRY[kind].schema) if not prop.get("title")]
     assert untitled == []
 
 
 @pytest.mark.parametrize("kind", list(REGISTRY))
-def test_every_enum_has_a_label_for_each_value(kind):
+def test_every_enum_has_a_label_for_each_value(kind: str) -> None:
     for path, prop in _properties(REGISTRY[kind].schema):
         if "enum" in prop:
             labels = prop.get("x-enumLabels")
@@ -617,7 +630,7 @@ def test_every_enum_has_a_label_for_each_value(kind):
         ("log_event", ["event", "params", "value", "currency", "logging_target"]),
     ],
 )
-def test_properties_come_in_the_order_a_form_shows_them(kind, order):
+def test_properties_come_in_the_order_a_form_shows_them(kind: str, order: list[Any]) -> None:
     paths = [path for path, _ in _properties(REGISTRY[kind].schema)]
     assert [p for p in paths if p in order] == order
 
@@ -633,12 +646,12 @@ def test_properties_come_in_the_order_a_form_shows_them(kind, order):
         ("ask", "check", "email", "An email address"),
     ],
 )
-def test_enum_labels_are_plain_words(kind, field, value, label):
+def test_enum_labels_are_plain_words(kind: str, field: str, value: str, label: str) -> None:
     schema = dict(_properties(REGISTRY[kind].schema))[field]
     assert schema["x-enumLabels"][value] == label
 
 
-def test_enum_labels_do_not_change_what_validation_says():
+def test_enum_labels_do_not_change_what_validation_says() -> None:
     rule = {"variable": "x", "operator": "bigger", "value": 1}
     (found,) = REGISTRY["condition"].validate({"rules": [rule]}, BlockContext("n1"))
     assert found.message == (
@@ -647,7 +660,7 @@ def test_enum_labels_do_not_change_what_validation_says():
 
 
 @pytest.mark.parametrize("kind", list(REGISTRY))
-def test_defaults_follow_the_forms_order(kind):
+def test_defaults_follow_the_forms_order(kind: str) -> None:
     properties = list(REGISTRY[kind].schema.get("properties", {}))
     defaults = list(REGISTRY[kind].defaults)
     assert defaults == [name for name in properties if name in defaults]

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from flows.blocks import REGISTRY, BlockContext
+from tenants.models import Tenant
 from tenants.permissions import Role
 
 pytestmark = pytest.mark.django_db
@@ -38,13 +41,17 @@ def check(path: Path, actual: Any) -> None:
     )
 
 
-def test_the_editors_block_registry_fixture_is_what_the_api_serves(client_for, tenant):
+def test_the_editors_block_registry_fixture_is_what_the_api_serves(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     response = client_for(tenant, Role.VIEWER).get("/api/v1/blocks/")
     assert response.status_code == 200
     check(FIXTURES / "blocks.json", response.json())
 
 
-def test_the_editors_catalog_fixture_is_what_the_api_serves(client_for, tenant):
+def test_the_editors_catalog_fixture_is_what_the_api_serves(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     response = client_for(tenant, Role.VIEWER).get("/api/v1/event-catalog")
     assert response.status_code == 200
     check(FIXTURES / "catalog.json", response.json())
@@ -55,7 +62,7 @@ def server_problems(block: str, data: object) -> list[dict[str, str]]:
     return [{"field": p.field, "message": p.message, "code": p.code} for p in problems]
 
 
-def test_client_check_cases_expect_what_the_server_says():
+def test_client_check_cases_expect_what_the_server_says() -> None:
     path = FIXTURES / "client_check_cases.json"
     cases = json.loads(path.read_text(encoding="utf-8"))
     assert len(cases) >= 20

@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, NoReturn
 
 import pytest
+import responses
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from events.models import EventSource, EventStatus, LoggedEvent
 from flows import counters, interpreter, runtime
 from flows.blocks.steps import START, TEXT
-from flows.models import Conversation, ConversationStatus, NodeDailyCount, TriggerKind
+from flows.models import (
+    Conversation,
+    ConversationStatus,
+    Flow,
+    FlowVersion,
+    NodeDailyCount,
+    TriggerKind,
+)
+from tenants.models import ConnectedPage, Tenant
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import FlowVersionFactory, edge, node, published_flow
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
+    InlineWorker,
     entry,
     envelope,
-    runtime_redis_fixture,
-    send_api_fixture,
     text,
-    worker_fixture,
 )
-from tests.tenants.factories import ConnectedPageFactory, member
+from tests.tenants.factories import member
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +42,7 @@ PAGE = "300000000000077"
 SYSTEM = {"psid": "1", "page_id": PAGE, "ref": ""}
 
 
-def lead_document() -> dict:
+def lead_document() -> dict[str, Any]:
     """start -> ask name -> [condition name contains "x": true -> human, false -> lead -> end]."""
     return {
         "nodes": [
@@ -58,20 +68,25 @@ def lead_document() -> dict:
     }
 
 
-def counts_of(version) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+def counts_of(version: FlowVersion) -> dict[tuple[str, str], tuple[int, int, int, int]]:
     """The version's counters of every day, summed per (node, handle)."""
     total: dict[tuple[str, str], tuple[int, int, int, int]] = {}
     for row in NodeDailyCount.objects.filter(flow_version=version):
         old = total.get((row.node_id, row.handle), (0, 0, 0, 0))
         new = (row.entered, row.exited, row.ended, row.handed_off)
-        total[(row.node_id, row.handle)] = tuple(a + b for a, b in zip(old, new, strict=True))
+        total[(row.node_id, row.handle)] = (
+            old[0] + new[0],
+            old[1] + new[1],
+            old[2] + new[2],
+            old[3] + new[3],
+        )
     return total
 
 
 # --- What one turn counts ---------------------------------------------------------------------
 
 
-def test_a_turn_names_the_blocks_arrived_at_and_the_handles_left_by():
+def test_a_turn_names_the_blocks_arrived_at_and_the_handles_left_by() -> None:
     first = interpreter.run(lead_document(), None, interpreter.Incoming(kind=START), system=SYSTEM)
     assert (first.entered, first.exits) == (("start", "ask"), (("start", "next"),))
 
@@ -93,7 +108,7 @@ def test_a_turn_names_the_blocks_arrived_at_and_the_handles_left_by():
     }
 
 
-def test_a_failed_answer_asks_again_without_arriving_again():
+def test_a_failed_answer_asks_again_without_arriving_again() -> None:
     document = lead_document()
     document["nodes"][1]["data"]["check"] = "email"
     first = interpreter.run(document, None, interpreter.Incoming(kind=START), system=SYSTEM)
@@ -104,8 +119,8 @@ def test_a_failed_answer_asks_again_without_arriving_again():
     assert (again.entered, again.exits) == ((), ())
 
 
-def test_the_upsert_adds_to_the_days_rows(tenant):
-    version = FlowVersionFactory(flow__tenant=tenant)
+def test_the_upsert_adds_to_the_days_rows(tenant: Tenant) -> None:
+    version = FlowVersionFactory.create(flow__tenant=tenant)
     day = date(2026, 12, 1)
     for _ in range(2):
         counters.counts_add(
@@ -132,15 +147,10 @@ def test_the_upsert_adds_to_the_days_rows(tenant):
 
 
 @pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(tenant=tenant, page_id=PAGE, name="Ada's Bakery")
-
-
-@pytest.fixture
-def lead_flow(tenant, page):
+def lead_flow(tenant: Tenant, bakery_page: ConnectedPage) -> Flow:
     return published_flow(
         tenant,
-        page=page,
+        page=bakery_page,
         name="Leads",
         trigger_kind=TriggerKind.KEYWORDS,
         trigger_keywords=["quote"],
@@ -148,13 +158,15 @@ def lead_flow(tenant, page):
     )
 
 
-def converse(client, worker, messages: list[tuple[str, str]]) -> None:
+def converse(client: Client, worker: InlineWorker, messages: list[tuple[str, str]]) -> None:
     for psid, body in messages:
         worker.deliver(client, envelope(entry(PAGE, text(PAGE, psid, body))))
 
 
 @pytest.mark.usefixtures("runtime_redis")
-def test_each_turn_adds_to_the_counters_in_its_transaction(client, worker, send_api, lead_flow):
+def test_each_turn_adds_to_the_counters_in_its_transaction(
+    client: Client, worker: InlineWorker, send_api: responses.RequestsMock, lead_flow: Flow
+) -> None:
     converse(
         client,
         worker,
@@ -192,8 +204,14 @@ def test_each_turn_adds_to_the_counters_in_its_transaction(client, worker, send_
 
 
 @pytest.mark.usefixtures("runtime_redis")
-def test_a_turn_that_rolls_back_counts_nothing(client, worker, send_api, lead_flow, monkeypatch):
-    def boom(*args, **kwargs):
+def test_a_turn_that_rolls_back_counts_nothing(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    lead_flow: Flow,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(*args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(runtime, "log_events", boom)
@@ -211,11 +229,19 @@ def test_a_turn_that_rolls_back_counts_nothing(client, worker, send_api, lead_fl
 # --- GET …/flows/<id>/stats/ -----------------------------------------------------------------
 
 
-def stats_url(flow, query: str = "") -> str:
+def stats_url(flow: Flow, query: str = "") -> str:
     return f"/api/v1/tenants/{flow.tenant.slug}/flows/{flow.pk}/stats/{query}"
 
 
-def logged(flow, version, node_id, status, *, error="", when=None) -> LoggedEvent:
+def logged(
+    flow: Flow,
+    version: FlowVersion,
+    node_id: str,
+    status: str,
+    *,
+    error: str = "",
+    when: datetime | None = None,
+) -> LoggedEvent:
     return LoggedEvent.objects.create(
         tenant=flow.tenant,
         page=flow.page,
@@ -231,14 +257,11 @@ def logged(flow, version, node_id, status, *, error="", when=None) -> LoggedEven
     )
 
 
-@pytest.fixture
-def viewer(client_for, tenant):
-    return client_for(tenant, Role.VIEWER)
-
-
-def test_stats_sum_the_days_and_handles_of_the_latest_version(viewer, lead_flow):
+def test_stats_sum_the_days_and_handles_of_the_latest_version(
+    viewer_client: APIClient, lead_flow: Flow
+) -> None:
     old = lead_flow.versions.get()
-    new = FlowVersionFactory(flow=lead_flow, number=2)
+    new = FlowVersionFactory.create(flow=lead_flow, number=2)
     today = datetime.now(UTC).date()
     for day in (today, today - timedelta(days=3)):
         counters.counts_add(
@@ -272,7 +295,7 @@ def test_stats_sum_the_days_and_handles_of_the_latest_version(viewer, lead_flow)
     logged(lead_flow, old, "lead", EventStatus.DELIVERED)  # another version
 
     with CaptureQueriesContext(connection) as queries:
-        response = viewer.get(stats_url(lead_flow))
+        response = viewer_client.get(stats_url(lead_flow))
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -304,13 +327,15 @@ def test_stats_sum_the_days_and_handles_of_the_latest_version(viewer, lead_flow)
     for node_id in ("lead2", "lead3"):
         logged(lead_flow, new, node_id, EventStatus.DEAD, error="(#2) Service unavailable")
     with CaptureQueriesContext(connection) as again:
-        assert len(viewer.get(stats_url(lead_flow)).json()["nodes"]) == len(nodes) + 2
+        assert len(viewer_client.get(stats_url(lead_flow)).json()["nodes"]) == len(nodes) + 2
     assert len(again) == len(queries)
 
 
-def test_stats_of_one_version_all_versions_and_a_period(viewer, lead_flow):
+def test_stats_of_one_version_all_versions_and_a_period(
+    viewer_client: APIClient, lead_flow: Flow
+) -> None:
     old = lead_flow.versions.get()
-    new = FlowVersionFactory(flow=lead_flow, number=2)
+    new = FlowVersionFactory.create(flow=lead_flow, number=2)
     for version, n in ((old, 3), (new, 4)):
         counters.counts_add(
             tenant_id=lead_flow.tenant_id,
@@ -318,9 +343,13 @@ def test_stats_of_one_version_all_versions_and_a_period(viewer, lead_flow):
             counts={("start", ""): {"entered": n}},
             day=date(2026, 11, 2),
         )
-    one = viewer.get(stats_url(lead_flow, "?version=1&from=2026-11-01&to=2026-11-02")).json()
-    both = viewer.get(stats_url(lead_flow, "?version=all&from=2026-11-02&to=2026-11-02")).json()
-    before = viewer.get(stats_url(lead_flow, "?version=all&from=2026-11-03&to=2026-11-30")).json()
+    one = viewer_client.get(stats_url(lead_flow, "?version=1&from=2026-11-01&to=2026-11-02")).json()
+    both = viewer_client.get(
+        stats_url(lead_flow, "?version=all&from=2026-11-02&to=2026-11-02")
+    ).json()
+    before = viewer_client.get(
+        stats_url(lead_flow, "?version=all&from=2026-11-03&to=2026-11-30")
+    ).json()
     assert (one["version"], one["started"]) == (1, 3)
     assert (both["version"], both["started"]) == (None, 7)
     assert (before["started"], before["nodes"]) == (0, [])
@@ -338,23 +367,27 @@ def test_stats_of_one_version_all_versions_and_a_period(viewer, lead_flow):
         ("?version=7", "version", "This flow has no version 7: its versions are 1 to 1."),
     ],
 )
-def test_bad_stats_queries_are_400_saying_what_to_fix(viewer, lead_flow, query, field, message):
-    response = viewer.get(stats_url(lead_flow, query))
+def test_bad_stats_queries_are_400_saying_what_to_fix(
+    viewer_client: APIClient, lead_flow: Flow, query: str, field: str, message: str
+) -> None:
+    response = viewer_client.get(stats_url(lead_flow, query))
     assert response.status_code == 400
     error = response.json()["error"]
     assert message in " ".join(error["details"][field])
 
 
-def test_a_flow_never_published_has_empty_stats(viewer, tenant, page):
+def test_a_flow_never_published_has_empty_stats(
+    viewer_client: APIClient, tenant: Tenant, bakery_page: ConnectedPage
+) -> None:
     from tests.flows.factories import FlowFactory
 
-    flow = FlowFactory(tenant=tenant, page=page)
-    body = viewer.get(stats_url(flow)).json()
+    flow = FlowFactory.create(tenant=tenant, page=bakery_page)
+    body = viewer_client.get(stats_url(flow)).json()
     assert (body["version"], body["versions"], body["nodes"], body["started"]) == (
         None,
         [],
         [],
         0,
     )
-    response = viewer.get(stats_url(flow, "?version=1"))
+    response = viewer_client.get(stats_url(flow, "?version=1"))
     assert "it has none: publish it first" in response.json()["error"]["details"]["version"][0]

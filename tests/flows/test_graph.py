@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -10,18 +11,20 @@ from flows.validation import _Graph, _reverse_postorder, document_problems, grap
 from tests.flows.factories import edge, node, simple_document
 
 
-def codes(document, transport="page_activities") -> list[tuple[str | None, str, str, str]]:
+def codes(
+    document: dict[str, Any], transport: str = "page_activities"
+) -> list[tuple[str | None, str, str, str]]:
     return [
         (p.node_id, p.field, p.code, p.severity)
         for p in graph_problems(document, transport=transport)
     ]
 
 
-def doc(nodes, edges):
+def doc(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges}
 
 
-def test_the_simplest_flow_is_valid():
+def test_the_simplest_flow_is_valid() -> None:
     assert codes(simple_document()) == []
 
 
@@ -51,11 +54,11 @@ def test_the_simplest_flow_is_valid():
         ),
     ],
 )
-def test_document_shape(document, expected):
+def test_document_shape(document: dict[str, Any] | str, expected: list[Any]) -> None:
     assert [(p.node_id, p.field, p.code) for p in document_problems(document)] == expected
 
 
-def test_exactly_one_start():
+def test_exactly_one_start() -> None:
     assert codes(doc([node("e", "end")], [])) == [(None, "nodes", "no_start", "error")]
     two = doc(
         [node("s1", "start"), node("s2", "start"), node("e", "end")],
@@ -67,7 +70,7 @@ def test_exactly_one_start():
     ]
 
 
-def test_unknown_block_type():
+def test_unknown_block_type() -> None:
     document = doc([node("s", "start"), node("x", "teleport"), node("e", "end")], [edge("s", "x")])
     assert codes(document) == [
         ("x", "type", "unknown_block_type", "error"),
@@ -75,7 +78,7 @@ def test_unknown_block_type():
     ]
 
 
-def test_dangling_edges_and_edges_into_start():
+def test_dangling_edges_and_edges_into_start() -> None:
     document = doc(
         [node("s", "start"), node("e", "end")],
         [edge("s", "e"), edge("s", "ghost", "other"), edge("ghost", "e"), edge("e", "s", None)],
@@ -87,7 +90,7 @@ def test_dangling_edges_and_edges_into_start():
     ]
 
 
-def test_handles_must_exist_and_lead_to_one_block():
+def test_handles_must_exist_and_lead_to_one_block() -> None:
     document = doc(
         [
             node("s", "start"),
@@ -111,14 +114,14 @@ def test_handles_must_exist_and_lead_to_one_block():
     ]
 
 
-def test_a_missing_source_handle_means_the_only_handle():
+def test_a_missing_source_handle_means_the_only_handle() -> None:
     document = simple_document()
     for item in document["edges"]:
         item["sourceHandle"] = None
     assert codes(document) == []
 
 
-def test_required_handles_must_be_connected():
+def test_required_handles_must_be_connected() -> None:
     document = doc(
         [
             node("s", "start"),
@@ -130,7 +133,7 @@ def test_required_handles_must_be_connected():
     assert codes(document) == [("c", "handles.false", "not_connected", "error")]
 
 
-def test_every_non_end_block_must_be_reachable():
+def test_every_non_end_block_must_be_reachable() -> None:
     document = simple_document()
     document["nodes"] += [
         node("lost", "send_message", text="Nobody sees me"),
@@ -143,7 +146,7 @@ def test_every_non_end_block_must_be_reachable():
     ]
 
 
-def test_a_cycle_without_an_ask_is_an_error():
+def test_a_cycle_without_an_ask_is_an_error() -> None:
     document = doc(
         [
             node("s", "start"),
@@ -155,7 +158,7 @@ def test_a_cycle_without_an_ask_is_an_error():
     assert codes(document) == [("a", "edges", "cycle_without_input", "error")]
 
 
-def test_a_self_loop_is_a_cycle():
+def test_a_self_loop_is_a_cycle() -> None:
     document = doc(
         [
             node("s", "start"),
@@ -167,7 +170,7 @@ def test_a_self_loop_is_a_cycle():
     assert codes(document) == [("c", "edges", "cycle_without_input", "error")]
 
 
-def test_a_cycle_through_an_ask_is_fine():
+def test_a_cycle_through_an_ask_is_fine() -> None:
     document = doc(
         [
             node("s", "start"),
@@ -182,7 +185,7 @@ def test_a_cycle_through_an_ask_is_fine():
     assert codes(document) == []
 
 
-def test_a_loop_beside_an_ask_still_counts():
+def test_a_loop_beside_an_ask_still_counts() -> None:
     # q -> c -> q waits, but c -> m -> c does not: that inner loop spins forever.
     document = doc(
         [
@@ -202,7 +205,7 @@ def test_a_loop_beside_an_ask_still_counts():
     assert codes(document) == [("c", "edges", "cycle_without_input", "error")]
 
 
-def test_a_long_chain_does_not_hit_the_recursion_limit():
+def test_a_long_chain_does_not_hit_the_recursion_limit() -> None:
     count = 450
     nodes = (
         [node("s", "start")]
@@ -214,7 +217,7 @@ def test_a_long_chain_does_not_hit_the_recursion_limit():
     assert codes(doc(nodes, edges)) == []
 
 
-def test_variables_used_before_an_ask_sets_them_are_warnings():
+def test_variables_used_before_an_ask_sets_them_are_warnings() -> None:
     document = doc(
         [
             node("s", "start"),
@@ -228,7 +231,7 @@ def test_variables_used_before_an_ask_sets_them_are_warnings():
     assert codes(document) == [("hi", "data", "variable_never_set", "warning")]
 
 
-def test_a_variable_set_on_only_one_branch_may_be_unset():
+def test_a_variable_set_on_only_one_branch_may_be_unset() -> None:
     document = doc(
         [
             node("s", "start"),
@@ -248,7 +251,7 @@ def test_a_variable_set_on_only_one_branch_may_be_unset():
     assert codes(document) == [("m", "data", "variable_maybe_unset", "warning")]
 
 
-def test_the_variable_check_visits_each_block_after_the_blocks_before_it():
+def test_the_variable_check_visits_each_block_after_the_blocks_before_it() -> None:
     # Listed backwards, with a loop back to the question: the check walks the flow from Start
     # (one pass settles a flow without loops) and still sees the answer set on every path.
     document = doc(
@@ -266,7 +269,7 @@ def test_the_variable_check_visits_each_block_after_the_blocks_before_it():
     assert codes(document) == []
 
 
-def test_a_long_chain_of_questions_checks_every_variable():
+def test_a_long_chain_of_questions_checks_every_variable() -> None:
     count = 300
     nodes = [node("s", "start"), node("e", "end")]
     chain = ["s"]
@@ -280,7 +283,7 @@ def test_a_long_chain_of_questions_checks_every_variable():
     assert codes(doc(nodes, edges)) == [("bye", "data", "variable_never_set", "warning")]
 
 
-def test_a_custom_event_on_the_conversions_api_is_a_warning_not_an_error():
+def test_a_custom_event_on_the_conversions_api_is_a_warning_not_an_error() -> None:
     document = doc(
         [node("s", "start"), node("l", "log_event", event="Booked a table"), node("e", "end")],
         [edge("s", "l"), edge("l", "e")],
@@ -291,7 +294,7 @@ def test_a_custom_event_on_the_conversions_api_is_a_warning_not_an_error():
     ]
 
 
-def test_log_event_must_be_deliverable_by_the_pages_transport():
+def test_log_event_must_be_deliverable_by_the_pages_transport() -> None:
     document = doc(
         [node("s", "start"), node("l", "log_event", event="OrderShipped"), node("e", "end")],
         [edge("s", "l"), edge("l", "e")],
@@ -300,7 +303,7 @@ def test_log_event_must_be_deliverable_by_the_pages_transport():
     assert codes(document, "page_activities") == [("l", "data.event", "not_on_transport", "error")]
 
 
-def test_block_problems_point_into_the_nodes_data():
+def test_block_problems_point_into_the_nodes_data() -> None:
     document = simple_document(text="x" * 2001)
     assert codes(document) == [("hello", "data.text", "too_long", "error")]
 
@@ -326,11 +329,11 @@ MENU = node(
 )
 
 
-def messages(document, transport="page_activities") -> list[tuple[str, str]]:
+def messages(document: dict[str, Any], transport: str = "page_activities") -> list[tuple[str, str]]:
     return [(p.code, p.message) for p in graph_problems(document, transport=transport)]
 
 
-def test_edges_may_leave_from_reply_and_button_handles():
+def test_edges_may_leave_from_reply_and_button_handles() -> None:
     document = doc(
         [node("s", "start"), CHOICE, MENU, node("e", "end"), node("e2", "end")],
         [
@@ -346,12 +349,12 @@ def test_edges_may_leave_from_reply_and_button_handles():
     assert codes(document) == []
 
 
-def test_reply_handles_are_optional():
+def test_reply_handles_are_optional() -> None:
     document = doc([node("s", "start"), CHOICE, node("e", "end")], [edge("s", "q"), edge("q", "e")])
     assert codes(document) == []
 
 
-def test_next_stays_required_and_says_what_it_means_while_branching():
+def test_next_stays_required_and_says_what_it_means_while_branching() -> None:
     document = doc(
         [node("s", "start"), CHOICE, node("e", "end")],
         [edge("s", "q"), edge("q", "e", "reply-email")],
@@ -365,7 +368,7 @@ def test_next_stays_required_and_says_what_it_means_while_branching():
     ]
 
 
-def test_an_edge_from_a_reply_that_is_gone_names_it():
+def test_an_edge_from_a_reply_that_is_gone_names_it() -> None:
     document = doc(
         [node("s", "start"), CHOICE, MENU, node("e", "end")],
         [
@@ -413,7 +416,7 @@ def test_an_edge_from_a_reply_that_is_gone_names_it():
     ]
 
 
-def test_a_reply_handle_leads_to_one_block():
+def test_a_reply_handle_leads_to_one_block() -> None:
     document = doc(
         [node("s", "start"), CHOICE, node("e", "end"), node("e2", "end")],
         [
@@ -429,7 +432,7 @@ def test_a_reply_handle_leads_to_one_block():
     ]
 
 
-def test_a_null_source_handle_still_means_next_on_a_block_with_replies():
+def test_a_null_source_handle_still_means_next_on_a_block_with_replies() -> None:
     document = doc(
         [node("s", "start"), CHOICE, node("e", "end")],
         [edge("s", "q", None), edge("q", "e", None)],
@@ -437,7 +440,7 @@ def test_a_null_source_handle_still_means_next_on_a_block_with_replies():
     assert codes(document) == []
 
 
-def test_a_message_that_waits_for_a_reply_may_loop():
+def test_a_message_that_waits_for_a_reply_may_loop() -> None:
     # m -> (Again) -> m waits for the person each time round
     menu = node(
         "m",
@@ -452,7 +455,7 @@ def test_a_message_that_waits_for_a_reply_may_loop():
     assert codes(document) == []
 
 
-def test_a_message_whose_replies_lead_nowhere_does_not_wait():
+def test_a_message_whose_replies_lead_nowhere_does_not_wait() -> None:
     menu = node(
         "m", "send_message", text="Again?", quick_replies=[{"title": "Again", "id": "again"}]
     )
@@ -464,7 +467,7 @@ def test_a_message_whose_replies_lead_nowhere_does_not_wait():
     assert codes(document) == [("m", "edges", "cycle_without_input", "error")]
 
 
-def test_a_message_that_waits_makes_variables_no_different():
+def test_a_message_that_waits_makes_variables_no_different() -> None:
     # A waiting send_message sets no variable: reading one after it is still a warning.
     menu = node("m", "send_message", text="Go?", quick_replies=[{"title": "Go", "id": "go"}])
     after = node("a", "send_message", text="You said {{answer}}")

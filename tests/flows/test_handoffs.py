@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from flows.flow_templates import LEAD_GENERATION
 from flows.models import Conversation, ConversationStatus, OutboundMessage
-from tenants.models import AuditAction, AuditEvent
+from tenants.models import AuditAction, AuditEvent, ConnectedPage, Tenant
 from tenants.permissions import Role
 from tests.flows.factories import FlowFactory, FlowVersionFactory, edge, handed_off, node
-from tests.flows.test_runtime_support import runtime_redis_fixture  # noqa: F401  # fixture
-from tests.tenants.factories import ConnectedPageFactory, member
+from tests.tenants.factories import ConnectedPageFactory, member, signed_in
 
 # handoff_resolve takes the conversation's Redis lock: a real Redis (the runtime tests' database).
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
 
-def api(tenant, path: str = "") -> str:
+def api(tenant: Tenant, path: str = "") -> str:
     return f"/api/v1/tenants/{tenant.slug}/handoffs/{path}"
 
 
-@pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(tenant=tenant, name="Acme Bikes Page", page_id="300000000000002")
-
-
-def test_the_list_shows_open_handoffs_newest_first(client_for, tenant, page):
+def test_the_list_shows_open_handoffs_newest_first(
+    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+) -> None:
     now = timezone.now()
     older = handed_off(tenant=tenant, page=page, handed_off_at=now - timedelta(hours=2))
     newer = handed_off(
@@ -44,7 +43,7 @@ def test_the_list_shows_open_handoffs_newest_first(client_for, tenant, page):
     )
     handed_off(tenant=tenant, page=page, is_test=True)  # a test chat: not for agents
     waiting = handed_off(tenant=tenant, page=page, status="waiting")
-    handed_off(page=ConnectedPageFactory())  # another workspace's
+    handed_off(page=ConnectedPageFactory.create())  # another workspace's
 
     response = client_for(tenant, Role.VIEWER).get(api(tenant))
     assert response.status_code == 200
@@ -52,9 +51,11 @@ def test_the_list_shows_open_handoffs_newest_first(client_for, tenant, page):
     assert body["count"] == 2
     assert [row["id"] for row in body["results"]] == [newer.pk, older.pk]
     assert waiting.pk not in [row["id"] for row in body["results"]]
+    assert newer.flow is not None
+    assert newer.handed_off_at is not None
     assert body["results"][0] == {
         "id": newer.pk,
-        "page": {"id": page.pk, "page_id": "300000000000002", "name": "Acme Bikes Page"},
+        "page": {"id": page.pk, "page_id": "300000000000001", "name": "Ada's Bakery"},
         "psid": "24571937185104",
         "flow": {"id": newer.flow.pk, "name": newer.flow.name},
         "version": 1,
@@ -68,7 +69,9 @@ def test_the_list_shows_open_handoffs_newest_first(client_for, tenant, page):
     }
 
 
-def test_the_list_query_count_does_not_grow(client_for, tenant, page):
+def test_the_list_query_count_does_not_grow(
+    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+) -> None:
     client = client_for(tenant, Role.VIEWER)
 
     def count() -> int:
@@ -79,22 +82,27 @@ def test_the_list_query_count_does_not_grow(client_for, tenant, page):
     handed_off(tenant=tenant, page=page)
     one = count()
     for _ in range(5):
-        handed_off(tenant=tenant, page=ConnectedPageFactory(tenant=tenant))
+        handed_off(tenant=tenant, page=ConnectedPageFactory.create(tenant=tenant))
     assert count() == one
 
 
-def resolve(client, tenant, conversation, status_code: int = 200):
+def resolve(
+    client: Client, tenant: Tenant, conversation: Conversation, status_code: int = 200
+) -> dict[str, Any]:
     response = client.post(api(tenant, f"{conversation.pk}/resolve/"))
     assert response.status_code == status_code, response.content
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
-def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(client_for, tenant, page):
+def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(
+    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+) -> None:
     editor = member(tenant, Role.EDITOR, email="eve@example.com")
     client = client_for()
     client.force_login(editor.user)
-    version = FlowVersionFactory(
-        flow=FlowFactory(tenant=tenant, page=page), document=LEAD_GENERATION.document()
+    version = FlowVersionFactory.create(
+        flow=FlowFactory.create(tenant=tenant, page=page), document=LEAD_GENERATION.document()
     )
     conversation = handed_off(tenant=tenant, page=page, flow_version=version)
 
@@ -113,6 +121,7 @@ def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(client_for, tenant, p
         f"{page.name} / {conversation.psid}",
         {"conversation_id": conversation.pk, "status": "ended"},
     )
+    assert conversation.handoff_resolved_at is not None
     assert body["resolved_at"] == conversation.handoff_resolved_at.isoformat().replace(
         "+00:00", "Z"
     )
@@ -123,7 +132,9 @@ def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(client_for, tenant, p
     assert resolve(client, tenant, conversation, 409)["error"]["code"] == "conflict"
 
 
-def test_resolve_resumes_the_flow_after_the_handoff(client_for, tenant, page):
+def test_resolve_resumes_the_flow_after_the_handoff(
+    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+) -> None:
     document = {
         "nodes": [
             node("start", "start"),
@@ -133,7 +144,9 @@ def test_resolve_resumes_the_flow_after_the_handoff(client_for, tenant, page):
         ],
         "edges": [edge("start", "to_team"), edge("to_team", "back"), edge("back", "end")],
     }
-    version = FlowVersionFactory(flow=FlowFactory(tenant=tenant, page=page), document=document)
+    version = FlowVersionFactory.create(
+        flow=FlowFactory.create(tenant=tenant, page=page), document=document
+    )
     conversation = handed_off(
         tenant=tenant, page=page, flow_version=version, variables={"name": "Ada"}
     )
@@ -153,7 +166,14 @@ def test_resolve_resumes_the_flow_after_the_handoff(client_for, tenant, page):
         (Role.ADMIN, 200, 200),
     ],
 )
-def test_permissions(client_for, tenant, page, role, list_status, resolve_status):
+def test_permissions(
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    page: ConnectedPage,
+    role: str,
+    list_status: int,
+    resolve_status: int,
+) -> None:
     conversation = handed_off(tenant=tenant, page=page)
     client = client_for(tenant, role)
     assert client.get(api(tenant)).status_code == list_status
@@ -164,7 +184,9 @@ def test_permissions(client_for, tenant, page, role, list_status, resolve_status
     assert conversation.status == expected
 
 
-def test_a_test_chat_or_another_tenants_thread_is_404(client_for, tenant, other_tenant, page):
+def test_a_test_chat_or_another_tenants_thread_is_404(
+    client_for: Callable[..., APIClient], tenant: Tenant, other_tenant: Tenant, page: ConnectedPage
+) -> None:
     client = client_for(tenant, Role.EDITOR)
     test_chat = handed_off(tenant=tenant, page=page, is_test=True)
     theirs = handed_off(tenant=other_tenant)
@@ -174,7 +196,7 @@ def test_a_test_chat_or_another_tenants_thread_is_404(client_for, tenant, other_
         assert conversation.status == ConversationStatus.HANDED_OFF
 
 
-def test_a_bad_state_filter_is_400(client_for, tenant):
+def test_a_bad_state_filter_is_400(client_for: Callable[..., APIClient], tenant: Tenant) -> None:
     response = client_for(tenant, Role.VIEWER).get(api(tenant), {"state": "closed"})
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]) == ["state"]
@@ -183,13 +205,9 @@ def test_a_bad_state_filter_is_400(client_for, tenant):
 # --- The page -------------------------------------------------------------------------------
 
 
-def signed_in(tenant, role=Role.EDITOR) -> Client:
-    client = Client()
-    client.force_login(member(tenant, role).user)
-    return client
-
-
-def test_the_page_lists_open_handoffs_with_what_was_gathered(tenant, page):
+def test_the_page_lists_open_handoffs_with_what_was_gathered(
+    tenant: Tenant, page: ConnectedPage
+) -> None:
     handed_off(
         tenant=tenant,
         page=page,
@@ -209,7 +227,7 @@ def test_the_page_lists_open_handoffs_with_what_was_gathered(tenant, page):
     assert ">Mark resolved</button>" in html
 
 
-def test_viewers_see_the_page_without_the_button(tenant, page):
+def test_viewers_see_the_page_without_the_button(tenant: Tenant, page: ConnectedPage) -> None:
     handed_off(tenant=tenant, page=page)
     client = signed_in(tenant, Role.VIEWER)
     html = client.get(f"/t/{tenant.slug}/handoffs/").content.decode()
@@ -220,13 +238,13 @@ def test_viewers_see_the_page_without_the_button(tenant, page):
     assert response.status_code == 403
 
 
-def test_the_resolved_button(tenant, page):
+def test_the_resolved_button(tenant: Tenant, page: ConnectedPage) -> None:
     conversation = handed_off(tenant=tenant, page=page, psid="24571937185104")
     client = signed_in(tenant)
     response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/", follow=True)
     assert response.redirect_chain == [(f"/t/{tenant.slug}/handoffs/", 302)]
     html = response.content.decode()
-    assert "Resolved: the bot answers 24571937185104 on Acme Bikes Page again." in html
+    assert "Resolved: the bot answers 24571937185104 on Ada&#x27;s Bakery again." in html
     assert "No conversation is waiting for a person." in html
     conversation.refresh_from_db()
     assert conversation.status == ConversationStatus.ENDED
@@ -237,7 +255,7 @@ def test_the_resolved_button(tenant, page):
     assert "This conversation is not handed off (any more)" in response.content.decode()
 
 
-def test_another_tenants_thread_is_404_on_the_page(tenant, other_tenant):
+def test_another_tenants_thread_is_404_on_the_page(tenant: Tenant, other_tenant: Tenant) -> None:
     theirs = handed_off(tenant=other_tenant)
     response = signed_in(tenant).post(f"/t/{tenant.slug}/handoffs/{theirs.pk}/resolve/")
     assert response.status_code == 404

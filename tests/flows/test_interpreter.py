@@ -46,7 +46,9 @@ def text(body: str, *replies: str) -> dict[str, Any]:
     return message
 
 
-def document(nodes: list[tuple[str, str, dict[str, Any]]], edges: list[tuple]) -> dict[str, Any]:
+def document(
+    nodes: list[tuple[str, str, dict[str, Any]]], edges: list[tuple[str, str | None, str]]
+) -> dict[str, Any]:
     """A document from (id, type, data) nodes and (source, handle, target) edges."""
     return {
         "nodes": [
@@ -79,7 +81,7 @@ TYPED = Incoming("text", "quote")
 # --- The registry ------------------------------------------------------------------------------
 
 
-def test_every_block_type_has_a_step():
+def test_every_block_type_has_a_step() -> None:
     assert [kind for kind, block in REGISTRY.items() if block.step is None] == []
 
 
@@ -107,7 +109,7 @@ def test_every_block_type_has_a_step():
         ),
     ],
 )
-def test_simple_steps(kind, data, name, expected):
+def test_simple_steps(kind: str, data: dict[str, Any], name: str, expected: StepResult) -> None:
     assert step(kind, data, variables={"name": name, "psid": "p1"}) == expected
 
 
@@ -201,7 +203,7 @@ BUTTONS = [
         ),
     ],
 )
-def test_send_message_step(data, message):
+def test_send_message_step(data: dict[str, Any], message: dict[str, Any] | None) -> None:
     variables = {"name": "Ann", "psid": "p1", "long": "x" * 5000}
     expected = () if message is None else (SendMessage("n1", message),)
     assert step("send_message", data, variables=variables) == StepResult(
@@ -254,7 +256,7 @@ def test_send_message_step(data, message):
         ("text", "", None),
     ],
 )
-def test_check_answer(check, answer, saved):
+def test_check_answer(check: str, answer: str, saved: str | None) -> None:
     assert check_answer(check, answer) == saved
 
 
@@ -371,11 +373,13 @@ QUESTION = SendMessage(
         ),
     ],
 )
-def test_ask_step(data, answer, retries, expected):
+def test_ask_step(
+    data: dict[str, Any], answer: Incoming | None, retries: int, expected: StepResult
+) -> None:
     assert step("ask", data, variables={"name": "Ann"}, answer=answer, retries=retries) == expected
 
 
-def test_ask_typed_answer_clears_a_payload_from_before():
+def test_ask_typed_answer_clears_a_payload_from_before() -> None:
     result = step(
         "ask",
         ASK,
@@ -428,13 +432,13 @@ def rule(variable: str, operator: str, value: object = None) -> dict[str, Any]:
         ([], "all", "false"),
     ],
 )
-def test_condition_step(rules, match, handle):
+def test_condition_step(rules: list[Any], match: str, handle: str) -> None:
     variables = {**VARIABLES, "limit": "2", "preferred": "email"}
     result = step("condition", {"match": match, "rules": rules}, variables=variables)
     assert result == StepResult(handle=handle)
 
 
-def test_condition_match_defaults_to_all():
+def test_condition_match_defaults_to_all() -> None:
     rules = [rule("channel", "equals", "Email"), rule("rating", "greater_than", 4)]
     assert step("condition", {"rules": rules}, variables=VARIABLES).handle == "false"
 
@@ -474,14 +478,14 @@ def test_condition_match_defaults_to_all():
         ),
     ],
 )
-def test_log_event_step(data, expected):
+def test_log_event_step(data: dict[str, Any], expected: LogEvent) -> None:
     variables = {"need": "A quote", "psid": "p1", "total": "49.90"}
     assert step("log_event", data, variables=variables) == StepResult(
         effects=(expected,), handle="next"
     )
 
 
-def test_log_event_carries_the_step_it_ran_at():
+def test_log_event_carries_the_step_it_ran_at() -> None:
     result = step("log_event", {"event": "rate"}, step=42)
     assert [e.step for e in result.effects if isinstance(e, LogEvent)] == [42]
 
@@ -491,7 +495,7 @@ def test_log_event_carries_the_step_it_ran_at():
 LEAD = LEAD_GENERATION.document()
 
 
-def test_lead_template_by_email_with_a_bad_address_first():
+def test_lead_template_by_email_with_a_bad_address_first() -> None:
     results = turns(
         LEAD,
         TYPED,
@@ -595,7 +599,7 @@ def test_lead_template_by_email_with_a_bad_address_first():
     }
 
 
-def test_lead_template_by_phone():
+def test_lead_template_by_phone() -> None:
     *_, last = turns(
         LEAD,
         TYPED,
@@ -642,12 +646,12 @@ def lead_handed_off() -> State:
         Incoming("start"),
     ],
 )
-def test_a_handed_off_conversation_is_left_alone(incoming):
+def test_a_handed_off_conversation_is_left_alone(incoming: Incoming) -> None:
     state = lead_handed_off()
     assert run(LEAD, state, incoming, system=SYSTEM) == Result(state, (), ())
 
 
-def test_resume_after_handoff_ends_when_nothing_follows_the_handoff():
+def test_resume_after_handoff_ends_when_nothing_follows_the_handoff() -> None:
     state = lead_handed_off()
     result = resume_after_handoff(LEAD, state, system=SYSTEM)
     assert result == Result(
@@ -655,7 +659,7 @@ def test_resume_after_handoff_ends_when_nothing_follows_the_handoff():
     )
 
 
-def test_resume_after_handoff_goes_on_from_the_next_handle():
+def test_resume_after_handoff_goes_on_from_the_next_handle() -> None:
     doc = document(
         [
             ("s", "start", {}),
@@ -677,7 +681,7 @@ def test_resume_after_handoff_goes_on_from_the_next_handle():
     assert (resumed.state.node_id, resumed.state.status, resumed.state.step) == ("e", "ended", 4)
 
 
-def test_resume_after_handoff_leaves_other_states_alone():
+def test_resume_after_handoff_leaves_other_states_alone() -> None:
     state = State("ask_need", {}, 3, "waiting")
     assert resume_after_handoff(LEAD, state, system=SYSTEM) == Result(state, (), ())
 
@@ -689,7 +693,7 @@ THANKS = "Thanks for shopping with us! Do you have a moment for one question?"
 RATE = "How would you rate your purchase, from 1 (poor) to 5 (great)?"
 
 
-def test_purchase_follow_up_happy_customer():
+def test_purchase_follow_up_happy_customer() -> None:
     first, retry, rated = turns(
         PURCHASE,
         Incoming("referral", ref="purchase-follow-up"),
@@ -712,7 +716,7 @@ def test_purchase_follow_up_happy_customer():
     assert (rated.state.node_id, rated.state.status, rated.state.step) == ("done", "ended", 9)
 
 
-def test_purchase_follow_up_unhappy_customer():
+def test_purchase_follow_up_unhappy_customer() -> None:
     *_, rated, told = turns(
         PURCHASE,
         Incoming("referral", ref="purchase-follow-up"),
@@ -736,7 +740,7 @@ def test_purchase_follow_up_unhappy_customer():
 # --- Where a turn begins and how it ends ---------------------------------------------------------
 
 
-def test_an_ended_conversation_restarts_from_start_with_fresh_variables():
+def test_an_ended_conversation_restarts_from_start_with_fresh_variables() -> None:
     *_, ended = turns(PURCHASE, Incoming("referral", ref="x"), Incoming("text", "5"), state=None)
     assert ended.state.status == "ended"
     again = run(PURCHASE, ended.state, Incoming("text", "hi"), system=SYSTEM)
@@ -744,14 +748,14 @@ def test_an_ended_conversation_restarts_from_start_with_fresh_variables():
     assert again.state == State("ask_rating", SYSTEM, ended.state.step + 3, "waiting", 0)
 
 
-def test_a_start_incoming_restarts_a_waiting_conversation():
+def test_a_start_incoming_restarts_a_waiting_conversation() -> None:
     waiting = State("ask_timeline", {"need": "A quote"}, 5, "waiting", 2)
     result = run(LEAD, waiting, Incoming("start"), system=SYSTEM)
     assert result.path == ("start", "welcome", "ask_need")
     assert result.state == State("ask_need", SYSTEM, 8, "waiting", 0)
 
 
-def test_a_referral_while_waiting_asks_again():
+def test_a_referral_while_waiting_asks_again() -> None:
     waiting = State("ask_need", {}, 3, "waiting", 1)
     result = run(LEAD, waiting, Incoming("referral", ref="ad-7"), system=SYSTEM)
     assert result.path == ("ask_need",)
@@ -759,7 +763,7 @@ def test_a_referral_while_waiting_asks_again():
     assert result.state == State("ask_need", SYSTEM, 4, "waiting", 1)
 
 
-def test_system_variables_are_filled_in_and_refreshed_every_turn():
+def test_system_variables_are_filled_in_and_refreshed_every_turn() -> None:
     doc = document(
         [
             ("s", "start", {}),
@@ -809,13 +813,15 @@ def test_system_variables_are_filled_in_and_refreshed_every_turn():
         ({}, None, (), None),
     ],
 )
-def test_a_turn_that_cannot_go_on_ends_cleanly(doc, state, path, node_id):
+def test_a_turn_that_cannot_go_on_ends_cleanly(
+    doc: dict[str, Any], state: State | None, path: tuple[Any, ...], node_id: str | None
+) -> None:
     result = run(doc, state, Incoming("text", "hi"), system=SYSTEM)
     assert (result.path, result.effects) == (path, ())
     assert (result.state.node_id, result.state.status) == (node_id, "ended")
 
 
-def test_edges_without_a_source_handle_use_the_blocks_only_handle():
+def test_edges_without_a_source_handle_use_the_blocks_only_handle() -> None:
     doc = document(
         [("s", "start", {}), ("m", "send_message", {"text": "hi"}), ("e", "end", {})],
         [("s", None, "m"), ("m", None, "e")],
@@ -825,7 +831,7 @@ def test_edges_without_a_source_handle_use_the_blocks_only_handle():
     assert result.state.status == "ended"
 
 
-def test_a_loop_without_an_ask_stops_at_the_guard():
+def test_a_loop_without_an_ask_stops_at_the_guard() -> None:
     doc = document(
         [
             ("s", "start", {}),
@@ -842,17 +848,18 @@ def test_a_loop_without_an_ask_stops_at_the_guard():
     assert (result.state.node_id, result.state.status, result.state.step) == ("b", "ended", 100)
 
 
-def test_the_same_turn_gives_the_same_result():
+def test_the_same_turn_gives_the_same_result() -> None:
     """A retried webhook runs the same turn again: same effects, same steps, same keys."""
     waiting = State("ask_email", {"need": "A quote", "channel": "Email"}, 9, "waiting")
     answer = Incoming("text", "ann@example.com")
     assert run(LEAD, waiting, answer, system=SYSTEM) == run(LEAD, waiting, answer, system=SYSTEM)
 
 
-def test_state_variables_cannot_be_changed_in_place():
+def test_state_variables_cannot_be_changed_in_place() -> None:
     result = run(LEAD, None, TYPED, system=SYSTEM)
     with pytest.raises(TypeError):
-        result.state.variables["psid"] = "someone else"
+        # The point: the read-only mapping refuses it at run time.
+        result.state.variables["psid"] = "someone else"  # type: ignore[index]
 
 
 # --- Properties ----------------------------------------------------------------------------------
@@ -885,7 +892,7 @@ def message_texts(effect: object) -> list[str]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(INCOMING, min_size=1, max_size=15))
-def test_random_answers_never_break_the_lead_template(messages):
+def test_random_answers_never_break_the_lead_template(messages: list[Incoming]) -> None:
     state = None
     for incoming in messages:
         result = run(LEAD, state, incoming, system=SYSTEM)
@@ -908,7 +915,9 @@ def test_random_answers_never_break_the_lead_template(messages):
     values=st.dictionaries(st.sampled_from(["a", "b"]), st.text(max_size=3000)),
     with_buttons=st.booleans(),
 )
-def test_a_built_message_is_always_within_the_send_api_limits(body, values, with_buttons):
+def test_a_built_message_is_always_within_the_send_api_limits(
+    body: str, values: dict[str, str], with_buttons: bool
+) -> None:
     buttons = [{"type": "postback", "title": "{{a}}", "payload": "{{b}}"}] if with_buttons else None
     replies = [{"title": "{{a}}{{b}}", "payload": "{{b}}{{b}}"}] * 14
     message = build_message(body + "{{a}}{{b}}", values, replies=replies, buttons=buttons)
@@ -1037,14 +1046,16 @@ ALL_MENU_HANDLES = frozenset({"next", "reply-prices", "reply-order", "button-tal
         (frozenset({"next", "button-talk"}), Incoming("text", "Prices"), StepResult(handle="next")),
     ],
 )
-def test_send_message_with_reply_handles(connected, answer, expected):
+def test_send_message_with_reply_handles(
+    connected: frozenset[Any], answer: Incoming | None, expected: StepResult
+) -> None:
     assert (
         step("send_message", MENU, variables={"name": "Ann"}, connected=connected, answer=answer)
         == expected
     )
 
 
-def test_a_message_that_fills_in_empty_does_not_wait():
+def test_a_message_that_fills_in_empty_does_not_wait() -> None:
     data = {"text": "{{nobody}}", "quick_replies": [{"title": "A", "id": "a"}]}
     assert step("send_message", data, connected=frozenset({"reply-a"})) == StepResult(handle="next")
 
@@ -1091,14 +1102,16 @@ COLOURS = {
         ),
     ],
 )
-def test_ask_leaves_by_the_pressed_replys_handle(connected, answer, expected):
+def test_ask_leaves_by_the_pressed_replys_handle(
+    connected: frozenset[Any], answer: Incoming, expected: StepResult
+) -> None:
     assert (
         step("ask", COLOURS, variables={"name": "Ann"}, connected=connected, answer=answer)
         == expected
     )
 
 
-def test_ask_with_a_failing_answer_waits_whatever_is_connected():
+def test_ask_with_a_failing_answer_waits_whatever_is_connected() -> None:
     data = {**COLOURS, "check": "number"}
     result = step(
         "ask",
@@ -1130,7 +1143,7 @@ BRANCHING = document(
 )
 
 
-def test_a_branching_message_waits_then_follows_the_button_pressed():
+def test_a_branching_message_waits_then_follows_the_button_pressed() -> None:
     first, pressed = turns(BRANCHING, TYPED, Incoming("postback", "Talk to us", "TALK"), state=None)
     assert first.path == ("s", "m")
     assert [type(e) for e in first.effects] == [SendMessage]
@@ -1149,21 +1162,23 @@ def test_a_branching_message_waits_then_follows_the_button_pressed():
         (Incoming("quick_reply", "Hours", "Hours"), ("m", "other", "e")),
     ],
 )
-def test_a_branching_message_takes_each_answer_its_way(answer, path):
+def test_a_branching_message_takes_each_answer_its_way(
+    answer: Incoming, path: tuple[Any, ...]
+) -> None:
     first, second = turns(BRANCHING, TYPED, answer)
     assert first.state.status == "waiting"
     assert second.path == path
     assert second.state.status == "ended"
 
 
-def test_a_referral_while_a_message_waits_sends_it_again():
+def test_a_referral_while_a_message_waits_sends_it_again() -> None:
     first, again = turns(BRANCHING, TYPED, Incoming("referral", ref="ad"))
     assert again.path == ("m",)
     assert again.effects == first.effects[-1:]
     assert again.state == State("m", SYSTEM, 3, "waiting", 0)
 
 
-def test_a_message_waiting_in_a_draft_that_changed_goes_on_by_next():
+def test_a_message_waiting_in_a_draft_that_changed_goes_on_by_next() -> None:
     """A test chat runs the draft as it is now: the reply handle was disconnected meanwhile."""
     first = run(BRANCHING, None, TYPED, system=SYSTEM)
     changed = {
@@ -1174,7 +1189,7 @@ def test_a_message_waiting_in_a_draft_that_changed_goes_on_by_next():
     assert result.path == ("m", "other", "e")
 
 
-def test_lead_template_any_other_contact_answer_asks_for_a_phone():
+def test_lead_template_any_other_contact_answer_asks_for_a_phone() -> None:
     *_, channel = turns(
         LEAD,
         TYPED,
@@ -1193,7 +1208,7 @@ ITEM_PAYLOADS = ["", "YES", "NO", "Yes", "X"]
 
 
 @st.composite
-def menus(draw):
+def menus(draw: st.DrawFn) -> dict[str, Any]:
     replies = draw(
         st.lists(
             st.fixed_dictionaries(
@@ -1223,7 +1238,7 @@ def menus(draw):
     return {"text": "Well?", "quick_replies": replies, "buttons": buttons}
 
 
-def expected_handle(data, connected, answer):
+def expected_handle(data: dict[str, Any], connected: frozenset[str], answer: Incoming) -> str:
     options = [
         (r["title"], r.get("payload") or r["title"], f"reply-{r['id']}" if "id" in r else None)
         for r in data["quick_replies"]
@@ -1258,10 +1273,12 @@ def expected_handle(data, connected, answer):
         ),
     ),
 )
-def test_an_answer_always_leaves_by_the_handle_the_rule_gives(data, connected, answer):
-    connected = frozenset({"next", *connected})
-    waiting = step("send_message", data, connected=connected)
+def test_an_answer_always_leaves_by_the_handle_the_rule_gives(
+    data: dict[str, Any], connected: set[str], answer: Incoming
+) -> None:
+    handles = frozenset({"next", *connected})
+    waiting = step("send_message", data, connected=handles)
     item_handles = {h.id for h in REGISTRY["send_message"].handles_for(data)} - {"next"}
-    assert (waiting.status == "waiting") is bool(item_handles & connected)
-    answered = step("send_message", data, connected=connected, answer=answer)
-    assert answered == StepResult(handle=expected_handle(data, connected, answer))
+    assert (waiting.status == "waiting") is bool(item_handles & handles)
+    answered = step("send_message", data, connected=handles, answer=answer)
+    assert answered == StepResult(handle=expected_handle(data, handles, answer))

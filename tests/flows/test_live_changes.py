@@ -3,11 +3,14 @@ the draft must pass the checks publishing makes, and a refused change writes not
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from flows import services
 from flows.exceptions import FlowInvalid
 from flows.models import Flow, FlowStatus, TriggerKind
+from tenants.models import Tenant
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import FlowFactory, FlowVersionFactory, published_flow
@@ -17,18 +20,20 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def editor(tenant) -> Actor:
+def editor(tenant: Tenant) -> Actor:
     return Actor(user=member(tenant, Role.EDITOR).user)
 
 
-def update(flow: Flow, actor: Actor, **changes):
+def update(flow: Flow, actor: Actor, **changes: Any) -> Flow:
     return services.flow_update_draft(
         tenant=flow.tenant, actor=actor, flow_id=flow.pk, revision=flow.revision, **changes
     )
 
 
-def test_a_published_flow_cannot_take_a_trigger_another_published_flow_answers(tenant, editor):
-    page = ConnectedPageFactory(tenant=tenant)
+def test_a_published_flow_cannot_take_a_trigger_another_published_flow_answers(
+    tenant: Tenant, editor: Actor
+) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant)
     published_flow(tenant, page=page, name="Menu", trigger_kind=TriggerKind.DEFAULT)
     quotes = published_flow(
         tenant, page=page, trigger_kind=TriggerKind.KEYWORDS, trigger_keywords=["quote"]
@@ -44,13 +49,15 @@ def test_a_published_flow_cannot_take_a_trigger_another_published_flow_answers(t
     assert (quotes.trigger_kind, quotes.revision) == (TriggerKind.KEYWORDS, 1)
 
 
-def test_republishing_an_archived_flow_checks_its_trigger_too(tenant, editor):
-    page = ConnectedPageFactory(tenant=tenant)
+def test_republishing_an_archived_flow_checks_its_trigger_too(
+    tenant: Tenant, editor: Actor
+) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant)
     published_flow(tenant, page=page, trigger_kind=TriggerKind.GET_STARTED)
-    old = FlowFactory(
+    old = FlowFactory.create(
         tenant=tenant, page=page, status=FlowStatus.ARCHIVED, trigger_kind=TriggerKind.GET_STARTED
     )
-    FlowVersionFactory(flow=old)
+    FlowVersionFactory.create(flow=old)
 
     with pytest.raises(FlowInvalid):
         update(old, editor, status=FlowStatus.PUBLISHED)
@@ -58,9 +65,9 @@ def test_republishing_an_archived_flow_checks_its_trigger_too(tenant, editor):
     assert old.status == FlowStatus.ARCHIVED
 
 
-def test_a_draft_flow_changes_its_trigger_freely(tenant, editor):
-    page = ConnectedPageFactory(tenant=tenant)
+def test_a_draft_flow_changes_its_trigger_freely(tenant: Tenant, editor: Actor) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant)
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
-    draft = FlowFactory(tenant=tenant, page=page, trigger_kind=TriggerKind.GET_STARTED)
+    draft = FlowFactory.create(tenant=tenant, page=page, trigger_kind=TriggerKind.GET_STARTED)
 
     assert update(draft, editor, trigger={"kind": "default"}).trigger_kind == TriggerKind.DEFAULT

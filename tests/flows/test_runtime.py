@@ -4,10 +4,14 @@ one transaction, sending in order inside the 24-hour window, Send API errors, ha
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import redis
 import responses
+from django.test import Client
 from django.utils import timezone
 
 from events.models import EventSource, EventStatus, LoggedEvent
@@ -16,6 +20,7 @@ from flows import runtime, sending
 from flows.models import (
     Conversation,
     ConversationStatus,
+    Flow,
     FlowVersion,
     OutboundMessage,
     ProcessedMessage,
@@ -24,12 +29,13 @@ from flows.models import (
 )
 from flows.services import flow_publish
 from tenants.exceptions import Conflict, NotFound, PermissionDenied
-from tenants.models import PageStatus, Transport
+from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import edge, node, published_flow, simple_document
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
     PSID,
+    InlineWorker,
     echo,
     encode,
     entry,
@@ -39,26 +45,18 @@ from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
     postback,
     quick_reply,
     referral,
-    runtime_redis_fixture,
-    send_api_fixture,
     send_url,
     sent,
     text,
-    worker_fixture,
+    texts,
 )
+from tests.sandbox_fixtures import ADA_PAGE as PAGE
 from tests.tenants.factories import ConnectedPageFactory, member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
-PAGE = "300000000000001"
 
-
-@pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(tenant=tenant, page_id=PAGE, name="Ada's Bakery")
-
-
-def ask_document() -> dict:
+def ask_document() -> dict[str, Any]:
     """start -> ask name -> thanks -> log lead_submitted -> end."""
     return {
         "nodes": [
@@ -77,7 +75,7 @@ def ask_document() -> dict:
     }
 
 
-def handoff_document() -> dict:
+def handoff_document() -> dict[str, Any]:
     return {
         "nodes": [
             node("start", "start"),
@@ -89,7 +87,13 @@ def handoff_document() -> dict:
     }
 
 
-def keyword_flow(tenant, page, keywords=("pricing",), text="Our prices are fair.", **fields):
+def keyword_flow(
+    tenant: Tenant,
+    page: ConnectedPage,
+    keywords: tuple[str, ...] = ("pricing",),
+    text: str = "Our prices are fair.",
+    **fields: Any,
+) -> Flow:
     return published_flow(
         tenant,
         page=page,
@@ -101,16 +105,16 @@ def keyword_flow(tenant, page, keywords=("pricing",), text="Our prices are fair.
     )
 
 
-def texts(mock) -> list[str]:
-    return [message.get("text", "") for _, message in sent(mock)]
-
-
 # --- Routing and triggers ---------------------------------------------------------------------
 
 
 def test_a_batch_of_entries_and_people_runs_each_message_in_order(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
     payload = envelope(
         entry(PAGE, text(PAGE, "61001", "one"), text(PAGE, "61002", "two")),
@@ -126,7 +130,13 @@ def test_a_batch_of_entries_and_people_runs_each_message_in_order(
     assert WebhookDelivery.objects.get().processed_at is not None
 
 
-def test_a_repeated_delivery_runs_the_flow_once(client, worker, send_api, tenant, page):
+def test_a_repeated_delivery_runs_the_flow_once(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
     body = encode(envelope(entry(PAGE, text(PAGE, mid="m_same"), postback(PAGE, "X", mid="m_pb"))))
 
@@ -142,7 +152,9 @@ def test_a_repeated_delivery_runs_the_flow_once(client, worker, send_api, tenant
     assert [r.ran for r in reports] == [0, 0, 0]  # processed already: nothing runs again
 
 
-def test_the_same_mid_in_another_delivery_is_a_duplicate(tenant, page, send_api):
+def test_the_same_mid_in_another_delivery_is_a_duplicate(
+    tenant: Tenant, page: ConnectedPage, send_api: responses.RequestsMock
+) -> None:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
     first = WebhookDelivery.objects.create(
         body=encode(envelope(entry(PAGE, text(PAGE, mid="m_1"))))
@@ -174,7 +186,15 @@ def test_the_same_mid_in_another_delivery_is_a_duplicate(tenant, page, send_api)
         (lambda: postback(PAGE, "SOME_BUTTON"), "default"),
     ],
 )
-def test_each_trigger_kind_starts_its_flow(client, worker, send_api, tenant, page, item, started):
+def test_each_trigger_kind_starts_its_flow(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+    item: Callable[..., Any],
+    started: str | None,
+) -> None:
     flows = {
         "keywords": keyword_flow(tenant, page, text="keywords"),
         "get_started": published_flow(
@@ -208,11 +228,12 @@ def test_each_trigger_kind_starts_its_flow(client, worker, send_api, tenant, pag
         assert conversation is None
         assert sent(send_api) == []
     else:
+        assert conversation is not None
         assert conversation.flow == flows[started]
         assert texts(send_api) == [started]
 
 
-def test_the_longest_keyword_wins():
+def test_the_longest_keyword_wins() -> None:
     assert runtime.keyword_match("big pizza deal", ["pizza", "pizza deal"]) == "pizza deal"
     assert runtime.keyword_match("Pizza!", ["pizza"]) == "pizza"
     assert runtime.keyword_match("pizzas", ["pizza"]) is None
@@ -220,8 +241,12 @@ def test_the_longest_keyword_wins():
 
 
 def test_without_a_trigger_or_open_conversation_nothing_answers(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     keyword_flow(tenant, page)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hello"))))
@@ -230,7 +255,13 @@ def test_without_a_trigger_or_open_conversation_nothing_answers(
     assert sent(send_api) == []
 
 
-def test_a_draft_flow_does_not_answer(client, worker, send_api, tenant, page):
+def test_a_draft_flow_does_not_answer(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     flow = published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
     flow.status = "draft"
     flow.save()
@@ -241,8 +272,12 @@ def test_a_draft_flow_does_not_answer(client, worker, send_api, tenant, page):
 
 
 def test_an_answer_continues_the_open_conversation_even_if_it_holds_a_keyword(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     published_flow(
         tenant,
         page=page,
@@ -261,7 +296,13 @@ def test_an_answer_continues_the_open_conversation_even_if_it_holds_a_keyword(
     assert texts(send_api) == ["Your name?", "Thanks, Pricing Pete!"]
 
 
-def test_get_started_restarts_an_open_conversation(client, worker, send_api, tenant, page):
+def test_get_started_restarts_an_open_conversation(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     published_flow(
         tenant,
         page=page,
@@ -278,7 +319,13 @@ def test_get_started_restarts_an_open_conversation(client, worker, send_api, ten
     assert texts(send_api) == ["Your name?", "Your name?"]
 
 
-def test_quick_replies_and_postbacks_answer_the_ask(client, worker, send_api, tenant, page):
+def test_quick_replies_and_postbacks_answer_the_ask(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     document = ask_document()
     document["nodes"][1]["data"]["quick_replies"] = [{"title": "Ada", "payload": "ADA"}]
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
@@ -295,7 +342,13 @@ def test_quick_replies_and_postbacks_answer_the_ask(client, worker, send_api, te
     }
 
 
-def test_echoes_standby_and_receipts_are_ignored(client, worker, send_api, tenant, page):
+def test_echoes_standby_and_receipts_are_ignored(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
     receipt = {
         "sender": {"id": PSID},
@@ -316,8 +369,12 @@ def test_echoes_standby_and_receipts_are_ignored(client, worker, send_api, tenan
     assert ProcessedMessage.objects.count() == 0
 
 
-def test_unknown_and_disconnected_pages_are_recorded_and_ignored(tenant, page):
-    ConnectedPageFactory(tenant=tenant, page_id="300000000000009", status=PageStatus.DISCONNECTED)
+def test_unknown_and_disconnected_pages_are_recorded_and_ignored(
+    tenant: Tenant, page: ConnectedPage
+) -> None:
+    ConnectedPageFactory.create(
+        tenant=tenant, page_id="300000000000009", status=PageStatus.DISCONNECTED
+    )
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
     delivery = WebhookDelivery.objects.create(
         body=encode(
@@ -341,12 +398,12 @@ def test_unknown_and_disconnected_pages_are_recorded_and_ignored(tenant, page):
 
 
 def test_a_page_disconnected_in_one_workspace_routes_to_the_one_it_is_connected_in(
-    other_tenant, tenant, page
-):
+    other_tenant: Tenant, tenant: Tenant, page: ConnectedPage
+) -> None:
     # A Page is connected in at most one workspace (tests/tenants/test_page_ownership.py).
     page.status = PageStatus.DISCONNECTED
     page.save()
-    other = ConnectedPageFactory(tenant=other_tenant, page_id=PAGE)
+    other = ConnectedPageFactory.create(tenant=other_tenant, page_id=PAGE)
     published_flow(other_tenant, page=other, trigger_kind=TriggerKind.DEFAULT)
     delivery = WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE)))))
 
@@ -356,7 +413,7 @@ def test_a_page_disconnected_in_one_workspace_routes_to_the_one_it_is_connected_
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"object": "instagram", "entry": []}'])
-def test_a_signed_body_that_is_not_a_page_delivery_is_recorded(body):
+def test_a_signed_body_that_is_not_a_page_delivery_is_recorded(body: bytes) -> None:
     delivery = WebhookDelivery.objects.create(body=body)
 
     runtime.delivery_process(delivery_id=delivery.pk)
@@ -367,8 +424,12 @@ def test_a_signed_body_that_is_not_a_page_delivery_is_recorded(body):
 
 
 def test_a_busy_conversation_makes_the_delivery_retry_and_nothing_is_lost(
-    tenant, page, send_api, worker, monkeypatch
-):
+    tenant: Tenant,
+    page: ConnectedPage,
+    send_api: responses.RequestsMock,
+    worker: InlineWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
     delivery = WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE)))))
     monkeypatch.setattr(runtime, "LOCK_WAIT_SECONDS", 0)
@@ -390,8 +451,12 @@ def test_a_busy_conversation_makes_the_delivery_retry_and_nothing_is_lost(
 
 
 def test_a_conversation_stays_on_its_version_and_a_new_one_gets_the_new_version(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     owner = member(tenant, Role.OWNER).user
     flow = published_flow(
         tenant,
@@ -412,6 +477,8 @@ def test_a_conversation_stays_on_its_version_and_a_new_one_gets_the_new_version(
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, "61002", "Bob"))))
 
     old, new = Conversation.objects.order_by("psid")
+    assert old.flow_version is not None
+    assert new.flow_version is not None
     assert (old.flow_version.number, new.flow_version.number) == (1, 2)
     assert [(psid, m["text"]) for psid, m in sent(send_api)] == [
         ("61001", "Your name?"),
@@ -426,8 +493,12 @@ def test_a_conversation_stays_on_its_version_and_a_new_one_gets_the_new_version(
 
 
 def test_log_event_is_written_with_the_turn_and_its_idempotency_key(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     flow = published_flow(
         tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=ask_document()
     )
@@ -453,7 +524,9 @@ def test_log_event_is_written_with_the_turn_and_its_idempotency_key(
     assert event.test is False
 
 
-def test_running_the_same_turn_again_logs_the_event_once(tenant, page, send_api):
+def test_running_the_same_turn_again_logs_the_event_once(
+    tenant: Tenant, page: ConnectedPage, send_api: responses.RequestsMock
+) -> None:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=ask_document())
     runtime.delivery_process(
         delivery_id=WebhookDelivery.objects.create(
@@ -478,11 +551,16 @@ def test_running_the_same_turn_again_logs_the_event_once(tenant, page, send_api)
     assert LoggedEvent.objects.count() == 1
 
 
-def test_a_turn_that_fails_leaves_nothing_and_runs_again(tenant, page, monkeypatch, send_api):
+def test_a_turn_that_fails_leaves_nothing_and_runs_again(
+    tenant: Tenant,
+    page: ConnectedPage,
+    monkeypatch: pytest.MonkeyPatch,
+    send_api: responses.RequestsMock,
+) -> None:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=ask_document())
     delivery = WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE)))))
 
-    def broken(*args, **kwargs):
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(OutboundMessage.objects, "bulk_create", broken)
@@ -496,8 +574,12 @@ def test_a_turn_that_fails_leaves_nothing_and_runs_again(tenant, page, monkeypat
 
 
 def test_an_event_that_cannot_be_sent_is_logged_not_sent_with_its_reason(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "purchase", "value": "{{name}}", "currency": "USD"}
     flow = published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
@@ -521,16 +603,18 @@ def test_an_event_that_cannot_be_sent_is_logged_not_sent_with_its_reason(
 
 
 def test_a_published_event_the_pages_transport_refuses_is_not_sent_nor_dropped(
-    client, worker, send_api, tenant
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     # Published while the Page was on page_activities, which carries no OrderShipped; the
     # Page is on it now, so the block cannot be delivered.
-    pa_page = ConnectedPageFactory(
-        tenant=tenant, page_id=PAGE, name="Ada's Bakery", transport=Transport.PAGE_ACTIVITIES
-    )
+    assert page.transport == Transport.PAGE_ACTIVITIES
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "OrderShipped"}
-    published_flow(tenant, page=pa_page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
@@ -543,9 +627,17 @@ def test_a_published_event_the_pages_transport_refuses_is_not_sent_nor_dropped(
     )
 
 
-def test_a_custom_event_on_a_conversions_api_page_is_kept(client, worker, send_api, tenant, page):
+def test_a_custom_event_on_a_conversions_api_page_is_kept(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "table_booked"}
+    page.transport = Transport.CONVERSIONS_API
+    page.save(update_fields=["transport"])
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
@@ -559,7 +651,12 @@ def test_a_custom_event_on_a_conversions_api_page_is_kept(client, worker, send_a
 # --- Sending -----------------------------------------------------------------------------------
 
 
-def _waiting_with_messages(tenant, page, *texts_, last_message_ago=timedelta(minutes=1)):
+def _waiting_with_messages(
+    tenant: Tenant,
+    page: ConnectedPage,
+    *texts_: Any,
+    last_message_ago: timedelta = timedelta(minutes=1),
+) -> Conversation:
     flow = published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
     conversation = Conversation.objects.create(
         tenant=tenant,
@@ -577,7 +674,7 @@ def _waiting_with_messages(tenant, page, *texts_, last_message_ago=timedelta(min
     return conversation
 
 
-def _statuses(conversation):
+def _statuses(conversation: Conversation) -> list[str]:
     return list(
         OutboundMessage.objects.filter(conversation=conversation)
         .order_by("seq")
@@ -585,7 +682,9 @@ def _statuses(conversation):
     )
 
 
-def test_messages_go_out_in_order_with_the_page_token(tenant, page, send_api):
+def test_messages_go_out_in_order_with_the_page_token(
+    tenant: Tenant, page: ConnectedPage, send_api: responses.RequestsMock
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one", "two", "three")
 
     report = sending.conversation_send(conversation_id=conversation.pk)
@@ -593,6 +692,7 @@ def test_messages_go_out_in_order_with_the_page_token(tenant, page, send_api):
     assert report.sent == 3
     assert texts(send_api) == ["one", "two", "three"]
     request = send_api.calls[0].request
+    assert request.url is not None
     assert f"test-page-token-{PAGE}" in request.url  # the page's decrypted token
     assert "appsecret_proof=" in request.url
     assert _statuses(conversation) == ["sent", "sent", "sent"]
@@ -601,7 +701,9 @@ def test_messages_go_out_in_order_with_the_page_token(tenant, page, send_api):
     assert first.sent_at is not None
 
 
-def test_sending_twice_sends_nothing_twice(tenant, page, send_api):
+def test_sending_twice_sends_nothing_twice(
+    tenant: Tenant, page: ConnectedPage, send_api: responses.RequestsMock
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one")
 
     sending.conversation_send(conversation_id=conversation.pk)
@@ -619,7 +721,13 @@ def test_sending_twice_sends_nothing_twice(tenant, page, send_api):
         (None, "skipped"),
     ],
 )
-def test_only_inside_the_24_hour_window(tenant, page, send_api, ago, expected):
+def test_only_inside_the_24_hour_window(
+    tenant: Tenant,
+    page: ConnectedPage,
+    send_api: responses.RequestsMock,
+    ago: timedelta | None,
+    expected: str,
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one", "two")
     if ago is None:
         Conversation.objects.filter(pk=conversation.pk).update(last_user_message_at=None)
@@ -640,7 +748,9 @@ def test_only_inside_the_24_hour_window(tenant, page, send_api, ago, expected):
         ) == {sending.OUTSIDE_WINDOW}
 
 
-def test_a_page_that_needs_reauth_is_marked_and_its_messages_fail(tenant, page):
+def test_a_page_that_needs_reauth_is_marked_and_its_messages_fail(
+    tenant: Tenant, page: ConnectedPage
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one", "two")
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, send_url(), body=graph_error(190, 463), status=400)
@@ -674,7 +784,9 @@ def test_a_page_that_needs_reauth_is_marked_and_its_messages_fail(tenant, page):
         (graph_error(100, status=400), ["failed", "sent", "sent"], 3),
     ],
 )
-def test_send_api_errors_are_classified(tenant, page, error, statuses, calls):
+def test_send_api_errors_are_classified(
+    tenant: Tenant, page: ConnectedPage, error: str, statuses: list[Any], calls: int
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one", "two", "three")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.POST, send_url(), body=error, status=400)
@@ -690,7 +802,9 @@ def test_send_api_errors_are_classified(tenant, page, error, statuses, calls):
     assert page.status == PageStatus.ACTIVE
 
 
-def test_a_transient_error_retries_with_a_bounded_countdown_then_fails(tenant, page, worker):
+def test_a_transient_error_retries_with_a_bounded_countdown_then_fails(
+    tenant: Tenant, page: ConnectedPage, worker: InlineWorker
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one", "two")
     with responses.RequestsMock() as mock:
         mock.add(
@@ -705,14 +819,16 @@ def test_a_transient_error_retries_with_a_bounded_countdown_then_fails(tenant, p
         assert len(mock.calls) == sending.MAX_SEND_ATTEMPTS + 1  # the last run sent "two" too
     countdowns = [countdown for _, _, countdown in worker.ran[1:]]
     assert countdowns == [2, 4, 8, 16]
-    assert all(c <= sending.MAX_BACKOFF_SECONDS for c in countdowns)
+    assert all(c is not None and c <= sending.MAX_BACKOFF_SECONDS for c in countdowns)
     assert _statuses(conversation) == ["failed", "pending"]  # "two" waits for its own retry
     assert worker.queued == [("flows.tasks.send_conversation", (conversation.pk,), 2)]
     first = OutboundMessage.objects.get(conversation=conversation, seq=1)
     assert first.reason.endswith(f"(after {sending.MAX_SEND_ATTEMPTS} tries)")
 
 
-def test_a_transient_error_then_success_keeps_the_order(tenant, page, worker):
+def test_a_transient_error_then_success_keeps_the_order(
+    tenant: Tenant, page: ConnectedPage, worker: InlineWorker
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one", "two")
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, send_url(), body=graph_error(1, status=500), status=500)
@@ -721,12 +837,12 @@ def test_a_transient_error_then_success_keeps_the_order(tenant, page, worker):
         worker.queued.append(("flows.tasks.send_conversation", (conversation.pk,), None))
         worker.drain()
 
-        bodies = [call.request.body for call in mock.calls]
+        bodies = [call.request.body or b"" for call in mock.calls]
     assert [b'"one"' in b for b in bodies] == [True, True, False]
     assert _statuses(conversation) == ["sent", "sent"]
 
 
-def test_throttling_waits_for_facebook(tenant, page):
+def test_throttling_waits_for_facebook(tenant: Tenant, page: ConnectedPage) -> None:
     conversation = _waiting_with_messages(tenant, page, "one")
     # The reference's usage header (§4.5): Messenger calls of the Page at 100%, access back in
     # 3 minutes.
@@ -755,9 +871,14 @@ def test_throttling_waits_for_facebook(tenant, page):
     assert _statuses(conversation) == ["pending"]
 
 
-def test_the_send_rate_per_page_is_counted_across_workers(tenant, page, send_api, monkeypatch):
+def test_the_send_rate_per_page_is_counted_across_workers(
+    tenant: Tenant,
+    page: ConnectedPage,
+    send_api: responses.RequestsMock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(sending, "SEND_CALLS_PER_SECOND", 2)
-    monkeypatch.setattr(sending.time, "time", lambda: 1_800_000_000.25)
+    monkeypatch.setattr("flows.sending.time.time", lambda: 1_800_000_000.25)
     conversation = _waiting_with_messages(tenant, page, "one", "two", "three")
 
     report = sending.conversation_send(conversation_id=conversation.pk)
@@ -768,8 +889,11 @@ def test_the_send_rate_per_page_is_counted_across_workers(tenant, page, send_api
 
 
 def test_a_conversation_being_sent_by_another_worker_is_retried(
-    tenant, page, send_api, runtime_redis
-):
+    tenant: Tenant,
+    page: ConnectedPage,
+    send_api: responses.RequestsMock,
+    runtime_redis: redis.Redis,
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one")
     lock = runtime_redis.lock(redis_key(f"{sending.LOCK_PREFIX}:{conversation.pk}"), timeout=10)
     assert lock.acquire(blocking=False)
@@ -783,7 +907,9 @@ def test_a_conversation_being_sent_by_another_worker_is_retried(
 # --- Handoffs --------------------------------------------------------------------------------
 
 
-def _handed_off(client, worker, tenant, page):
+def _handed_off(
+    client: Client, worker: InlineWorker, tenant: Tenant, page: ConnectedPage
+) -> Conversation:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=handoff_document())
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hi"))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="It broke"))))
@@ -791,8 +917,12 @@ def _handed_off(client, worker, tenant, page):
 
 
 def test_a_handoff_flags_the_conversation_and_pauses_the_flow(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     conversation = _handed_off(client, worker, tenant, page)
 
     assert conversation.status == ConversationStatus.HANDED_OFF
@@ -801,17 +931,24 @@ def test_a_handoff_flags_the_conversation_and_pauses_the_flow(
     assert list(runtime.conversation_handoffs(tenant)) == [conversation]
 
     before = conversation.last_user_message_at
+    assert before is not None
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hello?"))))
 
     conversation.refresh_from_db()
     assert conversation.status == ConversationStatus.HANDED_OFF
+    assert conversation.last_user_message_at is not None
     assert conversation.last_user_message_at > before
     assert texts(send_api) == ["What went wrong?", "Sorry! A person will help you."]
 
 
 def test_resolving_a_handoff_ends_the_paused_flow(
-    client, worker, send_api, tenant, page, other_tenant
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+    other_tenant: Tenant,
+) -> None:
     conversation = _handed_off(client, worker, tenant, page)
     agent = member(tenant, Role.EDITOR).user
 
@@ -833,7 +970,13 @@ def test_resolving_a_handoff_ends_the_paused_flow(
     assert Conversation.objects.filter(status=ConversationStatus.WAITING).count() == 1
 
 
-def test_resolving_sends_what_follows_the_handoff(client, worker, send_api, tenant, page):
+def test_resolving_sends_what_follows_the_handoff(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     document = handoff_document()
     document["nodes"].append(node("back", "send_message", text="The bot is back."))
     document["edges"].append(edge("human", "back"))
@@ -853,8 +996,13 @@ def test_resolving_sends_what_follows_the_handoff(client, worker, send_api, tena
 
 
 def test_handoffs_are_per_tenant_and_need_an_editor(
-    client, worker, send_api, tenant, page, other_tenant
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+    other_tenant: Tenant,
+) -> None:
     conversation = _handed_off(client, worker, tenant, page)
     outsider = member(other_tenant, Role.OWNER).user
     viewer = member(tenant, Role.VIEWER).user
@@ -871,8 +1019,12 @@ def test_handoffs_are_per_tenant_and_need_an_editor(
 
 
 def test_resolving_while_a_message_is_processed_is_a_conflict(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     conversation = _handed_off(client, worker, tenant, page)
     agent = member(tenant, Role.EDITOR).user
 
@@ -888,7 +1040,9 @@ def test_resolving_while_a_message_is_processed_is_a_conflict(
 # --- The sweep -------------------------------------------------------------------------------
 
 
-def test_the_sweep_re_enqueues_what_a_lost_task_left(tenant, page, worker):
+def test_the_sweep_re_enqueues_what_a_lost_task_left(
+    tenant: Tenant, page: ConnectedPage, worker: InlineWorker
+) -> None:
     conversation = _waiting_with_messages(tenant, page, "one")
     delivery = WebhookDelivery.objects.create(body=b"{}")
     old = timezone.now() - timedelta(seconds=runtime.STALE_SECONDS + 1)
@@ -905,7 +1059,9 @@ def test_the_sweep_re_enqueues_what_a_lost_task_left(tenant, page, worker):
     ]
 
 
-def test_resolving_a_test_chat_handoff_sends_nothing(tenant, page, worker):
+def test_resolving_a_test_chat_handoff_sends_nothing(
+    tenant: Tenant, page: ConnectedPage, worker: InlineWorker
+) -> None:
     document = handoff_document()
     document["nodes"].append(node("back", "send_message", text="The bot is back."))
     document["edges"].append(edge("human", "back"))
@@ -938,8 +1094,12 @@ def test_resolving_a_test_chat_handoff_sends_nothing(tenant, page, worker):
 
 
 def test_shapes_the_reference_never_shows_are_ignored_and_the_rest_still_runs(
-    client, worker, send_api, tenant, page
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    page: ConnectedPage,
+) -> None:
     published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
     odd = {"id": PAGE, "time": now_ms(), "messaging": 7, "standby": 3}
     payload = envelope(entry(PAGE, text(PAGE)))

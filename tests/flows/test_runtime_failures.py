@@ -2,44 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import responses
 from django.conf import settings
+from django.test import Client
 
 from flows import runtime
-from flows.models import Conversation, TriggerKind, WebhookDelivery
+from flows.models import Conversation, Flow, TriggerKind, WebhookDelivery
 from tenants.api.parsers import MAX_JSON_DEPTH
+from tenants.models import ConnectedPage, Tenant
 from tests.flows.factories import published_flow
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
+    InlineWorker,
     encode,
     entry,
     envelope,
-    runtime_redis_fixture,
-    send_api_fixture,
     text,
-    worker_fixture,
 )
-from tests.tenants.factories import ConnectedPageFactory, UserFactory
+from tests.sandbox_fixtures import ADA_PAGE as PAGE
+from tests.tenants.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
-PAGE = "300000000000001"
 POISONED_PSID = "6100000000000666"
 TOKEN = "EAAB" + "x" * 40
 
 
-@pytest.fixture
-def page(tenant):
-    page = ConnectedPageFactory(tenant=tenant, page_id=PAGE, name="Ada's Bakery")
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
-    return page
+@pytest.fixture(autouse=True)
+def default_flow(tenant: Tenant, page: ConnectedPage) -> Flow:
+    """Every conversation of the Page has a flow to run."""
+    return published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
 
 
 @pytest.fixture
-def poisoned_turn(monkeypatch):
+def poisoned_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every turn of POISONED_PSID raises, with a token in its message (as a client error may)."""
     handle = runtime._handle
 
-    def failing(page, item, *, delivery_id):
+    def failing(page: ConnectedPage, item: Any, *, delivery_id: int) -> object:
         if item.psid == POISONED_PSID:
             raise RuntimeError(f"Graph said no to access_token={TOKEN}")
         return handle(page, item, delivery_id=delivery_id)
@@ -47,7 +49,9 @@ def poisoned_turn(monkeypatch):
     monkeypatch.setattr(runtime, "_handle", failing)
 
 
-def test_a_deeply_nested_signed_delivery_ends_at_once_with_the_reason(client, worker, page):
+def test_a_deeply_nested_signed_delivery_ends_at_once_with_the_reason(
+    client: Client, worker: InlineWorker, page: ConnectedPage
+) -> None:
     body = b'{"object": "page", "entry": ' + b"[" * 5000 + b"]" * 5000 + b"}"
 
     response = worker.post(client, body)
@@ -62,8 +66,12 @@ def test_a_deeply_nested_signed_delivery_ends_at_once_with_the_reason(client, wo
 
 
 def test_a_failing_turn_retries_with_back_off_and_is_given_up_with_its_error(
-    client, worker, send_api, page, poisoned_turn
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    page: ConnectedPage,
+    poisoned_turn: None,
+) -> None:
     payload = envelope(entry(PAGE, text(PAGE, POISONED_PSID, "hi"), text(PAGE, "61001", "hello")))
 
     worker.deliver(client, payload)
@@ -84,7 +92,9 @@ def test_a_failing_turn_retries_with_back_off_and_is_given_up_with_its_error(
     assert list(Conversation.objects.values_list("psid", flat=True)) == ["61001"]
 
 
-def test_the_error_is_recorded_while_the_delivery_retries(tenant, page, worker, poisoned_turn):
+def test_the_error_is_recorded_while_the_delivery_retries(
+    tenant: Tenant, page: ConnectedPage, worker: InlineWorker, poisoned_turn: None
+) -> None:
     delivery = WebhookDelivery.objects.create(
         body=encode(envelope(entry(PAGE, text(PAGE, POISONED_PSID))))
     )
@@ -100,8 +110,12 @@ def test_the_error_is_recorded_while_the_delivery_retries(tenant, page, worker, 
 
 
 def test_a_poisoned_delivery_does_not_hold_up_the_next_one(
-    client, worker, send_api, page, poisoned_turn
-):
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    page: ConnectedPage,
+    poisoned_turn: None,
+) -> None:
     worker.post(client, encode(envelope(entry(PAGE, text(PAGE, POISONED_PSID)))))
     worker.post(client, encode(envelope(entry(PAGE, text(PAGE, "61002")))))
 
@@ -114,8 +128,10 @@ def test_a_poisoned_delivery_does_not_hold_up_the_next_one(
     assert Conversation.objects.get().psid == "61002"
 
 
-def test_a_failure_outside_any_turn_is_bounded_too(tenant, page, worker, monkeypatch):
-    def broken(page_id):
+def test_a_failure_outside_any_turn_is_bounded_too(
+    tenant: Tenant, page: ConnectedPage, worker: InlineWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(page_id: str) -> None:
         raise LookupError("routing broke")
 
     monkeypatch.setattr(runtime, "_route_page", broken)
@@ -133,12 +149,14 @@ def test_a_failure_outside_any_turn_is_bounded_too(tenant, page, worker, monkeyp
     assert runtime.runtime_sweep() == 0
 
 
-def test_admins_see_failed_deliveries_and_their_errors(client, tenant, page, poisoned_turn):
+def test_admins_see_failed_deliveries_and_their_errors(
+    client: Client, tenant: Tenant, page: ConnectedPage, poisoned_turn: None
+) -> None:
     failed = WebhookDelivery.objects.create(
         body=b"not json", processed_at="2026-01-02T03:04:05Z", error="RuntimeError: boom"
     )
     WebhookDelivery.objects.create(body=b"{}", processed_at="2026-01-02T03:04:05Z")
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
 
     page_html = client.get("/admin/flows/webhookdelivery/?outcome=failed").content.decode()
 

@@ -29,5 +29,5 @@ def ms(moment: datetime) -> int:
         (int(NOW.timestamp()), NOW),
     ],
 )
-def test_the_moment_a_message_opens_the_window(timestamp_ms, expected):
+def test_the_moment_a_message_opens_the_window(timestamp_ms: int, expected: datetime) -> None:
     assert _moment(timestamp_ms, NOW) == expected

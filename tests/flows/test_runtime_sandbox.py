@@ -3,22 +3,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.test import Client
+from pytest_django.fixtures import Settings
 
 from events import delivery
 from events.models import EventStatus, LoggedEvent
-from flows.models import Conversation, ConversationStatus, OutboundMessage
+from flows.models import Conversation, ConversationStatus, Flow, OutboundMessage
 from flows.services import flow_create, flow_publish
 from tenants.crypto import encrypt_token
-from tenants.models import Transport
+from tenants.models import ConnectedPage, Tenant, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
+    InlineWorker,
     encode,
-    runtime_redis_fixture,
-    worker_fixture,
 )
-from tests.sandbox_fixtures import ADA_PAGE
+from tests.sandbox_fixtures import ADA_PAGE, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory, member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis", "lead_flow")]
@@ -28,7 +31,7 @@ UNREACHABLE = "http://127.0.0.1:9/webhooks/messenger"
 
 
 @pytest.fixture
-def sandbox_page(graph_sandbox, settings, tenant):
+def sandbox_page(graph_sandbox: GraphSandbox, settings: Settings, tenant: Tenant) -> ConnectedPage:
     """Ada's Bakery connected with a real sandbox Page token and dataset; Graph is the sandbox."""
     settings.GRAPH_API_URL = graph_sandbox.url
     settings.FACEBOOK_APP_SECRET = graph_sandbox.app_secret
@@ -37,7 +40,7 @@ def sandbox_page(graph_sandbox, settings, tenant):
     # The sandbox's delivery cannot reach the test client; it still signs the body and opens
     # the 24-hour window, and the test posts those exact bytes itself.
     graph_sandbox.webhook_config(url=UNREACHABLE, retries=0)
-    return ConnectedPageFactory(
+    return ConnectedPageFactory.create(
         tenant=tenant,
         page_id=ADA_PAGE,
         transport=Transport.CONVERSIONS_API,
@@ -47,7 +50,7 @@ def sandbox_page(graph_sandbox, settings, tenant):
 
 
 @pytest.fixture
-def lead_flow(sandbox_page, tenant):
+def lead_flow(sandbox_page: ConnectedPage, tenant: Tenant) -> Flow:
     """The lead-generation template, published for the sandbox Page."""
     actor = Actor(user=member(tenant, Role.OWNER).user)
     flow = flow_create(
@@ -57,7 +60,7 @@ def lead_flow(sandbox_page, tenant):
     return flow
 
 
-def _say(graph_sandbox, client, worker, **what):
+def _say(graph_sandbox: GraphSandbox, client: Client, worker: InlineWorker, **what: Any) -> None:
     sent = graph_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, retries=0, **what)
     body = encode(sent["body"])
     response = worker.post(client, body, signature=sent["headers"]["X-Hub-Signature-256"])
@@ -65,7 +68,13 @@ def _say(graph_sandbox, client, worker, **what):
     worker.drain()
 
 
-def test_the_lead_template_end_to_end(graph_sandbox, sandbox_page, client, worker, tenant):
+def test_the_lead_template_end_to_end(
+    graph_sandbox: GraphSandbox,
+    sandbox_page: ConnectedPage,
+    client: Client,
+    worker: InlineWorker,
+    tenant: Tenant,
+) -> None:
 
     _say(graph_sandbox, client, worker, text="Hi, I'd like a quote")
     _say(graph_sandbox, client, worker, quick_reply={"text": "A quote", "payload": "A quote"})
@@ -110,8 +119,12 @@ def test_the_lead_template_end_to_end(graph_sandbox, sandbox_page, client, worke
 
 
 def test_a_repeated_delivery_from_the_sandbox_answers_once(
-    graph_sandbox, sandbox_page, client, worker, tenant
-):
+    graph_sandbox: GraphSandbox,
+    sandbox_page: ConnectedPage,
+    client: Client,
+    worker: InlineWorker,
+    tenant: Tenant,
+) -> None:
     first = graph_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, retries=0, text="pricing?")
     again = graph_sandbox.resend_webhook(first["id"], retries=0)
 
@@ -123,8 +136,12 @@ def test_a_repeated_delivery_from_the_sandbox_answers_once(
 
 
 def test_a_revoked_page_token_marks_the_page_on_send(
-    graph_sandbox, sandbox_page, client, worker, tenant
-):
+    graph_sandbox: GraphSandbox,
+    sandbox_page: ConnectedPage,
+    client: Client,
+    worker: InlineWorker,
+    tenant: Tenant,
+) -> None:
     graph_sandbox.revoke(page_id=ADA_PAGE)
 
     _say(graph_sandbox, client, worker, text="info")
@@ -141,14 +158,14 @@ PRICES_TEXT = "From 10 EUR a month."
 OTHER_TEXT = "Someone will answer you soon."
 
 
-def _menu_document() -> dict:
+def _menu_document() -> dict[str, Any]:
     """A menu whose postback button and quick reply each lead their own way; the hours loop
     back to the menu (fine: the menu waits for the person)."""
 
-    def node(node_id, kind, **data):
+    def node(node_id: str, kind: str, **data: Any) -> dict[str, Any]:
         return {"id": node_id, "type": kind, "position": {"x": 0, "y": 0}, "data": data}
 
-    def edge(source, handle, target):
+    def edge(source: str, handle: str, target: str) -> dict[str, str]:
         return {
             "id": f"{source}-{handle}",
             "source": source,
@@ -194,14 +211,18 @@ def _menu_document() -> dict:
     }
 
 
-def _shown(message: dict) -> str:
+def _shown(message: dict[str, Any]) -> str:
     attachment = message.get("attachment")
-    return attachment["payload"]["text"] if attachment else message["text"]
+    return str(attachment["payload"]["text"] if attachment else message["text"])
 
 
 def test_a_menus_buttons_and_quick_replies_lead_their_own_way(
-    graph_sandbox, sandbox_page, client, worker, tenant
-):
+    graph_sandbox: GraphSandbox,
+    sandbox_page: ConnectedPage,
+    client: Client,
+    worker: InlineWorker,
+    tenant: Tenant,
+) -> None:
     actor = Actor(user=member(tenant, Role.OWNER).user)
     flow = flow_create(
         tenant=tenant,

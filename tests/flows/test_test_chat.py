@@ -4,16 +4,20 @@ published version, without Facebook; its events are test events that are not del
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
+from rest_framework.test import APIClient
 
 from events.models import EventSource, EventStatus, LoggedEvent
 from flows.flow_templates import LEAD_GENERATION
-from flows.models import Conversation, ConversationStatus, OutboundMessage
+from flows.models import Conversation, ConversationStatus, Flow, OutboundMessage
 from flows.testchat import chat_psid
-from tenants.models import Transport
+from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import FlowFactory, FlowVersionFactory, edge, node, simple_document
@@ -32,49 +36,55 @@ THANKS = "Thank you! Someone from our team will contact you at ada@example.com s
 NOTE = "New lead: A quote, starting This month. Contact by Email: ada@example.com."
 
 
-def url(flow) -> str:
+def url(flow: Flow) -> str:
     return f"/api/v1/tenants/{flow.tenant.slug}/flows/{flow.pk}/test-chat/"
 
 
 @pytest.fixture
-def page(tenant):
-    return ConnectedPageFactory(
+def capi_page(tenant: Tenant) -> ConnectedPage:
+    return ConnectedPageFactory.create(
         tenant=tenant, page_id="300000000000002", transport=Transport.CONVERSIONS_API
     )
 
 
 @pytest.fixture
-def lead_flow(tenant, page):
-    return FlowFactory(tenant=tenant, page=page, document=LEAD_GENERATION.document())
+def lead_flow(tenant: Tenant, capi_page: ConnectedPage) -> Flow:
+    return FlowFactory.create(tenant=tenant, page=capi_page, document=LEAD_GENERATION.document())
 
 
 @pytest.fixture
-def editor_membership(tenant):
+def editor_membership(tenant: Tenant) -> Membership:
     return member(tenant, Role.EDITOR)
 
 
 @pytest.fixture
-def editor(client_for, editor_membership):
+def editor(client_for: Callable[..., APIClient], editor_membership: Membership) -> APIClient:
     client = client_for()
     client.force_login(editor_membership.user)
     return client
 
 
-def chat(client, flow, status_code: int = 200, **body):
+def chat(client: Client, flow: Flow, status_code: int = 200, **body: Any) -> Any:
     response = client.post(url(flow), body, format="json")
     assert response.status_code == status_code, response.content
     return response.json() if response.content else None
 
 
-def texts(body) -> list[str]:
+def texts(body: dict[str, Any]) -> list[str]:
     return [reply["text"] for reply in body["replies"]]
 
 
-def path(body) -> list[str]:
+def path(body: dict[str, Any]) -> list[str]:
     return [step["node_id"] for step in body["path"]]
 
 
-def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page, tenant):
+def test_the_lead_template_end_to_end(
+    editor: APIClient,
+    editor_membership: Membership,
+    lead_flow: Flow,
+    capi_page: ConnectedPage,
+    tenant: Tenant,
+) -> None:
     body = chat(editor, lead_flow, action="start")
     psid = chat_psid(Actor(user=editor_membership.user))
     session = body["session"]
@@ -170,7 +180,7 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
             "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
         }
     ]
-    assert (event.tenant, event.page, event.psid) == (tenant, page, psid)
+    assert (event.tenant, event.page, event.psid) == (tenant, capi_page, psid)
     assert (event.test, event.source, event.status) == (True, EventSource.TEST_CHAT, "test")
     assert event.idempotency_key == f"test-chat:{session}:lead:12"
     assert event.source_ref == f"test chat {session}, flow {lead_flow.pk} draft, node lead"
@@ -181,7 +191,11 @@ def test_the_lead_template_end_to_end(editor, editor_membership, lead_flow, page
     assert OutboundMessage.objects.count() == 0  # nothing goes to Facebook
 
 
-def test_test_events_are_not_delivered(editor, lead_flow, django_capture_on_commit_callbacks):
+def test_test_events_are_not_delivered(
+    editor: APIClient,
+    lead_flow: Flow,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         walk_to_the_lead(editor, lead_flow)
     assert LoggedEvent.objects.get().status == EventStatus.TEST  # "Test, not sent"
@@ -190,21 +204,26 @@ def test_test_events_are_not_delivered(editor, lead_flow, django_capture_on_comm
 
 @override_settings(EVENTS_DELIVER_TEST_EVENTS=True)
 def test_test_events_are_enqueued_when_test_delivery_is_on(
-    editor, lead_flow, django_capture_on_commit_callbacks
-):
+    editor: APIClient,
+    lead_flow: Flow,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         walk_to_the_lead(editor, lead_flow)
     assert len(callbacks) == 1
 
 
-def walk_to_the_lead(editor, flow) -> dict:
+def walk_to_the_lead(editor: APIClient, flow: Flow) -> dict[str, Any]:
     chat(editor, flow, action="start")
     for answer in ("A quote", "Later", "Phone"):
         chat(editor, flow, action="message", text=answer)
-    return chat(editor, flow, action="message", text="+1 555 010 0199")
+    body: dict[str, Any] = chat(editor, flow, action="message", text="+1 555 010 0199")
+    return body
 
 
-def test_a_message_after_the_chat_handed_off_does_nothing(editor, lead_flow):
+def test_a_message_after_the_chat_handed_off_does_nothing(
+    editor: APIClient, lead_flow: Flow
+) -> None:
     walk_to_the_lead(editor, lead_flow)
     body = chat(editor, lead_flow, action="message", text="hello?")
     assert (body["replies"], body["path"], body["handoff"]) == ([], [], None)
@@ -213,7 +232,7 @@ def test_a_message_after_the_chat_handed_off_does_nothing(editor, lead_flow):
     assert body["events"][0]["new"] is False
 
 
-def test_start_again_ends_the_earlier_chat(editor, lead_flow):
+def test_start_again_ends_the_earlier_chat(editor: APIClient, lead_flow: Flow) -> None:
     first = chat(editor, lead_flow, action="start")["session"]
     chat(editor, lead_flow, action="message", text="A quote")
     body = chat(editor, lead_flow, action="start")
@@ -223,7 +242,7 @@ def test_start_again_ends_the_earlier_chat(editor, lead_flow):
     assert statuses == {first: "ended", body["session"]: "waiting"}
 
 
-def test_reset_ends_the_chat(editor, lead_flow):
+def test_reset_ends_the_chat(editor: APIClient, lead_flow: Flow) -> None:
     session = chat(editor, lead_flow, action="start")["session"]
     assert chat(editor, lead_flow, 204, action="reset") is None
     conversation = Conversation.objects.get(pk=session)
@@ -234,8 +253,12 @@ def test_reset_ends_the_chat(editor, lead_flow):
     assert chat(editor, lead_flow, 204, action="reset") is None  # nothing open: still fine
 
 
-def test_a_flow_that_ends_ends_the_chat(editor, tenant, page):
-    flow = FlowFactory(tenant=tenant, page=page, document=simple_document("Hello there"))
+def test_a_flow_that_ends_ends_the_chat(
+    editor: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    flow = FlowFactory.create(
+        tenant=tenant, page=capi_page, document=simple_document("Hello there")
+    )
     body = chat(editor, flow, action="start")
     assert texts(body) == ["Hello there"]
     assert path(body) == ["start", "hello", "end"]
@@ -244,7 +267,9 @@ def test_a_flow_that_ends_ends_the_chat(editor, tenant, page):
     assert body["error"]["code"] == "test_chat_ended"
 
 
-def test_each_person_has_their_own_chat(editor, client_for, tenant, lead_flow):
+def test_each_person_has_their_own_chat(
+    editor: APIClient, client_for: Callable[..., APIClient], tenant: Tenant, lead_flow: Flow
+) -> None:
     session = chat(editor, lead_flow, action="start")["session"]
     colleague = client_for(tenant, Role.EDITOR)
     body = chat(colleague, lead_flow, 400, action="message", text="A quote", session=session)
@@ -257,9 +282,13 @@ def test_each_person_has_their_own_chat(editor, client_for, tenant, lead_flow):
     )
 
 
-def test_a_published_version_runs_as_published_not_the_draft(editor, tenant, page):
-    flow = FlowFactory(tenant=tenant, page=page, document=simple_document("Version one"))
-    version = FlowVersionFactory(flow=flow, number=1)
+def test_a_published_version_runs_as_published_not_the_draft(
+    editor: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
+    flow = FlowFactory.create(
+        tenant=tenant, page=capi_page, document=simple_document("Version one")
+    )
+    version = FlowVersionFactory.create(flow=flow, number=1)
     flow.document = simple_document("The draft since")
     flow.save()
 
@@ -271,7 +300,9 @@ def test_a_published_version_runs_as_published_not_the_draft(editor, tenant, pag
     assert Conversation.objects.get(pk=body["session"]).flow_version is None
 
 
-def test_a_draft_is_run_as_it_is_on_every_turn(editor, tenant, page, lead_flow):
+def test_a_draft_is_run_as_it_is_on_every_turn(
+    editor: APIClient, tenant: Tenant, capi_page: ConnectedPage, lead_flow: Flow
+) -> None:
     chat(editor, lead_flow, action="start")
     document = copy.deepcopy(lead_flow.document)
     for item in document["nodes"]:
@@ -284,23 +315,27 @@ def test_a_draft_is_run_as_it_is_on_every_turn(editor, tenant, page, lead_flow):
     ]
 
 
-def test_a_draft_with_errors_is_refused_with_its_problems(editor, tenant, page):
+def test_a_draft_with_errors_is_refused_with_its_problems(
+    editor: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     document = {
         "nodes": [node("start", "start"), node("hello", "send_message", text="")],
         "edges": [edge("start", "hello")],
     }
-    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    flow = FlowFactory.create(tenant=tenant, page=capi_page, document=document)
     body = chat(editor, flow, 400, action="start")
     assert body["error"]["code"] == "flow_invalid"
     problems = body["error"]["details"]["problems"]
     assert {(p["node_id"], p["severity"]) for p in problems} >= {("hello", "error")}
     assert Conversation.objects.count() == 0
     # A published version of it still runs.
-    FlowVersionFactory(flow=flow, number=1, document=simple_document("Published"))
+    FlowVersionFactory.create(flow=flow, number=1, document=simple_document("Published"))
     assert texts(chat(editor, flow, action="start", version=1)) == ["Published"]
 
 
-def test_a_postback_button_and_a_value(editor, tenant, page):
+def test_a_postback_button_and_a_value(
+    editor: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     document = {
         "nodes": [
             node("start", "start"),
@@ -324,7 +359,7 @@ def test_a_postback_button_and_a_value(editor, tenant, page):
         ],
         "edges": [edge("start", "ask_size"), edge("ask_size", "bought"), edge("bought", "end")],
     }
-    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    flow = FlowFactory.create(tenant=tenant, page=capi_page, document=document)
     chat(editor, flow, action="start")
     body = chat(editor, flow, action="message", kind="quick_reply", text="Large", payload="L")
     assert body["variables"]["size"] == "Large"
@@ -335,7 +370,9 @@ def test_a_postback_button_and_a_value(editor, tenant, page):
     assert body["events"][0]["value"] == "12.500000"
 
 
-def test_a_menus_buttons_and_quick_replies_lead_their_own_way(editor, tenant, page):
+def test_a_menus_buttons_and_quick_replies_lead_their_own_way(
+    editor: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     document = {
         "nodes": [
             node("start", "start"),
@@ -368,7 +405,7 @@ def test_a_menus_buttons_and_quick_replies_lead_their_own_way(editor, tenant, pa
             edge("other", "end"),
         ],
     }
-    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    flow = FlowFactory.create(tenant=tenant, page=capi_page, document=document)
 
     body = chat(editor, flow, action="start")
     assert path(body) == ["start", "menu"]
@@ -410,26 +447,28 @@ def test_a_menus_buttons_and_quick_replies_lead_their_own_way(editor, tenant, pa
         ({"action": "message", "text": "hi", "kind": "referral"}, "kind"),
     ],
 )
-def test_bad_requests(editor, lead_flow, body, field):
+def test_bad_requests(editor: APIClient, lead_flow: Flow, body: dict[str, Any], field: str) -> None:
     response = editor.post(url(lead_flow), body, format="json")
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]) == [field]
 
 
-def test_an_unknown_version_is_404(editor, lead_flow):
+def test_an_unknown_version_is_404(editor: APIClient, lead_flow: Flow) -> None:
     body = chat(editor, lead_flow, 404, action="start", version=7)
     assert body["error"]["message"] == "This flow has no version 7: pick a published version."
 
 
-def test_viewers_may_not_run_it(client_for, tenant, lead_flow):
+def test_viewers_may_not_run_it(
+    client_for: Callable[..., APIClient], tenant: Tenant, lead_flow: Flow
+) -> None:
     viewer = client_for(tenant, Role.VIEWER)
     body = chat(viewer, lead_flow, 403, action="start")
     assert body["error"]["code"] == "permission_denied"
     assert Conversation.objects.count() == 0
 
 
-def test_another_tenants_flow_is_404(editor, other_tenant):
-    theirs = FlowFactory(tenant=other_tenant, document=LEAD_GENERATION.document())
+def test_another_tenants_flow_is_404(editor: APIClient, other_tenant: Tenant) -> None:
+    theirs = FlowFactory.create(tenant=other_tenant, document=LEAD_GENERATION.document())
     response = editor.post(
         f"/api/v1/tenants/acme-bikes/flows/{theirs.pk}/test-chat/",
         {"action": "start"},
@@ -440,14 +479,18 @@ def test_another_tenants_flow_is_404(editor, other_tenant):
     assert Conversation.objects.count() == 0
 
 
-def test_an_api_key_has_its_own_test_chat(client_for, tenant, lead_flow):
+def test_an_api_key_has_its_own_test_chat(
+    client_for: Callable[..., APIClient], tenant: Tenant, lead_flow: Flow
+) -> None:
     client = client_for(key=api_key(tenant))
     body = chat(client, lead_flow, action="start")
     assert body["variables"]["psid"].startswith("902")
     assert len(body["variables"]["psid"]) == 16
 
 
-def test_an_event_the_test_chat_cannot_send_shows_not_sent_with_its_reason(editor, tenant, page):
+def test_an_event_the_test_chat_cannot_send_shows_not_sent_with_its_reason(
+    editor: APIClient, tenant: Tenant, capi_page: ConnectedPage
+) -> None:
     document = {
         "nodes": [
             node("start", "start"),
@@ -463,7 +506,7 @@ def test_an_event_the_test_chat_cannot_send_shows_not_sent_with_its_reason(edito
             edge("kept", "end"),
         ],
     }
-    flow = FlowFactory(tenant=tenant, page=page, document=document)
+    flow = FlowFactory.create(tenant=tenant, page=capi_page, document=document)
     chat(editor, flow, action="start")
     body = chat(editor, flow, action="message", text="a few")
 

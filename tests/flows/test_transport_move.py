@@ -5,28 +5,35 @@ keep, waiting events mapped, the audit record."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import responses
 from django.test import Client, override_settings
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
+from rest_framework.test import APIClient
 
 from events.models import EventStatus, LoggedEvent
-from flows.models import FlowStatus
-from tenants.models import AuditAction, AuditEvent, ConnectedPage, Transport
+from flows.models import Flow, FlowStatus
+from tenants.models import AuditAction, AuditEvent, ConnectedPage, Tenant, Transport
 from tenants.permissions import Role
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import FlowFactory, edge, node, published_flow
 from tests.tenants.factories import ConnectedPageFactory, member
+from tests.tenants.helpers import GRAPH
+
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
 
 pytestmark = pytest.mark.django_db
 
-GRAPH = "http://127.0.0.1:9/v25.0"
 PAGE_ID = "300000000000001"
 DATASET = "880000000000001"
 PSID = "24571937185104"
 
 
-def document(*blocks: dict) -> dict:
+def document(*blocks: dict[str, Any]) -> dict[str, Any]:
     """start -> each log_event block in turn -> end."""
     nodes = [node("s", "start"), *(node(b.pop("id"), "log_event", **b) for b in blocks)]
     nodes.append(node("e", "end"))
@@ -35,8 +42,8 @@ def document(*blocks: dict) -> dict:
 
 
 @pytest.fixture
-def bakery(tenant):
-    return ConnectedPageFactory(
+def bakery(tenant: Tenant) -> ConnectedPage:
+    return ConnectedPageFactory.create(
         tenant=tenant,
         page_id=PAGE_ID,
         name="Ada's Bakery",
@@ -46,22 +53,22 @@ def bakery(tenant):
 
 
 @pytest.fixture
-def dataset():
+def dataset() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock() as mocked:
         mocked.post(f"{GRAPH}/{PAGE_ID}/dataset", json={"id": DATASET})
         yield mocked
 
 
-def url(tenant, page) -> str:
+def url(tenant: Tenant, page: ConnectedPage) -> str:
     return f"/api/v1/tenants/{tenant.slug}/pages/{page.pk}/move-transport/"
 
 
-def move(client, tenant, page, **body):
+def move(client: Client, tenant: Tenant, page: ConnectedPage, **body: Any) -> TestResponse:
     return client.post(url(tenant, page), {"transport": "conversions_api", **body}, format="json")
 
 
 @pytest.fixture
-def bookings(tenant, bakery):
+def bookings(tenant: Tenant, bakery: ConnectedPage) -> Flow:
     """A published flow logging a purchase and the custom table_booked, and a draft that logs
     a lead; the published flow's draft has moved on to a search."""
     flow = published_flow(
@@ -75,7 +82,7 @@ def bookings(tenant, bakery):
     )
     flow.document = document({"id": "looked", "event": "search"})
     flow.save(update_fields=["document"])
-    FlowFactory(
+    FlowFactory.create(
         tenant=tenant,
         page=bakery,
         name="Leads",
@@ -86,8 +93,12 @@ def bookings(tenant, bakery):
 
 
 def test_the_dry_run_lists_per_flow_and_block_what_maps_and_what_cannot(
-    client_for, tenant, bakery, bookings, dataset
-):
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    bakery: ConnectedPage,
+    bookings: Flow,
+    dataset: responses.RequestsMock,
+) -> None:
     response = move(client_for(tenant, Role.ADMIN), tenant, bakery)
 
     assert response.status_code == 200, response.content
@@ -122,8 +133,12 @@ def test_the_dry_run_lists_per_flow_and_block_what_maps_and_what_cannot(
 
 
 def test_the_move_is_refused_while_a_published_block_cannot_move(
-    client_for, tenant, bakery, bookings, dataset
-):
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    bakery: ConnectedPage,
+    bookings: Flow,
+    dataset: responses.RequestsMock,
+) -> None:
     response = move(client_for(tenant, Role.ADMIN), tenant, bakery, dry_run=False)
 
     assert response.status_code == 409, response.content
@@ -143,17 +158,24 @@ def test_the_move_is_refused_while_a_published_block_cannot_move(
 
 
 def test_ticking_keep_moves_maps_waiting_events_and_audits(
-    client_for, tenant, bakery, bookings, dataset, django_capture_on_commit_callbacks
-):
-    purchase = LoggedEventFactory(page=bakery, event="purchase", psid=PSID)
-    custom = LoggedEventFactory(page=bakery, event="table_booked", psid=PSID)
-    held = LoggedEventFactory(
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    bakery: ConnectedPage,
+    bookings: Flow,
+    dataset: responses.RequestsMock,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    purchase = LoggedEventFactory.create(page=bakery, event="purchase", psid=PSID)
+    custom = LoggedEventFactory.create(page=bakery, event="table_booked", psid=PSID)
+    held = LoggedEventFactory.create(
         page=bakery, event="lead_submitted", psid=PSID, status=EventStatus.BLOCKED
     )
-    odd = LoggedEventFactory(
+    odd = LoggedEventFactory.create(
         page=bakery, event="purchase", psid=PSID, params={"fb_content_type": "product"}
     )
-    sent = LoggedEventFactory(page=bakery, event="table_booked", status=EventStatus.DELIVERED)
+    sent = LoggedEventFactory.create(
+        page=bakery, event="table_booked", status=EventStatus.DELIVERED
+    )
 
     with django_capture_on_commit_callbacks() as callbacks:
         response = move(
@@ -199,8 +221,11 @@ def test_ticking_keep_moves_maps_waiting_events_and_audits(
 
 
 def test_a_block_that_needs_a_change_refuses_the_move_even_when_keeping(
-    client_for, tenant, bakery, dataset
-):
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    bakery: ConnectedPage,
+    dataset: responses.RequestsMock,
+) -> None:
     published_flow(
         tenant,
         page=bakery,
@@ -217,8 +242,10 @@ def test_a_block_that_needs_a_change_refuses_the_move_even_when_keeping(
     assert bakery.transport == Transport.PAGE_ACTIVITIES
 
 
-def test_nothing_to_move_and_bad_input_are_400s(client_for, tenant):
-    capi = ConnectedPageFactory(tenant=tenant, name="Bike Shop")
+def test_nothing_to_move_and_bad_input_are_400s(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
+    capi = ConnectedPageFactory.create(tenant=tenant, name="Bike Shop")
     client = client_for(tenant, Role.ADMIN)
     response = move(client, tenant, capi)
     assert response.status_code == 400
@@ -232,10 +259,13 @@ def test_nothing_to_move_and_bad_input_are_400s(client_for, tenant):
 
 
 def test_an_editor_may_not_move_and_another_workspace_sees_a_404(
-    client_for, tenant, other_tenant, bakery
-):
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    other_tenant: Tenant,
+    bakery: ConnectedPage,
+) -> None:
     assert move(client_for(tenant, Role.EDITOR), tenant, bakery).status_code == 403
-    theirs = ConnectedPageFactory(tenant=other_tenant, transport=Transport.PAGE_ACTIVITIES)
+    theirs = ConnectedPageFactory.create(tenant=other_tenant, transport=Transport.PAGE_ACTIVITIES)
     assert move(client_for(tenant, Role.ADMIN), tenant, theirs).status_code == 404
     theirs.refresh_from_db()
     assert theirs.transport == Transport.PAGE_ACTIVITIES
@@ -244,7 +274,9 @@ def test_an_editor_may_not_move_and_another_workspace_sees_a_404(
 # --- any switch: refused while a published flow would stop delivering ----------------------------
 
 
-def test_switching_on_the_api_is_refused_naming_flows_and_blocks(client_for, tenant, bakery):
+def test_switching_on_the_api_is_refused_naming_flows_and_blocks(
+    client_for: Callable[..., APIClient], tenant: Tenant, bakery: ConnectedPage
+) -> None:
     bakery.dataset_id = DATASET
     bakery.save()
     published_flow(
@@ -272,8 +304,10 @@ def test_switching_on_the_api_is_refused_naming_flows_and_blocks(client_for, ten
     assert not AuditEvent.objects.filter(action=AuditAction.PAGE_TRANSPORT_CHANGED).exists()
 
 
-def test_switching_back_to_page_activities_is_refused_too(client_for, tenant):
-    shop = ConnectedPageFactory(tenant=tenant, name="Bike Shop")
+def test_switching_back_to_page_activities_is_refused_too(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
+    shop = ConnectedPageFactory.create(tenant=tenant, name="Bike Shop")
     published_flow(
         tenant, page=shop, name="Orders", document=document({"id": "o", "event": "OrderShipped"})
     )
@@ -288,13 +322,15 @@ def test_switching_back_to_page_activities_is_refused_too(client_for, tenant):
     )
 
 
-def test_a_switch_that_breaks_nothing_goes_through(client_for, tenant, bakery):
+def test_a_switch_that_breaks_nothing_goes_through(
+    client_for: Callable[..., APIClient], tenant: Tenant, bakery: ConnectedPage
+) -> None:
     bakery.dataset_id = DATASET
     bakery.save()
     published_flow(
         tenant, page=bakery, document=document({"id": "p", "event": "fb_mobile_purchase"})
     )
-    FlowFactory(
+    FlowFactory.create(
         tenant=tenant,
         page=bakery,
         status=FlowStatus.DRAFT,
@@ -309,7 +345,9 @@ def test_a_switch_that_breaks_nothing_goes_through(client_for, tenant, bakery):
     assert response.json()["transport_status"]["state"] == "active"
 
 
-def test_the_pages_screen_refuses_the_switch_with_the_same_words(client, tenant, bakery):
+def test_the_pages_screen_refuses_the_switch_with_the_same_words(
+    client: Client, tenant: Tenant, bakery: ConnectedPage
+) -> None:
 
     bakery.dataset_id = DATASET
     bakery.save()
@@ -335,8 +373,10 @@ def test_the_pages_screen_refuses_the_switch_with_the_same_words(client, tenant,
 
 
 @override_settings(GRAPH_API_URL="https://graph.facebook.com")
-def test_page_activities_is_refused_on_facebooks_host_after_its_end(client_for, tenant):
-    shop = ConnectedPageFactory(tenant=tenant, name="Bike Shop")
+def test_page_activities_is_refused_on_facebooks_host_after_its_end(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
+    shop = ConnectedPageFactory.create(tenant=tenant, name="Bike Shop")
     response = client_for(tenant, Role.ADMIN).patch(
         f"/api/v1/tenants/{tenant.slug}/pages/{shop.pk}/",
         {"transport": "page_activities"},
@@ -352,8 +392,10 @@ def test_page_activities_is_refused_on_facebooks_host_after_its_end(client_for, 
     assert shop.transport == Transport.CONVERSIONS_API
 
 
-def test_the_sandbox_still_allows_page_activities(client_for, tenant):
-    shop = ConnectedPageFactory(tenant=tenant, name="Bike Shop")
+def test_the_sandbox_still_allows_page_activities(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
+    shop = ConnectedPageFactory.create(tenant=tenant, name="Bike Shop")
     response = client_for(tenant, Role.ADMIN).patch(
         f"/api/v1/tenants/{tenant.slug}/pages/{shop.pk}/",
         {"transport": "page_activities"},
@@ -368,8 +410,10 @@ def test_the_sandbox_still_allows_page_activities(client_for, tenant):
     )
 
 
-def test_the_pages_api_says_each_pages_transport_status(client_for, tenant, bakery):
-    ConnectedPageFactory(tenant=tenant, name="Bike Shop")
+def test_the_pages_api_says_each_pages_transport_status(
+    client_for: Callable[..., APIClient], tenant: Tenant, bakery: ConnectedPage
+) -> None:
+    ConnectedPageFactory.create(tenant=tenant, name="Bike Shop")
     rows = client_for(tenant, Role.VIEWER).get(f"/api/v1/tenants/{tenant.slug}/pages/").json()
     statuses = {r["name"]: r["transport_status"] for r in rows["results"]}
     assert statuses["Bike Shop"]["state"] == "active"
@@ -384,7 +428,9 @@ def test_the_pages_api_says_each_pages_transport_status(client_for, tenant, bake
 
 
 @override_settings(GRAPH_API_URL="https://graph.facebook.com")
-def test_events_of_a_retired_page_are_held_with_the_reason(tenant, bakery):
+def test_events_of_a_retired_page_are_held_with_the_reason(
+    tenant: Tenant, bakery: ConnectedPage
+) -> None:
     from events.services import EventInput, log_events
 
     [event] = log_events(
@@ -402,8 +448,8 @@ def test_events_of_a_retired_page_are_held_with_the_reason(tenant, bakery):
 
 
 def test_the_move_screen_lists_the_dry_run_and_is_404_for_another_workspace(
-    client, tenant, other_tenant, bakery, bookings
-):
+    client: Client, tenant: Tenant, other_tenant: Tenant, bakery: ConnectedPage, bookings: Flow
+) -> None:
 
     client.force_login(member(tenant, Role.ADMIN).user)
     response = client.get(f"/t/{tenant.slug}/pages/{bakery.pk}/move/")
@@ -415,7 +461,7 @@ def test_the_move_screen_lists_the_dry_run_and_is_404_for_another_workspace(
     bakery.refresh_from_db()
     assert bakery.dataset_id == ""  # looking changes nothing; the dry run proper is a POST
 
-    theirs = ConnectedPageFactory(tenant=other_tenant, transport=Transport.PAGE_ACTIVITIES)
+    theirs = ConnectedPageFactory.create(tenant=other_tenant, transport=Transport.PAGE_ACTIVITIES)
     assert client.get(f"/t/{tenant.slug}/pages/{theirs.pk}/move/").status_code == 404
     assert (
         client.post(f"/t/{tenant.slug}/pages/{theirs.pk}/move/", {"confirm": "1"}).status_code

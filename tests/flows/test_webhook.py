@@ -4,15 +4,17 @@ handshake (reference §6.1-6.3)."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
 from flows import webhooks
 from flows.models import WebhookDelivery
-from tests.flows.test_runtime_support import (
+from tests.flows.runtime_support import (
     WEBHOOK_URL,
     encode,
     entry,
@@ -20,21 +22,26 @@ from tests.flows.test_runtime_support import (
     sign,
     text,
 )
+from tests.sandbox_fixtures import ADA_PAGE as PAGE
 
 pytestmark = pytest.mark.django_db
 
-PAGE = "300000000000001"
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
+
 BODY = encode(envelope(entry(PAGE, text(PAGE, body="Grüße, 你好 ✓"))))
 
 
-def _post(client, body: bytes, signature: str | None):
-    headers = {} if signature is None else {"HTTP_X_HUB_SIGNATURE_256": signature}
+def _post(client: Client, body: bytes, signature: str | None) -> TestResponse:
+    headers: dict[str, Any] = {} if signature is None else {"HTTP_X_HUB_SIGNATURE_256": signature}
     return client.post(WEBHOOK_URL, data=body, content_type="application/json", **headers)
 
 
 def test_a_signed_delivery_is_stored_as_received_and_answered_at_once(
-    client, django_capture_on_commit_callbacks, monkeypatch
-):
+    client: Client,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     queued = []
     monkeypatch.setattr(
         "flows.tasks.process_delivery.apply_async", lambda args: queued.append(args)
@@ -72,8 +79,11 @@ def test_a_signed_delivery_is_stored_as_received_and_answered_at_once(
     ],
 )
 def test_a_missing_or_wrong_signature_is_403_and_writes_nothing(
-    client, django_capture_on_commit_callbacks, signature, why
-):
+    client: Client,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    signature: str | None,
+    why: str,
+) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
         response = _post(client, BODY, signature)
 
@@ -83,7 +93,7 @@ def test_a_missing_or_wrong_signature_is_403_and_writes_nothing(
     assert callbacks == []
 
 
-def test_the_signature_covers_the_raw_bytes_not_a_re_serialization(client):
+def test_the_signature_covers_the_raw_bytes_not_a_re_serialization(client: Client) -> None:
     # The same JSON re-serialized with raw UTF-8 is other bytes: its signature does not fit.
     reencoded = json.dumps(json.loads(BODY), separators=(",", ":"), ensure_ascii=False).encode()
     assert reencoded != BODY
@@ -93,14 +103,14 @@ def test_the_signature_covers_the_raw_bytes_not_a_re_serialization(client):
 
 
 @override_settings(FACEBOOK_APP_SECRET="")
-def test_without_an_app_secret_nothing_is_accepted(client):
+def test_without_an_app_secret_nothing_is_accepted(client: Client) -> None:
     assert _post(client, BODY, "sha256=" + "0" * 64).status_code == 403
     assert not webhooks.signature_valid(BODY, sign(BODY, secret=""), secret="")
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(position=st.integers(min_value=0), flip=st.integers(min_value=1, max_value=255))
-def test_any_change_to_the_body_is_refused(client, position, flip):
+def test_any_change_to_the_body_is_refused(client: Client, position: int, flip: int) -> None:
     body = bytearray(BODY)
     body[position % len(body)] ^= flip
 
@@ -112,7 +122,7 @@ def test_any_change_to_the_body_is_refused(client, position, flip):
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(header=st.text(max_size=120))
-def test_any_other_header_is_refused(client, header):
+def test_any_other_header_is_refused(client: Client, header: str) -> None:
     if header == sign(BODY):  # pragma: no cover - hypothesis will not find the HMAC
         return
     try:
@@ -126,7 +136,7 @@ def test_any_other_header_is_refused(client, header):
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(position=st.integers(min_value=7, max_value=70), char=st.sampled_from("0123456789abcdef"))
-def test_one_wrong_hex_digit_is_refused(client, position, char):
+def test_one_wrong_hex_digit_is_refused(client: Client, position: int, char: str) -> None:
     good = sign(BODY)
     header = good[:position] + char + good[position + 1 :]
     if header == good:
@@ -136,7 +146,7 @@ def test_one_wrong_hex_digit_is_refused(client, position, char):
     assert WebhookDelivery.objects.count() == 0
 
 
-def test_the_handshake_echoes_the_challenge_as_text(client):
+def test_the_handshake_echoes_the_challenge_as_text(client: Client) -> None:
     response = client.get(
         WEBHOOK_URL,
         {
@@ -171,7 +181,7 @@ def test_the_handshake_echoes_the_challenge_as_text(client):
         ({"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}, ""),
     ],
 )
-def test_a_wrong_handshake_is_403(client, params, configured):
+def test_a_wrong_handshake_is_403(client: Client, params: dict[str, Any], configured: str) -> None:
     with override_settings(MESSENGER_VERIFY_TOKEN=configured):
         response = client.get(WEBHOOK_URL, params)
 
@@ -181,5 +191,5 @@ def test_a_wrong_handshake_is_403(client, params, configured):
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_other_methods_are_405(client, method):
+def test_other_methods_are_405(client: Client, method: str) -> None:
     assert getattr(client, method)(WEBHOOK_URL).status_code == 405

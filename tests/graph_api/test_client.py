@@ -5,11 +5,16 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 import responses
+from pytest_django.fixtures import Settings
+from requests import PreparedRequest
+from requests.adapters import HTTPAdapter
 from responses import matchers
 
 from graph_api.client import (
@@ -21,6 +26,7 @@ from graph_api.client import (
 )
 from graph_api.errors import (
     GraphConnectionError,
+    GraphError,
     GraphTimeout,
     InvalidRequestError,
     PermissionMissingError,
@@ -39,10 +45,8 @@ from graph_api.types import (
     TokenDebugError,
 )
 from graph_api.usage import PlatformUsage
+from tests.graph_stub import APP_ID, APP_SECRET, BASE, sent_form, sent_json, sent_query
 
-BASE = "https://graph.test"  # never Facebook's host
-APP_ID = "100000000000001"
-APP_SECRET = "test-app-secret-do-not-use"
 APP_TOKEN = f"{APP_ID}|{APP_SECRET}"
 USER_TOKEN = "test-user-token-aaaa"
 PAGE_TOKEN = "test-page-token-bbbb"
@@ -52,48 +56,43 @@ V = "v25.0"
 USAGE_HEADERS = {"X-App-Usage": '{"call_count": 42, "total_time": 7, "total_cputime": 3}'}
 
 
-def proof(token):
+def proof(token: str) -> str:
     return hmac.new(APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def signed(token, **params):
+def signed(token: str, **params: Any) -> dict[str, Any]:
     """The query a call carrying `token` must have: its params, the token and the proof."""
     return {**params, "access_token": token, "appsecret_proof": proof(token)}
 
 
-def query_of(call):
-    return dict(parse_qsl(urlsplit(call.request.url).query, keep_blank_values=True))
+def query_of(call: responses.Call) -> dict[str, str]:
+    return sent_query(call.request)
 
 
-def path_of(call):
-    return urlsplit(call.request.url).path
+def path_of(call: responses.Call) -> str:
+    return urlsplit(call.request.url or "").path
 
 
-def form_of(call):
-    return dict(parse_qsl(call.request.body))
+def form_of(call: responses.Call) -> dict[str, str]:
+    return sent_form(call.request)
 
 
-def graph_error(code, subcode=None, message="Failed", status=400):
-    error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "Trace1"}
+def graph_error(
+    code: int, subcode: int | None = None, message: str = "Failed", status: int = 400
+) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "Trace1",
+    }
     if subcode is not None:
         error["error_subcode"] = subcode
     return {"json": {"error": error}, "status": status}
 
 
 @pytest.fixture
-def client():
-    with GraphClient(
-        base_url=BASE + "/",
-        app_id=APP_ID,
-        app_secret=APP_SECRET,
-        version=V,
-        page_activities_version="v20.0",
-    ) as graph:
-        yield graph
-
-
-@pytest.fixture
-def mocked():
+def mocked() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         yield rsps
 
@@ -101,24 +100,39 @@ def mocked():
 # --- Construction ---------------------------------------------------------------------------
 
 
-def test_one_pooled_session_without_automatic_retries(client):
-    adapter = client._session.get_adapter(BASE)
+def test_one_pooled_session_without_automatic_retries(graph_client: GraphClient) -> None:
+    adapter = graph_client._session.get_adapter(BASE)
 
-    assert adapter._pool_maxsize == POOL_MAXSIZE
+    assert isinstance(adapter, HTTPAdapter)
+    assert adapter._pool_maxsize == POOL_MAXSIZE  # type: ignore[attr-defined]  # urllib3's pool size, not in the stubs
     assert adapter.max_retries.total == 0
-    assert client.timeout == DEFAULT_TIMEOUT
-    assert client.base_url == BASE
+    assert graph_client.timeout == DEFAULT_TIMEOUT
+    assert graph_client.base_url == BASE
 
 
-def test_connect_and_read_timeouts_go_with_every_request(client, mocked):
+def test_a_trailing_slash_on_the_base_url_is_dropped() -> None:
+    graph = GraphClient(
+        base_url=BASE + "/",
+        app_id=APP_ID,
+        app_secret=APP_SECRET,
+        version=V,
+        page_activities_version="v20.0",
+    )
+
+    assert graph.base_url == BASE
+
+
+def test_connect_and_read_timeouts_go_with_every_request(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(f"{BASE}/{V}/me", json={"id": "1"})
 
-    client.me(user_token=USER_TOKEN)
+    graph_client.me(user_token=USER_TOKEN)
 
-    assert mocked.calls[0].request.req_kwargs["timeout"] == (3.05, 10.0)
+    assert vars(mocked.calls[0].request)["req_kwargs"]["timeout"] == (3.05, 10.0)
 
 
-def test_a_session_can_be_supplied(mocked):
+def test_a_session_can_be_supplied(mocked: responses.RequestsMock) -> None:
     session = requests.Session()
     graph = GraphClient(
         base_url=BASE,
@@ -134,10 +148,12 @@ def test_a_session_can_be_supplied(mocked):
     graph.me(user_token=USER_TOKEN)
 
     assert graph._session is session
-    assert mocked.calls[0].request.req_kwargs["timeout"] == (1.0, 2.0)
+    assert vars(mocked.calls[0].request)["req_kwargs"]["timeout"] == (1.0, 2.0)
 
 
-def test_from_settings_reads_settings_and_shares_one_client_per_configuration(settings):
+def test_from_settings_reads_settings_and_shares_one_client_per_configuration(
+    settings: Settings,
+) -> None:
     settings.GRAPH_API_URL = "http://127.0.0.1:9"
     settings.FACEBOOK_APP_ID = "555"
     settings.FACEBOOK_APP_SECRET = "settings-secret"
@@ -160,25 +176,29 @@ def test_from_settings_reads_settings_and_shares_one_client_per_configuration(se
     assert GraphClient.from_settings() is not graph
 
 
-def test_repr_shows_no_secret(client):
-    assert APP_SECRET not in repr(client)
+def test_repr_shows_no_secret(graph_client: GraphClient) -> None:
+    assert APP_SECRET not in repr(graph_client)
 
 
-def test_appsecret_proof_is_hmac_sha256_of_the_token_keyed_with_the_secret(client):
-    assert client.appsecret_proof(PAGE_TOKEN) == proof(PAGE_TOKEN)
+def test_appsecret_proof_is_hmac_sha256_of_the_token_keyed_with_the_secret(
+    graph_client: GraphClient,
+) -> None:
+    assert graph_client.appsecret_proof(PAGE_TOKEN) == proof(PAGE_TOKEN)
 
 
 # --- Login and tokens -----------------------------------------------------------------------
 
 
-def test_exchange_code(client, mocked):
+def test_exchange_code(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.get(
         f"{BASE}/{V}/oauth/access_token",
         json={"access_token": "short-user-token", "token_type": "bearer", "expires_in": 3600},
         headers=USAGE_HEADERS,
     )
 
-    token = client.exchange_code(code="oauth-code-1", redirect_uri="https://app.test/complete/")
+    token = graph_client.exchange_code(
+        code="oauth-code-1", redirect_uri="https://app.test/complete/"
+    )
 
     assert query_of(mocked.calls[0]) == {
         "client_id": APP_ID,
@@ -193,13 +213,13 @@ def test_exchange_code(client, mocked):
     assert "short-user-token" not in repr(token)
 
 
-def test_exchange_long_lived(client, mocked):
+def test_exchange_long_lived(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.get(
         f"{BASE}/{V}/oauth/access_token",
         json={"access_token": "long-user-token", "token_type": "bearer", "expires_in": 5183944},
     )
 
-    token = client.exchange_long_lived(user_token=USER_TOKEN)
+    token = graph_client.exchange_long_lived(user_token=USER_TOKEN)
 
     assert query_of(mocked.calls[0]) == {
         "grant_type": "fb_exchange_token",
@@ -211,20 +231,26 @@ def test_exchange_long_lived(client, mocked):
     assert token.expires_in == 5183944
 
 
-def test_a_token_answer_without_expiry(client, mocked):
+def test_a_token_answer_without_expiry(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(f"{BASE}/{V}/oauth/access_token", json={"access_token": "t"})
 
-    assert client.exchange_long_lived(user_token=USER_TOKEN) == AccessToken(access_token="t")
+    assert graph_client.exchange_long_lived(user_token=USER_TOKEN) == AccessToken(access_token="t")
 
 
-def test_a_token_answer_without_a_token_is_unexpected(client, mocked):
+def test_a_token_answer_without_a_token_is_unexpected(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(f"{BASE}/{V}/oauth/access_token", json={"token_type": "bearer"})
 
     with pytest.raises(UnexpectedResponseError, match="access_token"):
-        client.exchange_long_lived(user_token=USER_TOKEN)
+        graph_client.exchange_long_lived(user_token=USER_TOKEN)
 
 
-def test_debug_token_uses_the_app_token_and_parses_every_field(client, mocked):
+def test_debug_token_uses_the_app_token_and_parses_every_field(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(
         f"{BASE}/{V}/debug_token",
         json={
@@ -246,12 +272,15 @@ def test_debug_token_uses_the_app_token_and_parses_every_field(client, mocked):
         },
     )
 
-    info = client.debug_token(input_token=USER_TOKEN)
+    info = graph_client.debug_token(input_token=USER_TOKEN)
 
     assert query_of(mocked.calls[0]) == signed(APP_TOKEN, input_token=USER_TOKEN)
     assert info.is_valid is True
     assert info.app_id == APP_ID
     assert info.type == "USER"
+    assert info.expires_at is not None
+    assert info.data_access_expires_at is not None
+    assert info.issued_at is not None
     assert info.expires_at.isoformat() == "2025-12-01T00:00:00+00:00"
     assert info.data_access_expires_at.isoformat() == "2026-01-01T00:00:00+00:00"
     assert info.issued_at.isoformat() == "2025-10-01T00:00:00+00:00"
@@ -269,7 +298,9 @@ def test_debug_token_uses_the_app_token_and_parses_every_field(client, mocked):
     assert info.target_ids("ads_read") is None
 
 
-def test_debug_token_of_a_never_expiring_page_token(client, mocked):
+def test_debug_token_of_a_never_expiring_page_token(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(
         f"{BASE}/{V}/debug_token",
         json={
@@ -284,13 +315,15 @@ def test_debug_token_of_a_never_expiring_page_token(client, mocked):
         },
     )
 
-    info = client.debug_token(input_token=PAGE_TOKEN)
+    info = graph_client.debug_token(input_token=PAGE_TOKEN)
 
     assert info.expires_at is None
     assert info.profile_id == PAGE_ID
 
 
-def test_debug_token_of_an_invalid_token(client, mocked):
+def test_debug_token_of_an_invalid_token(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(
         f"{BASE}/{V}/debug_token",
         json={
@@ -303,7 +336,7 @@ def test_debug_token_of_an_invalid_token(client, mocked):
         },
     )
 
-    info = client.debug_token(input_token=USER_TOKEN)
+    info = graph_client.debug_token(input_token=USER_TOKEN)
 
     assert info.is_valid is False
     assert info.error == TokenDebugError(
@@ -311,14 +344,14 @@ def test_debug_token_of_an_invalid_token(client, mocked):
     )
 
 
-def test_me(client, mocked):
+def test_me(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.get(
         f"{BASE}/{V}/me",
         json={"id": "400000000000004", "name": "Ada", "email": "ada@example.test"},
         headers=USAGE_HEADERS,
     )
 
-    user = client.me(user_token=USER_TOKEN)
+    user = graph_client.me(user_token=USER_TOKEN)
 
     assert path_of(mocked.calls[0]) == f"/{V}/me"
     assert query_of(mocked.calls[0]) == signed(USER_TOKEN, fields="id,name,email")
@@ -326,16 +359,20 @@ def test_me(client, mocked):
     assert user.usage.max_percent == 42
 
 
-def test_me_with_other_fields_and_another_version(client, mocked):
+def test_me_with_other_fields_and_another_version(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(f"{BASE}/v24.0/me", json={"id": "4"})
 
-    user = client.me(user_token=USER_TOKEN, fields=("id",), version="v24.0")
+    user = graph_client.me(user_token=USER_TOKEN, fields=("id",), version="v24.0")
 
     assert query_of(mocked.calls[0]) == signed(USER_TOKEN, fields="id")
     assert (user.id, user.name, user.email) == ("4", None, None)
 
 
-def test_my_accounts_follows_the_cursors_on_our_own_host(client, mocked):
+def test_my_accounts_follows_the_cursors_on_our_own_host(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     first_page = {
         "data": [
             {
@@ -363,7 +400,7 @@ def test_my_accounts_follows_the_cursors_on_our_own_host(client, mocked):
     )
     mocked.get(f"{BASE}/{V}/me/accounts", json=first_page)
 
-    accounts = client.my_accounts(user_token=USER_TOKEN)
+    accounts = graph_client.my_accounts(user_token=USER_TOKEN)
 
     assert [query_of(call) for call in mocked.calls] == [
         signed(USER_TOKEN, fields="id,name,access_token,tasks"),
@@ -377,7 +414,9 @@ def test_my_accounts_follows_the_cursors_on_our_own_host(client, mocked):
     assert "page-token-1" not in repr(accounts)
 
 
-def test_paging_takes_the_cursor_from_the_next_url_when_there_are_no_cursors(client, mocked):
+def test_paging_takes_the_cursor_from_the_next_url_when_there_are_no_cursors(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(
         f"{BASE}/{V}/me/accounts",
         json={"data": [], "paging": {}},
@@ -388,29 +427,33 @@ def test_paging_takes_the_cursor_from_the_next_url_when_there_are_no_cursors(cli
         json={"data": [], "paging": {"next": "https://graph.facebook.com/x?after=c9&limit=25"}},
     )
 
-    assert client.my_accounts(user_token=USER_TOKEN) == []
+    assert graph_client.my_accounts(user_token=USER_TOKEN) == []
     assert len(mocked.calls) == 2
 
 
-def test_paging_stops_on_a_repeated_cursor(client, mocked):
+def test_paging_stops_on_a_repeated_cursor(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     looping = {"data": [], "paging": {"cursors": {"after": "same"}, "next": "https://x/y"}}
     mocked.get(f"{BASE}/{V}/me/accounts", json=looping)
 
-    client.my_accounts(user_token=USER_TOKEN)
+    graph_client.my_accounts(user_token=USER_TOKEN)
 
     assert len(mocked.calls) == 2
 
 
-def test_paging_gives_up_after_max_pages(client, mocked, caplog):
+def test_paging_gives_up_after_max_pages(
+    graph_client: GraphClient, mocked: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
     counter = iter(range(10_000))
 
-    def endless(request):
+    def endless(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
         body = {"data": [], "paging": {"cursors": {"after": f"c{next(counter)}"}, "next": "n"}}
         return 200, {}, json.dumps(body)
 
     mocked.add_callback(responses.GET, f"{BASE}/{V}/me/accounts", callback=endless)
 
-    client.my_accounts(user_token=USER_TOKEN)
+    graph_client.my_accounts(user_token=USER_TOKEN)
 
     assert len(mocked.calls) == MAX_PAGES
     assert "graph_api.paging.truncated" in caplog.messages
@@ -419,12 +462,14 @@ def test_paging_gives_up_after_max_pages(client, mocked, caplog):
 # --- Pages ----------------------------------------------------------------------------------
 
 
-def test_subscribe_app_with_the_default_fields(client, mocked):
+def test_subscribe_app_with_the_default_fields(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.post(
         f"{BASE}/{V}/{PAGE_ID}/subscribed_apps", json={"success": True}, headers=USAGE_HEADERS
     )
 
-    result = client.subscribe_app(page_id=PAGE_ID, page_token=PAGE_TOKEN)
+    result = graph_client.subscribe_app(page_id=PAGE_ID, page_token=PAGE_TOKEN)
 
     assert DEFAULT_WEBHOOK_FIELDS == (
         "messages",
@@ -441,32 +486,36 @@ def test_subscribe_app_with_the_default_fields(client, mocked):
     assert result.usage.max_percent == 42
 
 
-def test_subscribe_app_with_chosen_fields(client, mocked):
+def test_subscribe_app_with_chosen_fields(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.post(f"{BASE}/{V}/{PAGE_ID}/subscribed_apps", json={"success": True})
 
-    client.subscribe_app(page_id=PAGE_ID, page_token=PAGE_TOKEN, fields=("messages", "standby"))
+    graph_client.subscribe_app(
+        page_id=PAGE_ID, page_token=PAGE_TOKEN, fields=("messages", "standby")
+    )
 
     assert query_of(mocked.calls[0])["subscribed_fields"] == "messages,standby"
 
 
-def test_subscribe_app_needs_a_field(client):
+def test_subscribe_app_needs_a_field(graph_client: GraphClient) -> None:
     with pytest.raises(ValueError, match="at least one"):
-        client.subscribe_app(page_id=PAGE_ID, page_token=PAGE_TOKEN, fields=())
+        graph_client.subscribe_app(page_id=PAGE_ID, page_token=PAGE_TOKEN, fields=())
 
 
-def test_unsubscribe_app(client, mocked):
+def test_unsubscribe_app(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.delete(f"{BASE}/{V}/{PAGE_ID}/subscribed_apps", json={"success": True})
 
-    result = client.unsubscribe_app(page_id=PAGE_ID, page_token=PAGE_TOKEN)
+    result = graph_client.unsubscribe_app(page_id=PAGE_ID, page_token=PAGE_TOKEN)
 
     assert query_of(mocked.calls[0]) == signed(PAGE_TOKEN)
     assert result.success is True
 
 
-def test_get_or_create_dataset(client, mocked):
+def test_get_or_create_dataset(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.post(f"{BASE}/{V}/{PAGE_ID}/dataset", json={"id": "500000000000005"})
 
-    dataset_id = client.get_or_create_dataset(page_id=PAGE_ID, token=USER_TOKEN)
+    dataset_id = graph_client.get_or_create_dataset(page_id=PAGE_ID, token=USER_TOKEN)
 
     assert query_of(mocked.calls[0]) == signed(USER_TOKEN)
     assert mocked.calls[0].request.body is None
@@ -474,9 +523,11 @@ def test_get_or_create_dataset(client, mocked):
 
 
 @pytest.mark.parametrize("bad_id", ["", "1/../me", "1?access_token=x", "me messages", "12#x"])
-def test_ids_in_paths_cannot_add_segments_or_queries(client, bad_id):
+def test_ids_in_paths_cannot_add_segments_or_queries(
+    graph_client: GraphClient, bad_id: str
+) -> None:
     with pytest.raises(ValueError, match="page_id"):
-        client.get_or_create_dataset(page_id=bad_id, token=USER_TOKEN)
+        graph_client.get_or_create_dataset(page_id=bad_id, token=USER_TOKEN)
 
 
 # --- page_activities ------------------------------------------------------------------------
@@ -484,19 +535,19 @@ def test_ids_in_paths_cannot_add_segments_or_queries(client, bad_id):
 LEAD = [{"_eventName": "lead_submitted"}]
 
 
-def test_log_page_activities(client, mocked):
+def test_log_page_activities(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.post(
         f"{BASE}/v20.0/{APP_ID}/page_activities", json={"success": True}, headers=USAGE_HEADERS
     )
 
-    result = client.log_page_activities(
+    result = graph_client.log_page_activities(
         page_token=PAGE_TOKEN, page_id=PAGE_ID, psid=PSID, custom_events=LEAD
     )
 
     request = mocked.calls[0].request
     assert query_of(mocked.calls[0]) == signed(PAGE_TOKEN)
     assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.body) == {
+    assert sent_json(request) == {
         "custom_events": [{"_eventName": "lead_submitted"}],
         "advertiser_tracking_enabled": 1,
         "application_tracking_enabled": 1,
@@ -509,10 +560,12 @@ def test_log_page_activities(client, mocked):
     assert result.usage.max_percent == 42
 
 
-def test_log_page_activities_with_every_option(client, mocked):
+def test_log_page_activities_with_every_option(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.post(f"{BASE}/v19.0/777/page_activities", json={"success": True})
 
-    client.log_page_activities(
+    graph_client.log_page_activities(
         page_token=PAGE_TOKEN,
         page_id=int(PAGE_ID),
         psid=PSID,
@@ -524,7 +577,7 @@ def test_log_page_activities_with_every_option(client, mocked):
         version="v19.0",
     )
 
-    body = json.loads(mocked.calls[0].request.body)
+    body = sent_json(mocked.calls[0].request)
     assert body["advertiser_tracking_enabled"] == 0
     assert body["application_tracking_enabled"] == 0
     assert body["logging_target"] == "app_and_page"
@@ -540,15 +593,19 @@ def test_log_page_activities_with_every_option(client, mocked):
         ({"psid": "١٢"}, "psid must be a numeric id"),  # non-ASCII digits
     ],
 )
-def test_log_page_activities_refuses_what_facebook_would(client, kwargs, message):
+def test_log_page_activities_refuses_what_facebook_would(
+    graph_client: GraphClient, kwargs: dict[str, Any], message: str
+) -> None:
     arguments = {"page_token": PAGE_TOKEN, "page_id": PAGE_ID, "psid": PSID, "custom_events": LEAD}
 
     with pytest.raises(ValueError, match=message):
-        client.log_page_activities(**{**arguments, **kwargs})
+        graph_client.log_page_activities(**{**arguments, **kwargs})
 
 
-def test_page_activities_operation_is_the_same_call_as_a_signed_form_post(client):
-    operation = client.page_activities_operation(
+def test_page_activities_operation_is_the_same_call_as_a_signed_form_post(
+    graph_client: GraphClient,
+) -> None:
+    operation = graph_client.page_activities_operation(
         page_token=PAGE_TOKEN,
         page_id=PAGE_ID,
         psid=PSID,
@@ -583,7 +640,7 @@ def test_page_activities_operation_is_the_same_call_as_a_signed_form_post(client
 # --- Batch ----------------------------------------------------------------------------------
 
 
-def op_entry(code, body, headers=()):
+def op_entry(code: int, body: object, headers: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     return {
         "code": code,
         "headers": [{"name": n, "value": v} for n, v in headers],
@@ -591,13 +648,15 @@ def op_entry(code, body, headers=()):
     }
 
 
-def test_batch_signs_the_request_and_every_operation(client, mocked):
+def test_batch_signs_the_request_and_every_operation(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     other_page_token = "test-page-token-cccc"
     operations = [
-        client.page_activities_operation(
+        graph_client.page_activities_operation(
             page_token=PAGE_TOKEN, page_id=PAGE_ID, psid=PSID, custom_events=LEAD
         ),
-        client.page_activities_operation(
+        graph_client.page_activities_operation(
             page_token=other_page_token, page_id="2", psid="3", custom_events=LEAD
         ),
     ]
@@ -607,7 +666,7 @@ def test_batch_signs_the_request_and_every_operation(client, mocked):
         headers=USAGE_HEADERS,
     )
 
-    results = client.batch(operations=operations)
+    results = graph_client.batch(operations=operations)
 
     form = form_of(mocked.calls[0])
     assert set(form) == {"batch", "access_token", "appsecret_proof"}
@@ -633,13 +692,15 @@ def test_batch_signs_the_request_and_every_operation(client, mocked):
     assert results[0].usage.max_percent == 42
 
 
-def test_batch_get_operations_carry_token_and_proof_in_the_query(client, mocked):
-    operation = client.batch_operation(
+def test_batch_get_operations_carry_token_and_proof_in_the_query(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
+    operation = graph_client.batch_operation(
         method="get", relative_url="me?fields=id", token=USER_TOKEN, name="me"
     )
     mocked.post(f"{BASE}/{V}/", json=[op_entry(200, {"id": "4"})])
 
-    results = client.batch(operations=[operation], access_token=USER_TOKEN)
+    results = graph_client.batch(operations=[operation], access_token=USER_TOKEN)
 
     sent = json.loads(form_of(mocked.calls[0])["batch"])
     assert sent == [
@@ -653,8 +714,12 @@ def test_batch_get_operations_carry_token_and_proof_in_the_query(client, mocked)
     assert results[0].body == {"id": "4"}
 
 
-def test_batch_results_hold_errors_usage_and_timeouts(client, mocked):
-    operations = [client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)] * 4
+def test_batch_results_hold_errors_usage_and_timeouts(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
+    operations = [
+        graph_client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
+    ] * 4
     buc = json.dumps(
         {PAGE_ID: [{"type": "pages", "call_count": 100, "estimated_time_to_regain_access": 2}]}
     )
@@ -675,7 +740,7 @@ def test_batch_results_hold_errors_usage_and_timeouts(client, mocked):
         headers=USAGE_HEADERS,
     )
 
-    ok, invalid, throttled, timed_out = client.batch(operations=operations)
+    ok, invalid, throttled, timed_out = graph_client.batch(operations=operations)
 
     assert ok.ok
     assert ok.usage.max_percent == 61
@@ -689,50 +754,52 @@ def test_batch_results_hold_errors_usage_and_timeouts(client, mocked):
     assert not timed_out.ok
 
 
-def test_batch_limits(client):
-    operation = client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
+def test_batch_limits(graph_client: GraphClient) -> None:
+    operation = graph_client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
 
     with pytest.raises(ValueError, match="at most 50"):
-        client.batch(operations=[operation] * 51)
+        graph_client.batch(operations=[operation] * 51)
     with pytest.raises(ValueError, match="at least one"):
-        client.batch(operations=[])
+        graph_client.batch(operations=[])
     with pytest.raises(ValueError, match="method"):
-        client.batch_operation(method="PATCH", relative_url="x", token=PAGE_TOKEN)
+        graph_client.batch_operation(method="PATCH", relative_url="x", token=PAGE_TOKEN)
 
 
-def test_batch_of_50_is_accepted(client, mocked):
-    operation = client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
+def test_batch_of_50_is_accepted(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
+    operation = graph_client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
     mocked.post(f"{BASE}/{V}/", json=[op_entry(200, {"success": True})] * 50)
 
-    assert len(client.batch(operations=[operation] * 50)) == 50
+    assert len(graph_client.batch(operations=[operation] * 50)) == 50
 
 
-def test_batch_refuses_operations_pinned_to_different_versions(client):
-    pinned = client.page_activities_operation(
+def test_batch_refuses_operations_pinned_to_different_versions(graph_client: GraphClient) -> None:
+    pinned = graph_client.page_activities_operation(
         page_token=PAGE_TOKEN, page_id="1", psid="2", custom_events=LEAD
     )
     other = BatchOperation(method="GET", relative_url="me", version="v25.0")
 
     with pytest.raises(ValueError, match="different Graph versions"):
-        client.batch(operations=[pinned, other])
+        graph_client.batch(operations=[pinned, other])
     with pytest.raises(ValueError, match=r"need Graph v20\.0"):
-        client.batch(operations=[pinned], version="v25.0")
+        graph_client.batch(operations=[pinned], version="v25.0")
 
 
-def test_a_failed_batch_raises(client, mocked):
-    operation = client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
+def test_a_failed_batch_raises(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
+    operation = graph_client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
     mocked.post(f"{BASE}/{V}/", **graph_error(190, 463))
 
     with pytest.raises(TokenInvalidError):
-        client.batch(operations=[operation])
+        graph_client.batch(operations=[operation])
 
 
-def test_a_batch_answer_of_the_wrong_length_is_unexpected(client, mocked):
-    operation = client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
+def test_a_batch_answer_of_the_wrong_length_is_unexpected(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
+    operation = graph_client.batch_operation(method="POST", relative_url="x", token=PAGE_TOKEN)
     mocked.post(f"{BASE}/{V}/", json=[])
 
     with pytest.raises(UnexpectedResponseError):
-        client.batch(operations=[operation])
+        graph_client.batch(operations=[operation])
 
 
 # --- Conversions API ------------------------------------------------------------------------
@@ -746,63 +813,71 @@ CAPI_EVENT = {
 }
 
 
-def test_send_capi_events(client, mocked):
+def test_send_capi_events(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.post(
         f"{BASE}/{V}/500/events",
         json={"events_received": 1, "messages": [], "fbtrace_id": "CapiTrace"},
         headers=USAGE_HEADERS,
     )
 
-    result = client.send_capi_events(
+    result = graph_client.send_capi_events(
         dataset_id="500", token=USER_TOKEN, events=[CAPI_EVENT], partner_agent="pagepulse"
     )
 
     request = mocked.calls[0].request
     assert query_of(mocked.calls[0]) == signed(USER_TOKEN)
     assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.body) == {"data": [CAPI_EVENT], "partner_agent": "pagepulse"}
+    assert sent_json(request) == {"data": [CAPI_EVENT], "partner_agent": "pagepulse"}
     assert (result.events_received, result.messages, result.fbtrace_id) == (1, (), "CapiTrace")
     assert result.usage.max_percent == 42
 
 
-def test_send_capi_events_with_a_test_code_and_no_partner(client, mocked):
+def test_send_capi_events_with_a_test_code_and_no_partner(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.post(f"{BASE}/{V}/500/events", json={"events_received": 2, "messages": ["note"]})
 
-    result = client.send_capi_events(
+    result = graph_client.send_capi_events(
         dataset_id="500", token=USER_TOKEN, events=[CAPI_EVENT] * 2, test_event_code="TEST123"
     )
 
-    assert json.loads(mocked.calls[0].request.body) == {
+    assert sent_json(mocked.calls[0].request) == {
         "data": [CAPI_EVENT, CAPI_EVENT],
         "test_event_code": "TEST123",
     }
     assert result.messages == ("note",)
 
 
-def test_send_capi_events_limits(client):
+def test_send_capi_events_limits(graph_client: GraphClient) -> None:
     with pytest.raises(ValueError, match="at most 1000"):
-        client.send_capi_events(dataset_id="500", token=USER_TOKEN, events=[CAPI_EVENT] * 1001)
+        graph_client.send_capi_events(
+            dataset_id="500", token=USER_TOKEN, events=[CAPI_EVENT] * 1001
+        )
     with pytest.raises(ValueError, match="at least one"):
-        client.send_capi_events(dataset_id="500", token=USER_TOKEN, events=[])
+        graph_client.send_capi_events(dataset_id="500", token=USER_TOKEN, events=[])
 
 
-def test_send_capi_events_without_a_count_is_unexpected(client, mocked):
+def test_send_capi_events_without_a_count_is_unexpected(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.post(f"{BASE}/{V}/500/events", json={"messages": []})
 
     with pytest.raises(UnexpectedResponseError, match="events_received"):
-        client.send_capi_events(dataset_id="500", token=USER_TOKEN, events=[CAPI_EVENT])
+        graph_client.send_capi_events(dataset_id="500", token=USER_TOKEN, events=[CAPI_EVENT])
 
 
 # --- Send API -------------------------------------------------------------------------------
 
 
-def test_send_message(client, mocked):
+def test_send_message(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.post(f"{BASE}/{V}/me/messages", json={"recipient_id": PSID, "message_id": "m_1"})
 
-    result = client.send_message(page_token=PAGE_TOKEN, psid=PSID, message={"text": "hello, world"})
+    result = graph_client.send_message(
+        page_token=PAGE_TOKEN, psid=PSID, message={"text": "hello, world"}
+    )
 
     assert query_of(mocked.calls[0]) == signed(PAGE_TOKEN)
-    assert json.loads(mocked.calls[0].request.body) == {
+    assert sent_json(mocked.calls[0].request) == {
         "recipient": {"id": PSID},
         "messaging_type": "RESPONSE",
         "message": {"text": "hello, world"},
@@ -810,10 +885,10 @@ def test_send_message(client, mocked):
     assert (result.recipient_id, result.message_id) == (PSID, "m_1")
 
 
-def test_send_message_with_a_tag(client, mocked):
+def test_send_message_with_a_tag(graph_client: GraphClient, mocked: responses.RequestsMock) -> None:
     mocked.post(f"{BASE}/{V}/me/messages", json={"message_id": "m_2"})
 
-    result = client.send_message(
+    result = graph_client.send_message(
         page_token=PAGE_TOKEN,
         psid=PSID,
         message={"text": "An agent will reply"},
@@ -821,20 +896,24 @@ def test_send_message_with_a_tag(client, mocked):
         tag="HUMAN_AGENT",
     )
 
-    body = json.loads(mocked.calls[0].request.body)
+    body = sent_json(mocked.calls[0].request)
     assert (body["messaging_type"], body["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
     assert result.recipient_id is None
 
 
-def test_send_message_refuses_an_unknown_messaging_type(client):
+def test_send_message_refuses_an_unknown_messaging_type(graph_client: GraphClient) -> None:
     with pytest.raises(ValueError, match="messaging_type"):
-        client.send_message(page_token=PAGE_TOKEN, psid=PSID, message={}, messaging_type="PROMO")
+        graph_client.send_message(
+            page_token=PAGE_TOKEN, psid=PSID, message={}, messaging_type="PROMO"
+        )
 
 
 # --- Insights -------------------------------------------------------------------------------
 
 
-def test_insights_parse_action_values_into_numbers_across_pages(client, mocked):
+def test_insights_parse_action_values_into_numbers_across_pages(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(
         f"{BASE}/{V}/act_123/insights",
         json={
@@ -866,7 +945,7 @@ def test_insights_parse_action_values_into_numbers_across_pages(client, mocked):
         },
     )
 
-    rows = client.insights(object_id="act_123", token=USER_TOKEN)
+    rows = graph_client.insights(object_id="act_123", token=USER_TOKEN)
 
     assert query_of(mocked.calls[0]) == signed(USER_TOKEN, fields="actions", date_preset="last_30d")
     assert [row.actions for row in rows] == [
@@ -878,10 +957,12 @@ def test_insights_parse_action_values_into_numbers_across_pages(client, mocked):
     assert (rows[0].date_start, rows[0].date_stop) == ("2026-01-01", "2026-01-30")
 
 
-def test_insights_with_other_fields_and_preset(client, mocked):
+def test_insights_with_other_fields_and_preset(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(f"{BASE}/{V}/42/insights", json={"data": []})
 
-    client.insights(
+    graph_client.insights(
         object_id="42", token=USER_TOKEN, fields=("actions", "spend"), date_preset="last_7d"
     )
 
@@ -890,14 +971,16 @@ def test_insights_with_other_fields_and_preset(client, mocked):
     )
 
 
-def test_insights_with_a_value_that_is_not_a_number(client, mocked):
+def test_insights_with_a_value_that_is_not_a_number(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     mocked.get(
         f"{BASE}/{V}/42/insights",
         json={"data": [{"actions": [{"action_type": "lead", "value": "many"}]}]},
     )
 
     with pytest.raises(UnexpectedResponseError):
-        client.insights(object_id="42", token=USER_TOKEN)
+        graph_client.insights(object_id="42", token=USER_TOKEN)
 
 
 # --- Errors through the client --------------------------------------------------------------
@@ -919,11 +1002,16 @@ def test_insights_with_a_value_that_is_not_a_number(client, mocked):
         ({"body": requests.ConnectionError("refused")}, GraphConnectionError),
     ],
 )
-def test_every_failure_is_a_typed_error_with_usage(client, mocked, response, expected):
+def test_every_failure_is_a_typed_error_with_usage(
+    graph_client: GraphClient,
+    mocked: responses.RequestsMock,
+    response: dict[str, Any],
+    expected: type[Any],
+) -> None:
     mocked.get(f"{BASE}/{V}/me", headers=USAGE_HEADERS, **response)
 
     with pytest.raises(expected) as caught:
-        client.me(user_token=USER_TOKEN)
+        graph_client.me(user_token=USER_TOKEN)
 
     if "status" in response:
         assert caught.value.http_status == response["status"]
@@ -931,7 +1019,9 @@ def test_every_failure_is_a_typed_error_with_usage(client, mocked, response, exp
     assert caught.value.__cause__ is None
 
 
-def test_a_throttled_call_says_when_to_come_back(client, mocked):
+def test_a_throttled_call_says_when_to_come_back(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
     buc = json.dumps(
         {PAGE_ID: [{"type": "messenger", "call_count": 100, "estimated_time_to_regain_access": 5}]}
     )
@@ -940,7 +1030,7 @@ def test_a_throttled_call_says_when_to_come_back(client, mocked):
     )
 
     with pytest.raises(RateLimitedError) as caught:
-        client.send_message(page_token=PAGE_TOKEN, psid=PSID, message={"text": "hi"})
+        graph_client.send_message(page_token=PAGE_TOKEN, psid=PSID, message={"text": "hi"})
 
     assert caught.value.retry_after == 300
     assert caught.value.usage.regain_access_seconds == 300
@@ -949,35 +1039,50 @@ def test_a_throttled_call_says_when_to_come_back(client, mocked):
 # --- Logging --------------------------------------------------------------------------------
 
 
-def test_each_call_is_one_structured_line(client, mocked, caplog):
+def test_each_call_is_one_structured_line(
+    graph_client: GraphClient, mocked: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="graph_api")
     mocked.get(f"{BASE}/{V}/me", json={"id": "4"}, headers=USAGE_HEADERS)
 
-    client.me(user_token=USER_TOKEN)
+    graph_client.me(user_token=USER_TOKEN)
 
     [record] = caplog.records
+    fields = vars(record)
     assert record.getMessage() == "graph_api.call"
-    assert (record.method, record.path, record.status, record.usage_percent) == (
+    assert (fields["method"], fields["path"], fields["status"], fields["usage_percent"]) == (
         "GET",
         f"{V}/me",
         200,
         42,
     )
-    assert isinstance(record.duration_ms, int)
+    assert isinstance(fields["duration_ms"], int)
 
 
-def test_a_failed_call_logs_its_graph_error(client, mocked, caplog):
+def test_a_failed_call_logs_its_graph_error(
+    graph_client: GraphClient, mocked: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="graph_api")
     mocked.post(f"{BASE}/{V}/{PAGE_ID}/dataset", **graph_error(190, 460))
 
     with pytest.raises(TokenInvalidError):
-        client.get_or_create_dataset(page_id=PAGE_ID, token=PAGE_TOKEN)
+        graph_client.get_or_create_dataset(page_id=PAGE_ID, token=PAGE_TOKEN)
 
     [record] = caplog.records
     assert record.getMessage() == "graph_api.call.failed"
     assert record.levelno == logging.WARNING
-    assert (record.method, record.path, record.status) == ("POST", f"{V}/{PAGE_ID}/dataset", 400)
-    assert (record.error_class, record.graph_code, record.graph_subcode, record.fbtrace_id) == (
+    fields = vars(record)
+    assert (fields["method"], fields["path"], fields["status"]) == (
+        "POST",
+        f"{V}/{PAGE_ID}/dataset",
+        400,
+    )
+    assert (
+        fields["error_class"],
+        fields["graph_code"],
+        fields["graph_subcode"],
+        fields["fbtrace_id"],
+    ) == (
         "TokenInvalidError",
         190,
         460,
@@ -1000,38 +1105,40 @@ SECRETS = [
 ]
 
 
-def every_call(client):
+def every_call(graph_client: GraphClient) -> list[GraphError]:
     """Call every client method once; return the exceptions raised."""
-    operation = client.page_activities_operation(
+    operation = graph_client.page_activities_operation(
         page_token=PAGE_TOKEN, page_id="1", psid="2", custom_events=LEAD
     )
-    calls = [
-        lambda: client.exchange_code(code=OAUTH_CODE, redirect_uri="https://app.test/"),
-        lambda: client.exchange_long_lived(user_token=USER_TOKEN),
-        lambda: client.debug_token(input_token=USER_TOKEN),
-        lambda: client.me(user_token=USER_TOKEN),
-        lambda: client.my_accounts(user_token=USER_TOKEN),
-        lambda: client.subscribe_app(page_id="1", page_token=PAGE_TOKEN),
-        lambda: client.unsubscribe_app(page_id="1", page_token=PAGE_TOKEN),
-        lambda: client.get_or_create_dataset(page_id="1", token=PAGE_TOKEN),
-        lambda: client.log_page_activities(
+    calls: list[Callable[[], object]] = [
+        lambda: graph_client.exchange_code(code=OAUTH_CODE, redirect_uri="https://app.test/"),
+        lambda: graph_client.exchange_long_lived(user_token=USER_TOKEN),
+        lambda: graph_client.debug_token(input_token=USER_TOKEN),
+        lambda: graph_client.me(user_token=USER_TOKEN),
+        lambda: graph_client.my_accounts(user_token=USER_TOKEN),
+        lambda: graph_client.subscribe_app(page_id="1", page_token=PAGE_TOKEN),
+        lambda: graph_client.unsubscribe_app(page_id="1", page_token=PAGE_TOKEN),
+        lambda: graph_client.get_or_create_dataset(page_id="1", token=PAGE_TOKEN),
+        lambda: graph_client.log_page_activities(
             page_token=PAGE_TOKEN, page_id="1", psid="2", custom_events=LEAD
         ),
-        lambda: client.batch(operations=[operation]),
-        lambda: client.send_capi_events(dataset_id="5", token=PAGE_TOKEN, events=[CAPI_EVENT]),
-        lambda: client.send_message(page_token=PAGE_TOKEN, psid="2", message={"text": "hi"}),
-        lambda: client.insights(object_id="1", token=USER_TOKEN),
+        lambda: graph_client.batch(operations=[operation]),
+        lambda: graph_client.send_capi_events(
+            dataset_id="5", token=PAGE_TOKEN, events=[CAPI_EVENT]
+        ),
+        lambda: graph_client.send_message(page_token=PAGE_TOKEN, psid="2", message={"text": "hi"}),
+        lambda: graph_client.insights(object_id="1", token=USER_TOKEN),
     ]
-    errors = []
+    errors: list[GraphError] = []
     for call in calls:
         try:
             call()
-        except Exception as exc:  # collected for inspection
+        except GraphError as exc:  # collected for inspection
             errors.append(exc)
     return errors
 
 
-def assert_no_secret(errors, caplog):
+def assert_no_secret(errors: list[GraphError], caplog: pytest.LogCaptureFixture) -> None:
     texts = [str(e) for e in errors] + [repr(e) for e in errors]
     texts += [
         t for e in errors for t in (e.message, e.error_user_msg or "", e.error_user_title or "")
@@ -1047,9 +1154,9 @@ def assert_no_secret(errors, caplog):
 ANY_URL = re.compile(rf"{re.escape(BASE)}/.*")
 
 
-def echo_the_token(request):
+def echo_the_token(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
     """Facebook's answer to a malformed token names it: "Malformed access token EAAB..."."""
-    sent = dict(parse_qsl(urlsplit(request.url).query)) | dict(parse_qsl(request.body or ""))
+    sent = sent_query(request) | sent_form(request)
     token = sent.get("access_token") or sent.get("fb_exchange_token") or sent.get("code")
     error = {
         "message": f"Malformed access token {token}",
@@ -1075,7 +1182,12 @@ FAILURES = [
 @pytest.mark.parametrize(
     "response", FAILURES, ids=["echoed-token", "html-5xx", "connection-error", "timeout"]
 )
-def test_no_secret_in_errors_or_logs_when_calls_fail(client, mocked, caplog, response):
+def test_no_secret_in_errors_or_logs_when_calls_fail(
+    graph_client: GraphClient,
+    mocked: responses.RequestsMock,
+    caplog: pytest.LogCaptureFixture,
+    response: dict[str, Any],
+) -> None:
     caplog.set_level(logging.DEBUG)
     mocked.assert_all_requests_are_fired = False
     for method in ("GET", "POST", "DELETE"):
@@ -1084,15 +1196,15 @@ def test_no_secret_in_errors_or_logs_when_calls_fail(client, mocked, caplog, res
         else:
             mocked.add(method, ANY_URL, **response)
 
-    errors = every_call(client)
+    errors = every_call(graph_client)
 
     assert len(errors) == 13
     assert_no_secret(errors, caplog)
 
 
-def fake_graph(request):
+def fake_graph(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
     """Plausible answers for every edge, keyed by the path's last segment."""
-    last = urlsplit(request.url).path.rstrip("/").rsplit("/", 1)[-1]
+    last = urlsplit(request.url or "").path.rstrip("/").rsplit("/", 1)[-1]
     bodies = {
         "access_token": {"access_token": "issued-token", "token_type": "bearer"},
         "debug_token": {"data": {"is_valid": True, "app_id": APP_ID}},
@@ -1109,12 +1221,14 @@ def fake_graph(request):
     return 200, USAGE_HEADERS, json.dumps(bodies[last])
 
 
-def test_no_secret_in_results_or_logs_when_calls_succeed(client, mocked, caplog):
+def test_no_secret_in_results_or_logs_when_calls_succeed(
+    graph_client: GraphClient, mocked: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     for method in ("GET", "POST", "DELETE"):
         mocked.add_callback(method, ANY_URL, callback=fake_graph)
 
-    errors = every_call(client)
+    errors = every_call(graph_client)
 
     assert errors == []
     assert len([r for r in caplog.records if r.getMessage() == "graph_api.call"]) == 13

@@ -8,11 +8,15 @@ right error class.
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from pytest_django.fixtures import Settings
 
 from graph_api.client import DEFAULT_WEBHOOK_FIELDS, GraphClient
 from graph_api.errors import (
+    GraphError,
     GraphTimeout,
     InvalidRequestError,
     PermissionMissingError,
@@ -21,6 +25,7 @@ from graph_api.errors import (
     TransientError,
 )
 from graph_api.redaction import RedactingFilter
+from tests.graph_api.contract import PSID, capi_event, connect
 from tests.sandbox_fixtures import (
     ADA,
     ADA_PAGE,
@@ -31,62 +36,32 @@ from tests.sandbox_fixtures import (
     CLEO,
     CLEO_PAGE,
     REDIRECT_URI,
+    GraphSandbox,
 )
 
-PSID = "6100000000000042"
 OTHER_PSID = "6100000000000043"
 PURCHASE = {"_eventName": "fb_mobile_purchase", "_valueToSum": 57.23, "fb_currency": "USD"}
 LEAD = {"_eventName": "lead_submitted"}
 
 
 @pytest.fixture
-def client(graph_sandbox):
-    with GraphClient(
-        base_url=graph_sandbox.url,
-        app_id=graph_sandbox.app_id,
-        app_secret=graph_sandbox.app_secret,
-        version="v25.0",
-        page_activities_version="v20.0",
-    ) as graph:
-        yield graph
-
-
-def connect(client, graph_sandbox, user_id=ADA):
-    """What the login pipeline does: code -> user token -> long-lived -> Page tokens."""
-    code = graph_sandbox.login_code(user_id=user_id)
-    short = client.exchange_code(code=code, redirect_uri=REDIRECT_URI)
-    long_lived = client.exchange_long_lived(user_token=short.access_token)
-    pages = {page.id: page for page in client.my_accounts(user_token=long_lived.access_token)}
-    return long_lived.access_token, pages
-
-
-@pytest.fixture
-def ada(client, graph_sandbox):
+def ada(sandbox_graph: GraphClient, graph_sandbox: GraphSandbox) -> tuple[str, dict[str, str]]:
     """Ada's long-lived user token and her Page tokens by Page id."""
-    user_token, pages = connect(client, graph_sandbox)
+    user_token, pages = connect(sandbox_graph, graph_sandbox)
     return user_token, {page_id: page.access_token for page_id, page in pages.items()}
-
-
-def capi_event(event_name="Purchase", page_id=ADA_PAGE, **extra):
-    return {
-        "event_name": event_name,
-        "event_time": int(time.time()),
-        "action_source": "business_messaging",
-        "messaging_channel": "messenger",
-        "user_data": {"page_id": int(page_id), "page_scoped_user_id": int(PSID)},
-        **extra,
-    }
 
 
 # --- Login and tokens -----------------------------------------------------------------------
 
 
-def test_login_exchanges_and_debug_token(client, graph_sandbox):
+def test_login_exchanges_and_debug_token(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
     code = graph_sandbox.login_code(user_id=ADA)
 
-    short = client.exchange_code(code=code, redirect_uri=REDIRECT_URI)
-    long_lived = client.exchange_long_lived(user_token=short.access_token)
-    info = client.debug_token(input_token=long_lived.access_token)
+    short = sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
+    long_lived = sandbox_graph.exchange_long_lived(user_token=short.access_token)
+    info = sandbox_graph.debug_token(input_token=long_lived.access_token)
 
     assert short.token_type == "bearer"
     assert short.expires_in == 3600
@@ -99,24 +74,26 @@ def test_login_exchanges_and_debug_token(client, graph_sandbox):
     assert info.issued_at is not None
     assert info.data_access_expires_at is not None
     assert {"page_events", "pages_show_list", "pages_messaging"} <= set(info.scopes)
-    assert ADA_PAGE in info.target_ids("page_events")
+    assert ADA_PAGE in (info.target_ids("page_events") or ())
     assert info.usage.app is not None
 
 
-def test_a_code_is_single_use(client, graph_sandbox):
+def test_a_code_is_single_use(sandbox_graph: GraphClient, graph_sandbox: GraphSandbox) -> None:
     code = graph_sandbox.login_code(user_id=ADA)
-    client.exchange_code(code=code, redirect_uri=REDIRECT_URI)
+    sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
 
     with pytest.raises(InvalidRequestError) as caught:
-        client.exchange_code(code=code, redirect_uri=REDIRECT_URI)
+        sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
 
     assert (caught.value.code, caught.value.error_subcode) == (100, 36009)
 
 
-def test_debug_token_of_a_page_token(client, ada):
+def test_debug_token_of_a_page_token(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
-    info = client.debug_token(input_token=page_tokens[ADA_PAGE])
+    info = sandbox_graph.debug_token(input_token=page_tokens[ADA_PAGE])
 
     assert info.type == "PAGE"
     assert info.profile_id == ADA_PAGE
@@ -124,16 +101,18 @@ def test_debug_token_of_a_page_token(client, ada):
     assert info.target_ids("page_events") == (ADA_PAGE,)
 
 
-def test_me(client, ada):
+def test_me(sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]) -> None:
     user_token, _ = ada
 
-    user = client.me(user_token=user_token)
+    user = sandbox_graph.me(user_token=user_token)
 
     assert (user.id, user.name, user.email) == (ADA, "Ada Sandbox", "ada@sandbox.example")
 
 
-def test_my_accounts_lists_pages_with_tasks(client, graph_sandbox):
-    _, pages = connect(client, graph_sandbox)
+def test_my_accounts_lists_pages_with_tasks(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    _, pages = connect(sandbox_graph, graph_sandbox)
 
     assert sorted(pages) == [ADA_PAGE, ADA_PAGE_2, "300000000000003", ADA_PAGE_NO_ANALYZE]
     assert "ANALYZE" in pages[ADA_PAGE].tasks
@@ -141,8 +120,10 @@ def test_my_accounts_lists_pages_with_tasks(client, graph_sandbox):
     assert all(page.access_token for page in pages.values())
 
 
-def test_my_accounts_follows_every_page_of_results(client, graph_sandbox):
-    _, pages = connect(client, graph_sandbox, user_id=BOB)
+def test_my_accounts_follows_every_page_of_results(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    _, pages = connect(sandbox_graph, graph_sandbox, user_id=BOB)
 
     listed = graph_sandbox.requests(path="/me/accounts")
     assert len(pages) == 60
@@ -150,7 +131,9 @@ def test_my_accounts_follows_every_page_of_results(client, graph_sandbox):
     assert all(request["status"] == 200 for request in listed)
 
 
-def test_the_sandbox_refuses_a_wrong_appsecret_proof(graph_sandbox, ada):
+def test_the_sandbox_refuses_a_wrong_appsecret_proof(
+    graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     user_token, _ = ada
     wrong = GraphClient(
         base_url=graph_sandbox.url,
@@ -164,7 +147,9 @@ def test_the_sandbox_refuses_a_wrong_appsecret_proof(graph_sandbox, ada):
         wrong.me(user_token=user_token)
 
 
-def test_from_settings_talks_to_the_configured_graph(graph_sandbox, ada, settings):
+def test_from_settings_talks_to_the_configured_graph(
+    graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]], settings: Settings
+) -> None:
     settings.GRAPH_API_URL = graph_sandbox.url
     settings.FACEBOOK_APP_ID = graph_sandbox.app_id
     settings.FACEBOOK_APP_SECRET = graph_sandbox.app_secret
@@ -176,11 +161,13 @@ def test_from_settings_talks_to_the_configured_graph(graph_sandbox, ada, setting
 # --- Pages ----------------------------------------------------------------------------------
 
 
-def test_subscribe_and_unsubscribe_app(client, graph_sandbox, ada):
+def test_subscribe_and_unsubscribe_app(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
-    subscribed = client.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
-    unsubscribed = client.unsubscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
+    subscribed = sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
+    unsubscribed = sandbox_graph.unsubscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
 
     assert subscribed.success is True
     assert unsubscribed.success is True
@@ -191,11 +178,13 @@ def test_subscribe_and_unsubscribe_app(client, graph_sandbox, ada):
     assert [entry.business_id for entry in subscribed.usage.business_use_case] == [ADA_PAGE]
 
 
-def test_get_or_create_dataset_is_stable(client, ada):
+def test_get_or_create_dataset_is_stable(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
-    first = client.get_or_create_dataset(page_id=ADA_PAGE, token=page_tokens[ADA_PAGE])
-    second = client.get_or_create_dataset(page_id=ADA_PAGE, token=page_tokens[ADA_PAGE])
+    first = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=page_tokens[ADA_PAGE])
+    second = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=page_tokens[ADA_PAGE])
 
     assert first == second
     assert first.isdigit()
@@ -205,10 +194,15 @@ def test_get_or_create_dataset_is_stable(client, ada):
 
 
 @pytest.mark.parametrize("event", [PURCHASE, LEAD], ids=["purchase", "lead"])
-def test_log_page_activities(client, graph_sandbox, ada, event):
+def test_log_page_activities(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    event: dict[str, Any],
+) -> None:
     _, page_tokens = ada
 
-    result = client.log_page_activities(
+    result = sandbox_graph.log_page_activities(
         page_token=page_tokens[ADA_PAGE], page_id=ADA_PAGE, psid=PSID, custom_events=[event]
     )
 
@@ -223,11 +217,13 @@ def test_log_page_activities(client, graph_sandbox, ada, event):
     assert logged["api_version"] == "v20.0"
 
 
-def test_page_activities_is_gone_after_v20(client, ada):
+def test_page_activities_is_gone_after_v20(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
     with pytest.raises(InvalidRequestError) as caught:
-        client.log_page_activities(
+        sandbox_graph.log_page_activities(
             page_token=page_tokens[ADA_PAGE],
             page_id=ADA_PAGE,
             psid=PSID,
@@ -238,11 +234,13 @@ def test_page_activities_is_gone_after_v20(client, ada):
     assert caught.value.code == 2500
 
 
-def test_page_activities_needs_page_events(client, graph_sandbox):
-    _, pages = connect(client, graph_sandbox, user_id=CLEO)
+def test_page_activities_needs_page_events(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    _, pages = connect(sandbox_graph, graph_sandbox, user_id=CLEO)
 
     with pytest.raises(PermissionMissingError) as caught:
-        client.log_page_activities(
+        sandbox_graph.log_page_activities(
             page_token=pages[CLEO_PAGE].access_token,
             page_id=CLEO_PAGE,
             psid=PSID,
@@ -252,11 +250,13 @@ def test_page_activities_needs_page_events(client, graph_sandbox):
     assert caught.value.code == 200
 
 
-def test_page_activities_needs_the_analyze_task(client, ada):
+def test_page_activities_needs_the_analyze_task(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
 
     with pytest.raises(PermissionMissingError) as caught:
-        client.log_page_activities(
+        sandbox_graph.log_page_activities(
             page_token=page_tokens[ADA_PAGE_NO_ANALYZE],
             page_id=ADA_PAGE_NO_ANALYZE,
             psid=PSID,
@@ -266,19 +266,21 @@ def test_page_activities_needs_the_analyze_task(client, ada):
     assert caught.value.code == 10
 
 
-def test_a_batch_of_page_activities_with_a_token_per_page(client, graph_sandbox, ada):
+def test_a_batch_of_page_activities_with_a_token_per_page(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     operations = [
-        client.page_activities_operation(
+        sandbox_graph.page_activities_operation(
             page_token=page_tokens[ADA_PAGE], page_id=ADA_PAGE, psid=PSID, custom_events=[LEAD]
         ),
-        client.page_activities_operation(
+        sandbox_graph.page_activities_operation(
             page_token=page_tokens[ADA_PAGE_2],
             page_id=ADA_PAGE_2,
             psid=OTHER_PSID,
             custom_events=[PURCHASE],
         ),
-        client.page_activities_operation(
+        sandbox_graph.page_activities_operation(
             page_token=page_tokens[ADA_PAGE],
             page_id=ADA_PAGE,
             psid=PSID,
@@ -286,7 +288,7 @@ def test_a_batch_of_page_activities_with_a_token_per_page(client, graph_sandbox,
         ),
     ]
 
-    results = client.batch(operations=operations)
+    results = sandbox_graph.batch(operations=operations)
 
     assert [result.status for result in results] == [200, 200, 400]
     assert [result.body for result in results[:2]] == [{"success": True}, {"success": True}]
@@ -299,17 +301,19 @@ def test_a_batch_of_page_activities_with_a_token_per_page(client, graph_sandbox,
     ]
 
 
-def test_a_timed_out_batch_operation_is_a_transient_result(client, graph_sandbox, ada):
+def test_a_timed_out_batch_operation_is_a_transient_result(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     operations = [
-        client.page_activities_operation(
+        sandbox_graph.page_activities_operation(
             page_token=page_tokens[page_id], page_id=page_id, psid=PSID, custom_events=[LEAD]
         )
         for page_id in (ADA_PAGE, ADA_PAGE_2)
     ]
     graph_sandbox.faults(kind="timeout", count=1, page_id=ADA_PAGE_2, path="page_activities")
 
-    ok, timed_out = client.batch(operations=operations)
+    ok, timed_out = sandbox_graph.batch(operations=operations)
 
     assert ok.ok
     assert timed_out.status is None
@@ -319,16 +323,18 @@ def test_a_timed_out_batch_operation_is_a_transient_result(client, graph_sandbox
 # --- Conversions API, Send API, insights ----------------------------------------------------
 
 
-def test_send_capi_events(client, graph_sandbox, ada):
+def test_send_capi_events(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     token = page_tokens[ADA_PAGE]
-    dataset_id = client.get_or_create_dataset(page_id=ADA_PAGE, token=token)
+    dataset_id = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=token)
     events = [
         capi_event(custom_data={"currency": "USD", "value": 123}, event_id="evt-1"),
         capi_event("LeadSubmitted", event_id="evt-2"),
     ]
 
-    result = client.send_capi_events(
+    result = sandbox_graph.send_capi_events(
         dataset_id=dataset_id, token=token, events=events, partner_agent="pagepulse"
     )
 
@@ -342,25 +348,31 @@ def test_send_capi_events(client, graph_sandbox, ada):
     ]
 
 
-def test_one_invalid_capi_event_rejects_the_call(client, graph_sandbox, ada):
+def test_one_invalid_capi_event_rejects_the_call(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     token = page_tokens[ADA_PAGE]
-    dataset_id = client.get_or_create_dataset(page_id=ADA_PAGE, token=token)
+    dataset_id = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=token)
     stale = capi_event(event_time=int(time.time()) - 8 * 24 * 3600)
 
     with pytest.raises(InvalidRequestError) as caught:
-        client.send_capi_events(dataset_id=dataset_id, token=token, events=[capi_event(), stale])
+        sandbox_graph.send_capi_events(
+            dataset_id=dataset_id, token=token, events=[capi_event(), stale]
+        )
 
     assert caught.value.code == 100
     assert caught.value.error_user_msg
     assert graph_sandbox.events(transport="conversions_api") == []
 
 
-def test_send_message_inside_the_window(client, graph_sandbox, ada):
+def test_send_message_inside_the_window(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     graph_sandbox.inbound(ADA_PAGE, PSID)
 
-    result = client.send_message(
+    result = sandbox_graph.send_message(
         page_token=page_tokens[ADA_PAGE], psid=PSID, message={"text": "hello, world"}
     )
 
@@ -374,28 +386,39 @@ def test_send_message_inside_the_window(client, graph_sandbox, ada):
     ids=["never-wrote", "outside-window"],
 )
 def test_send_message_refusals_are_not_retried(
-    client, graph_sandbox, ada, seconds_ago, code, subcode
-):
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    seconds_ago: int | None,
+    code: int,
+    subcode: int,
+) -> None:
     _, page_tokens = ada
     if seconds_ago is not None:
         graph_sandbox.inbound(ADA_PAGE, PSID, seconds_ago=seconds_ago)
 
     with pytest.raises(InvalidRequestError) as caught:
-        client.send_message(page_token=page_tokens[ADA_PAGE], psid=PSID, message={"text": "hi"})
+        sandbox_graph.send_message(
+            page_token=page_tokens[ADA_PAGE], psid=PSID, message={"text": "hi"}
+        )
 
     assert (caught.value.code, caught.value.error_subcode) == (code, subcode)
 
 
-def test_insights_read_back_the_leads(client, ada):
+def test_insights_read_back_the_leads(
+    sandbox_graph: GraphClient, ada: tuple[str, dict[str, str]]
+) -> None:
     user_token, page_tokens = ada
     token = page_tokens[ADA_PAGE]
-    client.log_page_activities(page_token=token, page_id=ADA_PAGE, psid=PSID, custom_events=[LEAD])
-    dataset_id = client.get_or_create_dataset(page_id=ADA_PAGE, token=token)
-    client.send_capi_events(
+    sandbox_graph.log_page_activities(
+        page_token=token, page_id=ADA_PAGE, psid=PSID, custom_events=[LEAD]
+    )
+    dataset_id = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=token)
+    sandbox_graph.send_capi_events(
         dataset_id=dataset_id, token=token, events=[capi_event("LeadSubmitted")]
     )
 
-    rows = client.insights(object_id=CAMPAIGN, token=user_token, date_preset="last_7d")
+    rows = sandbox_graph.insights(object_id=CAMPAIGN, token=user_token, date_preset="last_7d")
 
     leads = [
         a.value
@@ -413,7 +436,13 @@ def test_insights_read_back_the_leads(client, ada):
     ("target", "subcode"),
     [("token", 467), ("user", 460), ("page", 492)],
 )
-def test_revoked_tokens_are_token_invalid(client, graph_sandbox, ada, target, subcode):
+def test_revoked_tokens_are_token_invalid(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    target: str,
+    subcode: int,
+) -> None:
     _, page_tokens = ada
     token = page_tokens[ADA_PAGE]
     graph_sandbox.revoke(
@@ -423,17 +452,18 @@ def test_revoked_tokens_are_token_invalid(client, graph_sandbox, ada, target, su
     )
 
     with pytest.raises(TokenInvalidError) as caught:
-        client.subscribe_app(page_id=ADA_PAGE, page_token=token)
-    info = client.debug_token(input_token=token)
+        sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=token)
+    info = sandbox_graph.debug_token(input_token=token)
 
     assert (caught.value.code, caught.value.error_subcode) == (190, subcode)
     assert info.is_valid is False
+    assert info.error is not None
     assert (info.error.code, info.error.subcode) == (190, subcode)
 
 
 # --- Every fault switch ---------------------------------------------------------------------
 
-FAULTS = [
+FAULTS: list[tuple[dict[str, Any], type[GraphError], int]] = [
     ({"kind": "500"}, TransientError, 1),
     ({"kind": "1"}, TransientError, 1),
     ({"kind": "2"}, TransientError, 2),
@@ -463,12 +493,19 @@ FAULTS = [
     FAULTS,
     ids=["-".join(str(v) for v in fault.values()) for fault, _, _ in FAULTS],
 )
-def test_every_fault_switch_is_classified(client, graph_sandbox, ada, fault, expected, code):
+def test_every_fault_switch_is_classified(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    fault: dict[str, Any],
+    expected: type[Any],
+    code: int,
+) -> None:
     _, page_tokens = ada
     graph_sandbox.faults(count=1, path="subscribed_apps", regain_minutes=2, **fault)
 
     with pytest.raises(expected) as caught:
-        client.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
+        sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
 
     assert type(caught.value) is expected
     assert caught.value.code == code
@@ -478,10 +515,12 @@ def test_every_fault_switch_is_classified(client, graph_sandbox, ada, fault, exp
         assert caught.value.retry_after == 120
         assert caught.value.usage.max_percent == 100
     # The fault fired once: the next call goes through.
-    assert client.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE]).success
+    assert sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE]).success
 
 
-def test_a_timeout_longer_than_the_read_timeout_is_a_graph_timeout(graph_sandbox, ada):
+def test_a_timeout_longer_than_the_read_timeout_is_a_graph_timeout(
+    graph_sandbox: GraphSandbox, ada: tuple[str, dict[str, str]]
+) -> None:
     _, page_tokens = ada
     impatient = GraphClient(
         base_url=graph_sandbox.url,
@@ -497,52 +536,59 @@ def test_a_timeout_longer_than_the_read_timeout_is_a_graph_timeout(graph_sandbox
         impatient.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE])
 
 
-def test_latency_slows_but_does_not_fail(client, graph_sandbox, ada, caplog):
+def test_latency_slows_but_does_not_fail(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    ada: tuple[str, dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     _, page_tokens = ada
     caplog.set_level(logging.INFO, logger="graph_api")
     graph_sandbox.faults(kind="latency", latency_ms=150, count=1, path="subscribed_apps")
 
-    assert client.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE]).success
+    assert sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_tokens[ADA_PAGE]).success
     [record] = [r for r in caplog.records if getattr(r, "path", "").endswith("subscribed_apps")]
-    assert record.duration_ms >= 150
+    assert vars(record)["duration_ms"] >= 150
 
 
 # --- No secret in logs or errors ------------------------------------------------------------
 
 
-def test_no_secret_reaches_a_log_line_or_an_error(client, graph_sandbox, caplog):
+def test_no_secret_reaches_a_log_line_or_an_error(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, urllib3's request lines included
     code = graph_sandbox.login_code(user_id=ADA)
-    short = client.exchange_code(code=code, redirect_uri=REDIRECT_URI)
-    user_token = client.exchange_long_lived(user_token=short.access_token).access_token
-    pages = client.my_accounts(user_token=user_token)
+    short = sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI)
+    user_token = sandbox_graph.exchange_long_lived(user_token=short.access_token).access_token
+    pages = sandbox_graph.my_accounts(user_token=user_token)
     page_token = next(page.access_token for page in pages if page.id == ADA_PAGE)
-    client.debug_token(input_token=page_token)
-    client.log_page_activities(
+    sandbox_graph.debug_token(input_token=page_token)
+    sandbox_graph.log_page_activities(
         page_token=page_token, page_id=ADA_PAGE, psid=PSID, custom_events=[LEAD]
     )
-    client.batch(
+    sandbox_graph.batch(
         operations=[
-            client.page_activities_operation(
+            sandbox_graph.page_activities_operation(
                 page_token=page_token, page_id=ADA_PAGE, psid=PSID, custom_events=[LEAD]
             )
         ]
     )
-    errors = []
+    errors: list[GraphError] = []
 
-    def failing(call):
-        with pytest.raises(Exception) as caught:  # any error: each is inspected below
+    def failing(call: Callable[[], object]) -> None:
+        with pytest.raises(GraphError) as caught:  # any Graph error: each is inspected below
             call()
         errors.append(caught.value)
 
     graph_sandbox.faults(kind="80001", count=1)
-    failing(lambda: client.subscribe_app(page_id=ADA_PAGE, page_token=page_token))
+    failing(lambda: sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_token))
     graph_sandbox.faults(kind="timeout", seconds=0.2, count=1)
-    failing(lambda: client.subscribe_app(page_id=ADA_PAGE, page_token=page_token))
+    failing(lambda: sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_token))
     graph_sandbox.revoke(token=page_token)
-    failing(lambda: client.subscribe_app(page_id=ADA_PAGE, page_token=page_token))
-    failing(lambda: client.exchange_code(code=code, redirect_uri=REDIRECT_URI))  # used up
-    failing(lambda: client.me(user_token=f"{user_token}-tampered"))
+    failing(lambda: sandbox_graph.subscribe_app(page_id=ADA_PAGE, page_token=page_token))
+    failing(lambda: sandbox_graph.exchange_code(code=code, redirect_uri=REDIRECT_URI))  # used up
+    failing(lambda: sandbox_graph.me(user_token=f"{user_token}-tampered"))
 
     secrets = [
         graph_sandbox.app_secret,
@@ -552,9 +598,9 @@ def test_no_secret_reaches_a_log_line_or_an_error(client, graph_sandbox, caplog)
         user_token,
         page_token,
         *(page.access_token for page in pages),
-        client.appsecret_proof(user_token),
-        client.appsecret_proof(page_token),
-        client.appsecret_proof(graph_sandbox.app_token),
+        sandbox_graph.appsecret_proof(user_token),
+        sandbox_graph.appsecret_proof(page_token),
+        sandbox_graph.appsecret_proof(graph_sandbox.app_token),
     ]
     assert [type(e).__name__ for e in errors] == [
         "RateLimitedError",

@@ -5,14 +5,15 @@ from (a webhook ``referral`` with ``source: ADS``, or ``/_sandbox/ad_referrals``
 from the click, and serves them as ``onsite_conversion.*`` actions per ad and day.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from graph_api.client import GraphClient
 from graph_api.errors import PermissionMissingError, RateLimitedError, TokenInvalidError
-from tests.graph_api.test_contract import PSID, capi_event, connect
-from tests.sandbox_fixtures import AD, AD_2, AD_ACCOUNT, ADA, ADA_PAGE, BIKE_AD, CLEO
+from tests.graph_api.contract import PSID, capi_event, connect
+from tests.sandbox_fixtures import AD, AD_2, AD_ACCOUNT, ADA, ADA_PAGE, BIKE_AD, CLEO, GraphSandbox
 
 LEAD = "onsite_conversion.lead_grouped"
 STARTED = "onsite_conversion.messaging_conversation_started_7d"
@@ -20,31 +21,26 @@ PURCHASE = "onsite_conversion.purchase"
 OTHER_PSID = "6100000000000099"
 
 
-@pytest.fixture
-def client(graph_sandbox):
-    with GraphClient(
-        base_url=graph_sandbox.url,
-        app_id=graph_sandbox.app_id,
-        app_secret=graph_sandbox.app_secret,
-        version="v25.0",
-        page_activities_version="v20.0",
-    ) as graph:
-        yield graph
-
-
-def today():
+def today() -> date:
     return datetime.now(UTC).date()
 
 
-def send_capi(client, graph_sandbox, page_token, *events):
-    dataset = client.get_or_create_dataset(page_id=ADA_PAGE, token=page_token)
-    client.send_capi_events(dataset_id=dataset, token=page_token, events=list(events))
+def send_capi(
+    sandbox_graph: GraphClient,
+    graph_sandbox: GraphSandbox,
+    page_token: str,
+    *events: dict[str, Any],
+) -> None:
+    dataset = sandbox_graph.get_or_create_dataset(page_id=ADA_PAGE, token=page_token)
+    sandbox_graph.send_capi_events(dataset_id=dataset, token=page_token, events=list(events))
 
 
-def test_ad_accounts_lists_what_the_person_can_read(client, graph_sandbox):
-    user_token, _ = connect(client, graph_sandbox)
+def test_ad_accounts_lists_what_the_person_can_read(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    user_token, _ = connect(sandbox_graph, graph_sandbox)
 
-    accounts = client.ad_accounts(user_token=user_token)
+    accounts = sandbox_graph.ad_accounts(user_token=user_token)
 
     assert [(a.id, a.account_id, a.name, a.currency) for a in accounts] == [
         (AD_ACCOUNT, AD_ACCOUNT.removeprefix("act_"), "Ada's Ads", "EUR")
@@ -53,25 +49,31 @@ def test_ad_accounts_lists_what_the_person_can_read(client, graph_sandbox):
     assert request["query"]["fields"] == "id,account_id,name,currency"
 
 
-def test_ad_accounts_without_ads_read_is_a_missing_permission(client, graph_sandbox):
+def test_ad_accounts_without_ads_read_is_a_missing_permission(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
     token = graph_sandbox.login(ADA, decline=("ads_read",))
     with pytest.raises(PermissionMissingError) as caught:
-        client.ad_accounts(user_token=token)
+        sandbox_graph.ad_accounts(user_token=token)
     assert caught.value.code == 200
 
 
-def test_a_person_without_ad_accounts_gets_none(client, graph_sandbox):
+def test_a_person_without_ad_accounts_gets_none(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
     token = graph_sandbox.mint(type="user", user_id=CLEO, scopes=["ads_read"])
-    assert client.ad_accounts(user_token=token) == []
+    assert sandbox_graph.ad_accounts(user_token=token) == []
 
 
-def test_ad_insights_attribute_leads_to_the_ad_a_person_came_from(client, graph_sandbox):
-    user_token, pages = connect(client, graph_sandbox)
+def test_ad_insights_attribute_leads_to_the_ad_a_person_came_from(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    user_token, pages = connect(sandbox_graph, graph_sandbox)
     graph_sandbox.insights_same_day()
     day = graph_sandbox.ad_referral(ADA_PAGE, PSID, AD)
     graph_sandbox.ad_referral(ADA_PAGE, OTHER_PSID, AD_2)
     send_capi(
-        client,
+        sandbox_graph,
         graph_sandbox,
         pages[ADA_PAGE].access_token,
         capi_event("LeadSubmitted"),
@@ -79,7 +81,7 @@ def test_ad_insights_attribute_leads_to_the_ad_a_person_came_from(client, graph_
         capi_event("Purchase", custom_data={"currency": "EUR", "value": 12.5}),
     )
 
-    rows = client.ad_insights(
+    rows = sandbox_graph.ad_insights(
         ad_account_id=AD_ACCOUNT, token=user_token, since=today() - timedelta(days=2), until=today()
     )
 
@@ -108,12 +110,16 @@ def test_ad_insights_attribute_leads_to_the_ad_a_person_came_from(client, graph_
     )
 
 
-def test_ad_insights_report_conversions_from_the_next_day_on(client, graph_sandbox):
-    user_token, pages = connect(client, graph_sandbox)
+def test_ad_insights_report_conversions_from_the_next_day_on(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    user_token, pages = connect(sandbox_graph, graph_sandbox)
     graph_sandbox.ad_referral(ADA_PAGE, PSID, AD)
-    send_capi(client, graph_sandbox, pages[ADA_PAGE].access_token, capi_event("LeadSubmitted"))
+    send_capi(
+        sandbox_graph, graph_sandbox, pages[ADA_PAGE].access_token, capi_event("LeadSubmitted")
+    )
 
-    [row] = client.ad_insights(
+    [row] = sandbox_graph.ad_insights(
         ad_account_id=AD_ACCOUNT, token=user_token, since=today(), until=today()
     )
 
@@ -121,13 +127,15 @@ def test_ad_insights_report_conversions_from_the_next_day_on(client, graph_sandb
     assert row.action(LEAD) == 0  # like Facebook: today's leads are reported tomorrow
 
 
-def test_ad_insights_follow_every_page(client, graph_sandbox):
-    user_token, _ = connect(client, graph_sandbox)
+def test_ad_insights_follow_every_page(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    user_token, _ = connect(sandbox_graph, graph_sandbox)
     for days_ago in range(30):
         graph_sandbox.ad_referral(ADA_PAGE, PSID, AD, days_ago=days_ago)
         graph_sandbox.ad_referral("300000000000002", PSID, BIKE_AD, days_ago=days_ago)
 
-    rows = client.ad_insights(
+    rows = sandbox_graph.ad_insights(
         ad_account_id=AD_ACCOUNT,
         token=user_token,
         since=today() - timedelta(days=27),
@@ -140,12 +148,16 @@ def test_ad_insights_follow_every_page(client, graph_sandbox):
     assert len(graph_sandbox.requests(path="insights")) == 3
 
 
-def test_ad_insights_throttling_is_rate_limited_with_the_accounts_estimate(client, graph_sandbox):
-    user_token, _ = connect(client, graph_sandbox)
+def test_ad_insights_throttling_is_rate_limited_with_the_accounts_estimate(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    user_token, _ = connect(sandbox_graph, graph_sandbox)
     graph_sandbox.faults(kind="80000", count=1, path="insights", regain_minutes=3)
 
     with pytest.raises(RateLimitedError) as caught:
-        client.ad_insights(ad_account_id=AD_ACCOUNT, token=user_token, since=today(), until=today())
+        sandbox_graph.ad_insights(
+            ad_account_id=AD_ACCOUNT, token=user_token, since=today(), until=today()
+        )
 
     assert (caught.value.code, caught.value.error_subcode) == (80000, 2446079)
     assert caught.value.retry_after == 180
@@ -153,15 +165,21 @@ def test_ad_insights_throttling_is_rate_limited_with_the_accounts_estimate(clien
     assert caught.value.usage.ads_insights.acc_id_util_pct == 100
     assert caught.value.usage.business_use_case[0].business_id == AD_ACCOUNT
     assert (
-        client.ad_insights(ad_account_id=AD_ACCOUNT, token=user_token, since=today(), until=today())
+        sandbox_graph.ad_insights(
+            ad_account_id=AD_ACCOUNT, token=user_token, since=today(), until=today()
+        )
         == []
     )
 
 
-def test_ad_insights_with_a_revoked_token_is_token_invalid(client, graph_sandbox):
-    user_token, _ = connect(client, graph_sandbox)
+def test_ad_insights_with_a_revoked_token_is_token_invalid(
+    sandbox_graph: GraphClient, graph_sandbox: GraphSandbox
+) -> None:
+    user_token, _ = connect(sandbox_graph, graph_sandbox)
     graph_sandbox.revoke(user_id=ADA)
     with pytest.raises(TokenInvalidError) as caught:
-        client.ad_insights(ad_account_id=AD_ACCOUNT, token=user_token, since=today(), until=today())
+        sandbox_graph.ad_insights(
+            ad_account_id=AD_ACCOUNT, token=user_token, since=today(), until=today()
+        )
     assert caught.value.code == 190
     assert user_token not in str(caught.value)

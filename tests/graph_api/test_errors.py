@@ -2,6 +2,7 @@
 
 import json
 import pickle
+from typing import Any
 
 import pytest
 import requests
@@ -19,7 +20,9 @@ from graph_api.errors import (
 )
 
 
-def envelope(code, subcode=None, *, message="Something went wrong", **extra):
+def envelope(
+    code: int, subcode: int | None = None, *, message: str = "Something went wrong", **extra: Any
+) -> dict[str, Any]:
     error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf123"}
     if subcode is not None:
         error["error_subcode"] = subcode
@@ -95,7 +98,9 @@ REFERENCE_CASES = [
     REFERENCE_CASES,
     ids=[f"{c}-{s}" for c, s, _ in REFERENCE_CASES],
 )
-def test_every_reference_code_is_classified(code, subcode, expected):
+def test_every_reference_code_is_classified(
+    code: int, subcode: int | None, expected: type[Any]
+) -> None:
     error = GraphError.from_response(400, envelope(code, subcode), {})
 
     assert type(error) is expected
@@ -122,11 +127,13 @@ def test_every_reference_code_is_classified(code, subcode, expected):
         (None, None, TransientError),  # a batch operation answered null
     ],
 )
-def test_status_and_is_transient_decide_what_the_code_does_not(status, body, expected):
+def test_status_and_is_transient_decide_what_the_code_does_not(
+    status: int | None, body: dict[str, Any] | str | None, expected: type[Any]
+) -> None:
     assert type(GraphError.from_response(status, body, {})) is expected
 
 
-def test_the_whole_envelope_is_kept():
+def test_the_whole_envelope_is_kept() -> None:
     body = envelope(
         190,
         460,
@@ -151,14 +158,14 @@ def test_the_whole_envelope_is_kept():
     assert error.usage.max_percent == 12
 
 
-def test_a_raw_json_body_is_parsed():
+def test_a_raw_json_body_is_parsed() -> None:
     error = GraphError.from_response(400, json.dumps(envelope(10)).encode(), {})
 
     assert isinstance(error, PermissionMissingError)
     assert error.fbtrace_id == "AbCdEf123"
 
 
-def test_a_body_without_an_envelope_gets_a_message_that_says_so():
+def test_a_body_without_an_envelope_gets_a_message_that_says_so() -> None:
     error = GraphError.from_response(502, "<html>Bad gateway</html>", {})
 
     assert (
@@ -167,7 +174,7 @@ def test_a_body_without_an_envelope_gets_a_message_that_says_so():
     )
 
 
-def test_str_and_repr_name_code_subcode_message_and_trace():
+def test_str_and_repr_name_code_subcode_message_and_trace() -> None:
     error = GraphError.from_response(400, envelope(190, 463, message="Session has expired"), {})
 
     assert str(error) == "(#190/463) Session has expired [fbtrace_id=AbCdEf123]"
@@ -177,7 +184,7 @@ def test_str_and_repr_name_code_subcode_message_and_trace():
     )
 
 
-def test_a_token_facebook_echoes_never_reaches_str_or_repr():
+def test_a_token_facebook_echoes_never_reaches_str_or_repr() -> None:
     token = "EAA" + "Fake0Token" * 4  # the shape Facebook echoes, built at run time
     proof = "f" * 64
     body = envelope(
@@ -194,7 +201,7 @@ def test_a_token_facebook_echoes_never_reaches_str_or_repr():
     assert error.message == "Malformed access token [redacted]"
 
 
-def test_secrets_in_a_query_string_are_redacted_without_being_named():
+def test_secrets_in_a_query_string_are_redacted_without_being_named() -> None:
     error = GraphError(
         "failed: /v25.0/me?access_token=user-token-123&appsecret_proof=abcdef0123", code=1
     )
@@ -220,14 +227,16 @@ BUC_THROTTLED = json.dumps(
         ({}, DEFAULT_RETRY_AFTER_SECONDS),
     ],
 )
-def test_retry_after_prefers_the_business_use_case_estimate(headers, retry_after):
+def test_retry_after_prefers_the_business_use_case_estimate(
+    headers: dict[str, Any], retry_after: int
+) -> None:
     error = GraphError.from_response(400, envelope(80001), headers)
 
     assert isinstance(error, RateLimitedError)
     assert error.retry_after == retry_after
 
 
-def test_a_429_without_a_code_is_throttling_too():
+def test_a_429_without_a_code_is_throttling_too() -> None:
     error = GraphError.from_response(429, "", {"Retry-After": "7"})
 
     assert isinstance(error, RateLimitedError)
@@ -246,7 +255,7 @@ def test_a_429_without_a_code_is_throttling_too():
         (requests.TooManyRedirects("loop"), InvalidRequestError),
     ],
 )
-def test_request_exceptions_are_classified(exc, expected):
+def test_request_exceptions_are_classified(exc: Any, expected: type[Any]) -> None:
     error = GraphError.from_request_exception(exc)
 
     assert type(error) is expected
@@ -254,12 +263,12 @@ def test_request_exceptions_are_classified(exc, expected):
     assert type(exc).__name__ in error.message
 
 
-def test_timeouts_and_connection_errors_are_transient():
+def test_timeouts_and_connection_errors_are_transient() -> None:
     assert issubclass(GraphTimeout, TransientError)
     assert issubclass(GraphConnectionError, TransientError)
 
 
-def test_a_request_exception_carrying_the_url_is_redacted():
+def test_a_request_exception_carrying_the_url_is_redacted() -> None:
     exc = requests.ConnectionError(
         "Max retries exceeded with url: /v25.0/me?access_token=tok-secret-1&appsecret_proof=0a1b2c"
     )
@@ -279,7 +288,7 @@ def test_a_request_exception_carrying_the_url_is_redacted():
         GraphTimeout("slow"),
     ],
 )
-def test_errors_survive_pickling(error):
+def test_errors_survive_pickling(error: GraphError) -> None:
     copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own object
 
     assert type(copy) is type(error)

@@ -18,7 +18,6 @@ checkout, that the vendored copies are still verbatim in it.
 import hashlib
 import hmac
 import json
-import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,6 +25,18 @@ import pytest
 import responses
 
 from graph_api.client import GraphClient
+from tests.graph_api.golden import (
+    CAPI_EXAMPLE,
+    LEAD_EXAMPLE,
+    PAGE_ID,
+    PAGE_TOKEN,
+    PARTNER,
+    PSID,
+    PURCHASE_EXAMPLE,
+    repair,
+    substitute,
+)
+from tests.graph_stub import APP_ID, APP_SECRET, BASE, sent_json
 
 VENDORED = Path(__file__).resolve().parent / "reference"
 GUIDE = "events-api-for-business-messaging.txt"
@@ -42,112 +53,24 @@ def workspace_reference() -> Path | None:
     return None
 
 
-PURCHASE_EXAMPLE = """curl -X POST -H "Content-Type: application/json" -d '{
-  "custom_events": [
-      "_eventName": "fb_mobile_purchase",
-      "_valueToSum": 57.23,
-      "fb_currency": "USD"
-  "advertiser_tracking_enabled": 1,
-  "application_tracking_enabled": 1,
-  "page_id": <PAGE_ID>,
-  "page_scoped_user_id": <PSID>,
-  "logging_source": "messenger_bot",
-  "logging_target": "page"
-}' https://graph.facebook.com/v18.0/<APP_ID>/page_activities?access_token=<PAGE_ACCESS_TOKEN>"""
-
-LEAD_EXAMPLE = """curl -X POST -H "Content-Type: application/json" -d '{
-  "custom_events": [
-      "_eventName": "lead_submitted"
-  "advertiser_tracking_enabled": 1,
-  "application_tracking_enabled": 1,
-  "page_id": <PAGE_ID>,
-  "page_scoped_user_id": <PSID>,
-  "logging_source": "messenger_bot",
-  "logging_target": "page"
-}' https://graph.facebook.com/v18.0/<APP_ID>/page_activities?access_token=<PAGE_ACCESS_TOKEN>"""
-
-CAPI_EXAMPLE = """{
-  "data": [
-    {
-      "event_name": "Purchase",
-      "event_time": 1675999999,
-      "action_source": "business_messaging",
-      "messaging_channel": "messenger",
-      "user_data": {
-        "page_id": <PAGE_ID>,
-        "page_scoped_user_id": <PSID>
-      },
-      "custom_data": {
-        "currency": "USD",
-        "value": 123
-      }
-    }
-  ],
-  "partner_agent": "<PARTNER_NAME>"
-}"""
-
-BASE = "https://graph.test"  # stands in for https://graph.facebook.com; never Facebook's host
-APP_ID = "100000000000001"
-APP_SECRET = "golden-app-secret"
-PAGE_ID = "104729360011245"
-PSID = "6543219876543210"
-PAGE_TOKEN = "golden-page-token"
-PARTNER = "pagepulse"
-
-
-def repair(example):
-    """The guide's curl example as (JSON body, URL), with the lost ``[{`` and ``}],`` restored
-    and the placeholders substituted."""
-    body, url = re.fullmatch(
-        r"curl -X POST -H \"Content-Type: application/json\" -d '(.*)' (\S+)", example, re.S
-    ).groups()
-    body = re.sub(
-        r'"custom_events": \[\n(.*?)\n(\s*"advertiser_tracking_enabled")',
-        r'"custom_events": [{\n\1\n}],\n\2',
-        body,
-        flags=re.S,
-    )
-    return json.loads(substitute(body)), substitute(url)
-
-
-def substitute(text):
-    return (
-        text.replace("<PAGE_ID>", PAGE_ID)
-        .replace("<PSID>", PSID)
-        .replace("<APP_ID>", APP_ID)
-        .replace("<PAGE_ACCESS_TOKEN>", PAGE_TOKEN)
-        .replace("<PARTNER_NAME>", PARTNER)
-    )
-
-
-@pytest.fixture
-def client():
-    with GraphClient(
-        base_url=BASE,
-        app_id=APP_ID,
-        app_secret=APP_SECRET,
-        version="v25.0",
-        page_activities_version="v20.0",
-    ) as graph:
-        yield graph
-
-
 @pytest.mark.parametrize("example", [PURCHASE_EXAMPLE, LEAD_EXAMPLE], ids=["purchase", "lead"])
-def test_page_activities_request_is_the_guides_example(client, example):
+def test_page_activities_request_is_the_guides_example(
+    graph_client: GraphClient, example: str
+) -> None:
     expected_body, expected_url = repair(example)
     guide_url = urlsplit(expected_url)
 
     with responses.RequestsMock() as mocked:
         mocked.post(f"{BASE}/v20.0/{APP_ID}/page_activities", json={"success": True})
-        client.log_page_activities(
+        graph_client.log_page_activities(
             page_token=PAGE_TOKEN,
             page_id=PAGE_ID,
             psid=PSID,
             custom_events=expected_body["custom_events"],
         )
         request = mocked.calls[0].request
-    sent_url = urlsplit(request.url)
-    sent_body = json.loads(request.body)
+    sent_url = urlsplit(request.url or "")
+    sent_body = sent_json(request)
 
     # Field by field, in the guide's order, with the guide's JSON types (ints, 1/0 flags).
     assert list(sent_body) == list(expected_body)
@@ -167,7 +90,7 @@ def test_page_activities_request_is_the_guides_example(client, example):
     }
 
 
-def test_the_repaired_purchase_example_is_the_guides_event():
+def test_the_repaired_purchase_example_is_the_guides_event() -> None:
     body, _ = repair(PURCHASE_EXAMPLE)
 
     assert body["custom_events"] == [
@@ -178,10 +101,12 @@ def test_the_repaired_purchase_example_is_the_guides_event():
 
 
 @pytest.mark.parametrize("example", [PURCHASE_EXAMPLE, LEAD_EXAMPLE], ids=["purchase", "lead"])
-def test_the_batch_operation_carries_the_guides_fields(client, example):
+def test_the_batch_operation_carries_the_guides_fields(
+    graph_client: GraphClient, example: str
+) -> None:
     expected_body, _ = repair(example)
 
-    operation = client.page_activities_operation(
+    operation = graph_client.page_activities_operation(
         page_token=PAGE_TOKEN,
         page_id=PAGE_ID,
         psid=PSID,
@@ -197,19 +122,19 @@ def test_the_batch_operation_carries_the_guides_fields(client, example):
     assert form == {key: str(value) for key, value in expected_body.items()}
 
 
-def test_capi_request_is_the_reference_sample(client):
+def test_capi_request_is_the_reference_sample(graph_client: GraphClient) -> None:
     expected = json.loads(substitute(CAPI_EXAMPLE))
 
     with responses.RequestsMock() as mocked:
         mocked.post(f"{BASE}/v25.0/500000000000005/events", json={"events_received": 1})
-        client.send_capi_events(
+        graph_client.send_capi_events(
             dataset_id="500000000000005",
             token=PAGE_TOKEN,
             events=expected["data"],
             partner_agent=PARTNER,
         )
         request = mocked.calls[0].request
-    sent = json.loads(request.body)
+    sent = sent_json(request)
 
     assert sent == expected
     assert list(sent) == ["data", "partner_agent"]
@@ -218,7 +143,7 @@ def test_capi_request_is_the_reference_sample(client):
     assert urlsplit(request.url).path == "/v25.0/500000000000005/events"
 
 
-def test_the_copies_above_are_verbatim():
+def test_the_copies_above_are_verbatim() -> None:
     guide = (VENDORED / GUIDE).read_text()
     facts = (VENDORED / FACTS_3_3).read_text()
 
@@ -227,7 +152,7 @@ def test_the_copies_above_are_verbatim():
     assert CAPI_EXAMPLE in facts
 
 
-def test_the_vendored_reference_is_verbatim_from_its_source():
+def test_the_vendored_reference_is_verbatim_from_its_source() -> None:
     readme = (VENDORED / "README.md").read_text()
     guide = (VENDORED / GUIDE).read_text()
     facts = (VENDORED / FACTS_3_3).read_text()

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 from tests.sandbox_fixtures import (
     AD_ACCOUNT,
@@ -17,6 +18,7 @@ from tests.sandbox_fixtures import (
     CAMPAIGN,
     CLEO,
     GraphSandbox,
+    error_of,
 )
 
 PSID = "6100000000000042"
@@ -39,17 +41,10 @@ def guide_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def post_activities(sandbox: GraphSandbox, token: str, version: str = "v20.0", **kwargs: Any):
+def post_activities(
+    sandbox: GraphSandbox, token: str, version: str | None = "v20.0", **kwargs: Any
+) -> requests.Response:
     return sandbox.post(f"/{sandbox.app_id}/page_activities", token, version=version, **kwargs)
-
-
-def error_of(response) -> dict[str, Any]:
-    return response.json()["error"]
-
-
-@pytest.fixture
-def page_token(graph_sandbox: GraphSandbox) -> str:
-    return graph_sandbox.page_token(ADA, ADA_PAGE)
 
 
 # --- page_activities ----------------------------------------------------------------------------
@@ -341,7 +336,7 @@ def test_dataset_refuses_other_pages_token_and_non_managers(graph_sandbox: Graph
 def test_capi_accepts_the_reference_sample(
     graph_sandbox: GraphSandbox, page_token: str, dataset_id: str
 ) -> None:
-    body = {
+    body: dict[str, Any] = {
         "data": [
             capi_event(event_id="evt-1"),
             capi_event(event_name="LeadSubmitted", custom_data=None),
@@ -462,7 +457,11 @@ def test_one_invalid_event_rejects_the_whole_request(
     ],
 )
 def test_capi_data_must_be_a_non_empty_list(
-    graph_sandbox, page_token, dataset_id, data, message
+    graph_sandbox: GraphSandbox,
+    page_token: str,
+    dataset_id: str,
+    data: list[Any] | str | None,
+    message: str,
 ) -> None:
     body = {} if data is None else {"data": data}
     response = graph_sandbox.post(

@@ -16,6 +16,7 @@ from tests.sandbox_fixtures import (
     ADA_PAGE_2,
     GraphSandbox,
     SandboxProcess,
+    error_of,
 )
 
 PSID = "6100000000000042"
@@ -30,17 +31,8 @@ ACTIVITIES = {
 }
 
 
-def error_of(response: requests.Response) -> dict[str, Any]:
-    return response.json()["error"]
-
-
 def activities(sandbox: GraphSandbox, token: str, **kwargs: Any) -> requests.Response:
     return sandbox.post(f"/{sandbox.app_id}/page_activities", token, version="v20.0", **kwargs)
-
-
-@pytest.fixture
-def page_token(graph_sandbox: GraphSandbox) -> str:
-    return graph_sandbox.page_token(ADA, ADA_PAGE)
 
 
 # --- Tokens and appsecret_proof ---------------------------------------------------------------------

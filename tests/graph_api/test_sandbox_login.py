@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from tests.sandbox_fixtures import (
     ADA,
@@ -15,18 +17,15 @@ from tests.sandbox_fixtures import (
     DEFAULT_SCOPE,
     REDIRECT_URI,
     GraphSandbox,
+    error_of,
 )
 
 
-def redirect_query(response) -> dict[str, str]:
+def redirect_query(response: requests.Response) -> dict[str, str]:
     assert response.status_code == 302, response.text
     location = response.headers["Location"]
     assert location.startswith(REDIRECT_URI)
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
-
-
-def error_of(response) -> dict:
-    return response.json()["error"]
 
 
 # --- Dialog --------------------------------------------------------------------------------------
@@ -77,7 +76,7 @@ def test_user_declines_permissions_outside_their_defaults(graph_sandbox: GraphSa
     ],
 )
 def test_bad_dialog_requests_get_an_error_page(
-    graph_sandbox: GraphSandbox, change, message
+    graph_sandbox: GraphSandbox, change: dict[str, Any], message: str
 ) -> None:
     params = {
         "client_id": graph_sandbox.app_id,

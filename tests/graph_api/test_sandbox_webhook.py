@@ -9,14 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -30,105 +25,10 @@ from tests.sandbox_fixtures import (
     GraphSandbox,
     SandboxProcess,
 )
-from tests.timing import deadline
+from tests.webhook_receiver import DEADLINE_SECONDS, VERIFY_TOKEN, WebhookReceiver
 
 PSID = "6100000000000042"
-VERIFY_TOKEN = "receiver-verify-token"
-DEADLINE_SECONDS = deadline(30)
 REFERRAL = {"ref": "spring-sale", "source": "SHORTLINK", "type": "OPEN_THREAD"}
-
-
-@dataclass(frozen=True)
-class Received:
-    """One request the receiver got."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    raw: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.raw)
-
-
-class WebhookReceiver:
-    """The app's webhook endpoint, in a thread: records requests and answers as told.
-
-    POSTs are answered with the next status in `answers` (200 once they run out) and then handed
-    to `on_post`; GETs answer the hub.challenge handshake when hub.verify_token matches, else 403.
-    """
-
-    def __init__(self, verify_token: str = VERIFY_TOKEN) -> None:
-        self.verify_token = verify_token
-        self.answers: deque[int] = deque()
-        self.on_post: Callable[[Received], None] | None = None
-        self.received: list[Received] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                query = parse_qs(urlsplit(self.path).query)
-                ok = query.get("hub.mode") == ["subscribe"] and query.get("hub.verify_token") == [
-                    receiver.verify_token
-                ]
-                receiver._record(self, b"")
-                self._answer(200 if ok else 403, query["hub.challenge"][0] if ok else "forbidden")
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                received = receiver._record(self, raw)
-                with receiver._lock:
-                    status = receiver.answers.popleft() if receiver.answers else 200
-                self._answer(status, "EVENT_RECEIVED" if status == 200 else "boom")
-                if receiver.on_post is not None:
-                    receiver.on_post(received)
-
-            def _answer(self, status: int, text: str) -> None:
-                body = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/messenger"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def _record(self, handler: BaseHTTPRequestHandler, raw: bytes) -> Received:
-        parts = urlsplit(handler.path)
-        received = Received(
-            handler.command, parts.path, parse_qs(parts.query), dict(handler.headers), raw
-        )
-        with self._lock:
-            self.received.append(received)
-        return received
-
-    def of(self, method: str) -> list[Received]:
-        with self._lock:
-            return [r for r in self.received if r.method == method]
-
-    def wait_for(self, method: str, count: int) -> list[Received]:
-        """Poll until `count` requests of `method` arrived (background handshakes)."""
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while len(found := self.of(method)) < count:
-            assert time.monotonic() < deadline, f"only {len(found)} {method} requests arrived"
-            time.sleep(0.02)
-        return found
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -139,7 +39,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def sandbox(graph_sandbox: GraphSandbox, receiver: WebhookReceiver) -> GraphSandbox:
+def webhook_sandbox(graph_sandbox: GraphSandbox, receiver: WebhookReceiver) -> GraphSandbox:
     """The sandbox delivering to the receiver, with a short back-off (reset restores it)."""
     graph_sandbox.webhook_config(url=receiver.url, verify_token=VERIFY_TOKEN, backoff_ms=5)
     return graph_sandbox
@@ -153,18 +53,22 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def control(sandbox: GraphSandbox, method: str, path: str, **kwargs: Any) -> requests.Response:
-    return sandbox.http.request(method, f"{sandbox.url}/_sandbox{path}", timeout=10, **kwargs)
+def control(
+    webhook_sandbox: GraphSandbox, method: str, path: str, **kwargs: Any
+) -> requests.Response:
+    return webhook_sandbox.http.request(
+        method, f"{webhook_sandbox.url}/_sandbox{path}", timeout=10, **kwargs
+    )
 
 
 # --- The envelope and its signature -------------------------------------------------------------
 
 
 def test_text_message_is_the_exact_envelope_signed_over_the_raw_bytes(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
     before = now_ms()
-    delivery = sandbox.send_webhook(
+    delivery = webhook_sandbox.send_webhook(
         page_id=ADA_PAGE, psid=PSID, text="hello, world!", mid="m_1", timestamp=1458692752478
     )
     after = now_ms()
@@ -246,9 +150,12 @@ def test_text_message_is_the_exact_envelope_signed_over_the_raw_bytes(
     ids=["quick_reply", "postback", "postback_with_referral"],
 )
 def test_quick_replies_and_postbacks_have_their_reference_shapes(
-    sandbox: GraphSandbox, receiver: WebhookReceiver, what: dict[str, Any], expected: dict[str, Any]
+    webhook_sandbox: GraphSandbox,
+    receiver: WebhookReceiver,
+    what: dict[str, Any],
+    expected: dict[str, Any],
 ) -> None:
-    sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, mid="m_1", timestamp=1000, **what)
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, mid="m_1", timestamp=1000, **what)
 
     [item] = receiver.of("POST")[0].json["entry"][0]["messaging"]
     assert item == {"sender": {"id": PSID}, "recipient": {"id": ADA_PAGE}, "timestamp": 1000} | (
@@ -283,12 +190,12 @@ def test_quick_replies_and_postbacks_have_their_reference_shapes(
     ],
 )
 def test_referral_has_no_mid(
-    sandbox: GraphSandbox,
+    webhook_sandbox: GraphSandbox,
     receiver: WebhookReceiver,
     referral: dict[str, Any],
     expected: dict[str, Any],
 ) -> None:
-    sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, timestamp=1000, referral=referral)
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, timestamp=1000, referral=referral)
 
     [item] = receiver.of("POST")[0].json["entry"][0]["messaging"]
     assert item == {
@@ -301,9 +208,9 @@ def test_referral_has_no_mid(
 
 
 def test_a_first_message_from_an_ad_carries_the_referral_on_the_message(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    sandbox.send_webhook(
+    webhook_sandbox.send_webhook(
         page_id=ADA_PAGE,
         psid=PSID,
         mid="m_1",
@@ -328,7 +235,7 @@ def test_a_first_message_from_an_ad_carries_the_referral_on_the_message(
         },
     }
     conversation = control(
-        sandbox, "GET", "/webhook/conversation", params={"page_id": ADA_PAGE, "psid": PSID}
+        webhook_sandbox, "GET", "/webhook/conversation", params={"page_id": ADA_PAGE, "psid": PSID}
     ).json()["items"]
     assert (conversation[0]["kind"], conversation[0]["payload"]) == (
         "text from an ad",
@@ -337,9 +244,9 @@ def test_a_first_message_from_an_ad_carries_the_referral_on_the_message(
 
 
 def test_non_ascii_text_is_escaped_and_the_signature_covers_those_bytes(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="café ☕")
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="café ☕")
 
     [post] = receiver.of("POST")
     assert b'"text":"caf\\u00e9 \\u2615"' in post.raw
@@ -350,9 +257,11 @@ def test_non_ascii_text_is_escaped_and_the_signature_covers_those_bytes(
 
 
 def test_wrong_signature_is_well_formed_but_does_not_verify(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    delivery = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi", signature="wrong")
+    delivery = webhook_sandbox.send_webhook(
+        page_id=ADA_PAGE, psid=PSID, text="hi", signature="wrong"
+    )
 
     [post] = receiver.of("POST")
     header = post.headers["X-Hub-Signature-256"]
@@ -363,9 +272,11 @@ def test_wrong_signature_is_well_formed_but_does_not_verify(
 
 
 def test_no_signature_leaves_the_header_out(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    delivery = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi", signature="none")
+    delivery = webhook_sandbox.send_webhook(
+        page_id=ADA_PAGE, psid=PSID, text="hi", signature="none"
+    )
 
     [post] = receiver.of("POST")
     assert "X-Hub-Signature-256" not in post.headers
@@ -374,11 +285,13 @@ def test_no_signature_leaves_the_header_out(
 
 
 def test_an_app_answering_403_to_a_bad_signature_is_recorded_and_retried(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
     receiver.answers.extend([403, 403, 403])
 
-    delivery = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi", signature="wrong")
+    delivery = webhook_sandbox.send_webhook(
+        page_id=ADA_PAGE, psid=PSID, text="hi", signature="wrong"
+    )
 
     assert [a["status"] for a in delivery["attempts"]] == [403, 403, 403]
     assert (delivery["status"], delivery["ok"]) == (403, False)
@@ -388,9 +301,11 @@ def test_an_app_answering_403_to_a_bad_signature_is_recorded_and_retried(
 
 
 def test_batches_of_entries_and_messages_come_in_order_with_their_own_mids(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi", count=3, entries=2, timestamp=10)
+    webhook_sandbox.send_webhook(
+        page_id=ADA_PAGE, psid=PSID, text="hi", count=3, entries=2, timestamp=10
+    )
 
     [post] = receiver.of("POST")
     entries = post.json["entry"]
@@ -407,11 +322,11 @@ def test_batches_of_entries_and_messages_come_in_order_with_their_own_mids(
 
 
 def test_a_500_is_retried_twice_by_default_with_the_same_bytes(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
     receiver.answers.extend([500, 500, 500])
 
-    delivery = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")
+    delivery = webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")
 
     posts = receiver.of("POST")
     assert len(posts) == 3
@@ -425,7 +340,7 @@ def test_a_500_is_retried_twice_by_default_with_the_same_bytes(
         (3, 500, "boom"),
     ]
     assert (delivery["status"], delivery["ok"]) == (500, False)
-    [listed] = sandbox.webhook_deliveries()
+    [listed] = webhook_sandbox.webhook_deliveries()
     assert listed == delivery
 
 
@@ -440,7 +355,7 @@ def test_a_500_is_retried_twice_by_default_with_the_same_bytes(
     ],
 )
 def test_retries_stop_at_the_first_200_or_when_used_up(
-    sandbox: GraphSandbox,
+    webhook_sandbox: GraphSandbox,
     receiver: WebhookReceiver,
     answers: list[int],
     options: dict[str, Any],
@@ -448,7 +363,7 @@ def test_retries_stop_at_the_first_200_or_when_used_up(
 ) -> None:
     receiver.answers.extend(answers)
 
-    delivery = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi", **options)
+    delivery = webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi", **options)
 
     assert [a["status"] for a in delivery["attempts"]] == statuses
     assert len(receiver.of("POST")) == len(statuses)
@@ -456,12 +371,12 @@ def test_retries_stop_at_the_first_200_or_when_used_up(
 
 
 def test_the_configured_retry_count_applies(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    sandbox.webhook_config(retries=1)
+    webhook_sandbox.webhook_config(retries=1)
     receiver.answers.extend([500, 500, 500])
 
-    delivery = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")
+    delivery = webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")
 
     assert [a["status"] for a in delivery["attempts"]] == [500, 500]
 
@@ -481,40 +396,40 @@ def test_an_unreachable_app_is_recorded_as_errors(graph_sandbox: GraphSandbox) -
 
 
 def test_resend_posts_the_same_delivery_again(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    first = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi", mid="m_same")
+    first = webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi", mid="m_same")
 
-    again = sandbox.resend_webhook(first["id"])
+    again = webhook_sandbox.resend_webhook(first["id"])
 
     one, two = receiver.of("POST")
     assert one.raw == two.raw
     assert one.headers["X-Hub-Signature-256"] == two.headers["X-Hub-Signature-256"]
     assert two.json["entry"][0]["messaging"][0]["message"]["mid"] == "m_same"
     assert (again["id"], again["resent_from"], again["body"]) == (2, 1, first["body"])
-    assert [d["resent_from"] for d in sandbox.webhook_deliveries()] == [None, 1]
+    assert [d["resent_from"] for d in webhook_sandbox.webhook_deliveries()] == [None, 1]
 
 
 # --- The 24-hour window -----------------------------------------------------------------------------
 
 
 def test_a_delivery_opens_the_send_api_window_for_that_page_and_psid(
-    sandbox: GraphSandbox,
+    webhook_sandbox: GraphSandbox,
 ) -> None:
-    token = sandbox.page_token(ADA, ADA_PAGE)
+    token = webhook_sandbox.page_token(ADA, ADA_PAGE)
     reply = {"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text": "hey"}}
-    before = sandbox.post("/me/messages", token, json=reply)
+    before = webhook_sandbox.post("/me/messages", token, json=reply)
     assert before.status_code == 400
     assert (before.json()["error"]["code"], before.json()["error"]["error_subcode"]) == (
         100,
         2018001,
     )
 
-    sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hello")
-    after = sandbox.post("/me/messages", token, json=reply)
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hello")
+    after = webhook_sandbox.post("/me/messages", token, json=reply)
 
     assert after.status_code == 200, after.text
-    [sent] = sandbox.sent_messages(psid=PSID)
+    [sent] = webhook_sandbox.sent_messages(psid=PSID)
     assert sent | {"time": "t", "at": 0} == {
         "id": 1,
         "page_id": ADA_PAGE,
@@ -528,17 +443,19 @@ def test_a_delivery_opens_the_send_api_window_for_that_page_and_psid(
         "at": 0,
     }
     # Only that Page's window opened.
-    other = sandbox.post("/me/messages", sandbox.page_token(ADA, ADA_PAGE_2), json=reply)
+    other = webhook_sandbox.post(
+        "/me/messages", webhook_sandbox.page_token(ADA, ADA_PAGE_2), json=reply
+    )
     assert other.json()["error"]["error_subcode"] == 2018001
 
 
-def test_an_old_timestamp_leaves_the_window_closed(sandbox: GraphSandbox) -> None:
-    token = sandbox.page_token(ADA, ADA_PAGE)
-    sandbox.send_webhook(
+def test_an_old_timestamp_leaves_the_window_closed(webhook_sandbox: GraphSandbox) -> None:
+    token = webhook_sandbox.page_token(ADA, ADA_PAGE)
+    webhook_sandbox.send_webhook(
         page_id=ADA_PAGE, psid=PSID, text="hello", timestamp=now_ms() - 25 * 3600 * 1000
     )
 
-    late = sandbox.post(
+    late = webhook_sandbox.post(
         "/me/messages",
         token,
         json={"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text": "x"}},
@@ -547,11 +464,13 @@ def test_an_old_timestamp_leaves_the_window_closed(sandbox: GraphSandbox) -> Non
     assert late.json()["error"]["error_subcode"] == 2018278
 
 
-def test_the_conversation_interleaves_both_sides_in_time_order(sandbox: GraphSandbox) -> None:
-    token = sandbox.page_token(ADA, ADA_PAGE)
-    sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hello")
+def test_the_conversation_interleaves_both_sides_in_time_order(
+    webhook_sandbox: GraphSandbox,
+) -> None:
+    token = webhook_sandbox.page_token(ADA, ADA_PAGE)
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hello")
     quick = [{"content_type": "text", "title": "Hours", "payload": "HOURS"}]
-    sandbox.post(
+    webhook_sandbox.post(
         "/me/messages",
         token,
         json={
@@ -560,12 +479,12 @@ def test_the_conversation_interleaves_both_sides_in_time_order(sandbox: GraphSan
             "message": {"text": "Hi!", "quick_replies": quick},
         },
     )
-    sandbox.send_webhook(
+    webhook_sandbox.send_webhook(
         page_id=ADA_PAGE, psid=PSID, quick_reply={"text": "Hours", "payload": "HOURS"}
     )
 
     response = control(
-        sandbox, "GET", "/webhook/conversation", params={"page_id": ADA_PAGE, "psid": PSID}
+        webhook_sandbox, "GET", "/webhook/conversation", params={"page_id": ADA_PAGE, "psid": PSID}
     )
 
     items = [
@@ -583,9 +502,9 @@ def test_the_conversation_interleaves_both_sides_in_time_order(sandbox: GraphSan
 
 
 def test_a_seed_user_has_a_stable_psid_per_page(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    delivery = sandbox.send_webhook(page_id=ADA_PAGE, user_id=ADA, text="hi")
+    delivery = webhook_sandbox.send_webhook(page_id=ADA_PAGE, user_id=ADA, text="hi")
 
     psid = delivery["psid"]
     assert psid == psid_for(ADA, ADA_PAGE)
@@ -684,13 +603,13 @@ def test_a_seed_user_has_a_stable_psid_per_page(
     ],
 )
 def test_bad_send_bodies_are_refused_and_nothing_is_sent(
-    sandbox: GraphSandbox, receiver: WebhookReceiver, body: dict[str, Any], error: str
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver, body: dict[str, Any], error: str
 ) -> None:
-    response = control(sandbox, "POST", "/webhook/send", json=body)
+    response = control(webhook_sandbox, "POST", "/webhook/send", json=body)
 
     assert (response.status_code, response.json()) == (400, {"error": error})
     assert receiver.received == []
-    assert sandbox.webhook_deliveries() == []
+    assert webhook_sandbox.webhook_deliveries() == []
 
 
 def test_send_without_a_webhook_url_is_refused(graph_sandbox: GraphSandbox) -> None:
@@ -727,9 +646,9 @@ def test_bad_webhook_settings_are_refused(
 
 
 def test_verify_runs_the_hub_challenge_handshake(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    record = sandbox.verify_webhook()
+    record = webhook_sandbox.verify_webhook()
 
     [get] = receiver.of("GET")
     assert get.path == "/webhooks/messenger"
@@ -748,18 +667,18 @@ def test_verify_runs_the_hub_challenge_handshake(
         "answer": challenge,
         "ok": True,
     }
-    config = control(sandbox, "GET", "/webhook/config")
+    config = control(webhook_sandbox, "GET", "/webhook/config")
     assert VERIFY_TOKEN not in config.text
     assert config.json()["verify_token_set"] is True
     assert config.json()["verifications"] == [record]
 
 
 def test_verify_reports_an_app_that_refuses_the_token(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    sandbox.webhook_config(verify_token="not-what-the-app-expects")
+    webhook_sandbox.webhook_config(verify_token="not-what-the-app-expects")
 
-    record = sandbox.verify_webhook()
+    record = webhook_sandbox.verify_webhook()
 
     assert (record["status"], record["answer"], record["ok"]) == (403, "forbidden", False)
 
@@ -774,59 +693,63 @@ def test_verify_needs_a_url_and_a_token(graph_sandbox: GraphSandbox) -> None:
 
 
 def test_subscribing_the_app_to_a_page_runs_the_handshake_once(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    token = sandbox.page_token(ADA, ADA_PAGE)
+    token = webhook_sandbox.page_token(ADA, ADA_PAGE)
     path = f"/{ADA_PAGE}/subscribed_apps"
 
-    response = sandbox.post(path, token, params={"subscribed_fields": "messages"})
+    response = webhook_sandbox.post(path, token, params={"subscribed_fields": "messages"})
 
     assert response.json() == {"success": True}
     [get] = receiver.wait_for("GET", 1)
     assert get.query["hub.verify_token"] == [VERIFY_TOKEN]
     deadline = time.monotonic() + DEADLINE_SECONDS
-    while not (verifications := sandbox.webhook_config()["verifications"]):
+    while not (verifications := webhook_sandbox.webhook_config()["verifications"]):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert [(v["trigger"], v["ok"]) for v in verifications] == [
         (f"subscribed_apps {ADA_PAGE}", True)
     ]
     # Verified once for this URL: a second subscription (and a delivery after it) does not repeat it.
-    sandbox.post(path, token, params={"subscribed_fields": "messages,messaging_postbacks"})
-    delivery = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")
+    webhook_sandbox.post(path, token, params={"subscribed_fields": "messages,messaging_postbacks"})
+    delivery = webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")
     assert len(receiver.of("GET")) == 1
     assert delivery["subscribed"] is True
 
 
-def test_a_page_without_a_subscription_is_delivered_and_says_so(sandbox: GraphSandbox) -> None:
-    assert sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")["subscribed"] is False
+def test_a_page_without_a_subscription_is_delivered_and_says_so(
+    webhook_sandbox: GraphSandbox,
+) -> None:
+    assert (
+        webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")["subscribed"] is False
+    )
 
 
 # --- Inspection, reset and flags -----------------------------------------------------------------
 
 
-def test_deliveries_filter_and_clear(sandbox: GraphSandbox) -> None:
-    sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="one")
-    sandbox.send_webhook(page_id=ADA_PAGE_2, psid=PSID, text="two")
-    sandbox.send_webhook(page_id=ADA_PAGE, psid="61", text="three")
+def test_deliveries_filter_and_clear(webhook_sandbox: GraphSandbox) -> None:
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="one")
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE_2, psid=PSID, text="two")
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid="61", text="three")
 
-    assert [d["id"] for d in sandbox.webhook_deliveries(page_id=ADA_PAGE)] == [1, 3]
-    assert [d["id"] for d in sandbox.webhook_deliveries(psid=PSID)] == [1, 2]
-    assert [d["id"] for d in sandbox.webhook_deliveries(since=2)] == [3]
-    assert control(sandbox, "DELETE", "/webhook/deliveries").json() == {"removed": 3}
-    assert sandbox.webhook_deliveries() == []
+    assert [d["id"] for d in webhook_sandbox.webhook_deliveries(page_id=ADA_PAGE)] == [1, 3]
+    assert [d["id"] for d in webhook_sandbox.webhook_deliveries(psid=PSID)] == [1, 2]
+    assert [d["id"] for d in webhook_sandbox.webhook_deliveries(since=2)] == [3]
+    assert control(webhook_sandbox, "DELETE", "/webhook/deliveries").json() == {"removed": 3}
+    assert webhook_sandbox.webhook_deliveries() == []
 
 
 def test_reset_forgets_deliveries_and_restores_the_start_up_settings(
-    sandbox: GraphSandbox, receiver: WebhookReceiver
+    webhook_sandbox: GraphSandbox, receiver: WebhookReceiver
 ) -> None:
-    sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="one")
-    sandbox.verify_webhook()
+    webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="one")
+    webhook_sandbox.verify_webhook()
 
-    sandbox.reset()
+    webhook_sandbox.reset()
 
-    assert sandbox.webhook_deliveries() == []
-    assert sandbox.webhook_config() == {
+    assert webhook_sandbox.webhook_deliveries() == []
+    assert webhook_sandbox.webhook_config() == {
         "url": None,
         "verify_token_set": False,
         "retries": 2,
@@ -846,11 +769,11 @@ def test_command_line_flags_configure_the_webhook(receiver: WebhookReceiver) -> 
         "--webhook-backoff-ms",
         "7",
     )
-    sandbox = GraphSandbox(process)
+    webhook_sandbox = GraphSandbox(process)
     try:
-        sandbox.webhook_config(url=None)
-        sandbox.reset()  # back to the flags' settings
-        assert sandbox.webhook_config() == {
+        webhook_sandbox.webhook_config(url=None)
+        webhook_sandbox.reset()  # back to the flags' settings
+        assert webhook_sandbox.webhook_config() == {
             "url": receiver.url,
             "verify_token_set": True,
             "retries": 0,
@@ -858,19 +781,21 @@ def test_command_line_flags_configure_the_webhook(receiver: WebhookReceiver) -> 
             "verifications": [],
         }
         receiver.answers.append(500)
-        delivery = sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")
+        delivery = webhook_sandbox.send_webhook(page_id=ADA_PAGE, psid=PSID, text="hi")
         assert [a["status"] for a in delivery["attempts"]] == [500]
-        assert sandbox.verify_webhook()["ok"] is True
+        assert webhook_sandbox.verify_webhook()["ok"] is True
     finally:
-        sandbox.close()
+        webhook_sandbox.close()
         process.stop()
 
 
 # --- The form --------------------------------------------------------------------------------------
 
 
-def test_the_form_page_renders_for_a_user_and_page(sandbox: GraphSandbox) -> None:
-    response = control(sandbox, "GET", "/webhook", params={"user_id": ADA, "page_id": ADA_PAGE_2})
+def test_the_form_page_renders_for_a_user_and_page(webhook_sandbox: GraphSandbox) -> None:
+    response = control(
+        webhook_sandbox, "GET", "/webhook", params={"user_id": ADA, "page_id": ADA_PAGE_2}
+    )
 
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
@@ -880,7 +805,7 @@ def test_the_form_page_renders_for_a_user_and_page(sandbox: GraphSandbox) -> Non
         f"<option value={ADA_PAGE_2} selected>Ada&#x27;s Bike Shop ({ADA_PAGE_2})</option>" in text
     )
     assert "<option value=200000000000001 selected>Ada Sandbox</option>" in text
-    assert sandbox.webhook_config()["url"] in text
+    assert webhook_sandbox.webhook_config()["url"] in text
     # Self-contained: no script, style or font from anywhere else.
     assert "<script src" not in text
     assert "<link" not in text

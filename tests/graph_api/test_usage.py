@@ -2,6 +2,7 @@
 
 import json
 import logging
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -27,7 +28,7 @@ BUC_USAGE = json.dumps(
 )
 
 
-def test_app_usage_is_parsed():
+def test_app_usage_is_parsed() -> None:
     usage = Usage.from_headers({"X-App-Usage": APP_USAGE})
 
     assert usage.app == PlatformUsage(call_count=28, total_time=25, total_cputime=25)
@@ -37,7 +38,7 @@ def test_app_usage_is_parsed():
     assert usage.regain_access_seconds == 0
 
 
-def test_business_use_case_usage_is_parsed_with_minutes_turned_into_seconds():
+def test_business_use_case_usage_is_parsed_with_minutes_turned_into_seconds() -> None:
     usage = Usage.from_headers({"X-Business-Use-Case-Usage": BUC_USAGE})
 
     assert usage.business_use_case == (
@@ -55,7 +56,7 @@ def test_business_use_case_usage_is_parsed_with_minutes_turned_into_seconds():
     assert usage.regain_access_seconds == 19 * 60
 
 
-def test_every_business_object_and_the_longest_wait_count():
+def test_every_business_object_and_the_longest_wait_count() -> None:
     header = json.dumps(
         {
             "1": [{"type": "pages", "call_count": 10, "estimated_time_to_regain_access": 0}],
@@ -77,21 +78,21 @@ def test_every_business_object_and_the_longest_wait_count():
     assert usage.regain_access_seconds == 7 * 60
 
 
-def test_page_usage_is_parsed_when_present():
+def test_page_usage_is_parsed_when_present() -> None:
     usage = Usage.from_headers({"X-Page-Usage": '{"call_count": 91, "total_time": 3}'})
 
     assert usage.page == PlatformUsage(call_count=91, total_time=3, total_cputime=0)
     assert usage.max_percent == 91
 
 
-def test_header_names_are_case_insensitive():
+def test_header_names_are_case_insensitive() -> None:
     usage = Usage.from_headers({"x-APP-usage": APP_USAGE})
 
     assert usage.app is not None
     assert usage.app.call_count == 28
 
 
-def test_no_headers_is_an_empty_usage():
+def test_no_headers_is_an_empty_usage() -> None:
     usage = Usage.from_headers({"Content-Type": "application/json"})
 
     assert usage == Usage()
@@ -104,7 +105,9 @@ def test_no_headers_is_an_empty_usage():
     "header",
     ["not json", "[1, 2]", '"text"', "{", ""],
 )
-def test_malformed_headers_are_ignored_and_logged(header, caplog):
+def test_malformed_headers_are_ignored_and_logged(
+    header: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="graph_api")
 
     usage = Usage.from_headers({"X-App-Usage": header, "X-Business-Use-Case-Usage": header})
@@ -115,7 +118,7 @@ def test_malformed_headers_are_ignored_and_logged(header, caplog):
         assert [r.getMessage() for r in caplog.records] == ["graph_api.usage.unparseable"] * 2
 
 
-def test_odd_values_count_as_zero():
+def test_odd_values_count_as_zero() -> None:
     usage = Usage.from_headers(
         {"X-App-Usage": '{"call_count": "12", "total_time": true, "total_cputime": -4}'}
     )
@@ -128,7 +131,7 @@ def test_odd_values_count_as_zero():
         st.sampled_from(["X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"]), st.text()
     )
 )
-def test_parsing_never_raises(headers):
+def test_parsing_never_raises(headers: dict[str, str]) -> None:
     usage = Usage.from_headers(headers)
 
     assert usage.max_percent >= 0
@@ -146,7 +149,7 @@ def test_parsing_never_raises(headers):
         ),
     )
 )
-def test_any_business_use_case_json_parses(payload):
+def test_any_business_use_case_json_parses(payload: dict[str, list[dict[str, Any]]]) -> None:
     usage = Usage.from_headers({"X-Business-Use-Case-Usage": json.dumps(payload)})
 
     assert usage.max_percent >= 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,14 +14,19 @@ import requests
 import responses
 from django.test import Client
 from django.utils import timezone
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
 from graph_api.client import GraphClient
 from insights import services, tasks
 from insights.models import AdDailyInsight, AdsConnection, ConnectionStatus, FollowedAdAccount
 from tenants.crypto import decrypt_token, encrypt_token
+from tenants.models import Tenant
 from tenants.permissions import Role
-from tests.sandbox_fixtures import AD, AD_2, AD_ACCOUNT, ADA, ADA_PAGE, BIKE_AD
+from tests.sandbox_fixtures import AD, AD_2, AD_ACCOUNT, ADA, ADA_PAGE, BIKE_AD, GraphSandbox
 from tests.tenants.factories import member
+
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -28,25 +34,25 @@ PSID = "6100000000000042"
 
 
 @pytest.fixture
-def sandbox(graph_sandbox, settings):
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
-@pytest.fixture
-def admin_client(tenant) -> Client:
+def admin_client(tenant: Tenant) -> Client:
     client = Client()
     client.force_login(member(tenant, Role.ADMIN).user)
     return client
 
 
-def connect_ads(client: Client, tenant, sandbox, *, decline=(), rerequest=False):
+def connect_ads(
+    client: Client,
+    tenant: Tenant,
+    sandbox: GraphSandbox,
+    *,
+    decline: tuple[str, ...] = (),
+    rerequest: bool = False,
+) -> tuple[str, TestResponse]:
     """Press "Connect ad accounts", let the sandbox's dialog answer, follow the redirect back."""
     start = client.post(f"/t/{tenant.slug}/ads/connect/", {"rerequest": "1"} if rerequest else {})
     assert start.status_code == 302
     dialog = start["Location"]
-    params = {"sandbox_auto": "1", "sandbox_user": ADA}
+    params: dict[str, str] = {"sandbox_auto": "1", "sandbox_user": ADA}
     if decline:
         params["sandbox_decline"] = ",".join(decline)
     answer = requests.get(dialog, params=params, allow_redirects=False, timeout=10)
@@ -56,7 +62,7 @@ def connect_ads(client: Client, tenant, sandbox, *, decline=(), rerequest=False)
     return dialog, client.get(f"{callback.path}?{callback.query}")
 
 
-def followed_account(client, tenant, sandbox) -> FollowedAdAccount:
+def followed_account(client: Client, tenant: Tenant, sandbox: GraphSandbox) -> FollowedAdAccount:
     connect_ads(client, tenant, sandbox)
     account = FollowedAdAccount.objects.get(tenant=tenant)
     response = client.post(f"/t/{tenant.slug}/ads/", {"follow": [account.pk]})
@@ -66,8 +72,8 @@ def followed_account(client, tenant, sandbox) -> FollowedAdAccount:
 
 
 def test_connecting_asks_for_ads_read_and_lists_the_ad_accounts(
-    admin_client, tenant, sandbox, caplog
-):
+    admin_client: Client, tenant: Tenant, sandbox: GraphSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("DEBUG")
     dialog, done = connect_ads(admin_client, tenant, sandbox)
 
@@ -95,7 +101,9 @@ def test_connecting_asks_for_ads_read_and_lists_the_ad_accounts(
     assert 'aria-label="Follow Ada&#x27;s Ads"' in page
 
 
-def test_a_declined_ads_read_asks_again_with_rerequest(admin_client, tenant, sandbox):
+def test_a_declined_ads_read_asks_again_with_rerequest(
+    admin_client: Client, tenant: Tenant, sandbox: GraphSandbox
+) -> None:
     _, done = connect_ads(admin_client, tenant, sandbox, decline=("ads_read",))
 
     assert done["Location"] == f"/t/{tenant.slug}/ads/?rerequest=1"
@@ -108,14 +116,18 @@ def test_a_declined_ads_read_asks_again_with_rerequest(admin_client, tenant, san
     assert AdsConnection.objects.filter(tenant=tenant).exists()
 
 
-def test_a_callback_with_a_foreign_state_is_refused(admin_client, tenant, sandbox):
+def test_a_callback_with_a_foreign_state_is_refused(
+    admin_client: Client, tenant: Tenant, sandbox: GraphSandbox
+) -> None:
     admin_client.post(f"/t/{tenant.slug}/ads/connect/")
     response = admin_client.get("/connect/facebook/ads/done/?code=abc&state=forged")
     assert response.status_code == 400
     assert "not started here" in response.content.decode()
 
 
-def test_viewers_see_the_accounts_but_cannot_connect_or_follow(tenant, sandbox):
+def test_viewers_see_the_accounts_but_cannot_connect_or_follow(
+    tenant: Tenant, sandbox: GraphSandbox
+) -> None:
     client = Client()
     client.force_login(member(tenant, Role.VIEWER).user)
     assert client.get(f"/t/{tenant.slug}/ads/").status_code == 200
@@ -124,8 +136,12 @@ def test_viewers_see_the_accounts_but_cannot_connect_or_follow(tenant, sandbox):
 
 
 def test_following_enqueues_a_read_on_commit(
-    admin_client, tenant, sandbox, django_capture_on_commit_callbacks, monkeypatch
-):
+    admin_client: Client,
+    tenant: Tenant,
+    sandbox: GraphSandbox,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     connect_ads(admin_client, tenant, sandbox)
     account = FollowedAdAccount.objects.get(tenant=tenant)
     sent = []
@@ -135,7 +151,9 @@ def test_following_enqueues_a_read_on_commit(
     assert sent == [account.pk]
 
 
-def test_a_read_stores_ads_managers_numbers_per_ad_and_day(admin_client, tenant, sandbox):
+def test_a_read_stores_ads_managers_numbers_per_ad_and_day(
+    admin_client: Client, tenant: Tenant, sandbox: GraphSandbox
+) -> None:
     account = followed_account(admin_client, tenant, sandbox)
     sandbox.insights_same_day()
     yesterday = sandbox.ad_referral(ADA_PAGE, PSID, AD, days_ago=1)
@@ -173,12 +191,15 @@ def test_a_read_stores_ads_managers_numbers_per_ad_and_day(admin_client, tenant,
     assert rows[(AD_2, today)].leads == 0
     account.refresh_from_db()
     assert account.read_until == timezone.localdate()
+    assert account.next_read_at is not None
     assert account.next_read_at > timezone.now() + timedelta(hours=23)
     # Not due again today: a duplicated task message reads nothing.
     assert tasks.read_ad_account(account.pk) == "not_due"
 
 
-def test_a_read_pages_through_every_row(admin_client, tenant, sandbox):
+def test_a_read_pages_through_every_row(
+    admin_client: Client, tenant: Tenant, sandbox: GraphSandbox
+) -> None:
     account = followed_account(admin_client, tenant, sandbox)
     for days_ago in range(30):
         sandbox.ad_referral(ADA_PAGE, PSID, AD, days_ago=days_ago)
@@ -193,7 +214,9 @@ def test_a_read_pages_through_every_row(admin_client, tenant, sandbox):
     assert result.since == timezone.localdate() - timedelta(days=27)
 
 
-def test_a_reread_replaces_the_window_facebook_revised(admin_client, tenant, sandbox):
+def test_a_reread_replaces_the_window_facebook_revised(
+    admin_client: Client, tenant: Tenant, sandbox: GraphSandbox
+) -> None:
     account = followed_account(admin_client, tenant, sandbox)
     sandbox.ad_referral(ADA_PAGE, PSID, AD, days_ago=3)
     services.ad_account_read(account=account)
@@ -217,7 +240,7 @@ def test_a_reread_replaces_the_window_facebook_revised(admin_client, tenant, san
         (200, 89),  # long gone: at most 90 days back
     ],
 )
-def test_the_read_window(tenant, read_until, expected_since):
+def test_the_read_window(tenant: Tenant, read_until: int | None, expected_since: int) -> None:
     today = date(2026, 12, 4)
     account = FollowedAdAccount(
         tenant=tenant,
@@ -227,7 +250,9 @@ def test_the_read_window(tenant, read_until, expected_since):
     assert services.read_window(account, today) == (today - timedelta(days=expected_since), today)
 
 
-def test_throttling_postpones_the_read_by_facebooks_estimate(admin_client, tenant, sandbox):
+def test_throttling_postpones_the_read_by_facebooks_estimate(
+    admin_client: Client, tenant: Tenant, sandbox: GraphSandbox
+) -> None:
     account = followed_account(admin_client, tenant, sandbox)
     sandbox.faults(kind="80000", count=1, path="insights", regain_minutes=30)
 
@@ -235,6 +260,7 @@ def test_throttling_postpones_the_read_by_facebooks_estimate(admin_client, tenan
 
     assert (result.outcome, result.retry_after) == ("throttled", 1800)
     account.refresh_from_db()
+    assert account.next_read_at is not None
     assert account.next_read_at > timezone.now() + timedelta(minutes=29)
     assert "throttling" in account.last_error
     assert tasks.read_ad_account(account.pk) == "not_due"
@@ -242,7 +268,9 @@ def test_throttling_postpones_the_read_by_facebooks_estimate(admin_client, tenan
     assert "Facebook is throttling this ad account" in page
 
 
-def test_an_invalid_token_marks_the_connection_for_reconnecting(admin_client, tenant, sandbox):
+def test_an_invalid_token_marks_the_connection_for_reconnecting(
+    admin_client: Client, tenant: Tenant, sandbox: GraphSandbox
+) -> None:
     account = followed_account(admin_client, tenant, sandbox)
     sandbox.revoke(user_id=ADA)
 
@@ -260,7 +288,9 @@ def test_an_invalid_token_marks_the_connection_for_reconnecting(admin_client, te
     assert AdsConnection.objects.get(tenant=tenant).status == ConnectionStatus.ACTIVE
 
 
-def test_the_beat_enqueues_due_followed_accounts_only(tenant, monkeypatch, settings):
+def test_the_beat_enqueues_due_followed_accounts_only(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
     connection = AdsConnection.objects.create(
         tenant=tenant, facebook_user_id="1", token_encrypted=encrypt_token("t")
     )
@@ -302,7 +332,7 @@ def graph() -> GraphClient:
 
 
 @responses.activate
-def test_paging_follows_facebooks_cursor_without_fetching_its_next_url():
+def test_paging_follows_facebooks_cursor_without_fetching_its_next_url() -> None:
     first = {
         "data": [
             {
@@ -350,8 +380,8 @@ def test_paging_follows_facebooks_cursor_without_fetching_its_next_url():
     ]
     assert rows[1].action_value("onsite_conversion.purchase") == 9.5
     assert len(responses.calls) == 2
-    assert all(call.request.url.startswith(f"{BASE}/") for call in responses.calls)
-    query = parse_qs(urlsplit(responses.calls[0].request.url).query)
+    assert all((call.request.url or "").startswith(f"{BASE}/") for call in responses.calls)
+    query = parse_qs(urlsplit(responses.calls[0].request.url or "").query)
     assert query["level"] == ["ad"]
     assert query["time_increment"] == ["1"]
     assert json.loads(query["time_range"][0]) == {"since": "2026-12-01", "until": "2026-12-01"}
@@ -359,7 +389,7 @@ def test_paging_follows_facebooks_cursor_without_fetching_its_next_url():
 
 
 @responses.activate
-def test_the_ads_insights_throttle_header_is_read_into_usage():
+def test_the_ads_insights_throttle_header_is_read_into_usage() -> None:
     responses.get(
         f"{BASE}/v25.0/act_9/insights",
         json={"data": [{"ad_id": "1", "date_start": "2026-12-01", "date_stop": "2026-12-01"}]},
@@ -382,7 +412,7 @@ def test_the_ads_insights_throttle_header_is_read_into_usage():
 
 
 @responses.activate
-def test_a_read_near_the_limit_waits_longer(tenant):
+def test_a_read_near_the_limit_waits_longer(tenant: Tenant) -> None:
     responses.get(
         f"{BASE}/v25.0/act_9/insights",
         json={"data": [{"ad_id": "1", "date_start": "2026-12-01", "date_stop": "2026-12-01"}]},
@@ -399,10 +429,11 @@ def test_a_read_near_the_limit_waits_longer(tenant):
     assert services.ad_account_read(account=account, graph=graph()).outcome == "read"
     account.refresh_from_db()
     # At 97% of the account's insights capacity the next daily read waits an hour more.
+    assert account.next_read_at is not None
     assert account.next_read_at > timezone.now() + timedelta(hours=24, minutes=59)
 
 
-def stored_account(tenant) -> FollowedAdAccount:
+def stored_account(tenant: Tenant) -> FollowedAdAccount:
     connection = AdsConnection.objects.create(
         tenant=tenant, facebook_user_id="1", token_encrypted=encrypt_token("user-token-xyz")
     )
@@ -412,7 +443,9 @@ def stored_account(tenant) -> FollowedAdAccount:
 
 
 @responses.activate
-def test_a_190_at_the_edge_stops_the_reads_without_leaking_the_token(tenant, caplog):
+def test_a_190_at_the_edge_stops_the_reads_without_leaking_the_token(
+    tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
     responses.get(
         f"{BASE}/v25.0/act_9/insights",
         status=400,
@@ -437,7 +470,7 @@ def test_a_190_at_the_edge_stops_the_reads_without_leaking_the_token(tenant, cap
 
 
 @responses.activate
-def test_a_429_with_a_business_use_case_estimate_at_the_edge_backs_off(tenant):
+def test_a_429_with_a_business_use_case_estimate_at_the_edge_backs_off(tenant: Tenant) -> None:
     responses.get(
         f"{BASE}/v25.0/act_9/insights",
         status=429,
@@ -462,5 +495,6 @@ def test_a_429_with_a_business_use_case_estimate_at_the_edge_backs_off(tenant):
 
     assert (result.outcome, result.retry_after) == ("throttled", 45 * 60)
     account.refresh_from_db()
+    assert account.next_read_at is not None
     assert account.next_read_at > timezone.now() + timedelta(minutes=44)
     assert not AdDailyInsight.objects.filter(tenant=tenant).exists()

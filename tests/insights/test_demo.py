@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from pytest_django.fixtures import Settings
+from pytest_django.live_server_helper import LiveServer
 
 from insights.models import AdsConnection, FollowedAdAccount
 from tenants.management.commands.seed_demo import DEMO_WORKSPACE
 from tenants.models import ConnectedPage, Tenant
+from tests.sandbox_fixtures import GraphSandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_demo_follows_the_sandboxs_ad_account(live_server, graph_sandbox, settings):
+def test_the_demo_follows_the_sandboxs_ad_account(
+    live_server: LiveServer, graph_sandbox: GraphSandbox, settings: Settings
+) -> None:
     settings.GRAPH_API_URL = graph_sandbox.url
     settings.FACEBOOK_WWW_URL = graph_sandbox.url
     settings.FACEBOOK_APP_ID = graph_sandbox.app_id

@@ -6,53 +6,55 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.db.models import QuerySet
 from django.test import Client
-from django.utils import timezone
 
-from events.models import EventSource, EventStatus
+from events.models import EventSource, EventStatus, LoggedEvent
 from events.selectors import events_filtered
-from flows.models import Conversation, ConversationStatus
+from flows.models import Conversation, ConversationStatus, FlowVersion
 from insights import aggregates, selectors
 from insights.aggregates import day_start
 from insights.models import (
-    AdDailyInsight,
-    AdsConnection,
     AggregatedDay,
     EventDaily,
-    FollowedAdAccount,
 )
-from tenants.crypto import encrypt_token
+from tenants.models import ConnectedPage, Tenant
 from tenants.permissions import Role
 from tests.events.factories import LoggedEventFactory
 from tests.flows.factories import ConversationFactory, published_flow
+from tests.insights.factories import TODAY, ads_seed
 from tests.tenants.factories import ConnectedPageFactory, member
+
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
 
-
-def at(days_ago: int, hour: int = 12):
+def at(days_ago: int, hour: int = 12) -> datetime:
     return day_start(TODAY - timedelta(days=days_ago)) + timedelta(hours=hour)
 
 
 @pytest.fixture
-def seeded(tenant):
+def seeded(tenant: Tenant) -> dict[str, Any]:
     """Two Pages, a flow on each, leads and purchases over 40 days, test events, API events."""
-    bakery = ConnectedPageFactory(tenant=tenant, name="Bakery")
-    bikes = ConnectedPageFactory(tenant=tenant, name="Bikes")
+    bakery = ConnectedPageFactory.create(tenant=tenant, name="Bakery")
+    bikes = ConnectedPageFactory.create(tenant=tenant, name="Bikes")
     lead_flow = published_flow(tenant, page=bakery, name="Lead flow")
     shop_flow = published_flow(tenant, page=bikes, name="Shop flow")
     lead_version = lead_flow.versions.get()
     shop_version = shop_flow.versions.get()
     psid = iter(range(6_100_000_000_000_000, 6_200_000_000_000_000))
 
-    def event(page, version, name, days_ago, **fields):
-        return LoggedEventFactory(
+    def event(
+        page: ConnectedPage, version: FlowVersion | None, name: str, days_ago: int, **fields: Any
+    ) -> LoggedEvent:
+        return LoggedEventFactory.create(
             tenant=tenant,
             page=page,
             psid=str(next(psid)),
@@ -86,24 +88,24 @@ def seeded(tenant):
     event(bikes, shop_version, "purchase", 0, value=Decimal("999"), currency="USD", test=True)
     event(bikes, shop_version, "add_to_cart", 0, value=None, currency="")
 
-    for days_ago, page, version, status in [
+    for days_ago, page, version, conversation_status in [
         (0, bakery, lead_version, ConversationStatus.WAITING),
         (0, bikes, shop_version, ConversationStatus.HANDED_OFF),
         (5, bakery, lead_version, ConversationStatus.ENDED),
         (5, bakery, lead_version, ConversationStatus.HANDED_OFF),
         (35, bikes, shop_version, ConversationStatus.ENDED),
     ]:
-        ConversationFactory(
+        ConversationFactory.create(
             tenant=tenant,
             page=page,
             flow_version=version,
             flow=version.flow,
             psid=str(next(psid)),
-            status=status,
+            status=conversation_status,
             created_at=at(days_ago),
             variables={"email": "ana@example.com"} if page == bakery else {},
         )
-    ConversationFactory(
+    ConversationFactory.create(
         tenant=tenant,
         page=bakery,
         flow_version=lead_version,
@@ -115,7 +117,13 @@ def seeded(tenant):
     return {"bakery": bakery, "bikes": bikes, "lead_flow": lead_flow, "shop_flow": shop_flow}
 
 
-def log_count(tenant, days, **params):
+def streamed(response: TestResponse) -> str:
+    """The text of a streamed response (the CSV downloads)."""
+    assert response.streaming
+    return response.getvalue().decode()
+
+
+def log_count(tenant: Tenant, days: int, **params: str) -> QuerySet[LoggedEvent]:
     """What the delivery log lists for these filters over the last `days` days."""
     since = day_start(TODAY - timedelta(days=days - 1))
     until = day_start(TODAY + timedelta(days=1))
@@ -125,7 +133,7 @@ def log_count(tenant, days, **params):
     ).qs
 
 
-def conversation_count(tenant, days, **filters):
+def conversation_count(tenant: Tenant, days: int, **filters: Any) -> int:
     since = day_start(TODAY - timedelta(days=days - 1))
     return Conversation.objects.filter(
         tenant=tenant, is_test=False, created_at__gte=since, **filters
@@ -133,7 +141,9 @@ def conversation_count(tenant, days, **filters):
 
 
 @pytest.mark.parametrize("aggregated", [False, True], ids=["raw", "aggregated"])
-def test_the_overview_equals_a_recount_of_the_delivery_log(tenant, seeded, aggregated):
+def test_the_overview_equals_a_recount_of_the_delivery_log(
+    tenant: Tenant, seeded: dict[str, Any], aggregated: bool
+) -> None:
     if aggregated:
         assert aggregates.aggregate_closed_days(TODAY) == 40  # from the first event, 40 days ago
         assert AggregatedDay.objects.filter(tenant=tenant, date=TODAY).count() == 0
@@ -146,6 +156,7 @@ def test_the_overview_equals_a_recount_of_the_delivery_log(tenant, seeded, aggre
         purchases = log_count(tenant, days, event="purchase")
         revenue: dict[str, Decimal] = {}
         for e in purchases:
+            assert e.value is not None  # a purchase has a value
             revenue[e.currency] = revenue.get(e.currency, Decimal(0)) + e.value
         assert totals.leads == log_count(tenant, days, event="lead_submitted").count()
         assert totals.purchases == purchases.count()
@@ -183,22 +194,24 @@ def test_the_overview_equals_a_recount_of_the_delivery_log(tenant, seeded, aggre
     assert len(data.daily_leads) == 30
 
 
-def test_aggregated_and_raw_answers_are_identical(tenant, seeded):
+def test_aggregated_and_raw_answers_are_identical(tenant: Tenant, seeded: dict[str, Any]) -> None:
     raw = selectors.overview(tenant=tenant, today=TODAY)
     aggregates.aggregate_closed_days(TODAY)
     assert selectors.overview(tenant=tenant, today=TODAY) == raw
 
 
-def test_todays_events_count_at_once_after_the_days_before_were_folded(tenant, seeded):
+def test_todays_events_count_at_once_after_the_days_before_were_folded(
+    tenant: Tenant, seeded: dict[str, Any]
+) -> None:
     aggregates.aggregate_closed_days(TODAY)
     before = selectors.overview(tenant=tenant, today=TODAY).periods[0][2].leads
-    LoggedEventFactory(
+    LoggedEventFactory.create(
         tenant=tenant, page=seeded["bakery"], event="lead_submitted", value=None, currency=""
     )
     assert selectors.overview(tenant=tenant, today=TODAY).periods[0][2].leads == before + 1
 
 
-def test_folding_is_incremental_and_idempotent(tenant, seeded):
+def test_folding_is_incremental_and_idempotent(tenant: Tenant, seeded: dict[str, Any]) -> None:
     assert aggregates.aggregate_closed_days(TODAY) == 40
     assert aggregates.aggregate_closed_days(TODAY) == 0
     rows = EventDaily.objects.filter(tenant=tenant).count()
@@ -206,7 +219,9 @@ def test_folding_is_incremental_and_idempotent(tenant, seeded):
     assert EventDaily.objects.filter(tenant=tenant).count() > rows
 
 
-def test_the_overview_page_shows_the_numbers(client: Client, tenant, seeded):
+def test_the_overview_page_shows_the_numbers(
+    client: Client, tenant: Tenant, seeded: dict[str, Any]
+) -> None:
     client.force_login(member(tenant, Role.VIEWER).user)
     page = client.get(f"/t/{tenant.slug}/").content.decode()
     assert "Last 30 days" in page
@@ -221,20 +236,24 @@ def test_the_overview_page_shows_the_numbers(client: Client, tenant, seeded):
     assert f'href="/t/{tenant.slug}/members/"' in page
 
 
-def test_the_leads_csv_has_what_the_flow_gathered(client: Client, tenant, seeded):
+def test_the_leads_csv_has_what_the_flow_gathered(
+    client: Client, tenant: Tenant, seeded: dict[str, Any]
+) -> None:
     client.force_login(member(tenant, Role.VIEWER).user)
     response = client.get(f"/t/{tenant.slug}/overview/leads.csv")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.DictReader(io.StringIO(streamed(response))))
     assert len(rows) == log_count(tenant, 30, event="lead_submitted").count() == 5
     flow_rows = [row for row in rows if row["flow"] == "Lead flow"]
     assert len(flow_rows) == 4
     assert {row["status"] for row in rows} == {"delivered", "retrying", "failed", "pending"}
 
 
-def test_the_leads_csv_carries_the_conversations_variables(client: Client, tenant, seeded):
+def test_the_leads_csv_carries_the_conversations_variables(
+    client: Client, tenant: Tenant, seeded: dict[str, Any]
+) -> None:
     version = seeded["lead_flow"].versions.get()
-    conversation = ConversationFactory(
+    conversation = ConversationFactory.create(
         tenant=tenant,
         page=seeded["bakery"],
         flow_version=version,
@@ -242,7 +261,7 @@ def test_the_leads_csv_carries_the_conversations_variables(client: Client, tenan
         psid="6100000000000999",
         variables={"email": "=cmd|x", "name": "Ana"},
     )
-    LoggedEventFactory(
+    LoggedEventFactory.create(
         tenant=tenant,
         page=seeded["bakery"],
         psid=conversation.psid,
@@ -253,43 +272,12 @@ def test_the_leads_csv_carries_the_conversations_variables(client: Client, tenan
         currency="",
     )
     client.force_login(member(tenant, Role.VIEWER).user)
-    body = b"".join(client.get(f"/t/{tenant.slug}/overview/leads.csv").streaming_content).decode()
+    body = streamed(client.get(f"/t/{tenant.slug}/overview/leads.csv"))
     row = next(r for r in csv.DictReader(io.StringIO(body)) if r["psid"] == conversation.psid)
     assert json.loads(row["variables"]) == {"email": "=cmd|x", "name": "Ana"}
 
 
-def ads_seed(tenant):
-    connection = AdsConnection.objects.create(
-        tenant=tenant,
-        facebook_user_id="1",
-        facebook_user_name="Ada",
-        token_encrypted=encrypt_token("t"),
-    )
-    account = FollowedAdAccount.objects.create(
-        tenant=tenant,
-        connection=connection,
-        account_id="act_4",
-        name="Ada's Ads",
-        currency="EUR",
-        followed=True,
-    )
-    for days_ago, leads, spend in [(1, 2, "3.00"), (2, 1, "2.50"), (45, 9, "50")]:
-        AdDailyInsight.objects.create(
-            tenant=tenant,
-            account=account,
-            ad_id="600",
-            date=TODAY - timedelta(days=days_ago),
-            ad_name="=Croissant video",
-            campaign_name="Bakery",
-            conversations_started=4,
-            leads=leads,
-            spend=Decimal(spend),
-            currency="EUR",
-        )
-    return account
-
-
-def test_the_ads_table_and_its_csv(client: Client, tenant, seeded):
+def test_the_ads_table_and_its_csv(client: Client, tenant: Tenant, seeded: dict[str, Any]) -> None:
     ads_seed(tenant)
     [row] = selectors.ad_rows(tenant=tenant, first=TODAY - timedelta(days=29), last=TODAY)
     assert (row.fb_leads, row.fb_conversations, row.spend, row.cost_per_lead) == (
@@ -303,7 +291,7 @@ def test_the_ads_table_and_its_csv(client: Client, tenant, seeded):
     assert "Why the two lead counts can differ" in page
     assert "5.50 EUR" in page
     assert "1.83 EUR" in page
-    body = b"".join(client.get(f"/t/{tenant.slug}/overview/ads.csv").streaming_content).decode()
+    body = streamed(client.get(f"/t/{tenant.slug}/overview/ads.csv"))
     [line] = list(csv.DictReader(io.StringIO(body)))
     assert line["ad_name"] == "'=Croissant video"  # no formula reaches a spreadsheet
     assert (line["leads_ads_manager"], line["spend"], line["cost_per_lead"], line["currency"]) == (
@@ -314,11 +302,13 @@ def test_the_ads_table_and_its_csv(client: Client, tenant, seeded):
     )
 
 
-def test_leads_we_logged_per_ad_join_our_rows(client: Client, tenant, seeded):
+def test_leads_we_logged_per_ad_join_our_rows(
+    client: Client, tenant: Tenant, seeded: dict[str, Any]
+) -> None:
     ads_seed(tenant)
     version = seeded["lead_flow"].versions.get()
     for n, ad_id in enumerate(["600", "600", "601"]):
-        conversation = ConversationFactory(
+        conversation = ConversationFactory.create(
             tenant=tenant,
             page=seeded["bakery"],
             flow_version=version,
@@ -326,7 +316,7 @@ def test_leads_we_logged_per_ad_join_our_rows(client: Client, tenant, seeded):
             psid=f"61000000000007{n}",
             ad_id=ad_id,
         )
-        LoggedEventFactory(
+        LoggedEventFactory.create(
             tenant=tenant,
             page=seeded["bakery"],
             psid=conversation.psid,
@@ -335,7 +325,7 @@ def test_leads_we_logged_per_ad_join_our_rows(client: Client, tenant, seeded):
             currency="",
             ad_id=ad_id,
         )
-    LoggedEventFactory(
+    LoggedEventFactory.create(
         tenant=tenant,
         page=seeded["bakery"],
         event="lead_submitted",
@@ -344,7 +334,7 @@ def test_leads_we_logged_per_ad_join_our_rows(client: Client, tenant, seeded):
         ad_id="600",
         test=True,
     )
-    LoggedEventFactory(
+    LoggedEventFactory.create(
         tenant=tenant,
         page=seeded["bakery"],
         event="purchase",
@@ -360,13 +350,15 @@ def test_leads_we_logged_per_ad_join_our_rows(client: Client, tenant, seeded):
     assert (row.our_conversations, row.our_leads, row.fb_leads) == (2, 2, 3)
     assert row.differs
     client.force_login(member(tenant, Role.VIEWER).user)
-    body = b"".join(client.get(f"/t/{tenant.slug}/overview/ads.csv").streaming_content).decode()
+    body = streamed(client.get(f"/t/{tenant.slug}/overview/ads.csv"))
     [line] = list(csv.DictReader(io.StringIO(body)))
     assert (line["leads_pagepulse"], line["conversations_started_pagepulse"]) == ("2", "2")
 
 
 @pytest.mark.parametrize("aggregated", [False, True], ids=["raw", "aggregated"])
-def test_a_flows_totals_equal_its_line_in_the_overview(tenant, seeded, aggregated):
+def test_a_flows_totals_equal_its_line_in_the_overview(
+    tenant: Tenant, seeded: dict[str, Any], aggregated: bool
+) -> None:
     if aggregated:
         aggregates.aggregate_closed_days(TODAY)
     for name in ("lead_flow", "shop_flow"):
@@ -384,7 +376,9 @@ def test_a_flows_totals_equal_its_line_in_the_overview(tenant, seeded, aggregate
     assert (today.leads, week.leads, month.leads, month.conversations) == (2, 3, 4, 3)
 
 
-def test_a_deleted_flows_numbers_stay_and_both_paths_agree(tenant, seeded):
+def test_a_deleted_flows_numbers_stay_and_both_paths_agree(
+    tenant: Tenant, seeded: dict[str, Any]
+) -> None:
     aggregates.aggregate_closed_days(TODAY)
     before = selectors.overview(tenant=tenant, today=TODAY).periods[2][2]
     seeded["shop_flow"].delete()

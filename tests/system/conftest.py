@@ -29,8 +29,13 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from tenants.permissions import Role
 from tests.redis_db import empty_namespace
-from tests.sandbox_fixtures import ADA, GraphSandbox, SandboxProcess
+from tests.sandbox_fixtures import ADA, GraphSandbox
 from tests.system.harness import Cluster
+from tests.system.runtime_fixtures import (  # noqa: F401 (the runtime's fixtures, registered here)
+    lead_flows_fixture,
+    messenger_fixture,
+    webhook_url_fixture,
+)
 from tests.system.workspace import PAGE_A, PAGE_B, Workspace
 from tests.tenants.factories import TenantFactory, api_key, member
 
@@ -77,33 +82,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"report_{report.when}", report)
 
 
-# --- The Graph sandbox -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def graph_sandbox_server() -> Iterator[SandboxProcess]:
-    """The sandbox for system tests: a request log long enough for thousands of calls."""
-    process = SandboxProcess("--request-log-size", "200000")
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def sandbox(graph_sandbox: GraphSandbox, settings: Any) -> GraphSandbox:
-    """The reset sandbox, with this process's Graph client pointed at it."""
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
 # --- Redis and the broker ----------------------------------------------------------------------
 
 
 def _reset_producers() -> None:
     """Forget Celery's cached pools so the next send picks them for the current URL (kombu
     keeps one pool per broker URL, so the other URL's pool stays usable)."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    # Private caches, so not in celery-types' stubs.
+    celery_app._pool = None  # type: ignore[attr-defined]
+    celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -159,7 +146,9 @@ def cluster(
 def workspace(transactional_db: None, sandbox: GraphSandbox, broker: redis.Redis) -> Workspace:
     """A US workspace whose owner logged in with Facebook as Ada and connected two Pages:
     PAGE_A on page_activities, PAGE_B on the Conversions API. Integrators call with an API key."""
-    tenant = TenantFactory(name="System Shop", slug=f"system-{uuid.uuid4().hex[:8]}", country="US")
+    tenant = TenantFactory.create(
+        name="System Shop", slug=f"system-{uuid.uuid4().hex[:8]}", country="US"
+    )
     owner = member(tenant, Role.OWNER)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(tenant)}")

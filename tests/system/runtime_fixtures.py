@@ -1,7 +1,8 @@
 """The bot runtime's system tests' own pieces (tests/system/test_runtime.py imports them).
 
-Fixtures are imported by name as ``*_fixture`` (their names drop the suffix), as in
-tests/flows/test_runtime_support.py. On top of the delivery tests' harness (tests/system/conftest.py, harness.py, workspace.py):
+Its fixtures (named without their ``_fixture`` suffix) are registered by tests/system/conftest.py,
+which imports them. On top of the delivery tests' harness (tests/system/conftest.py, harness.py,
+workspace.py):
 
 - ``runtime_worker(cluster)``: a worker forked from the cluster's zygote that consumes the
   ``runtime`` queue as well as ``delivery`` and ``default`` (``Cluster.worker`` takes only those

@@ -314,7 +314,7 @@ def page_calls(sandbox: GraphSandbox, page: Any) -> list[dict[str, Any]]:
 
     def for_page(request: Mapping[str, Any]) -> bool:
         if "page_activities" in request["path"]:
-            return str((request.get("body") or {}).get("page_id")) == page.page_id
+            return bool(str((request.get("body") or {}).get("page_id")) == page.page_id)
         return bool(page.dataset_id) and request["path"].endswith(f"/{page.dataset_id}/events")
 
     return [request for request in sandbox.requests(limit=0) if for_page(request)]

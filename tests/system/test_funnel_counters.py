@@ -127,7 +127,10 @@ def recounted(version: FlowVersion) -> dict[str, dict[str, int]]:
                 totals[edge["source"]].get(f"exit:{handle}", 0) + arrivals
             )
     for (status, node_id), n in stopped.items():
-        key = {ConversationStatus.ENDED: "ended", ConversationStatus.HANDED_OFF: "handed_off"}
+        key: dict[str, str] = {
+            ConversationStatus.ENDED: "ended",
+            ConversationStatus.HANDED_OFF: "handed_off",
+        }
         if status in key:
             totals[node_id][key[status]] = n
     return totals

@@ -29,7 +29,7 @@ from flows.models import (
 )
 from tests.sandbox_fixtures import GraphSandbox
 from tests.system.harness import Cluster, wait_for
-from tests.system.runtime_fixtures import (  # noqa: F401 (fixtures)
+from tests.system.runtime_fixtures import (
     ASK_CHANNEL,
     ASK_EMAIL,
     ASK_NEED,
@@ -41,10 +41,7 @@ from tests.system.runtime_fixtures import (  # noqa: F401 (fixtures)
     Messenger,
     acknowledged,
     converse,
-    lead_flows_fixture,
-    messenger_fixture,
     runtime_worker,
-    webhook_url_fixture,
 )
 from tests.system.workspace import PAGE_A, PAGE_B, Workspace
 from tests.timing import deadline

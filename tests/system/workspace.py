@@ -71,7 +71,7 @@ class Workspace:
     def events_url(self) -> str:
         return f"/api/v1/tenants/{self.tenant.slug}/events/"
 
-    def post(self, body: Mapping[str, Any], **headers: str) -> Any:
+    def post(self, body: Mapping[str, Any], **headers: Any) -> Any:
         response = self.client.post(self.events_url, body, format="json", **headers)
         assert response.status_code == 202, response.content
         return response.json()

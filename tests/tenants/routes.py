@@ -58,7 +58,7 @@ URL_ARGUMENTS: dict[str, Callable[[Tenant], Any]] = {
 @dataclass(frozen=True)
 class Route:
     pattern: str  # e.g. "api/v1/tenants/<slug:tenant_slug>/members/<pk>/"
-    view_class: type
+    view_class: type[Any]  # a DRF view or viewset: its `permissions`, `bodyless_actions`
     method: str  # lower-case HTTP method
     action: str  # viewset action, or the method for plain views
 
@@ -113,6 +113,7 @@ def tenant_routes() -> list[Route]:
                 for method in view_class.http_method_names
                 if hasattr(view_class, method) and method not in {"options", "head"}
             }
+        assert view_class is not None, f"/{pattern} is not a class-based view"
         for method, action in actions.items():
             routes.append(Route(pattern, view_class, method, action))
     return routes
@@ -123,7 +124,7 @@ def world(tenant: Tenant) -> None:
     member(tenant, Role.VIEWER)  # first, so routes with a member id name a non-owner
     owner = member(tenant, Role.OWNER)
     services.api_key_create(tenant=tenant, actor=services.Actor(user=owner.user), name="CRM sync")
-    page = ConnectedPageFactory(tenant=tenant, name=f"{tenant.name} Page")
+    page = ConnectedPageFactory.create(tenant=tenant, name=f"{tenant.name} Page")
     flow = published_flow(tenant, page=page, name=f"{tenant.name} welcome flow")
     # A conversation a handoff block flagged, for the handoffs routes.
     handed_off(tenant=tenant, page=page, flow_version=flow.versions.get(), psid="24571937185104")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -24,10 +25,13 @@ from tests.tenants.factories import ConnectedPageFactory, member
 
 pytestmark = pytest.mark.django_db
 
+if TYPE_CHECKING:
+    from tests.client_types import APIResponse
+
 PSID = "24571937185104"
 
 
-def _create_key(client: APIClient, tenant: Tenant, **body: object):
+def _create_key(client: APIClient, tenant: Tenant, **body: object) -> APIResponse:
     return client.post(
         f"/api/v1/tenants/{tenant.slug}/api-keys/", {"name": "CRM sync", **body}, format="json"
     )
@@ -46,11 +50,11 @@ def _bearer(secret: str) -> APIClient:
 
 
 @pytest.fixture
-def workspace(tenant):
+def workspace(tenant: Tenant) -> dict[str, Any]:
     """The issue's scene: an owner, an admin who made a key, a flow, a handoff, a Page."""
     owner = member(tenant, Role.OWNER)
     admin = member(tenant, Role.ADMIN)
-    page = ConnectedPageFactory(tenant=tenant, page_id="104729384756102")
+    page = ConnectedPageFactory.create(tenant=tenant, page_id="104729384756102")
     published_flow(tenant, page=page)
     handed_off(tenant=tenant, page=page)
     created = _create_key(_signed_in(admin), tenant)
@@ -78,7 +82,9 @@ def _what_the_key_reaches(secret: str, tenant: Tenant, page_id: str) -> dict[str
     }
 
 
-def test_the_issue_scene_a_removed_admins_key_stops_working_at_once(workspace):
+def test_the_issue_scene_a_removed_admins_key_stops_working_at_once(
+    workspace: dict[str, Any],
+) -> None:
     tenant, admin, secret = workspace["tenant"], workspace["admin"], workspace["secret"]
     page_id = workspace["page"].page_id
     before = _what_the_key_reaches(secret, tenant, page_id)
@@ -106,7 +112,9 @@ def test_the_issue_scene_a_removed_admins_key_stops_working_at_once(workspace):
 
 
 @pytest.mark.parametrize("new_role", ["editor", "viewer"])
-def test_demoting_an_admin_below_admin_revokes_their_keys(workspace, new_role):
+def test_demoting_an_admin_below_admin_revokes_their_keys(
+    workspace: dict[str, Any], new_role: str
+) -> None:
     tenant, admin = workspace["tenant"], workspace["admin"]
     changed = _signed_in(workspace["owner"]).patch(
         f"/api/v1/tenants/{tenant.slug}/members/{admin.pk}/", {"role": new_role}, format="json"
@@ -117,7 +125,7 @@ def test_demoting_an_admin_below_admin_revokes_their_keys(workspace, new_role):
     assert ApiKey.objects.get().revoked_at is not None
 
 
-def test_an_owner_demoted_to_admin_keeps_their_keys(tenant):
+def test_an_owner_demoted_to_admin_keeps_their_keys(tenant: Tenant) -> None:
     first, second = member(tenant, Role.OWNER), member(tenant, Role.OWNER)
     secret = _create_key(_signed_in(second), tenant).json()["key"]
     changed = _signed_in(first).patch(
@@ -129,7 +137,9 @@ def test_an_owner_demoted_to_admin_keeps_their_keys(tenant):
     assert not AuditEvent.objects.filter(action="api_key.revoked").exists()
 
 
-def test_a_workspace_may_hand_a_leavers_keys_to_the_admin_who_removes_them(workspace):
+def test_a_workspace_may_hand_a_leavers_keys_to_the_admin_who_removes_them(
+    workspace: dict[str, Any],
+) -> None:
     tenant, owner, admin = workspace["tenant"], workspace["owner"], workspace["admin"]
     chose = _signed_in(owner).patch(
         f"/api/v1/tenants/{tenant.slug}/", {"departing_member_keys": "hand_over"}, format="json"
@@ -148,7 +158,9 @@ def test_a_workspace_may_hand_a_leavers_keys_to_the_admin_who_removes_them(works
     assert listed["results"][0]["owner"] == owner.user.email
 
 
-def test_an_admin_who_demotes_themself_hands_their_keys_to_the_longest_standing_owner(workspace):
+def test_an_admin_who_demotes_themself_hands_their_keys_to_the_longest_standing_owner(
+    workspace: dict[str, Any],
+) -> None:
     tenant, owner, admin = workspace["tenant"], workspace["owner"], workspace["admin"]
     Tenant.objects.filter(pk=tenant.pk).update(departing_member_keys="hand_over")
     _signed_in(admin).patch(
@@ -157,7 +169,9 @@ def test_an_admin_who_demotes_themself_hands_their_keys_to_the_longest_standing_
     assert ApiKey.objects.get().owner == owner.user
 
 
-def test_a_membership_ended_outside_the_service_also_stops_the_key(workspace):
+def test_a_membership_ended_outside_the_service_also_stops_the_key(
+    workspace: dict[str, Any],
+) -> None:
     """The Django admin's inline, or a deleted account, bypass member_remove: the key is
     still refused, because authentication checks the owner's role on every request."""
     tenant = workspace["tenant"]
@@ -170,7 +184,7 @@ def test_a_membership_ended_outside_the_service_also_stops_the_key(workspace):
     )
 
 
-def test_a_deleted_or_deactivated_owner_stops_the_key(workspace):
+def test_a_deleted_or_deactivated_owner_stops_the_key(workspace: dict[str, Any]) -> None:
     tenant, admin = workspace["tenant"], workspace["admin"]
     url = f"/api/v1/tenants/{tenant.slug}/flows/"
     get_user_model().objects.filter(pk=admin.user_id).update(is_active=False)
@@ -183,13 +197,13 @@ def test_a_deleted_or_deactivated_owner_stops_the_key(workspace):
 # --- A key's role ---------------------------------------------------------------------------
 
 
-def test_a_keys_role_defaults_to_editor(tenant):
+def test_a_keys_role_defaults_to_editor(tenant: Tenant) -> None:
     created = _create_key(_signed_in(member(tenant, Role.ADMIN)), tenant)
     assert (created.status_code, created.json()["role"]) == (201, "editor")
 
 
 @pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
-def test_an_admin_may_make_keys_up_to_admin(tenant, role):
+def test_an_admin_may_make_keys_up_to_admin(tenant: Tenant, role: str) -> None:
     created = _create_key(_signed_in(member(tenant, Role.ADMIN)), tenant, role=role)
     assert (created.status_code, created.json()["role"]) == (201, role)
     assert ApiKey.objects.get().role == role
@@ -199,18 +213,18 @@ def test_an_admin_may_make_keys_up_to_admin(tenant, role):
     }
 
 
-def test_no_key_is_an_owner(tenant):
+def test_no_key_is_an_owner(tenant: Tenant) -> None:
     created = _create_key(_signed_in(member(tenant, Role.OWNER)), tenant, role="owner")
     assert created.status_code == 400
     assert created.json()["error"]["details"]["role"] == ['"owner" is not a valid choice.']
     assert not ApiKey.objects.exists()
 
 
-def test_a_viewer_key_reads_but_does_not_write(tenant):
+def test_a_viewer_key_reads_but_does_not_write(tenant: Tenant) -> None:
     secret = _create_key(_signed_in(member(tenant, Role.ADMIN)), tenant, role="viewer").json()[
         "key"
     ]
-    page = ConnectedPageFactory(tenant=tenant)
+    page = ConnectedPageFactory.create(tenant=tenant)
     viewer = _bearer(secret)
     assert viewer.get(f"/api/v1/tenants/{tenant.slug}/flows/").status_code == 200
     made = viewer.post(
@@ -220,7 +234,7 @@ def test_a_viewer_key_reads_but_does_not_write(tenant):
     assert made.json()["error"]["message"].startswith("This API key (role viewer) may not do this")
 
 
-def test_an_admin_key_still_never_manages_people_or_keys(tenant):
+def test_an_admin_key_still_never_manages_people_or_keys(tenant: Tenant) -> None:
     secret = _create_key(_signed_in(member(tenant, Role.OWNER)), tenant, role="admin").json()["key"]
     key_client = _bearer(secret)
     base = f"/api/v1/tenants/{tenant.slug}"
@@ -237,7 +251,7 @@ def test_an_admin_key_still_never_manages_people_or_keys(tenant):
 # --- Expiry ---------------------------------------------------------------------------------
 
 
-def test_an_expired_key_is_refused_with_a_401_that_says_so(tenant):
+def test_an_expired_key_is_refused_with_a_401_that_says_so(tenant: Tenant) -> None:
     admin = _signed_in(member(tenant, Role.ADMIN))
     expires = timezone.now() + timedelta(days=30)
     created = _create_key(admin, tenant, expires_at=expires.isoformat())
@@ -259,7 +273,7 @@ def test_an_expired_key_is_refused_with_a_401_that_says_so(tenant):
     }
 
 
-def test_an_expiry_in_the_past_is_refused_at_creation(tenant):
+def test_an_expiry_in_the_past_is_refused_at_creation(tenant: Tenant) -> None:
     admin = _signed_in(member(tenant, Role.ADMIN))
     past = timezone.now() - timedelta(hours=1)
     created = _create_key(admin, tenant, expires_at=past.isoformat())
@@ -271,7 +285,7 @@ def test_an_expiry_in_the_past_is_refused_at_creation(tenant):
 # --- The screen -----------------------------------------------------------------------------
 
 
-def test_the_api_keys_screen_shows_owner_role_last_use_and_expiry(tenant):
+def test_the_api_keys_screen_shows_owner_role_last_use_and_expiry(tenant: Tenant) -> None:
     admin = member(tenant, Role.ADMIN, email="ada@example.com")
     browser = Client()
     browser.force_login(admin.user)
@@ -279,6 +293,7 @@ def test_the_api_keys_screen_shows_owner_role_last_use_and_expiry(tenant):
     made = browser.post(url, {"name": "Reporting", "role": "viewer", "expires_on": "2999-03-01"})
     assert made.status_code == 302
     key = ApiKey.objects.get()
+    assert key.expires_at is not None
     assert (key.role, key.owner, key.expires_at.isoformat()) == (
         "viewer",
         admin.user,
@@ -294,7 +309,7 @@ def test_the_api_keys_screen_shows_owner_role_last_use_and_expiry(tenant):
     assert '<td data-label="Expires">1 Mar 2999</td>' in row
 
 
-def test_the_screen_refuses_a_past_expiry_with_a_message(tenant):
+def test_the_screen_refuses_a_past_expiry_with_a_message(tenant: Tenant) -> None:
     browser = Client()
     browser.force_login(member(tenant, Role.ADMIN).user)
     response = browser.post(
@@ -305,7 +320,9 @@ def test_the_screen_refuses_a_past_expiry_with_a_message(tenant):
     assert not ApiKey.objects.exists()
 
 
-def test_removing_a_member_on_the_screen_says_what_became_of_their_keys(workspace):
+def test_removing_a_member_on_the_screen_says_what_became_of_their_keys(
+    workspace: dict[str, Any],
+) -> None:
     tenant, owner, admin = workspace["tenant"], workspace["owner"], workspace["admin"]
     browser = Client()
     browser.force_login(owner.user)

@@ -2,22 +2,29 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tenants.models import ApiKey, AuditEvent
+from tenants.models import ApiKey, AuditEvent, Tenant
 from tenants.permissions import Role
+
+if TYPE_CHECKING:
+    from tests.client_types import APIResponse
 
 pytestmark = pytest.mark.django_db
 
 
-def _create(client: APIClient, tenant, name: str = "CRM sync"):
+def _create(client: APIClient, tenant: Tenant, name: str = "CRM sync") -> APIResponse:
     return client.post(f"/api/v1/tenants/{tenant.slug}/api-keys/", {"name": name}, format="json")
 
 
-def test_create_returns_the_secret_once(client_for, tenant):
+def test_create_returns_the_secret_once(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     admin = client_for(tenant, Role.ADMIN)
     created = _create(admin, tenant)
     assert created.status_code == 201
@@ -37,7 +44,9 @@ def test_create_returns_the_secret_once(client_for, tenant):
     assert "hashed_key" not in detail
 
 
-def test_the_raw_column_holds_only_the_hash(client_for, tenant):
+def test_the_raw_column_holds_only_the_hash(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     secret = _create(client_for(tenant, Role.OWNER), tenant).json()["key"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM tenants_apikey")
@@ -49,7 +58,9 @@ def test_the_raw_column_holds_only_the_hash(client_for, tenant):
     assert hashlib.sha256(secret.encode()).hexdigest() in stored
 
 
-def test_a_key_authenticates_for_its_own_workspace(client_for, tenant):
+def test_a_key_authenticates_for_its_own_workspace(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     secret = _create(client_for(tenant, Role.OWNER), tenant).json()["key"]
     client = client_for(key=secret)
     response = client.get(f"/api/v1/tenants/{tenant.slug}/members/")
@@ -59,7 +70,9 @@ def test_a_key_authenticates_for_its_own_workspace(client_for, tenant):
     assert key.last_used_at is not None
 
 
-def test_a_revoked_key_stops_working_at_once(client_for, tenant):
+def test_a_revoked_key_stops_working_at_once(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     admin = client_for(tenant, Role.ADMIN)
     created = _create(admin, tenant).json()
     integration = client_for(key=created["key"])
@@ -83,7 +96,7 @@ def test_a_revoked_key_stops_working_at_once(client_for, tenant):
     "header",
     ["Bearer pp_deadbeef_not-a-real-key-at-all-000000", "Bearer ", "Bearer something-else"],
 )
-def test_a_bad_bearer_is_refused_with_the_error_shape(header, tenant):
+def test_a_bad_bearer_is_refused_with_the_error_shape(header: str, tenant: Tenant) -> None:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=header)
     response = client.get(f"/api/v1/tenants/{tenant.slug}/")
@@ -92,7 +105,9 @@ def test_a_bad_bearer_is_refused_with_the_error_shape(header, tenant):
     assert set(response.json()["error"]) == {"code", "message", "details"}
 
 
-def test_an_api_key_cannot_manage_keys_or_members(client_for, tenant):
+def test_an_api_key_cannot_manage_keys_or_members(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     secret = _create(client_for(tenant, Role.OWNER), tenant).json()["key"]
     integration = client_for(key=secret)
     assert _create(integration, tenant).status_code == 403
@@ -105,7 +120,9 @@ def test_an_api_key_cannot_manage_keys_or_members(client_for, tenant):
     assert ApiKey.objects.count() == 1
 
 
-def test_an_api_key_cannot_create_workspaces(client_for, tenant):
+def test_an_api_key_cannot_create_workspaces(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     secret = _create(client_for(tenant, Role.OWNER), tenant).json()["key"]
     response = client_for(key=secret).post(
         "/api/v1/tenants/", {"name": "Shadow", "country": "US"}, format="json"
@@ -114,7 +131,10 @@ def test_an_api_key_cannot_create_workspaces(client_for, tenant):
     assert "API keys cannot create workspaces" in response.json()["error"]["message"]
 
 
-def test_the_secret_never_reaches_the_logs(client_for, tenant, caplog):
+def test_the_secret_never_reaches_the_logs(
+    client_for: Callable[..., APIClient], tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+
     caplog.set_level(logging.DEBUG)
     secret = _create(client_for(tenant, Role.OWNER), tenant).json()["key"]
     client_for(key=secret).get(f"/api/v1/tenants/{tenant.slug}/")

@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 import pytest
 from rest_framework.test import APIClient
 
+from tenants.models import Tenant
 from tenants.permissions import Role
 from tests.tenants.factories import member
-from tests.tenants.routes import tenant_routes, world
+from tests.tenants.routes import Route, tenant_routes, world
 
 LIST_ROUTES = [route for route in tenant_routes() if route.action == "list"]
 HOSTILE = ["²", "٣", "-1", "0", "1e3", "", "99999999999999999999"]
@@ -19,7 +20,7 @@ HOSTILE = ["²", "٣", "-1", "0", "1e3", "", "99999999999999999999"]
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", LIST_ROUTES, ids=str)
 @pytest.mark.parametrize("name", ["page", "page_size"])
-def test_a_malformed_page_number_is_a_400_or_404(route, name, tenant):
+def test_a_malformed_page_number_is_a_400_or_404(route: Route, name: str, tenant: Tenant) -> None:
     world(tenant)
     client = APIClient()
     client.force_login(member(tenant, Role.OWNER).user)
@@ -41,7 +42,7 @@ def _cursor(position: str) -> str:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("position", ["²", "٣", "9" * 30, "-1"])
-def test_a_forged_events_cursor_is_a_400(position, tenant):
+def test_a_forged_events_cursor_is_a_400(position: str, tenant: Tenant) -> None:
     world(tenant)
     client = APIClient()
     client.force_login(member(tenant, Role.OWNER).user)

@@ -6,9 +6,10 @@ import pytest
 from django.apps import apps
 from rest_framework.test import APIClient
 
+from tenants.models import Tenant
 from tenants.permissions import Role
 from tests.tenants.factories import member
-from tests.tenants.routes import tenant_routes, world
+from tests.tenants.routes import Route, tenant_routes, world
 
 BODY_ROUTES = [route for route in tenant_routes() if route.method in {"post", "put", "patch"}]
 
@@ -33,7 +34,9 @@ def _row_counts() -> dict[str, int]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", BODY_ROUTES, ids=str)
 @pytest.mark.parametrize("bad", BAD_BODIES, ids=str)
-def test_bad_input_is_refused_and_nothing_is_written(route, bad, tenant):
+def test_bad_input_is_refused_and_nothing_is_written(
+    route: Route, bad: str, tenant: Tenant
+) -> None:
     world(tenant)
     client = APIClient()
     client.force_login(member(tenant, Role.OWNER).user)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import cast
 
 import pytest
 import responses
@@ -33,7 +32,7 @@ GRAPH = "http://127.0.0.1:9/v25.0"
 
 
 def connected_page(tenant: Tenant, **fields: object) -> ConnectedPage:
-    return cast(ConnectedPage, ConnectedPageFactory(tenant=tenant, **fields))  # type: ignore[no-untyped-call]
+    return ConnectedPageFactory.create(tenant=tenant, **fields)
 
 
 def signed_in(tenant: Tenant, role: str) -> tuple[Client, Membership]:

@@ -6,6 +6,8 @@ would be stored as "" (and so count as "not in Europe or Japan") must never get 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import responses
 from rest_framework.test import APIClient
@@ -16,7 +18,7 @@ from tenants.models import AuditEvent, ConnectedPage, Tenant
 from tenants.permissions import Role
 from tenants.services.pages import region_allows_page_activities
 from tests.tenants.factories import TenantFactory, member
-from tests.tenants.test_pages_services import GRAPH, grant
+from tests.tenants.helpers import GRAPH, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +33,8 @@ def _owner_client(tenant: Tenant) -> APIClient:
 
 
 @pytest.mark.parametrize("country", NOT_COUNTRIES, ids=repr)
-def test_create_refuses_anything_but_a_country_code(country):
-    client = _owner_client(TenantFactory())
+def test_create_refuses_anything_but_a_country_code(country: Any) -> None:
+    client = _owner_client(TenantFactory.create())
     before = Tenant.objects.count()
 
     response = client.post(
@@ -47,7 +49,7 @@ def test_create_refuses_anything_but_a_country_code(country):
 
 
 @pytest.mark.parametrize("country", NOT_COUNTRIES, ids=repr)
-def test_update_refuses_anything_but_a_country_code(country, tenant):
+def test_update_refuses_anything_but_a_country_code(country: Any, tenant: Tenant) -> None:
     tenant.country = "DE"
     tenant.save()
     client = _owner_client(tenant)
@@ -62,7 +64,7 @@ def test_update_refuses_anything_but_a_country_code(country, tenant):
 
 
 @pytest.mark.parametrize(("sent", "stored"), [("DE", "DE"), ("de", "DE"), (" jp ", "JP")])
-def test_a_code_in_any_case_is_stored_upper_case(sent, stored, tenant):
+def test_a_code_in_any_case_is_stored_upper_case(sent: str, stored: str, tenant: Tenant) -> None:
     client = _owner_client(tenant)
 
     response = client.patch(f"/api/v1/tenants/{tenant.slug}/", {"country": sent}, format="json")
@@ -72,7 +74,9 @@ def test_a_code_in_any_case_is_stored_upper_case(sent, stored, tenant):
 
 
 @responses.activate
-def test_a_german_workspace_cannot_reach_page_activities_by_blanking_its_country(tenant):
+def test_a_german_workspace_cannot_reach_page_activities_by_blanking_its_country(
+    tenant: Tenant,
+) -> None:
     tenant.country = "DE"
     tenant.save()
     admin = member(tenant, Role.ADMIN).user
@@ -97,7 +101,7 @@ def test_a_german_workspace_cannot_reach_page_activities_by_blanking_its_country
 
 
 @pytest.mark.parametrize("country", ["", "0", "XX"])
-def test_the_services_refuse_a_bad_country_too(country, tenant):
+def test_the_services_refuse_a_bad_country_too(country: str, tenant: Tenant) -> None:
     owner = member(tenant, Role.OWNER).user
     actor = services.Actor(user=owner)
 
@@ -107,7 +111,7 @@ def test_the_services_refuse_a_bad_country_too(country, tenant):
         services.tenant_update(tenant=tenant, actor=actor, country=country)
 
 
-def test_a_workspace_stored_without_a_country_fails_closed(tenant):
+def test_a_workspace_stored_without_a_country_fails_closed(tenant: Tenant) -> None:
     # Rows written before the check may hold "": they may be in Europe or Japan.
     Tenant.objects.filter(pk=tenant.pk).update(country="")
     tenant.refresh_from_db()

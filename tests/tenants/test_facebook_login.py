@@ -7,6 +7,8 @@ debug_token, /me, /me/accounts with paging, subscribed_apps and datasets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,23 +16,35 @@ import requests
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
+from pytest_django.fixtures import Settings
 from social_django.models import UserSocialAuth
 
 from tenants.crypto import decrypt_token, encrypt_token
 from tenants.models import AuditEvent, ConnectedPage, Membership, PageGrant, Tenant
-from tests.sandbox_fixtures import ADA, ADA_PAGE, ADA_PAGE_2, ADA_PAGE_NO_ANALYZE, BOB, CLEO
+from tests.sandbox_fixtures import (
+    ADA,
+    ADA_PAGE,
+    ADA_PAGE_2,
+    ADA_PAGE_NO_ANALYZE,
+    BOB,
+    CLEO,
+    GraphSandbox,
+)
+
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sandbox(graph_sandbox, settings):
-    settings.GRAPH_API_URL = graph_sandbox.url
-    settings.FACEBOOK_WWW_URL = graph_sandbox.url
-    return graph_sandbox
-
-
-def facebook_login(client: Client, sandbox, user_id: str, *, decline=(), rerequest=False):
+def facebook_login(
+    client: Client,
+    sandbox: GraphSandbox,
+    user_id: str,
+    *,
+    decline: Sequence[str] = (),
+    rerequest: bool = False,
+) -> tuple[str, TestResponse]:
     """Click "Continue with Facebook", let the sandbox's dialog answer, follow the callback."""
     start = client.post("/auth/login/facebook/", {"auth_type": "rerequest"} if rerequest else {})
     assert start.status_code == 302
@@ -47,7 +61,7 @@ def facebook_login(client: Client, sandbox, user_id: str, *, decline=(), rereque
     return dialog, done
 
 
-def connect(client: Client, tenant: Tenant, page_id: str, **body: str):
+def connect(client: Client, tenant: Tenant, page_id: str, **body: str) -> TestResponse:
     return client.post(
         f"/api/v1/tenants/{tenant.slug}/pages/",
         {"page_id": page_id, **body},
@@ -55,7 +69,7 @@ def connect(client: Client, tenant: Tenant, page_id: str, **body: str):
     )
 
 
-def test_the_dialog_asks_for_what_pagepulse_needs(client, sandbox):
+def test_the_dialog_asks_for_what_pagepulse_needs(client: Client, sandbox: GraphSandbox) -> None:
     dialog, _ = facebook_login(client, sandbox, ADA)
     query = parse_qs(urlsplit(dialog).query)
     assert query["scope"] == [
@@ -66,7 +80,9 @@ def test_the_dialog_asks_for_what_pagepulse_needs(client, sandbox):
     assert "auth_type" not in query
 
 
-def test_a_new_user_lands_in_a_new_workspace_with_their_pages_to_pick(client, sandbox):
+def test_a_new_user_lands_in_a_new_workspace_with_their_pages_to_pick(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     _, done = facebook_login(client, sandbox, ADA)
     assert done.status_code == 302
     assert done["Location"] == "/connect/facebook/done/"
@@ -93,7 +109,9 @@ def test_a_new_user_lands_in_a_new_workspace_with_their_pages_to_pick(client, sa
     assert "access_token" not in UserSocialAuth.objects.get(user=user).extra_data
 
 
-def test_a_facebook_only_person_can_be_invited_by_their_email(client, sandbox):
+def test_a_facebook_only_person_can_be_invited_by_their_email(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     """Login asks for `email`, so /me returns it and the account has it: an owner of another
     workspace can add this person by email, though they never set a password."""
     facebook_login(client, sandbox, ADA)
@@ -117,7 +135,9 @@ def test_a_facebook_only_person_can_be_invited_by_their_email(client, sandbox):
     assert Membership.objects.get(tenant=other, user=ada).role == "editor"
 
 
-def test_a_person_who_declines_email_has_none_and_the_inviter_learns_why(client, sandbox):
+def test_a_person_who_declines_email_has_none_and_the_inviter_learns_why(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     facebook_login(client, sandbox, ADA, decline=["email"])
     assert get_user_model().objects.get().email == ""
     other = Tenant.objects.create(name="Globex", slug="globex", country="US")
@@ -134,7 +154,7 @@ def test_a_person_who_declines_email_has_none_and_the_inviter_learns_why(client,
     assert "allow Pagepulse to see their email" in added.json()["error"]["message"]
 
 
-def test_connecting_a_page_from_the_picker(client, sandbox):
+def test_connecting_a_page_from_the_picker(client: Client, sandbox: GraphSandbox) -> None:
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
     response = connect(client, tenant, ADA_PAGE, transport="conversions_api")
@@ -154,7 +174,9 @@ def test_connecting_a_page_from_the_picker(client, sandbox):
     assert token not in response.content.decode()
 
 
-def test_after_sign_out_only_the_connected_pages_token_is_stored(client, sandbox):
+def test_after_sign_out_only_the_connected_pages_token_is_stored(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
     assert connect(client, tenant, ADA_PAGE).status_code == 201
@@ -168,7 +190,9 @@ def test_after_sign_out_only_the_connected_pages_token_is_stored(client, sandbox
     assert decrypt_token(stored)  # the connected Page keeps its own
 
 
-def test_the_page_without_analyze_cannot_be_connected(client, sandbox):
+def test_the_page_without_analyze_cannot_be_connected(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
     response = connect(client, tenant, ADA_PAGE_NO_ANALYZE)
@@ -177,7 +201,9 @@ def test_the_page_without_analyze_cannot_be_connected(client, sandbox):
     assert not ConnectedPage.objects.exists()
 
 
-def test_a_returning_user_gets_the_same_account_and_workspace(client, sandbox):
+def test_a_returning_user_gets_the_same_account_and_workspace(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     facebook_login(client, sandbox, ADA)
     client.logout()
     facebook_login(client, sandbox, ADA)
@@ -186,7 +212,9 @@ def test_a_returning_user_gets_the_same_account_and_workspace(client, sandbox):
     assert UserSocialAuth.objects.get().uid == ADA
 
 
-def test_declined_page_events_is_explained_and_asked_again(client, sandbox):
+def test_declined_page_events_is_explained_and_asked_again(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     facebook_login(client, sandbox, ADA, decline=["page_events"])
     tenant = Tenant.objects.get()
     html = client.get(f"/t/{tenant.slug}/pages/").content.decode()
@@ -204,21 +232,25 @@ def test_declined_page_events_is_explained_and_asked_again(client, sandbox):
     assert client.session["facebook_missing_scopes"] == []
 
 
-def test_a_user_who_never_grants_page_events(client, sandbox):
+def test_a_user_who_never_grants_page_events(client: Client, sandbox: GraphSandbox) -> None:
     facebook_login(client, sandbox, CLEO)
     assert "page_events" in client.session["facebook_missing_scopes"]
     [grant] = PageGrant.objects.all()
     assert "page_events" not in grant.scopes
 
 
-def test_every_page_across_several_paging_pages_is_found(client, sandbox):
+def test_every_page_across_several_paging_pages_is_found(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     facebook_login(client, sandbox, BOB)
     assert PageGrant.objects.count() == 60
     accounts_calls = [r for r in sandbox.requests() if r["path"].endswith("/me/accounts")]
     assert len(accounts_calls) >= 3
 
 
-def test_a_revoked_token_needs_reauth_and_a_new_login_puts_it_back(client, sandbox):
+def test_a_revoked_token_needs_reauth_and_a_new_login_puts_it_back(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
     connect(client, tenant, ADA_PAGE)
@@ -241,7 +273,9 @@ def test_a_revoked_token_needs_reauth_and_a_new_login_puts_it_back(client, sandb
     assert "is connected again with a fresh token" in landing
 
 
-def test_a_token_without_page_events_is_found_by_the_health_check(client, sandbox):
+def test_a_token_without_page_events_is_found_by_the_health_check(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     facebook_login(client, sandbox, ADA)
     tenant = Tenant.objects.get()
     connect(client, tenant, ADA_PAGE)
@@ -261,7 +295,9 @@ def test_a_token_without_page_events_is_found_by_the_health_check(client, sandbo
     assert event.details["status"] == "missing_permission"
 
 
-def test_the_health_check_task_marks_only_the_broken_page(client, sandbox):
+def test_the_health_check_task_marks_only_the_broken_page(
+    client: Client, sandbox: GraphSandbox
+) -> None:
     from tenants.tasks import check_page_token
 
     facebook_login(client, sandbox, ADA)
@@ -275,12 +311,15 @@ def test_the_health_check_task_marks_only_the_broken_page(client, sandbox):
     assert statuses == {ADA_PAGE: "active", ADA_PAGE_2: "needs_reauth"}
 
 
-def test_the_daily_schedule_runs_the_health_check(settings):
+def test_the_daily_schedule_runs_the_health_check(settings: Settings) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["check-page-tokens"]
     assert entry == {"task": "tenants.tasks.check_page_tokens", "schedule": 24 * 60 * 60}
 
 
-def test_no_token_or_proof_reaches_logs_pages_or_the_admin(client, sandbox, caplog, admin_client):
+def test_no_token_or_proof_reaches_logs_pages_or_the_admin(
+    client: Client, sandbox: GraphSandbox, caplog: pytest.LogCaptureFixture, admin_client: Client
+) -> None:
+
     import logging
 
     caplog.set_level(logging.DEBUG)

@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import get_resolver
 
+from tenants.models import Tenant
 from tenants.permissions import Role
-from tests.insights.test_overview import ads_seed
+from tests.insights.factories import ads_seed
 from tests.tenants.factories import TenantFactory, member
 from tests.tenants.routes import _walk
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 # --- Every new page keeps other workspaces out -----------------------------------------------
 
 
-def insights_pages():
+def insights_pages() -> list[str]:
     return sorted(
         pattern
         for pattern, entry in _walk(get_resolver().url_patterns)
@@ -27,7 +28,7 @@ def insights_pages():
     )
 
 
-def test_the_walk_finds_the_insights_pages():
+def test_the_walk_finds_the_insights_pages() -> None:
     assert {"t/<slug:slug>/", "t/<slug:slug>/ads/", "t/<slug:slug>/overview/leads.csv"} <= set(
         insights_pages()
     )
@@ -35,8 +36,8 @@ def test_the_walk_finds_the_insights_pages():
 
 @pytest.mark.parametrize("pattern", insights_pages())
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_another_workspace_gets_404(pattern, method, tenant):
-    victim = TenantFactory(name="Victim Corp", slug="victim-corp")
+def test_another_workspace_gets_404(pattern: str, method: str, tenant: Tenant) -> None:
+    victim = TenantFactory.create(name="Victim Corp", slug="victim-corp")
     account = ads_seed(victim)
     client = Client()
     client.force_login(member(tenant, Role.OWNER).user)

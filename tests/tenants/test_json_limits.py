@@ -10,9 +10,10 @@ from rest_framework.test import APIClient
 
 from flows.models import Flow
 from tenants.api.parsers import MAX_JSON_DEPTH, json_depth_exceeds
+from tenants.models import Tenant
 from tenants.permissions import Role
 from tests.tenants.factories import member
-from tests.tenants.routes import tenant_routes, world
+from tests.tenants.routes import Route, tenant_routes, world
 
 BODY_ROUTES = [route for route in tenant_routes() if route.method in {"post", "put", "patch"}]
 DEEP = "[" * 5000 + "]" * 5000
@@ -37,13 +38,13 @@ def _nested(levels: int) -> object:
         (json.dumps([[["x"]] * 1000]), False),
     ],
 )
-def test_depth_is_measured_without_recursion(text, exceeds):
+def test_depth_is_measured_without_recursion(text: str, exceeds: bool) -> None:
     assert json_depth_exceeds(text.encode()) is exceeds
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", BODY_ROUTES, ids=str)
-def test_deep_json_is_a_400_that_says_the_limit(route, tenant):
+def test_deep_json_is_a_400_that_says_the_limit(route: Route, tenant: Tenant) -> None:
     world(tenant)
     client = APIClient()
     client.force_login(member(tenant, Role.OWNER).user)
@@ -59,7 +60,7 @@ def test_deep_json_is_a_400_that_says_the_limit(route, tenant):
 
 
 @pytest.mark.django_db
-def test_deep_data_inside_a_block_is_refused_before_it_reaches_the_flow(tenant):
+def test_deep_data_inside_a_block_is_refused_before_it_reaches_the_flow(tenant: Tenant) -> None:
     world(tenant)
     flow = Flow.objects.filter(tenant=tenant).get()
     client = APIClient()
@@ -87,7 +88,7 @@ def test_deep_data_inside_a_block_is_refused_before_it_reaches_the_flow(tenant):
 
 @pytest.mark.django_db
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
-def test_a_body_over_the_size_limit_is_a_400_that_says_the_limit(tenant):
+def test_a_body_over_the_size_limit_is_a_400_that_says_the_limit(tenant: Tenant) -> None:
     client = APIClient()
     client.force_login(member(tenant, Role.OWNER).user)
 
@@ -104,7 +105,7 @@ def test_a_body_over_the_size_limit_is_a_400_that_says_the_limit(tenant):
 
 
 @pytest.mark.django_db
-def test_a_body_within_the_limits_still_parses(tenant):
+def test_a_body_within_the_limits_still_parses(tenant: Tenant) -> None:
     client = APIClient()
     client.force_login(member(tenant, Role.OWNER).user)
 

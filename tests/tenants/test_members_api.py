@@ -1,21 +1,27 @@
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
-from tenants.models import AuditEvent, Membership
+import pytest
+from pytest_django.fixtures import DjangoAssertNumQueries
+from rest_framework.test import APIClient
+
+from tenants.models import AuditEvent, Membership, Tenant
 from tenants.permissions import Role
 from tests.tenants.factories import UserFactory, member
 
 pytestmark = pytest.mark.django_db
 
 
-def _url(tenant, membership=None) -> str:
+def _url(tenant: Tenant, membership: Membership | None = None) -> str:
     base = f"/api/v1/tenants/{tenant.slug}/members/"
     return f"{base}{membership.pk}/" if membership else base
 
 
-def test_an_admin_adds_an_existing_user_by_email(client_for, tenant):
-    UserFactory(username="sam", email="Sam@Example.com")
+def test_an_admin_adds_an_existing_user_by_email(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
+    UserFactory.create(username="sam", email="Sam@Example.com")
     admin = client_for(tenant, Role.ADMIN)
     response = admin.post(
         _url(tenant),
@@ -32,7 +38,9 @@ def test_an_admin_adds_an_existing_user_by_email(client_for, tenant):
     assert event.ip_address == "203.0.113.9"
 
 
-def test_adding_an_unknown_email_says_how_to_fix_it(client_for, tenant):
+def test_adding_an_unknown_email_says_how_to_fix_it(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     response = client_for(tenant, Role.ADMIN).post(
         _url(tenant), {"email": "nobody@example.com", "role": "editor"}, format="json"
     )
@@ -43,7 +51,9 @@ def test_adding_an_unknown_email_says_how_to_fix_it(client_for, tenant):
     assert error["details"] == {"email": ["No user with this email."]}
 
 
-def test_adding_a_member_twice_is_a_conflict(client_for, tenant):
+def test_adding_a_member_twice_is_a_conflict(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     existing = member(tenant, Role.VIEWER)
     response = client_for(tenant, Role.ADMIN).post(
         _url(tenant), {"email": existing.user.email, "role": "editor"}, format="json"
@@ -53,7 +63,9 @@ def test_adding_a_member_twice_is_a_conflict(client_for, tenant):
     assert Membership.objects.get(pk=existing.pk).role == Role.VIEWER
 
 
-def test_the_last_owner_can_be_neither_demoted_nor_removed(client_for, tenant):
+def test_the_last_owner_can_be_neither_demoted_nor_removed(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     owner = member(tenant, Role.OWNER)
     client = client_for()
     client.force_login(owner.user)
@@ -67,7 +79,9 @@ def test_the_last_owner_can_be_neither_demoted_nor_removed(client_for, tenant):
     assert not AuditEvent.objects.filter(action__startswith="member.").exists()
 
 
-def test_with_a_second_owner_an_owner_may_step_down(client_for, tenant):
+def test_with_a_second_owner_an_owner_may_step_down(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     first = member(tenant, Role.OWNER)
     member(tenant, Role.OWNER)
     client = client_for()
@@ -79,7 +93,9 @@ def test_with_a_second_owner_an_owner_may_step_down(client_for, tenant):
     assert event.details == {"role": ["owner", "editor"]}
 
 
-def test_an_admin_cannot_make_or_unmake_owners(client_for, tenant):
+def test_an_admin_cannot_make_or_unmake_owners(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     owner = member(tenant, Role.OWNER)
     member(tenant, Role.OWNER)
     editor = member(tenant, Role.EDITOR)
@@ -96,7 +112,9 @@ def test_an_admin_cannot_make_or_unmake_owners(client_for, tenant):
     assert Membership.objects.get(pk=owner.pk).role == Role.OWNER
 
 
-def test_an_admin_changes_roles_and_removes_members(client_for, tenant):
+def test_an_admin_changes_roles_and_removes_members(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     viewer = member(tenant, Role.VIEWER)
     admin = client_for(tenant, Role.ADMIN)
     assert (
@@ -112,8 +130,10 @@ def test_an_admin_changes_roles_and_removes_members(client_for, tenant):
 
 
 def test_listing_members_takes_a_fixed_number_of_queries(
-    client_for, tenant, django_assert_max_num_queries
-):
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+) -> None:
     client = client_for(tenant, Role.VIEWER)
     for _ in range(3):
         member(tenant, Role.EDITOR)

@@ -8,13 +8,18 @@ workspace from everyone else, like every other method.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import pytest
 from rest_framework.test import APIClient
 
+from tenants.models import Tenant
 from tenants.permissions import Role
 from tests.tenants.factories import TenantFactory, member
 from tests.tenants.routes import Route, tenant_routes, world
+
+if TYPE_CHECKING:
+    from tests.client_types import APIResponse
 
 ROUTES = tenant_routes()
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options", "trace"]
@@ -45,13 +50,15 @@ UNSUPPORTED = [
 ]
 
 
-def _call(client: APIClient, method: str, url: str):
+def _call(client: APIClient, method: str, url: str) -> APIResponse:
     return client.generic(method.upper(), url, "{}", content_type="application/json")
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("pattern", "method"), UNSUPPORTED, ids=lambda v: v)
-def test_an_unsupported_method_is_a_405_with_allow(pattern, method, tenant):
+def test_an_unsupported_method_is_a_405_with_allow(
+    pattern: str, method: str, tenant: Tenant
+) -> None:
     world(tenant)
     routes = PATTERNS[pattern]
     client = APIClient()
@@ -69,7 +76,7 @@ def test_an_unsupported_method_is_a_405_with_allow(pattern, method, tenant):
     assert error["details"] == {}
 
 
-def test_the_walk_covers_the_reported_methods():
+def test_the_walk_covers_the_reported_methods() -> None:
     # The examples, so the walk cannot quietly lose them.
     reported = {
         ("api/v1/tenants/<slug:tenant_slug>/", "delete"),
@@ -82,7 +89,7 @@ def test_the_walk_covers_the_reported_methods():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("pattern", sorted(PATTERNS), ids=str)
-def test_options_answers_members_with_metadata(pattern, tenant):
+def test_options_answers_members_with_metadata(pattern: str, tenant: Tenant) -> None:
     world(tenant)
     routes = PATTERNS[pattern]
     client = APIClient()
@@ -101,7 +108,7 @@ def test_options_answers_members_with_metadata(pattern, tenant):
 
 
 @pytest.mark.django_db
-def test_options_offers_the_write_forms_a_role_may_use(tenant):
+def test_options_offers_the_write_forms_a_role_may_use(tenant: Tenant) -> None:
     client = APIClient()
     client.force_login(member(tenant, Role.ADMIN).user)
 
@@ -114,10 +121,13 @@ def test_options_offers_the_write_forms_a_role_may_use(tenant):
 @pytest.mark.django_db
 @pytest.mark.parametrize("pattern", sorted(PATTERNS), ids=str)
 @pytest.mark.parametrize("method", ["options", "trace"])
-def test_other_workspaces_stay_hidden_from_every_method(pattern, method, tenant):
+def test_other_workspaces_stay_hidden_from_every_method(
+    pattern: str, method: str, tenant: Tenant
+) -> None:
+
     world(tenant)
     stranger = APIClient()
-    stranger.force_login(member(TenantFactory(), Role.OWNER).user)
+    stranger.force_login(member(TenantFactory.create(), Role.OWNER).user)
 
     response = _call(stranger, method, PATTERNS[pattern][0].url(tenant))
 
@@ -127,7 +137,7 @@ def test_other_workspaces_stay_hidden_from_every_method(pattern, method, tenant)
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("method", ["options", "trace", "delete"])
-def test_anonymous_requests_are_a_401_whatever_the_method(method, tenant):
+def test_anonymous_requests_are_a_401_whatever_the_method(method: str, tenant: Tenant) -> None:
     response = _call(APIClient(), method, f"/api/v1/tenants/{tenant.slug}/")
 
     assert response.status_code == 401

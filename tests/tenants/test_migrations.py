@@ -6,33 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.migration_steps import migrate_to
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_latest")]
 
 BEFORE_KEYS = ("tenants", "0007_tenant_deliver_test_events")
 KEYS = ("tenants", "0009_api_key_owners")
 PAGES = ("tenants", "0010_one_workspace_per_page")
 
 
-def _migrate(target: tuple[str, str]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return MigrationExecutor(connection).loader.project_state([target]).apps
-
-
-@pytest.fixture(autouse=True)
-def back_to_latest():
-    yield
-    call_command("migrate", verbosity=0)
-
-
-def test_keys_belong_to_their_creators_and_a_departed_creators_key_is_revoked():
-    apps = _migrate(BEFORE_KEYS)
+def test_keys_belong_to_their_creators_and_a_departed_creators_key_is_revoked() -> None:
+    apps = migrate_to(BEFORE_KEYS)
     user_model = apps.get_model("auth", "User")
     tenant = apps.get_model("tenants", "Tenant").objects.create(name="A", slug="a", country="US")
     membership = apps.get_model("tenants", "Membership")
@@ -51,7 +37,7 @@ def test_keys_belong_to_their_creators_and_a_departed_creators_key_is_revoked():
             created_by=creator,
         )
 
-    apps = _migrate(KEYS)
+    apps = migrate_to(KEYS)
     keys = {k.name: k for k in apps.get_model("tenants", "ApiKey").objects.all()}
     assert keys["k0"].owner_id == admin.pk
     assert (keys["k0"].revoked_at, keys["k0"].role) == (None, "editor")
@@ -59,11 +45,11 @@ def test_keys_belong_to_their_creators_and_a_departed_creators_key_is_revoked():
     audit = apps.get_model("tenants", "AuditEvent").objects.filter(action="api_key.revoked")
     assert sorted(audit.values_list("details__name", flat=True)) == ["k1", "k2", "k3"]
 
-    _migrate(BEFORE_KEYS)  # reversible
+    migrate_to(BEFORE_KEYS)  # reversible
 
 
-def test_a_page_connected_in_several_workspaces_stays_where_its_traffic_went():
-    apps = _migrate(KEYS)
+def test_a_page_connected_in_several_workspaces_stays_where_its_traffic_went() -> None:
+    apps = migrate_to(KEYS)
     tenant_model = apps.get_model("tenants", "Tenant")
     page_model = apps.get_model("tenants", "ConnectedPage")
     older, newer, stale = (
@@ -86,7 +72,7 @@ def test_a_page_connected_in_several_workspaces_stays_where_its_traffic_went():
             connected_at=connected_at,
         )
 
-    apps = _migrate(PAGES)
+    apps = migrate_to(PAGES)
     pages = {p.name: p for p in apps.get_model("tenants", "ConnectedPage").objects.all()}
     assert (pages["newer"].status, pages["newer"].token_encrypted) == ("active", "ciphertext")
     for name in ("older", "stale"):
@@ -96,4 +82,4 @@ def test_a_page_connected_in_several_workspaces_stays_where_its_traffic_went():
     moved = apps.get_model("tenants", "AuditEvent").objects.filter(action="page.transferred_out")
     assert sorted(moved.values_list("target", flat=True)) == ["older", "stale"]
 
-    _migrate(KEYS)  # reversible
+    migrate_to(KEYS)  # reversible

@@ -8,14 +8,16 @@ from datetime import timedelta
 
 import pytest
 import responses
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 
 from graph_api.types import PageAccount, TokenInfo
 from tenants import services
 from tenants.exceptions import DomainError
-from tenants.models import ConnectedPage, PageGrant
+from tenants.models import ConnectedPage, PageGrant, Tenant
 from tenants.permissions import Role
 from tenants.tasks import forget_page_grant_tokens
 from tests.tenants.factories import ConnectedPageFactory, member
@@ -26,7 +28,7 @@ SCOPES = ("page_events", "pages_show_list", "pages_messaging", "pages_manage_met
 TASKS = ("ANALYZE", "MODERATE", "MANAGE", "MESSAGING", "CREATE_CONTENT", "ADVERTISE")
 
 
-def login_found(user, *page_ids: str) -> None:
+def login_found(user: User, *page_ids: str) -> None:
     services.page_grants_replace(
         user=user,
         accounts=[
@@ -47,14 +49,9 @@ def stored_grant_tokens() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-@pytest.fixture
-def admin(tenant):
-    return member(tenant, Role.ADMIN).user
-
-
 def test_a_grant_older_than_the_limit_cannot_connect_and_the_picker_says_why(
-    tenant, admin, settings
-):
+    tenant: Tenant, admin: User, settings: Settings
+) -> None:
     assert settings.PAGE_GRANT_TOKEN_MINUTES == 60
     login_found(admin, "111")
     age(61)
@@ -73,19 +70,21 @@ def test_a_grant_older_than_the_limit_cannot_connect_and_the_picker_says_why(
     assert not ConnectedPage.objects.exists()
 
 
-def test_a_fresh_grant_connects(tenant, admin):
+def test_a_fresh_grant_connects(tenant: Tenant, admin: User) -> None:
     login_found(admin, "111")
     age(59)
     [candidate] = services.page_candidates(tenant=tenant, user=admin)
     assert (candidate.connectable, candidate.reason) == (True, "")
 
 
-def test_the_periodic_task_forgets_old_tokens_and_keeps_fresh_and_connected_ones(tenant, admin):
+def test_the_periodic_task_forgets_old_tokens_and_keeps_fresh_and_connected_ones(
+    tenant: Tenant, admin: User
+) -> None:
     other = member(tenant, Role.ADMIN).user
     login_found(admin, "111", "222")
     age(61)
     login_found(other, "333")  # a fresh login
-    connected = ConnectedPageFactory(tenant=tenant, page_id="111")
+    connected = ConnectedPageFactory.create(tenant=tenant, page_id="111")
     token_before = connected.token_encrypted
 
     assert forget_page_grant_tokens() == 2
@@ -97,14 +96,14 @@ def test_the_periodic_task_forgets_old_tokens_and_keeps_fresh_and_connected_ones
     assert connected.token_encrypted == token_before
 
 
-def test_beat_runs_the_forgetting_every_ten_minutes(settings):
+def test_beat_runs_the_forgetting_every_ten_minutes(settings: Settings) -> None:
     assert settings.CELERY_BEAT_SCHEDULE["forget-page-grant-tokens"] == {
         "task": "tenants.tasks.forget_page_grant_tokens",
         "schedule": 600,
     }
 
 
-def test_signing_out_forgets_the_persons_page_tokens(tenant, admin):
+def test_signing_out_forgets_the_persons_page_tokens(tenant: Tenant, admin: User) -> None:
     other = member(tenant, Role.ADMIN).user
     login_found(admin, "111")
     login_found(other, "222")

@@ -6,15 +6,21 @@ bigint), and a form's `next` through `tenants.views.redirect_back` (a page of th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pytest
 from django.test import Client
 from django.urls import get_resolver
 
 from events.models import EventStatus, LoggedEvent
+from tenants.models import Tenant
 from tenants.params import MAX_ID, id_param
 from tenants.permissions import Role
 from tests.tenants.factories import TenantFactory, member
 from tests.tenants.routes import _walk, world
+
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
 
 HUGE = "99999999999999999999"
 HOSTILE = [HUGE, "²", "٣", "-1", "0", "1e3", " 7", str(MAX_ID + 1), "x" * 300]
@@ -32,7 +38,7 @@ PARAMS = ["page_id", "before", "page", "ids", "event", "status", "period", "stat
         *[(value, None) for value in HOSTILE],
     ],
 )
-def test_id_param_takes_only_ids_a_row_can_have(value, expected):
+def test_id_param_takes_only_ids_a_row_can_have(value: str | None, expected: int | None) -> None:
     assert id_param(value) == expected
 
 
@@ -48,13 +54,13 @@ def _workspace_pages() -> list[str]:
 PAGES = _workspace_pages()
 
 
-def test_the_walk_finds_the_pages_of_the_issue():
+def test_the_walk_finds_the_pages_of_the_issue() -> None:
     assert {"t/<slug:slug>/flows/", "t/<slug:slug>/events/"} <= set(PAGES)
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("pattern", PAGES, ids=str)
-def test_no_query_value_is_a_500(pattern, tenant):
+def test_no_query_value_is_a_500(pattern: str, tenant: Tenant) -> None:
     world(tenant)
     client = Client(raise_request_exception=False)
     client.force_login(member(tenant, Role.OWNER).user)
@@ -68,7 +74,7 @@ def test_no_query_value_is_a_500(pattern, tenant):
 
 
 @pytest.mark.django_db
-def test_the_flows_list_with_an_id_too_large_for_the_database(tenant):
+def test_the_flows_list_with_an_id_too_large_for_the_database(tenant: Tenant) -> None:
     world(tenant)
     client = Client(raise_request_exception=False)
     client.force_login(member(tenant, Role.OWNER).user)
@@ -80,14 +86,14 @@ def test_the_flows_list_with_an_id_too_large_for_the_database(tenant):
 
 
 @pytest.fixture
-def dead_event(tenant):
+def dead_event(tenant: Tenant) -> LoggedEvent:
     world(tenant)
     event = LoggedEvent.objects.filter(tenant=tenant).get()
     LoggedEvent.objects.filter(pk=event.pk).update(status=EventStatus.DEAD)
     return event
 
 
-def _replay(tenant, data):
+def _replay(tenant: Tenant, data: dict[str, Any]) -> TestResponse:
     client = Client(raise_request_exception=False)
     client.force_login(member(tenant, Role.ADMIN).user)
     return client.post(f"/t/{tenant.slug}/events/replay/", data)
@@ -108,8 +114,10 @@ def _replay(tenant, data):
         "",
     ],
 )
-def test_replay_sends_an_outside_next_back_to_the_delivery_log(next_url, tenant, dead_event):
-    TenantFactory(slug="globex")
+def test_replay_sends_an_outside_next_back_to_the_delivery_log(
+    next_url: str, tenant: Tenant, dead_event: LoggedEvent
+) -> None:
+    TenantFactory.create(slug="globex")
 
     response = _replay(tenant, {"ids": str(dead_event.pk), "next": next_url})
 
@@ -120,7 +128,9 @@ def test_replay_sends_an_outside_next_back_to_the_delivery_log(next_url, tenant,
 
 
 @pytest.mark.django_db
-def test_replay_goes_back_to_the_workspace_page_it_came_from(tenant, dead_event):
+def test_replay_goes_back_to_the_workspace_page_it_came_from(
+    tenant: Tenant, dead_event: LoggedEvent
+) -> None:
     back = f"/t/{tenant.slug}/events/{dead_event.pk}/?from=log"
 
     response = _replay(tenant, {"ids": str(dead_event.pk), "next": back})
@@ -131,7 +141,9 @@ def test_replay_goes_back_to_the_workspace_page_it_came_from(tenant, dead_event)
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("ids", ["²", HUGE, "-1"])
-def test_replay_refuses_ids_that_name_no_event(ids, tenant, dead_event):
+def test_replay_refuses_ids_that_name_no_event(
+    ids: str, tenant: Tenant, dead_event: LoggedEvent
+) -> None:
     response = _replay(tenant, {"ids": ids})
 
     assert response.status_code == 302

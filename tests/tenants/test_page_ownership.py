@@ -10,9 +10,12 @@ runtime routes the Page's Messenger traffic to the one workspace that holds it.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import responses
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.test import Client
 
@@ -25,11 +28,10 @@ from tenants.models import AuditEvent, ConnectedPage, PageStatus, Tenant
 from tenants.permissions import Role
 from tenants.services import pages as page_services
 from tests.flows.factories import published_flow
-from tests.flows.test_runtime_support import (  # noqa: F401 (fixtures)
+from tests.flows.runtime_support import (
     encode,
     entry,
     envelope,
-    runtime_redis_fixture,
     text,
 )
 from tests.tenants.factories import (
@@ -38,10 +40,10 @@ from tests.tenants.factories import (
     TenantFactory,
     member,
 )
+from tests.tenants.helpers import GRAPH
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
-GRAPH = "http://127.0.0.1:9/v25.0"
 PAGE = "300000000000001"
 SCOPES = (
     "page_events",
@@ -56,7 +58,7 @@ _psids = itertools.count(6100000000000100)
 
 
 @pytest.fixture(autouse=True)
-def graph():
+def graph() -> Iterator[responses.RequestsMock]:
     """Facebook, stubbed at the edge: subscribing, unsubscribing, the Page's dataset."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.post(f"{GRAPH}/{PAGE}/subscribed_apps", json={"success": True})
@@ -65,7 +67,7 @@ def graph():
         yield mock
 
 
-def found_by_login(user, *, tasks=PAGE_ADMIN_TASKS) -> None:
+def found_by_login(user: User, *, tasks: tuple[str, ...] = PAGE_ADMIN_TASKS) -> None:
     """What the person's last Facebook Login recorded: the Page, with these tasks."""
     account = PageAccount(
         id=PAGE, name="Ada's Bakery", access_token=f"test-page-token-{user.pk}", tasks=tasks
@@ -75,7 +77,7 @@ def found_by_login(user, *, tasks=PAGE_ADMIN_TASKS) -> None:
     )
 
 
-def connect(tenant: Tenant, user, **options) -> ConnectedPage:
+def connect(tenant: Tenant, user: User, **options: Any) -> ConnectedPage:
     return services.page_connect(
         tenant=tenant, actor=services.Actor(user=user), page_id=PAGE, **options
     )
@@ -102,9 +104,9 @@ def bot(tenant: Tenant) -> None:
 
 
 @pytest.fixture
-def first():
+def first() -> tuple[Tenant, User]:
     """Workspace A: its admin connected the Page, and its bot answers it."""
-    tenant = TenantFactory(name="Ada's Bakery HQ", slug="first")
+    tenant = TenantFactory.create(name="Ada's Bakery HQ", slug="first")
     admin = member(tenant, Role.ADMIN, email="ada@example.com").user
     found_by_login(admin)
     connect(tenant, admin)
@@ -113,13 +115,15 @@ def first():
 
 
 @pytest.fixture
-def second():
+def second() -> tuple[Tenant, User]:
     """Workspace B, whose admin's login also found the Page."""
-    tenant = TenantFactory(name="Rival Agency", slug="second")
+    tenant = TenantFactory.create(name="Rival Agency", slug="second")
     return tenant, member(tenant, Role.ADMIN, email="bob@example.com").user
 
 
-def test_connecting_a_page_held_elsewhere_is_refused_saying_what_to_do(first, second, graph):
+def test_connecting_a_page_held_elsewhere_is_refused_saying_what_to_do(
+    first: tuple[Tenant, User], second: tuple[Tenant, User], graph: responses.RequestsMock
+) -> None:
     tenant, bob = second
     found_by_login(bob, tasks=MODERATOR_TASKS)  # may connect a Page, but is no Page admin
     subscribes_before = len(graph.calls)
@@ -142,7 +146,9 @@ def test_connecting_a_page_held_elsewhere_is_refused_saying_what_to_do(first, se
     assert routed_to() == "first"
 
 
-def test_the_api_answers_409_and_offers_the_transfer_to_a_page_admin(first, second):
+def test_the_api_answers_409_and_offers_the_transfer_to_a_page_admin(
+    first: tuple[Tenant, User], second: tuple[Tenant, User]
+) -> None:
     tenant, bob = second
     found_by_login(bob)  # holds MANAGE: may transfer, but must say so
     client = Client()
@@ -164,7 +170,9 @@ def test_the_api_answers_409_and_offers_the_transfer_to_a_page_admin(first, seco
     assert routed_to() == "first"
 
 
-def test_a_transfer_needs_a_page_admin_or_an_admin_of_the_first_workspace(first, second):
+def test_a_transfer_needs_a_page_admin_or_an_admin_of_the_first_workspace(
+    first: tuple[Tenant, User], second: tuple[Tenant, User]
+) -> None:
     tenant, bob = second
     found_by_login(bob, tasks=MODERATOR_TASKS)
     with pytest.raises(PermissionDenied):
@@ -175,7 +183,9 @@ def test_a_transfer_needs_a_page_admin_or_an_admin_of_the_first_workspace(first,
     assert routed_to() == "first"
 
 
-def test_a_page_admin_transfers_it_audited_in_both_workspaces_and_the_first_is_told(first, second):
+def test_a_page_admin_transfers_it_audited_in_both_workspaces_and_the_first_is_told(
+    first: tuple[Tenant, User], second: tuple[Tenant, User]
+) -> None:
     (a, ada), (b, bob) = first, second
     found_by_login(bob)  # MANAGE: full control of the Page on Facebook
     page = connect(b, bob, transfer=True)
@@ -207,10 +217,12 @@ def test_a_page_admin_transfers_it_audited_in_both_workspaces_and_the_first_is_t
     assert "Transferred away" in html
 
 
-def test_an_admin_of_the_first_workspace_may_transfer_without_the_manage_task(first):
+def test_an_admin_of_the_first_workspace_may_transfer_without_the_manage_task(
+    first: tuple[Tenant, User],
+) -> None:
     a, ada = first
-    b = TenantFactory(slug="branch")
-    MembershipFactory(tenant=b, user=ada, role=Role.ADMIN)
+    b = TenantFactory.create(slug="branch")
+    MembershipFactory.create(tenant=b, user=ada, role=Role.ADMIN)
     found_by_login(ada, tasks=MODERATOR_TASKS)
     connect(b, ada, transfer=True)
     bot(b)
@@ -219,7 +231,9 @@ def test_an_admin_of_the_first_workspace_may_transfer_without_the_manage_task(fi
     assert routed_to() == "branch"
 
 
-def test_routing_follows_connect_transfer_disconnect_and_reconnect(first, second):
+def test_routing_follows_connect_transfer_disconnect_and_reconnect(
+    first: tuple[Tenant, User], second: tuple[Tenant, User]
+) -> None:
     (a, ada), (b, bob) = first, second
     assert routed_to() == "first"  # connect
 
@@ -244,16 +258,24 @@ def test_routing_follows_connect_transfer_disconnect_and_reconnect(first, second
     assert routed_to() == "first"
 
 
-def test_the_database_refuses_a_second_connection_of_a_page(first):
+def test_the_database_refuses_a_second_connection_of_a_page(first: tuple[Tenant, User]) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        ConnectedPageFactory(tenant=TenantFactory(), page_id=PAGE, status=PageStatus.NEEDS_REAUTH)
+        ConnectedPageFactory.create(
+            tenant=TenantFactory.create(), page_id=PAGE, status=PageStatus.NEEDS_REAUTH
+        )
     # Disconnected rows are history, and may be many.
-    ConnectedPageFactory(tenant=TenantFactory(), page_id=PAGE, status=PageStatus.DISCONNECTED)
-    ConnectedPageFactory(tenant=TenantFactory(), page_id=PAGE, status=PageStatus.DISCONNECTED)
+    ConnectedPageFactory.create(
+        tenant=TenantFactory.create(), page_id=PAGE, status=PageStatus.DISCONNECTED
+    )
+    ConnectedPageFactory.create(
+        tenant=TenantFactory.create(), page_id=PAGE, status=PageStatus.DISCONNECTED
+    )
     assert ConnectedPage.objects.filter(page_id=PAGE).exclude(status="disconnected").count() == 1
 
 
-def test_a_race_lost_to_another_workspace_is_a_409_and_writes_nothing(first, second, monkeypatch):
+def test_a_race_lost_to_another_workspace_is_a_409_and_writes_nothing(
+    first: tuple[Tenant, User], second: tuple[Tenant, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Both checked before either wrote: the constraint decides, and the loser is told."""
     tenant, bob = second
     found_by_login(bob)
@@ -266,7 +288,9 @@ def test_a_race_lost_to_another_workspace_is_a_409_and_writes_nothing(first, sec
     assert routed_to() == "first"
 
 
-def test_the_picker_offers_a_transfer_button_to_a_page_admin(first, second):
+def test_the_picker_offers_a_transfer_button_to_a_page_admin(
+    first: tuple[Tenant, User], second: tuple[Tenant, User]
+) -> None:
     tenant, bob = second
     found_by_login(bob)
     client = Client()
@@ -281,7 +305,9 @@ def test_the_picker_offers_a_transfer_button_to_a_page_admin(first, second):
     assert ConnectedPage.objects.get(tenant=tenant).status == PageStatus.ACTIVE
 
 
-def test_the_picker_tells_a_moderator_to_ask_for_a_disconnect(first, second):
+def test_the_picker_tells_a_moderator_to_ask_for_a_disconnect(
+    first: tuple[Tenant, User], second: tuple[Tenant, User]
+) -> None:
     tenant, bob = second
     found_by_login(bob, tasks=MODERATOR_TASKS)
     client = Client()

@@ -1,26 +1,29 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import responses
 from django.test import Client
+from rest_framework.test import APIClient
 
-from tenants.models import ConnectedPage, PageStatus
+from tenants.models import ConnectedPage, PageStatus, Tenant
 from tenants.permissions import Role
 from tests.tenants.factories import ConnectedPageFactory, member
-from tests.tenants.test_pages_services import GRAPH, grant
+from tests.tenants.helpers import GRAPH, grant
 
 pytestmark = pytest.mark.django_db
 
 
-def test_list_never_shows_a_token(client_for, tenant):
-    page = ConnectedPageFactory(tenant=tenant, page_id="111")
+def test_list_never_shows_a_token(client_for: Callable[..., APIClient], tenant: Tenant) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant, page_id="111")
     body = client_for(tenant, Role.VIEWER).get(f"/api/v1/tenants/{tenant.slug}/pages/").json()
     assert [row["page_id"] for row in body["results"]] == ["111"]
     assert "token" not in str(body).replace("token_checked_at", "")
     assert page.token_encrypted not in str(body)
 
 
-def test_available_lists_the_login_pages_with_reasons(tenant):
+def test_available_lists_the_login_pages_with_reasons(tenant: Tenant) -> None:
     admin = member(tenant, Role.ADMIN).user
     grant(admin, page_id="111", tasks=("MESSAGING",))
     client = Client()
@@ -51,7 +54,7 @@ def test_available_lists_the_login_pages_with_reasons(tenant):
 
 
 @responses.activate
-def test_connect_over_the_api(client_for, tenant):
+def test_connect_over_the_api(client_for: Callable[..., APIClient], tenant: Tenant) -> None:
     admin = member(tenant, Role.ADMIN).user
     grant(admin)
     responses.post(f"{GRAPH}/111/subscribed_apps", json={"success": True})
@@ -68,7 +71,7 @@ def test_connect_over_the_api(client_for, tenant):
     assert "token" not in str(response.json()).replace("token_checked_at", "")
 
 
-def test_connecting_a_page_you_cannot_gets_a_400_that_says_why(tenant):
+def test_connecting_a_page_you_cannot_gets_a_400_that_says_why(tenant: Tenant) -> None:
     admin = member(tenant, Role.ADMIN).user
     grant(admin, tasks=("MESSAGING",))
     client = Client()
@@ -81,8 +84,10 @@ def test_connecting_a_page_you_cannot_gets_a_400_that_says_why(tenant):
     assert not ConnectedPage.objects.exists()
 
 
-def test_a_page_of_another_tenant_is_a_404(client_for, tenant, other_tenant):
-    theirs = ConnectedPageFactory(tenant=other_tenant)
+def test_a_page_of_another_tenant_is_a_404(
+    client_for: Callable[..., APIClient], tenant: Tenant, other_tenant: Tenant
+) -> None:
+    theirs = ConnectedPageFactory.create(tenant=other_tenant)
     client = client_for(tenant, Role.ADMIN)
     assert client.get(f"/api/v1/tenants/{tenant.slug}/pages/{theirs.pk}/").status_code == 404
     assert client.delete(f"/api/v1/tenants/{tenant.slug}/pages/{theirs.pk}/").status_code == 404
@@ -91,8 +96,8 @@ def test_a_page_of_another_tenant_is_a_404(client_for, tenant, other_tenant):
 
 
 @responses.activate
-def test_check_now(client_for, tenant):
-    page = ConnectedPageFactory(tenant=tenant, page_id="111")
+def test_check_now(client_for: Callable[..., APIClient], tenant: Tenant) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant, page_id="111")
     responses.get(
         f"{GRAPH}/debug_token",
         json={"data": {"is_valid": False, "error": {"code": 190, "message": "Expired"}}},
@@ -104,8 +109,8 @@ def test_check_now(client_for, tenant):
     assert response.json()["status"] == "needs_reauth"
 
 
-def test_check_refuses_a_body(client_for, tenant):
-    page = ConnectedPageFactory(tenant=tenant)
+def test_check_refuses_a_body(client_for: Callable[..., APIClient], tenant: Tenant) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant)
     response = client_for(tenant, Role.ADMIN).post(
         f"/api/v1/tenants/{tenant.slug}/pages/{page.pk}/check/", {"x": 1}, format="json"
     )
@@ -116,9 +121,9 @@ def test_check_refuses_a_body(client_for, tenant):
     )
 
 
-def test_the_pages_screen_shows_statuses_and_a_banner(tenant):
-    ConnectedPageFactory(tenant=tenant, name="Good Page")
-    ConnectedPageFactory(
+def test_the_pages_screen_shows_statuses_and_a_banner(tenant: Tenant) -> None:
+    ConnectedPageFactory.create(tenant=tenant, name="Good Page")
+    ConnectedPageFactory.create(
         tenant=tenant,
         name="Stale Page",
         status=PageStatus.NEEDS_REAUTH,
@@ -139,7 +144,7 @@ def test_the_pages_screen_shows_statuses_and_a_banner(tenant):
     assert "Disconnect" not in html
 
 
-def test_declined_page_events_is_explained_with_a_rerequest_button(tenant):
+def test_declined_page_events_is_explained_with_a_rerequest_button(tenant: Tenant) -> None:
     admin = member(tenant, Role.ADMIN).user
     client = Client()
     client.force_login(admin)

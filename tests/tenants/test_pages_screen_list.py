@@ -9,11 +9,12 @@ import re
 
 import pytest
 import responses
+from django.contrib.auth.models import User
 from django.test import Client
 
 from graph_api.types import PageAccount, TokenInfo
 from tenants import services
-from tenants.models import ConnectedPage, PageStatus, Transport
+from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
 from tenants.permissions import Role
 from tenants.views import natural_key
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, member
@@ -31,10 +32,10 @@ def page_id(n: int) -> str:
 
 
 @pytest.fixture
-def admin(tenant):
-    """An admin whose last login found "Shop #1" … "Shop #25" (in Facebook's order, shuffled)
+def admin_with_pages(admin: User) -> User:
+    """The admin, whose last login found "Shop #1" … "Shop #25" (in Facebook's order, shuffled)
     and "Blocked Page", on which they lack the ANALYZE task."""
-    user = member(tenant, Role.ADMIN).user
+    user = admin
     numbers = [7, 25, 1, 10, 2, 19, 3, 11, 4, 12, 5, 13, 6, 14, 8, 15, 9, 16, 17, 18, 20]
     numbers += [21, 22, 23, 24]
     accounts = [
@@ -51,9 +52,9 @@ def admin(tenant):
 
 
 @pytest.fixture
-def browser(admin) -> Client:
+def browser(admin_with_pages: User) -> Client:
     client = Client()
-    client.force_login(admin)
+    client.force_login(admin_with_pages)
     return client
 
 
@@ -63,7 +64,7 @@ def rows(html: str) -> list[str]:
     return re.findall(r"<td><strong>([^<]+)</strong>", table)
 
 
-def test_natural_key_orders_numbers_as_numbers_and_ignores_case():
+def test_natural_key_orders_numbers_as_numbers_and_ignores_case() -> None:
     names = ["Shop #10", "shop #2", "Shop #1", "Bakery", "Shop #1b", "Shop"]
     assert sorted(names, key=natural_key) == [
         "Bakery",
@@ -75,7 +76,7 @@ def test_natural_key_orders_numbers_as_numbers_and_ignores_case():
     ]
 
 
-def test_the_login_list_is_in_natural_order_twenty_at_a_time(browser):
+def test_the_login_list_is_in_natural_order_twenty_at_a_time(browser: Client) -> None:
     first = browser.get(URL).content.decode()
     assert rows(first) == ["Blocked Page"] + [f"Shop #{n}" for n in range(1, 20)]
     assert "Showing 1\N{EN DASH}20 of 26" in first
@@ -85,7 +86,9 @@ def test_the_login_list_is_in_natural_order_twenty_at_a_time(browser):
 
 
 @pytest.mark.parametrize("page", ["0", "x", "²", "99999999999999999999999", ""])
-def test_a_page_number_that_names_no_screen_shows_one_never_a_500(browser, page):
+def test_a_page_number_that_names_no_screen_shows_one_never_a_500(
+    browser: Client, page: str
+) -> None:
     response = browser.get(URL + f"?page={page}")
     assert response.status_code == 200
     # Django's get_page: not a number is the first screen, out of range the last.
@@ -95,7 +98,7 @@ def test_a_page_number_that_names_no_screen_shows_one_never_a_500(browser, page)
     )
 
 
-def test_search_finds_pages_by_part_of_the_name_or_the_id(browser):
+def test_search_finds_pages_by_part_of_the_name_or_the_id(browser: Client) -> None:
     by_name = browser.get(URL, {"q": "shop #1"}).content.decode()
     assert rows(by_name) == ["Shop #1"] + [f"Shop #{n}" for n in range(10, 20)]
     by_id = browser.get(URL, {"q": page_id(23)}).content.decode()
@@ -104,7 +107,9 @@ def test_search_finds_pages_by_part_of_the_name_or_the_id(browser):
     assert "No Page from your last login matches “Bakery”" in nothing
 
 
-def test_filters_count_what_they_show_and_say_why_a_page_cannot_be_connected(browser):
+def test_filters_count_what_they_show_and_say_why_a_page_cannot_be_connected(
+    browser: Client,
+) -> None:
     html = browser.get(URL).content.decode()
     assert re.search(r"All <span class=\"count\">26</span>", html)
     assert re.search(r"Can connect <span class=\"count\">25</span>", html)
@@ -117,7 +122,7 @@ def test_filters_count_what_they_show_and_say_why_a_page_cannot_be_connected(bro
     assert browser.get(URL, {"show": "nonsense"}).status_code == 200
 
 
-def test_only_pages_that_can_be_connected_here_have_a_box_to_tick(browser):
+def test_only_pages_that_can_be_connected_here_have_a_box_to_tick(browser: Client) -> None:
     html = browser.get(URL).content.decode()
     ticked = re.findall(r'name="page_id" value="(\d+)" form="connect-selected"', html)
     assert page_id(1) in ticked
@@ -126,7 +131,9 @@ def test_only_pages_that_can_be_connected_here_have_a_box_to_tick(browser):
 
 
 @responses.activate
-def test_bulk_connect_connects_each_page_and_names_the_ones_facebook_refused(browser, admin):
+def test_bulk_connect_connects_each_page_and_names_the_ones_facebook_refused(
+    browser: Client, admin_with_pages: User
+) -> None:
     for n in (1, 2):
         responses.post(f"{GRAPH}/{page_id(n)}/subscribed_apps", json={"success": True})
         responses.post(f"{GRAPH}/{page_id(n)}/dataset", json={"id": f"55{n}"})
@@ -162,7 +169,7 @@ def test_bulk_connect_connects_each_page_and_names_the_ones_facebook_refused(bro
     assert "Shop #1" not in rows(html)
 
 
-def test_bulk_connect_with_nothing_ticked_or_too_much_says_what_to_do(browser):
+def test_bulk_connect_with_nothing_ticked_or_too_much_says_what_to_do(browser: Client) -> None:
     nothing = browser.post(URL + "connect-selected/", {}, follow=True)
     assert "Tick the Pages to connect first" in nothing.content.decode()
     many = browser.post(
@@ -172,8 +179,12 @@ def test_bulk_connect_with_nothing_ticked_or_too_much_says_what_to_do(browser):
     assert not ConnectedPage.objects.exists()
 
 
-def test_bulk_connect_refuses_a_page_connected_elsewhere_instead_of_transferring_it(browser, admin):
-    ConnectedPageFactory(tenant=TenantFactory(slug="globex"), page_id=page_id(5), name="Shop #5")
+def test_bulk_connect_refuses_a_page_connected_elsewhere_instead_of_transferring_it(
+    browser: Client, admin_with_pages: User
+) -> None:
+    ConnectedPageFactory.create(
+        tenant=TenantFactory.create(slug="globex"), page_id=page_id(5), name="Shop #5"
+    )
     response = browser.post(URL + "connect-selected/", {"page_id": [page_id(5)]}, follow=True)
     assert "Not connected “Shop #5”: “Shop #5” is connected in another" in (
         response.content.decode().replace("&#x27;", "'")
@@ -182,7 +193,7 @@ def test_bulk_connect_refuses_a_page_connected_elsewhere_instead_of_transferring
 
 
 @pytest.mark.parametrize("role", [Role.EDITOR, Role.VIEWER])
-def test_only_page_managers_bulk_connect(tenant, role):
+def test_only_page_managers_bulk_connect(tenant: Tenant, role: Role) -> None:
     client = Client()
     client.force_login(member(tenant, role).user)
     response = client.post(URL + "connect-selected/", {"page_id": [page_id(1)]})
@@ -190,9 +201,11 @@ def test_only_page_managers_bulk_connect(tenant, role):
     assert not ConnectedPage.objects.exists()
 
 
-def test_disconnected_pages_are_listed_under_their_own_heading(browser, tenant):
-    ConnectedPageFactory(tenant=tenant, page_id="501", name="Still On")
-    ConnectedPageFactory(
+def test_disconnected_pages_are_listed_under_their_own_heading(
+    browser: Client, tenant: Tenant
+) -> None:
+    ConnectedPageFactory.create(tenant=tenant, page_id="501", name="Still On")
+    ConnectedPageFactory.create(
         tenant=tenant, page_id="502", name="Switched Off", status=PageStatus.DISCONNECTED
     )
     html = browser.get(URL).content.decode()
@@ -203,7 +216,9 @@ def test_disconnected_pages_are_listed_under_their_own_heading(browser, tenant):
     assert "Switched Off" in disconnected
 
 
-def test_right_after_a_login_the_empty_state_points_at_the_list_not_at_facebook(browser):
+def test_right_after_a_login_the_empty_state_points_at_the_list_not_at_facebook(
+    browser: Client,
+) -> None:
     html = browser.get(URL).content.decode()
     assert "No Pages connected yet. Choose them below" in html
     assert "Continue with Facebook to choose" not in html

@@ -7,54 +7,37 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import responses
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
+from pytest_django.fixtures import Settings
 
 from graph_api.types import GranularScope, PageAccount, TokenInfo
 from tenants import services
 from tenants.crypto import TokenDecryptError, decrypt_token
 from tenants.exceptions import DomainError, PermissionDenied
-from tenants.models import AuditEvent, ConnectedPage, PageGrant, PageStatus, Transport
+from tenants.models import AuditEvent, ConnectedPage, PageGrant, PageStatus, Tenant, Transport
 from tenants.permissions import Role
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, member
+from tests.tenants.helpers import ALL_SCOPES, ALL_TASKS, GRAPH, grant
 
 pytestmark = pytest.mark.django_db
 
-GRAPH = "http://127.0.0.1:9/v25.0"
-ALL_TASKS = ("ANALYZE", "ADVERTISE", "MESSAGING", "MODERATE", "CREATE_CONTENT", "MANAGE")
-ALL_SCOPES = (
-    "page_events",
-    "pages_show_list",
-    "pages_messaging",
-    "pages_manage_metadata",
-    "business_management",
-)
 
-
-def grant(user, page_id="111", name="Bike Shop", tasks=ALL_TASKS, scopes=ALL_SCOPES, granular=()):
-    info = TokenInfo(is_valid=True, scopes=scopes, granular_scopes=granular)
-    account = PageAccount(
-        id=page_id, name=name, access_token=f"test-page-token-{page_id}", tasks=tasks
-    )
-    services.page_grants_replace(user=user, accounts=[account], token_info=info)
-
-
-@pytest.fixture
-def admin(tenant):
-    return member(tenant, Role.ADMIN).user
-
-
-def actor(user):
+def actor(user: User) -> services.Actor:
     return services.Actor(user=user, ip_address="198.51.100.7")
 
 
 @responses.activate
-def test_connecting_subscribes_the_app_fetches_the_dataset_and_encrypts_the_token(tenant, admin):
+def test_connecting_subscribes_the_app_fetches_the_dataset_and_encrypts_the_token(
+    tenant: Tenant, admin: User
+) -> None:
     grant(admin)
     subscribe = responses.post(f"{GRAPH}/111/subscribed_apps", json={"success": True})
     dataset = responses.post(f"{GRAPH}/111/dataset", json={"id": "555"})
@@ -74,7 +57,7 @@ def test_connecting_subscribes_the_app_fetches_the_dataset_and_encrypts_the_toke
 
 
 @responses.activate
-def test_page_activities_needs_no_dataset(tenant, admin):
+def test_page_activities_needs_no_dataset(tenant: Tenant, admin: User) -> None:
     grant(admin)
     responses.post(f"{GRAPH}/111/subscribed_apps", json={"success": True})
     page = services.page_connect(
@@ -85,7 +68,9 @@ def test_page_activities_needs_no_dataset(tenant, admin):
 
 
 @pytest.mark.parametrize("country", ["DE", "FR", "GB", "CH", "NO", "JP"])
-def test_europe_and_japan_cannot_pick_page_activities(country, admin, tenant):
+def test_europe_and_japan_cannot_pick_page_activities(
+    country: str, admin: User, tenant: Tenant
+) -> None:
     tenant.country = country
     tenant.save()
     grant(admin)
@@ -98,7 +83,7 @@ def test_europe_and_japan_cannot_pick_page_activities(country, admin, tenant):
 
 @override_settings(DEFAULT_EVENT_TRANSPORT="page_activities")
 @responses.activate
-def test_the_default_transport_falls_back_to_capi_in_europe(admin, tenant):
+def test_the_default_transport_falls_back_to_capi_in_europe(admin: User, tenant: Tenant) -> None:
     tenant.country = "IE"
     tenant.save()
     grant(admin)
@@ -124,7 +109,14 @@ def test_the_default_transport_falls_back_to_capi_in_europe(admin, tenant):
         ),
     ],
 )
-def test_a_page_that_cannot_be_connected_says_why(tasks, scopes, granular, reason, tenant, admin):
+def test_a_page_that_cannot_be_connected_says_why(
+    tasks: tuple[Any, ...],
+    scopes: tuple[Any, ...],
+    granular: tuple[Any, ...],
+    reason: str,
+    tenant: Tenant,
+    admin: User,
+) -> None:
     grant(admin, tasks=tasks, scopes=scopes, granular=granular)
     [candidate] = services.page_candidates(tenant=tenant, user=admin)
     assert candidate.connectable is False
@@ -134,12 +126,12 @@ def test_a_page_that_cannot_be_connected_says_why(tasks, scopes, granular, reaso
     assert not ConnectedPage.objects.exists()
 
 
-def test_a_page_not_in_the_login_cannot_be_connected(tenant, admin):
+def test_a_page_not_in_the_login_cannot_be_connected(tenant: Tenant, admin: User) -> None:
     with pytest.raises(DomainError, match="did not include Page 999"):
         services.page_connect(tenant=tenant, actor=actor(admin), page_id="999")
 
 
-def test_editors_cannot_connect_pages(tenant):
+def test_editors_cannot_connect_pages(tenant: Tenant) -> None:
     editor = member(tenant, Role.EDITOR).user
     grant(editor)
     with pytest.raises(PermissionDenied):
@@ -147,7 +139,7 @@ def test_editors_cannot_connect_pages(tenant):
 
 
 @responses.activate
-def test_facebook_refusing_writes_nothing_and_says_what_to_do(tenant, admin):
+def test_facebook_refusing_writes_nothing_and_says_what_to_do(tenant: Tenant, admin: User) -> None:
     grant(admin)
     responses.post(
         f"{GRAPH}/111/subscribed_apps",
@@ -170,7 +162,7 @@ def test_facebook_refusing_writes_nothing_and_says_what_to_do(tenant, admin):
 
 
 @responses.activate
-def test_facebook_down_is_a_503(tenant, admin):
+def test_facebook_down_is_a_503(tenant: Tenant, admin: User) -> None:
     grant(admin)
     responses.post(
         f"{GRAPH}/111/subscribed_apps",
@@ -182,10 +174,10 @@ def test_facebook_down_is_a_503(tenant, admin):
     assert caught.value.status == 503
 
 
-def test_candidates_say_where_a_page_is_connected(tenant, admin):
-    other = TenantFactory(slug="elsewhere")
-    ConnectedPageFactory(tenant=other, page_id="111")
-    here = ConnectedPageFactory(tenant=tenant, page_id="222", status=PageStatus.NEEDS_REAUTH)
+def test_candidates_say_where_a_page_is_connected(tenant: Tenant, admin: User) -> None:
+    other = TenantFactory.create(slug="elsewhere")
+    ConnectedPageFactory.create(tenant=other, page_id="111")
+    here = ConnectedPageFactory.create(tenant=tenant, page_id="222", status=PageStatus.NEEDS_REAUTH)
     grant(admin, page_id="111")
     services.page_grants_replace(
         user=admin,
@@ -201,8 +193,8 @@ def test_candidates_say_where_a_page_is_connected(tenant, admin):
 
 
 @responses.activate
-def test_changing_to_capi_fetches_a_dataset_and_is_audited(tenant, admin):
-    page = ConnectedPageFactory(
+def test_changing_to_capi_fetches_a_dataset_and_is_audited(tenant: Tenant, admin: User) -> None:
+    page = ConnectedPageFactory.create(
         tenant=tenant, page_id="111", transport=Transport.PAGE_ACTIVITIES, dataset_id=""
     )
     responses.post(f"{GRAPH}/111/dataset", json={"id": "777"})
@@ -216,8 +208,10 @@ def test_changing_to_capi_fetches_a_dataset_and_is_audited(tenant, admin):
 
 
 @responses.activate
-def test_disconnecting_unsubscribes_and_forgets_the_token_after_the_undo_window(tenant, admin):
-    page = ConnectedPageFactory(tenant=tenant, page_id="111")
+def test_disconnecting_unsubscribes_and_forgets_the_token_after_the_undo_window(
+    tenant: Tenant, admin: User
+) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant, page_id="111")
     unsubscribe = responses.delete(f"{GRAPH}/111/subscribed_apps", json={"success": True})
     page = services.page_disconnect(tenant=tenant, actor=actor(admin), page_pk=page.pk)
     assert unsubscribe.call_count == 1
@@ -257,8 +251,8 @@ def test_disconnecting_unsubscribes_and_forgets_the_token_after_the_undo_window(
     ],
 )
 @responses.activate
-def test_token_health(debug, status, error, tenant):
-    page = ConnectedPageFactory(tenant=tenant, page_id="111")
+def test_token_health(debug: dict[str, Any], status: str, error: str, tenant: Tenant) -> None:
+    page = ConnectedPageFactory.create(tenant=tenant, page_id="111")
     responses.get(f"{GRAPH}/debug_token", json={"data": debug})
     page = services.page_check_token(page=page)
     assert page.status == status
@@ -267,10 +261,10 @@ def test_token_health(debug, status, error, tenant):
     assert AuditEvent.objects.filter(action="page.needs_attention").count() == (status != "active")
 
 
-def test_a_190_anywhere_marks_the_page(tenant):
+def test_a_190_anywhere_marks_the_page(tenant: Tenant) -> None:
     from graph_api.errors import TokenInvalidError
 
-    page = ConnectedPageFactory(tenant=tenant)
+    page = ConnectedPageFactory.create(tenant=tenant)
     services.page_mark_token_invalid(
         page=page, error=TokenInvalidError(code=190, message="Session has expired", http_status=400)
     )
@@ -279,9 +273,11 @@ def test_a_190_anywhere_marks_the_page(tenant):
     assert "Session has expired" in page.last_error
 
 
-def test_rotation_reencrypts_with_the_newest_key_and_the_old_key_can_go(tenant, settings, capsys):
+def test_rotation_reencrypts_with_the_newest_key_and_the_old_key_can_go(
+    tenant: Tenant, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     old, new = settings.TOKEN_ENCRYPTION_KEYS[0], "bmV3LWtleS1mb3Itcm90YXRpb24tdGVzdHMtMDAwMDA="
-    pages = [ConnectedPageFactory(tenant=tenant, page_id=str(100 + n)) for n in range(5)]
+    pages = [ConnectedPageFactory.create(tenant=tenant, page_id=str(100 + n)) for n in range(5)]
     before = [p.token_encrypted for p in pages]
 
     settings.TOKEN_ENCRYPTION_KEYS = [new, old]
@@ -299,7 +295,7 @@ def test_rotation_reencrypts_with_the_newest_key_and_the_old_key_can_go(tenant, 
     assert AuditEvent.objects.filter(action="token_keys.rotated", tenant=tenant).count() == 2
 
 
-def test_grants_replace_the_last_login(admin):
+def test_grants_replace_the_last_login(admin: User) -> None:
     grant(admin, page_id="1")
     grant(admin, page_id="2")
     assert list(PageGrant.objects.values_list("page_id", flat=True)) == ["2"]

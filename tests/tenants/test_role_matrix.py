@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from rest_framework.test import APIClient
 
+from tenants.models import Tenant
 from tenants.permissions import API_KEY_ROLE, PERMISSIONS, Role, role_can
 from tests.tenants.factories import api_key, member
 from tests.tenants.routes import Route, tenant_routes, world
+
+if TYPE_CHECKING:
+    from tests.client_types import APIResponse
 
 ROUTES = tenant_routes()
 CREDENTIALS = [Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER, "api_key", "anonymous"]
@@ -40,7 +46,7 @@ CREDENTIALS = [Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER, "api_key", "ano
         ("ads.manage", Role.ADMIN),
     ],
 )
-def test_permission_table(permission, least_role):
+def test_permission_table(permission: str, least_role: Role) -> None:
     assert PERMISSIONS[permission] == least_role
     ladder = [Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER]
     for role in ladder:
@@ -48,7 +54,7 @@ def test_permission_table(permission, least_role):
     assert role_can(None, permission) is False
 
 
-def test_api_keys_act_as_editors():
+def test_api_keys_act_as_editors() -> None:
     assert API_KEY_ROLE == Role.EDITOR
 
 
@@ -82,21 +88,23 @@ def expected_status(route: Route) -> tuple[int, str | None]:
     return STATUS_OF_ROUTE.get(str(route)) or STATUS_OF_METHOD[route.method]
 
 
-def test_every_route_named_for_its_own_status_exists():
+def test_every_route_named_for_its_own_status_exists() -> None:
     assert set(STATUS_OF_ROUTE) <= {str(route) for route in ROUTES}
 
 
-def _request(client: APIClient, route: Route, url: str):
-    if route.method in {"get", "delete"}:
-        return getattr(client, route.method)(url)
+def _request(client: APIClient, route: Route, url: str) -> APIResponse:
+    call = getattr(client, route.method)
     # An empty object: a permitted role gets past the role check to validation (or a no-op).
-    return getattr(client, route.method)(url, {}, format="json")
+    response: APIResponse = (
+        call(url) if route.method in {"get", "delete"} else call(url, {}, format="json")
+    )
+    return response
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", ROUTES, ids=str)
 @pytest.mark.parametrize("credential", CREDENTIALS)
-def test_role_matrix(route, credential, tenant):
+def test_role_matrix(route: Route, credential: str, tenant: Tenant) -> None:
     world(tenant)
     client = APIClient()
     role: str | None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from tenants.api.base import TenantScopedMixin
 from tenants.models import Tenant
@@ -13,10 +16,13 @@ from tenants.permissions import API_KEY_ROLE, Role, role_can
 from tests.tenants.factories import TenantFactory, api_key, member
 from tests.tenants.routes import Route, tenant_routes, world
 
+if TYPE_CHECKING:
+    from tests.client_types import TestResponse
+
 ROUTES = tenant_routes()
 
 
-def test_routes_are_found():
+def test_routes_are_found() -> None:
     # The walker must see the routes we know exist, or every test below proves nothing.
     patterns = {str(route) for route in ROUTES}
     assert "GET /api/v1/tenants/<slug:tenant_slug>/members/" in patterns
@@ -29,7 +35,7 @@ def test_routes_are_found():
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)
-def test_route_is_built_on_the_tenant_scoped_base(route: Route):
+def test_route_is_built_on_the_tenant_scoped_base(route: Route) -> None:
     assert issubclass(route.view_class, TenantScopedMixin), (
         f"{route} is served by {route.view_class.__name__}, which does not subclass "
         "tenants.api.base.TenantScopedViewSet/TenantScopedAPIView"
@@ -46,32 +52,38 @@ def _leaks(body: bytes, victim: Tenant) -> list[str]:
 
 
 @pytest.fixture
-def victim(db) -> Tenant:
-    tenant = TenantFactory(name="Victim Corp", slug="victim-corp")
+def victim(db: None) -> Tenant:
+    tenant = TenantFactory.create(name="Victim Corp", slug="victim-corp")
     world(tenant)
     return tenant
 
 
 @pytest.fixture
-def intruder_tenant(db) -> Tenant:
-    tenant = TenantFactory(name="Intruder Ltd", slug="intruder")
+def intruder_tenant(db: None) -> Tenant:
+    tenant = TenantFactory.create(name="Intruder Ltd", slug="intruder")
     world(tenant)
     return tenant
 
 
-def _call(client: Client, route: Route, url: str, **headers: str):
+def _call(client: Client, route: Route, url: str, **headers: str) -> TestResponse:
+    call = getattr(client, route.method)
+    response: TestResponse
     if route.method in {"get", "delete"}:
-        return getattr(client, route.method)(url, **headers)
-    if route.action in route.view_class.bodyless_actions:
-        return getattr(client, route.method)(url, content_type="application/json", **headers)
-    body = json.dumps({"name": "x", "role": Role.OWNER, "email": "x@example.com"})
-    return getattr(client, route.method)(url, body, content_type="application/json", **headers)
+        response = call(url, **headers)
+    elif route.action in route.view_class.bodyless_actions:
+        response = call(url, content_type="application/json", **headers)
+    else:
+        body = json.dumps({"name": "x", "role": Role.OWNER, "email": "x@example.com"})
+        response = call(url, body, content_type="application/json", **headers)
+    return response
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", ROUTES, ids=str)
 @pytest.mark.parametrize("credential", ["session", "api_key"])
-def test_another_tenant_gets_404_and_sees_nothing(route, credential, victim, intruder_tenant):
+def test_another_tenant_gets_404_and_sees_nothing(
+    route: Route, credential: str, victim: Tenant, intruder_tenant: Tenant
+) -> None:
     client, headers = Client(), {}
     if credential == "session":
         client.force_login(member(intruder_tenant, Role.OWNER).user)
@@ -95,8 +107,11 @@ def test_another_tenant_gets_404_and_sees_nothing(route, credential, victim, int
 
 
 @pytest.mark.django_db
-def test_an_unknown_workspace_is_a_404_like_a_forbidden_one(client_for, victim):
-    client = client_for(TenantFactory(slug="mine"), Role.OWNER)
+def test_an_unknown_workspace_is_a_404_like_a_forbidden_one(
+    client_for: Callable[..., APIClient], victim: Tenant
+) -> None:
+
+    client = client_for(TenantFactory.create(slug="mine"), Role.OWNER)
     unknown = client.get("/api/v1/tenants/no-such-workspace/members/")
     forbidden = client.get(f"/api/v1/tenants/{victim.slug}/members/")
     assert unknown.status_code == forbidden.status_code == 404

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
+from django.test import Client
+from rest_framework.test import APIClient
 
 from tenants.models import AuditEvent, Membership, Tenant
 from tenants.permissions import Role
@@ -9,9 +14,13 @@ from tests.tenants.factories import TenantFactory, member
 pytestmark = pytest.mark.django_db
 
 
-def test_list_shows_only_my_workspaces_with_my_role(client_for, tenant, other_tenant):
+def test_list_shows_only_my_workspaces_with_my_role(
+    client_for: Callable[..., APIClient], tenant: Tenant, other_tenant: Tenant
+) -> None:
     me = member(tenant, Role.EDITOR).user
-    Membership.objects.create(tenant=TenantFactory(name="Zeta", slug="zeta"), user=me, role="admin")
+    Membership.objects.create(
+        tenant=TenantFactory.create(name="Zeta", slug="zeta"), user=me, role="admin"
+    )
     client = client_for()
     client.force_login(me)
     body = client.get("/api/v1/tenants/").json()
@@ -22,8 +31,8 @@ def test_list_shows_only_my_workspaces_with_my_role(client_for, tenant, other_te
     assert body["count"] == 2
 
 
-def test_create_makes_me_the_owner(client_for):
-    client = client_for(TenantFactory(), Role.VIEWER)
+def test_create_makes_me_the_owner(client_for: Callable[..., APIClient]) -> None:
+    client = client_for(TenantFactory.create(), Role.VIEWER)
     response = client.post(
         "/api/v1/tenants/", {"name": "  Corner Café ", "country": "FR"}, format="json"
     )
@@ -42,8 +51,8 @@ def test_create_makes_me_the_owner(client_for):
     assert AuditEvent.objects.get(tenant=tenant).action == "tenant.created"
 
 
-def test_slugs_stay_unique(client_for):
-    client = client_for(TenantFactory(), Role.VIEWER)
+def test_slugs_stay_unique(client_for: Callable[..., APIClient]) -> None:
+    client = client_for(TenantFactory.create(), Role.VIEWER)
     slugs = [
         client.post("/api/v1/tenants/", {"name": "Twin", "country": "US"}, format="json").json()[
             "slug"
@@ -53,7 +62,7 @@ def test_slugs_stay_unique(client_for):
     assert slugs == ["twin", "twin-2", "twin-3"]
 
 
-def test_read_and_update(client_for, tenant):
+def test_read_and_update(client_for: Callable[..., APIClient], tenant: Tenant) -> None:
     admin = client_for(tenant, Role.ADMIN)
     assert admin.get(f"/api/v1/tenants/{tenant.slug}/").json()["role"] == "admin"
     response = admin.patch(f"/api/v1/tenants/{tenant.slug}/", {"country": "DE"}, format="json")
@@ -81,8 +90,10 @@ def test_read_and_update(client_for, tenant):
         ),
     ],
 )
-def test_create_refuses_bad_input(client_for, body, field, message):
-    client = client_for(TenantFactory(), Role.OWNER)
+def test_create_refuses_bad_input(
+    client_for: Callable[..., APIClient], body: dict[str, Any], field: str, message: str
+) -> None:
+    client = client_for(TenantFactory.create(), Role.OWNER)
     before = Tenant.objects.count()
     response = client.post("/api/v1/tenants/", body, format="json")
     assert response.status_code == 400
@@ -93,7 +104,7 @@ def test_create_refuses_bad_input(client_for, body, field, message):
     assert Tenant.objects.count() == before
 
 
-def test_anonymous_gets_401_with_the_error_shape():
+def test_anonymous_gets_401_with_the_error_shape() -> None:
     from rest_framework.test import APIClient
 
     response = APIClient().get("/api/v1/tenants/")
@@ -101,7 +112,7 @@ def test_anonymous_gets_401_with_the_error_shape():
     assert response.json()["error"]["code"] == "not_authenticated"
 
 
-def test_unknown_api_routes_answer_json_404(client):
+def test_unknown_api_routes_answer_json_404(client: Client) -> None:
     response = client.get("/api/v1/nothing-here/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
@@ -121,14 +132,18 @@ def test_unknown_api_routes_answer_json_404(client):
         ({"page": "2"}, 404),  # past the last page
     ],
 )
-def test_page_numbers_are_strict(client_for, tenant, query, status):
+def test_page_numbers_are_strict(
+    client_for: Callable[..., APIClient], tenant: Tenant, query: dict[str, Any], status: int
+) -> None:
     response = client_for(tenant, Role.VIEWER).get("/api/v1/tenants/", query)
     assert response.status_code == status
     if status == 400:
         assert response.json()["error"]["details"] == {"page": ["Give one whole number from 1."]}
 
 
-def test_an_admin_switches_test_event_delivery_over_the_api(client_for, tenant):
+def test_an_admin_switches_test_event_delivery_over_the_api(
+    client_for: Callable[..., APIClient], tenant: Tenant
+) -> None:
     url = f"/api/v1/tenants/{tenant.slug}/"
     response = client_for(tenant, Role.ADMIN).patch(
         url, {"deliver_test_events": True}, format="json"

@@ -1,7 +1,8 @@
 """Support for the runtime's tests (no tests here): Messenger payloads, signing, an inline worker.
 
-Fixtures live here, not in a conftest; a test module imports the ones it uses (as
-``*_fixture``: the fixture names are ``runtime_redis``, ``send_api`` and ``worker``).
+Its fixtures (``runtime_redis``, ``send_api`` and ``worker``) are a plugin of the whole suite
+(``pytest_plugins`` in tests/conftest.py), as the flows', the tenants' and the browser tests use
+them; test modules import only its helpers.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.conf import settings
 
 from events import ratelimit
 from flows import tasks
+from tests.graph_stub import sent_json
 from tests.redis_db import empty_namespace
 
 WEBHOOK_URL = "/webhooks/messenger"
@@ -117,7 +119,9 @@ def echo(page_id: str, psid: str = PSID, body: str = "bot said") -> dict[str, An
 
 @pytest.fixture(name="runtime_redis")
 def runtime_redis_fixture() -> Iterator[redis.Redis]:
-    """Real Redis: the run's namespace (tests/redis_db.py), emptied before and after the test."""
+    """Real Redis: the run's namespace (tests/redis_db.py), emptied before and after the test: the
+    conversation locks and the Send API counter of the runtime, the rate limiter and queued marks
+    of delivery."""
     client = ratelimit.redis_client()
     empty_namespace(client)
     yield client
@@ -161,7 +165,7 @@ class InlineWorker:
 
     def drain(self, *, max_runs: int = 50) -> list[tuple[str, tuple[Any, ...], float | None]]:
         """Run queued tasks until none is left (or ``max_runs``); returns what ran."""
-        ran = []
+        ran: list[Any] = []
         while self.queued and len(ran) < max_runs:
             call = self.queued.pop(0)
             with self.capture(execute=True):
@@ -190,7 +194,7 @@ def send_url() -> str:
 
 
 def _accept(request: Any) -> tuple[int, dict[str, str], str]:
-    body = json.loads(request.body)
+    body = sent_json(request)
     answer = {"recipient_id": body["recipient"]["id"], "message_id": f"m_sent{next(_mids)}"}
     return 200, {}, json.dumps(answer)
 
@@ -214,7 +218,12 @@ def sent(mock: responses.RequestsMock) -> list[tuple[str, dict[str, Any]]]:
     """(psid, message) of every Send API call that was made, in order."""
     calls = []
     for call in mock.calls:
-        if call.request.url.split("?")[0] == send_url():
-            body = json.loads(call.request.body)
+        if (call.request.url or "").split("?")[0] == send_url():
+            body = json.loads(call.request.body or "")
             calls.append((body["recipient"]["id"], body["message"]))
     return calls
+
+
+def texts(mock: responses.RequestsMock) -> list[str]:
+    """The text of every message sent through the Send API, in order ("" for one without)."""
+    return [message.get("text", "") for _, message in sent(mock)]
