@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
@@ -215,26 +215,19 @@ def value_by_currency(
     first: what was logged, and how much of it was delivered. Values in different currencies
     are never added together."""
     start, end = period.window(now)
-    rows: Iterable[dict[str, Any]] = (
+    rows = (
         _window(tenant, start, end, test=False)
         .filter(value__isnull=False)
         .exclude(currency="")
         .order_by()
-        .values("currency", "status")
-        .annotate(value=Sum("value"), count=Count("id"))
-        .values("currency", "status", "value", "count")
+        .values("currency")
+        .annotate(
+            total=Sum("value"),
+            count=Count("id"),
+            delivered=Sum("value", filter=Q(status=EventStatus.DELIVERED), default=Decimal(0)),
+        )
+        .order_by("-total", "currency")
     )
-    totals: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), 0, Decimal(0)])
-    for row in rows:
-        total = totals[row["currency"]]
-        total[0] += row["value"]
-        total[1] += row["count"]
-        if row["status"] == EventStatus.DELIVERED:
-            total[2] += row["value"]
-    return sorted(
-        (
-            CurrencyTotal(currency, value, count, delivered)
-            for currency, (value, count, delivered) in totals.items()
-        ),
-        key=lambda t: (-t.value, t.currency),
-    )
+    return [
+        CurrencyTotal(row["currency"], row["total"], row["count"], row["delivered"]) for row in rows
+    ]

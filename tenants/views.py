@@ -39,6 +39,7 @@ from tenants.models import (
     AuditEvent,
     ConnectedPage,
     Membership,
+    PageGrant,
     PageStatus,
     Tenant,
     Transport,
@@ -656,8 +657,11 @@ def page_connect_selected(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         )
         return back
     transport = request.POST.get("transport") or None
-    user = cast(User, request.user)
-    names = {c.page_id: c.name for c in services.page_candidates(tenant=tenant, user=user)}
+    names = dict(
+        PageGrant.objects.filter(user=cast(User, request.user), page_id__in=page_ids).values_list(
+            "page_id", "name"
+        )
+    )
     connected: list[str] = []
     refused: list[str] = []
     for page_id in page_ids:
