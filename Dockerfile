@@ -16,7 +16,8 @@ COPY --from=ghcr.io/astral-sh/uv:0.13 /uv /uvx /usr/local/bin/
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    WEB_CONCURRENCY=3 \
+    GRANIAN_WORKERS=2 \
+    GRANIAN_BLOCKING_THREADS=4 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
@@ -44,8 +45,9 @@ RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin page
 USER pagepulse
 
 EXPOSE 8000
-# gunicorn reads WEB_CONCURRENCY for its number of workers. One sync worker spends ~4 ms on each
-# webhook acknowledgement and queues requests at 200/s (p99 53-82 ms on PostgreSQL); three keep
-# p99 well under 50 ms on two cores (benchmarks/webhook.py, benchmarks/README.md).
-# config/gunicorn_conf.py: bind 0.0.0.0:8000, the access log on stdout with secrets redacted.
-CMD ["gunicorn", "config.wsgi", "--config", "python:config.gunicorn_conf"]
+# granian (HTTP in Rust, the WSGI app in a pool of threads) reads GRANIAN_WORKERS (processes: one
+# a core) and GRANIAN_BLOCKING_THREADS (requests in flight a process). With the webhook's fast
+# path it acknowledges 1,000 deliveries a second on two cores where gunicorn's sync workers
+# queued at 600 (benchmarks/webhook.py, benchmarks/README.md, docs/adr/0014-webhook-intake.md).
+# config/granian_log.json: the access log on stdout with secrets redacted.
+CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", "--log-config", "config/granian_log.json", "--access-log", "config.wsgi:application"]

