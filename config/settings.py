@@ -441,11 +441,15 @@ CELERY_BEAT_SCHEDULE["events-sweep-due"] = {
     "task": "events.tasks.sweep_due",
     "schedule": EVENTS_SWEEP_SECONDS,
 }
-# The bot runtime's sweep (flows/runtime.py): re-enqueues webhook deliveries and Send API
-# messages whose task was lost (older than two minutes and still not done).
+# A drain's lease on the webhook deliveries it claimed (flows/intake.py); a killed worker's
+# deliveries are claimed again after it.
+WEBHOOK_DRAIN_LEASE_SECONDS: int = env.int("WEBHOOK_DRAIN_LEASE_SECONDS", default=60)
+# The bot runtime's sweep (flows/runtime.py): queues a drain while webhook deliveries wait
+# unclaimed, and re-enqueues Send API messages whose task was lost (older than two minutes).
+RUNTIME_SWEEP_SECONDS: float = env.float("RUNTIME_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE["flows-runtime-sweep"] = {
     "task": "flows.tasks.runtime_sweep",
-    "schedule": 60.0,
+    "schedule": RUNTIME_SWEEP_SECONDS,
 }
 
 # --- Logging -------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ first deletes the nudge key, then claims up to ``DRAIN_BATCH`` new deliveries (o
 order. Why nothing is stranded: a request commits its row before its ``SET NX``; if the key was
 already there, the drain that key announces has not deleted it yet, and it deletes it before it
 claims, so it sees the row. A full batch nudges again before it is processed, so other worker
-processes join in while a backlog lasts. A drain killed mid-batch leaves leases that expire
-after ``CLAIM_SECONDS``; the beat's sweep (``runtime.runtime_sweep``) nudges while new
-deliveries wait, and re-enqueues deliveries a run left unprocessed.
+processes join in while a backlog lasts. Every run of a delivery holds its lease (a retry's
+until its countdown has passed, and the run after it), so a worker killed mid-batch leaves
+leases that run out after ``WEBHOOK_DRAIN_LEASE_SECONDS``; the beat's sweep
+(``runtime.runtime_sweep``) queues a drain while deliveries wait that nobody holds.
 
 ``WebhookIntake`` answers ``POST /webhooks/messenger`` without Django's request cycle (no
 session, user, CSRF, CSP, messages or URL resolving: the delivery needs none of them, and they
@@ -56,8 +57,6 @@ NUDGE_SECONDS = 30
 """The nudge key outlives a lost drain task by at most this long (the sweep also nudges)."""
 DRAIN_BATCH = 50
 """Deliveries one drain claims and processes; a full batch nudges another drain first."""
-CLAIM_SECONDS = 60
-"""A drain's lease on the deliveries it claimed; a killed drain's rows are claimable after."""
 RECEIVED = b"EVENT_RECEIVED"
 
 
@@ -163,21 +162,30 @@ def drain_nudge() -> None:
             logger.warning("flows.intake.nudge_not_cleared", exc_info=True)
 
 
+def lease_until(*, after: float = 0) -> Any:
+    """When a lease taken now runs out: ``WEBHOOK_DRAIN_LEASE_SECONDS`` (after ``after``)."""
+    return timezone.now() + timedelta(seconds=after + settings.WEBHOOK_DRAIN_LEASE_SECONDS)
+
+
+def _claimable(now: Any) -> Any:
+    """Deliveries not processed that nobody holds: new ones, and those whose lease ran out (a
+    worker killed while it held them, a retry whose task was lost)."""
+    return WebhookDelivery.objects.filter(processed_at__isnull=True).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+
+
 def deliveries_claim(*, limit: int = DRAIN_BATCH) -> list[int]:
-    """Lease up to ``limit`` new deliveries (never run, not leased), oldest first."""
-    now = timezone.now()
+    """Lease up to ``limit`` claimable deliveries, oldest first."""
     with transaction.atomic():
         ids = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(processed_at__isnull=True, attempts=0)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            _claimable(timezone.now())
+            .select_for_update(skip_locked=True)
             .order_by("id")
             .values_list("id", flat=True)[:limit]
         )
         if ids:
-            WebhookDelivery.objects.filter(pk__in=ids).update(
-                claimed_until=now + timedelta(seconds=CLAIM_SECONDS)
-            )
+            WebhookDelivery.objects.filter(pk__in=ids).update(claimed_until=lease_until())
     return ids
 
 
@@ -198,13 +206,8 @@ def deliveries_drain(*, limit: int = DRAIN_BATCH) -> int:
 
 
 def deliveries_waiting(*, now: Any = None) -> bool:
-    """Whether new deliveries wait for a drain (none running holds them): for the sweep."""
-    now = now or timezone.now()
-    return (
-        WebhookDelivery.objects.filter(processed_at__isnull=True, attempts=0)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .exists()
-    )
+    """Whether deliveries wait that no worker holds: the sweep queues a drain for them."""
+    return _claimable(now or timezone.now()).exists()
 
 
 # --- The WSGI fast path ---------------------------------------------------------------------

@@ -88,7 +88,7 @@ MAX_DELIVERY_ATTEMPTS = 20
 """A delivery still not processed after this many runs is given up, with the error kept."""
 MAX_ERROR_LENGTH = 1000
 STALE_SECONDS = 120
-"""The sweep re-enqueues deliveries and pending messages older than this (a lost task)."""
+"""The sweep re-enqueues pending messages older than this (a lost task)."""
 MAX_KEY_LENGTH = 255
 TEST_CHAT_REASON = "A test chat: shown in the editor, not sent to Messenger."
 
@@ -343,7 +343,17 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
     delivery = WebhookDelivery.objects.filter(pk=delivery_id, processed_at__isnull=True).first()
     if delivery is None:
         return report
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    if delivery.attempts >= MAX_DELIVERY_ATTEMPTS:  # every run so far died before it ended
+        report.error = (
+            f"Gave up after {delivery.attempts} runs that never finished (the worker stopped "
+            f"during each). Last error: {delivery.error or 'none recorded'}"
+        )
+        _finish(delivery, report)
+        return report
+    # This run holds the delivery (a drain's claim may have been taken by a retry's task).
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=F("attempts") + 1, claimed_until=intake.lease_until()
+    )
     attempt = delivery.attempts + 1
     try:
         _route_delivery(delivery, report)
@@ -354,11 +364,14 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
     for unrouted in report.unrouted:
         logger.info("flows.runtime.unrouted", extra={"delivery_id": delivery.pk, **unrouted})
     if (report.retry or report.failed) and attempt < MAX_DELIVERY_ATTEMPTS:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(error=report.error)
         countdown = (
             min(BUSY_RETRY_SECONDS * 2 ** (attempt - 1), settings.CELERY_MAX_COUNTDOWN_SECONDS)
             if report.failed
             else BUSY_RETRY_SECONDS
+        )
+        # Held until the retry has had its chance; a lost retry task is drained after that.
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            error=report.error, claimed_until=intake.lease_until(after=countdown)
         )
         enqueue("process_delivery", delivery.pk, countdown=countdown)
         return report
@@ -876,26 +889,19 @@ def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Co
 
 
 def runtime_sweep(*, now: datetime | None = None) -> int:
-    """Re-enqueue deliveries and pending messages a lost task left behind, and nudge a drain
-    while new deliveries wait unclaimed (a nudge lost with Redis); returns how many."""
+    """Queue a drain while webhook deliveries wait that no worker holds (a nudge lost with
+    Redis, a worker killed mid-batch, a retry whose task was lost), and re-enqueue pending
+    messages a lost task left behind; returns how many of those, plus one for a drain."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=STALE_SECONDS)
-    deliveries = list(
-        WebhookDelivery.objects.filter(
-            processed_at__isnull=True, received_at__lt=stale, attempts__lt=MAX_DELIVERY_ATTEMPTS
-        )
-        .exclude(claimed_until__gte=now)  # a drain holds them
-        .values_list("pk", flat=True)[:1000]
-    )
-    if intake.deliveries_waiting(now=now):
+    waiting = intake.deliveries_waiting(now=now)
+    if waiting:
         intake.drain_nudge()
     conversations = list(
         OutboundMessage.objects.filter(status=OutboundStatus.PENDING, created_at__lt=stale)
         .values_list("conversation_id", flat=True)
         .distinct()[:1000]
     )
-    for pk in deliveries:
-        enqueue("process_delivery", pk)
     for pk in conversations:
         enqueue("send_conversation", pk)
-    return len(deliveries) + len(conversations)
+    return int(waiting) + len(conversations)

@@ -251,9 +251,10 @@ def _stored(count: int) -> list[int]:
     return [intake.delivery_store(body(n)) for n in range(count)]
 
 
-def test_a_claim_takes_the_oldest_new_deliveries_once(page: ConnectedPage) -> None:
+def test_a_claim_takes_the_oldest_deliveries_nobody_holds_once(page: ConnectedPage) -> None:
     ids = _stored(5)
-    WebhookDelivery.objects.filter(pk=ids[1]).update(attempts=1)  # a retry's, not the drain's
+    held = timezone.now() + timedelta(seconds=30)
+    WebhookDelivery.objects.filter(pk=ids[1]).update(attempts=1, claimed_until=held)  # a retry's
     WebhookDelivery.objects.filter(pk=ids[2]).update(processed_at=timezone.now())
 
     assert intake.deliveries_claim(limit=2) == [ids[0], ids[3]]
@@ -261,17 +262,61 @@ def test_a_claim_takes_the_oldest_new_deliveries_once(page: ConnectedPage) -> No
     assert intake.deliveries_claim(limit=10) == []
 
 
-def test_a_lease_that_ran_out_is_claimed_again(page: ConnectedPage) -> None:
+def test_a_lease_that_ran_out_is_claimed_again(page: ConnectedPage, settings: Any) -> None:
     (pk,) = _stored(1)
     assert intake.deliveries_claim() == [pk]
     assert not intake.deliveries_waiting()
 
-    later = timezone.now() + timedelta(seconds=intake.CLAIM_SECONDS + 1)
+    later = timezone.now() + timedelta(seconds=settings.WEBHOOK_DRAIN_LEASE_SECONDS + 1)
     assert intake.deliveries_waiting(now=later)
     WebhookDelivery.objects.filter(pk=pk).update(
         claimed_until=timezone.now() - timedelta(seconds=1)
     )
     assert intake.deliveries_claim() == [pk]
+
+
+def test_a_retry_holds_its_delivery_until_its_countdown_and_a_lease_have_passed(
+    nudges: InlineWorker,
+    page: ConnectedPage,
+    runtime_redis: redis.Redis,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = encode(envelope(entry(PAGE, text(PAGE, psid="6100000000099999", body="hi"))))
+    pk = intake.delivery_store(data)
+    monkeypatch.setattr(runtime, "LOCK_WAIT_SECONDS", 0.01)
+    # The person's conversation is busy: the run ends in a retry.
+    with runtime.conversation_lock(page, "6100000000099999"), nudges.capture(execute=True):
+        report = runtime.delivery_process(delivery_id=pk)
+    assert report.retry
+
+    delivery = WebhookDelivery.objects.get(pk=pk)
+    assert delivery.attempts == 1
+    assert delivery.claimed_until is not None
+    assert delivery.claimed_until > timezone.now() + timedelta(
+        seconds=settings.WEBHOOK_DRAIN_LEASE_SECONDS
+    )
+    assert intake.deliveries_claim() == []  # the retry's task will run it, not a drain
+    assert nudges.queued == [
+        ("flows.tasks.process_delivery", (pk,), float(runtime.BUSY_RETRY_SECONDS))
+    ]
+
+
+def test_a_delivery_whose_every_run_died_is_given_up_with_the_reason(
+    page: ConnectedPage,
+) -> None:
+    (pk,) = _stored(1)
+    WebhookDelivery.objects.filter(pk=pk).update(
+        attempts=runtime.MAX_DELIVERY_ATTEMPTS, error="WorkerLostError"
+    )
+
+    runtime.delivery_process(delivery_id=pk)
+
+    delivery = WebhookDelivery.objects.get(pk=pk)
+    assert delivery.processed_at is not None
+    assert delivery.attempts == runtime.MAX_DELIVERY_ATTEMPTS  # not run again
+    assert "never finished" in delivery.error
+    assert "WorkerLostError" in delivery.error
 
 
 def test_a_full_batch_queues_the_next_drain_before_it_works(

@@ -1044,23 +1044,22 @@ def test_the_sweep_re_enqueues_what_a_lost_task_left(
     tenant: Tenant, page: ConnectedPage, worker: InlineWorker
 ) -> None:
     conversation = _waiting_with_messages(tenant, page, "one")
-    delivery = WebhookDelivery.objects.create(body=b"{}")
     old = timezone.now() - timedelta(seconds=runtime.STALE_SECONDS + 1)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(received_at=old)
     OutboundMessage.objects.filter(conversation=conversation).update(created_at=old)
-    WebhookDelivery.objects.create(body=b"{}")  # fresh: a drain takes it
-    # Old, but a drain holds it right now: not run twice.
-    WebhookDelivery.objects.create(
-        body=b"{}", received_at=old, claimed_until=timezone.now() + timedelta(seconds=30)
-    )
+    # A worker holds this delivery right now: the sweep leaves it alone.
+    WebhookDelivery.objects.create(body=b"{}", claimed_until=timezone.now() + timedelta(seconds=30))
 
     with worker.capture(execute=True):
-        assert runtime.runtime_sweep() == 2
+        assert runtime.runtime_sweep() == 1
+    assert worker.queued == [("flows.tasks.send_conversation", (conversation.pk,), None)]
 
+    # One nobody holds (its nudge was lost with Redis, or its worker was killed): a drain.
+    WebhookDelivery.objects.create(body=b"{}")
+    worker.queued.clear()
+    with worker.capture(execute=True):
+        assert runtime.runtime_sweep() == 2
     assert worker.queued == [
-        # New deliveries wait and no drain is queued (its nudge was lost): one is queued.
         ("flows.tasks.drain_deliveries", (), None),
-        ("flows.tasks.process_delivery", (delivery.pk,), None),
         ("flows.tasks.send_conversation", (conversation.pk,), None),
     ]
 
