@@ -122,6 +122,8 @@ class Result:
     latencies_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     late_ms: list[float] = field(default_factory=list)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    """CPU milliseconds a request, by process kind, over the measured run (Linux only)."""
 
     @property
     def ok(self) -> int:
@@ -149,6 +151,14 @@ class Result:
             f"max {max(self.latencies_ms, default=float('nan')):7.2f} ms  "
             f"(load generator late by {late:.1f} ms at p99)"
             + (f"  errors: {self.errors}" if self.errors else "")
+            + (
+                "\n"
+                + " " * 23
+                + "CPU a request: "
+                + ", ".join(f"{kind} {ms:.3f} ms" for kind, ms in self.cpu_ms.items())
+                if self.cpu_ms
+                else ""
+            )
         )
 
 
@@ -215,6 +225,55 @@ async def load(name: str, url: str, requests: list[bytes], rate: float, timeout:
     return result
 
 
+# --- Where the CPU goes ----------------------------------------------------------------------------
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """Every process: pid -> (process group, command line, CPU seconds so far), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (
+            int(fields[2]),
+            command,
+            (int(fields[11]) + int(fields[12])) / tick,
+        )
+    return found
+
+
+def _kind(pid: int, group: int, command: str, server: int, database: str) -> str | None:
+    if group == server:
+        return "server"
+    if pid == os.getpid():
+        return "load generator"
+    if command.startswith("postgres:") and f" {database} " in command:
+        return "PostgreSQL"
+    if command.startswith("redis-server"):
+        return "Redis"
+    return None
+
+
+def cpu_by_kind(
+    before: dict[int, tuple[int, str, float]], *, server: int, database: str
+) -> dict[str, float]:
+    """CPU seconds spent since ``before`` by the server's process group, this process (the
+    load generator), the run's PostgreSQL backends and Redis."""
+    spent: dict[str, float] = {}
+    for pid, (group, command, seconds) in _processes().items():
+        kind = _kind(pid, group, command, server, database)
+        if kind is not None:
+            spent[kind] = spent.get(kind, 0.0) + seconds - before.get(pid, (0, "", 0.0))[2]
+    return spent
+
+
 # --- Processes and stores -----------------------------------------------------------------------
 
 
@@ -270,7 +329,13 @@ def measure(
     try:
         wait_until(lambda: _answers(f"{url}{WEBHOOK_PATH}"), seconds=STARTUP_SECONDS, what=name)
         warmed = asyncio.run(load("warm-up", url, warmup, args.rate, args.timeout))
-        return warmed, asyncio.run(load(name, url, requests, args.rate, args.timeout))
+        before = _processes() if Path("/proc/self/stat").exists() else {}
+        result = asyncio.run(load(name, url, requests, args.rate, args.timeout))
+        if before:
+            database = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/") or "-"
+            spent = cpu_by_kind(before, server=server.pid, database=database)
+            result.cpu_ms = {kind: 1000 * spent[kind] / len(requests) for kind in sorted(spent)}
+        return warmed, result
     finally:
         procs.stop(server)
 

@@ -34,13 +34,13 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -162,12 +162,12 @@ def drain_nudge() -> None:
             logger.warning("flows.intake.nudge_not_cleared", exc_info=True)
 
 
-def lease_until(*, after: float = 0) -> Any:
+def lease_until(*, after: float = 0) -> datetime:
     """When a lease taken now runs out: ``WEBHOOK_DRAIN_LEASE_SECONDS`` (after ``after``)."""
     return timezone.now() + timedelta(seconds=after + settings.WEBHOOK_DRAIN_LEASE_SECONDS)
 
 
-def _claimable(now: Any) -> Any:
+def _claimable(now: datetime) -> QuerySet[WebhookDelivery]:
     """Deliveries not processed that nobody holds: new ones, and those whose lease ran out (a
     worker killed while it held them, a retry whose task was lost)."""
     return WebhookDelivery.objects.filter(processed_at__isnull=True).filter(
@@ -205,7 +205,7 @@ def deliveries_drain(*, limit: int = DRAIN_BATCH) -> int:
     return len(ids)
 
 
-def deliveries_waiting(*, now: Any = None) -> bool:
+def deliveries_waiting(*, now: datetime | None = None) -> bool:
     """Whether deliveries wait that no worker holds: the sweep queues a drain for them."""
     return _claimable(now or timezone.now()).exists()
 

@@ -406,7 +406,14 @@ class Webhooks:
 
     async def _post(self, delivery: Delivery, attempt: int) -> dict[str, Any]:
         started = time.perf_counter()
-        record: dict[str, Any] = {"attempt": attempt, "time": iso_now(), "status": None}
+        # "at": when the POST went out, in epoch seconds like a sent message's "at", so a
+        # benchmark can time a person's message to the bot's answer (benchmarks/replies.py).
+        record: dict[str, Any] = {
+            "attempt": attempt,
+            "time": iso_now(),
+            "at": time.time(),
+            "status": None,
+        }
         try:
             async with self._client().post(
                 delivery.url, data=delivery.raw, headers=delivery.headers, allow_redirects=False
