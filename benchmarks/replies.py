@@ -218,7 +218,15 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=500, help="conversations at once")
     parser.add_argument("--rates", default="", help="also run at these rates: 100,200,300")
     parser.add_argument("--pages", type=int, default=10, help="Pages (at most 30)")
-    parser.add_argument("--concurrency", type=int, default=4, help="worker processes")
+    parser.add_argument(
+        "--concurrency", type=int, default=3, help="processes of the runtime queue's worker"
+    )
+    parser.add_argument(
+        "--delivery-concurrency",
+        type=int,
+        default=1,
+        help="processes of the delivery queue's worker (0: one worker takes both queues)",
+    )
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for answers")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
@@ -246,7 +254,7 @@ def main() -> int:
         tmp = Path(tempfile.mkdtemp(prefix="pagepulse-bench-replies-"))
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         redis_url = os.environ.get("REDIS_URL") or private_redis(stack, tmp)
-        database_url = database(stack, tmp, name="replies")
+        database_url = database(stack, tmp, name=f"replies_{os.getpid()}")
         sandbox, sandbox_url = start_server(
             [sys.executable, "-m", "graph_api.sandbox", "--port", "0"]
         )
@@ -287,18 +295,25 @@ def main() -> int:
             flow_publish(tenant=page.tenant, actor=Actor(user=owner), flow_id=flow.pk)
         print(
             f"benchmark: {machine()}; load average {os.getloadavg()[0]:.1f}; database "
-            f"{database_url.split(':')[0]}; {args.pages} Pages; worker: {args.concurrency} "
-            f"prefork processes; {args.people} people",
+            f"{database_url.split(':')[0]}; {args.pages} Pages; runtime worker: "
+            f"{args.concurrency} processes, delivery worker: {args.delivery_concurrency} "
+            f"(0: the runtime's takes deliveries too); {args.people} people",
             flush=True,
         )
 
         procs = Processes(env, tmp)
         stack.callback(procs.stop_all)
-        worker = procs.start(
-            "worker", worker_argv("replies", "runtime,delivery,default", args.concurrency)
-        )
+        # As docker-compose.yml runs them: the runtime's queue on a worker of its own, so a
+        # person's answer never waits behind event deliveries (docs/scaling.md).
+        if args.delivery_concurrency:
+            queues = {"replies": ("runtime", args.concurrency)}
+            queues["delivery"] = ("delivery,default", args.delivery_concurrency)
+        else:
+            queues = {"replies": ("runtime,delivery,default", args.concurrency)}
+        for name, (names, concurrency) in queues.items():
+            worker = procs.start(name, worker_argv(name, names, concurrency))
+            wait_for_worker(name, worker, procs)
         procs.start("beat", _beat_argv(tmp))
-        wait_for_worker("replies", worker, procs)
 
         import requests
 

@@ -27,7 +27,7 @@ README_ROW_RE = re.compile(r"^\| `([A-Z][A-Z0-9_]+)` \|", re.MULTILINE)
 COMPOSE_SETS = {"DEBUG", "SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL"}
 # EDITOR_DEV_SERVER loads the editor from a Vite dev server: `make dev` only, never an image.
 NOT_FOR_CONTAINERS = {"CONN_MAX_AGE", "SECURE_HSTS_SECONDS", "EDITOR_DEV_SERVER"}
-APP_SERVICES = ("migrate", "web", "worker", "beat", "sandbox")
+APP_SERVICES = ("migrate", "web", "worker", "runtime", "beat", "sandbox")
 
 
 def settings_variables() -> set[str]:
