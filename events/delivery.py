@@ -16,6 +16,7 @@ The lifecycle (events/README.md "Delivery lifecycle", docs/adr/0003-delivery-sta
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
@@ -31,6 +32,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from events import policy, ratelimit, transport_status, validation
 from events.models import (
@@ -216,7 +219,13 @@ def page_deliver(
     *, tenant_id: int, page_id: int, graph: GraphClient | None = None
 ) -> DeliveryReport:
     """Deliver the Page's due events until none is left, the run's budget is spent, or the
-    Page cannot go on (throttled: it waits, re-scheduled; blocked: its events wait blocked)."""
+    Page cannot go on (throttled: it waits, re-scheduled; blocked: its events wait blocked).
+
+    One run per Page at a time (``ratelimit.run_lock``, renewed before each claim): a second
+    task for a Page whose run is going ends at once, and the run looks again for due rows after
+    it lets go, so none waits for the sweep. A Page's backlog thus holds one worker process for
+    at most ``RUN_BUDGET_SECONDS`` at a time and then queues behind the other Pages' tasks.
+    """
     ratelimit.clear_queued(page_id)
     report = DeliveryReport()
     page = (
@@ -226,7 +235,27 @@ def page_deliver(
     )
     if page is None:
         return report
-    graph = graph or GraphClient.from_settings()
+    running = ratelimit.run_lock(page.pk, seconds=settings.EVENTS_LEASE_SECONDS)
+    if not running.acquire():
+        return report  # the Page's run takes these rows, or looks again when it ends
+    try:
+        requeued = _run(page, graph or GraphClient.from_settings(), report, running)
+    finally:
+        with contextlib.suppress(LockError):  # it ran out while we worked: nothing to release
+            running.release()
+    if not requeued and _due(page, timezone.now()).exists():
+        # Committed after this run's last claim, while its lock turned their task away.
+        enqueue_delivery(tenant_id=page.tenant_id, page_id=page.pk)
+    logger.info(
+        "events.delivery.run",
+        extra={"tenant_id": page.tenant_id, "page_id": page.pk, **report.__dict__},
+    )
+    return report
+
+
+def _run(page: ConnectedPage, graph: GraphClient, report: DeliveryReport, running: Lock) -> bool:
+    """The run's loop; True when the Page's delivery is already asked for again (its budget
+    was spent, or it was throttled or stopped and is re-scheduled)."""
     deadline = time.monotonic() + RUN_BUDGET_SECONDS
     reason = page_block_reason(page)
     if not reason:
@@ -234,28 +263,25 @@ def page_deliver(
     while True:
         if reason:
             report.blocked += block_due(page, reason)
-            break
+            return False
         paused = ratelimit.paused_for(page.pk)
         if paused > 0:
             report.postponed += postpone_due(page, seconds=paused)
-            break
+            return True  # postponed rows are not due until the pause ends
         batch = claim(page, limit=CLAIM_LIMITS.get(page.transport, 1000))
         if not batch.events:
-            break
+            return False
         report.claimed += len(batch.events)
         try:
             _deliver_claim(page, batch, graph, report)
         except _Stop:
-            break
+            return True
         if time.monotonic() > deadline:
             enqueue_delivery(tenant_id=page.tenant_id, page_id=page.pk)
-            break
+            return True
         reason = page_block_reason(page)
-    logger.info(
-        "events.delivery.run",
-        extra={"tenant_id": page.tenant_id, "page_id": page.pk, **report.__dict__},
-    )
-    return report
+        with contextlib.suppress(LockError):  # ran out meanwhile: another run may go on too
+            running.extend(settings.EVENTS_LEASE_SECONDS, replace_ttl=True)
 
 
 def _deliver_claim(

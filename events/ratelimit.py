@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import redis
 from django.conf import settings
+from redis.lock import Lock
 
 from graph_api.client import MAX_BATCH_OPERATIONS
 
@@ -292,3 +293,11 @@ def mark_queued(page_pk: int, *, seconds: int) -> bool:
 def clear_queued(page_pk: int) -> None:
     """A delivery task for the Page has started: the next commit may enqueue another."""
     redis_client().delete(_key("queued", page_pk))
+
+
+def run_lock(page_pk: int, *, seconds: int) -> Lock:
+    """The Page's "a delivery run is going" lock: one run per Page at a time, so a Page's
+    backlog holds one worker process and the other Pages' runs find the rest. It expires by
+    itself ``seconds`` after its last renewal, so a killed worker never silences a Page."""
+    lock: Lock = redis_client().lock(_key("running", page_pk), timeout=seconds, blocking=False)
+    return lock

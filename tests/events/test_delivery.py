@@ -111,6 +111,64 @@ def test_capi_events_of_a_page_go_in_one_call_and_settle_together(
     assert "test-page-token" not in json.dumps(attempt.request)
 
 
+def test_one_run_per_page_at_a_time_a_second_task_ends_at_once(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock, settings: Any
+) -> None:
+    # A Page's backlog must hold one worker process, not every one: the others' Pages wait.
+    LoggedEventFactory.create_batch(2, page=capi_page)
+    mocked.post(CAPI_URL, json={"events_received": 2})
+    running = ratelimit.run_lock(capi_page.pk, seconds=settings.EVENTS_LEASE_SECONDS)
+    assert running.acquire()
+
+    second = deliver(capi_page)
+
+    assert (second.claimed, len(mocked.calls)) == (0, 0)
+    running.release()
+    assert deliver(capi_page).delivered == 2
+
+
+def test_rows_logged_while_a_run_sends_are_taken_by_that_run(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    LoggedEventFactory.create(page=capi_page)
+    late: list[LoggedEvent] = []
+
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        if not late:  # logged mid-run: its own task finds the run's lock and ends
+            late.append(LoggedEventFactory.create(page=capi_page))
+            assert deliver(capi_page).claimed == 0
+        return 200, {}, json.dumps({"events_received": 1})
+
+    mocked.add_callback(responses.POST, CAPI_URL, callback=answer)
+
+    assert deliver(capi_page).delivered == 2
+
+
+def test_rows_logged_after_a_runs_last_claim_are_asked_for_when_it_ends(
+    capi_page: ConnectedPage,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    sent: list[Any] = []
+    monkeypatch.setattr(tasks.deliver_page, "apply_async", lambda args: sent.append(args))
+    real_claim = delivery.claim
+    late: list[LoggedEvent] = []
+
+    def claim_then_log(page: ConnectedPage, **kwargs: Any) -> Any:
+        batch = real_claim(page, **kwargs)
+        if not batch.events and not late:  # the run's last, empty claim; then a commit
+            late.append(LoggedEventFactory.create(page=capi_page))
+        return batch
+
+    monkeypatch.setattr(delivery, "claim", claim_then_log)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = deliver(capi_page)
+
+    assert report.claimed == 0
+    assert late
+    assert sent == [(capi_page.tenant_id, capi_page.pk)]  # not left for the sweep
+
+
 def test_a_second_run_sends_nothing_twice(
     capi_page: ConnectedPage, mocked: responses.RequestsMock
 ) -> None:
