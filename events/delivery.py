@@ -366,13 +366,15 @@ def _send_calls(
         # dies settling sends the whole request again, never more (DESIGN.md §7).
         with transaction.atomic():
             _lock(claim_token, [result.events for result in results])
+            record_attempts(page, results)
+            settled = []
             for result in results:
                 if policy.should_split(result.error, len(result.events)):
-                    record_attempt(page, result)
                     half = len(result.events) // 2
                     queue[:0] = [result.events[:half], result.events[half:]]
-                    continue
-                decision = settle(page, claim_token, result, report)
+                else:
+                    settled.append(result)
+            for decision in settle_calls(page, claim_token, settled, report):
                 if decision.page_action != policy.PageAction.NONE:
                     stop = stop or decision
         usage = max((r.usage.max_percent for r in results), default=0)
@@ -484,10 +486,28 @@ def _finish(
 # --- Settling ----------------------------------------------------------------------------------
 
 
+def record_attempts(page: ConnectedPage, results: Sequence[CallResult]) -> list[DeliveryAttempt]:
+    """One DeliveryAttempt per call, each linked to every event it carried: two statements for
+    all the calls of an HTTP request (a Graph batch of 50 operations is 50 calls)."""
+    attempts = DeliveryAttempt.objects.bulk_create(_attempt(page, result) for result in results)
+    through = DeliveryAttempt.events.through
+    through.objects.bulk_create(
+        through(deliveryattempt_id=attempt.pk, loggedevent_id=event.pk)
+        for attempt, result in zip(attempts, results, strict=True)
+        for event in result.events
+    )
+    return attempts
+
+
 def record_attempt(page: ConnectedPage, result: CallResult) -> DeliveryAttempt:
     """One DeliveryAttempt for the call, linked to every event it carried (two queries)."""
+    (attempt,) = record_attempts(page, [result])
+    return attempt
+
+
+def _attempt(page: ConnectedPage, result: CallResult) -> DeliveryAttempt:
     error = result.error
-    attempt = DeliveryAttempt.objects.create(
+    return DeliveryAttempt(
         tenant_id=page.tenant_id,
         page=page,
         transport=result.transport,
@@ -502,11 +522,6 @@ def record_attempt(page: ConnectedPage, result: CallResult) -> DeliveryAttempt:
         error_class=type(error).__name__ if error else "",
         error_message=str(error) if error else "",
     )
-    through = DeliveryAttempt.events.through
-    through.objects.bulk_create(
-        through(deliveryattempt_id=attempt.pk, loggedevent_id=event.pk) for event in result.events
-    )
-    return attempt
 
 
 def _trace(response: object) -> str:
@@ -518,58 +533,79 @@ def _trace(response: object) -> str:
 def settle(
     page: ConnectedPage, claim_token: str, result: CallResult, report: DeliveryReport
 ) -> policy.Decision:
-    """Record the call and move every event it carried as ``events.policy`` decides, in one
-    UPDATE per distinct history (usually one). Only rows still under this claim move: a
-    worker whose lease ran out cannot overwrite another's outcome. Returns the decision for
-    the call's first event (the Page's fate is the same for all of them)."""
-    record_attempt(page, result)
+    """Record one call and move its events (``settle_calls`` for one); its decision."""
+    record_attempts(page, [result])
+    (decision,) = settle_calls(page, claim_token, [result], report)
+    return decision
+
+
+def settle_calls(
+    page: ConnectedPage, claim_token: str, results: Sequence[CallResult], report: DeliveryReport
+) -> list[policy.Decision]:
+    """Move every event the calls carried as ``events.policy`` decides, in one UPDATE per
+    distinct outcome across all of them (usually one: every event delivered), whatever the
+    number of calls. Only rows still under this claim move: a worker whose lease ran out cannot
+    overwrite another's outcome. The attempts are recorded by the caller
+    (``record_attempts``). Returns each call's decision for its first event (the Page's fate is
+    the same for all of a call's events)."""
     now = timezone.now()
     schedule = policy.RetrySchedule.from_settings()
-    jitter = random.random()  # noqa: S311 (back-off jitter, not a secret)
-    histories: dict[tuple[int, datetime | None], list[int]] = defaultdict(list)
-    for event in result.events:
-        histories[(event.attempts, event.first_failed_at)].append(event.pk)
-    first: policy.Decision | None = None
-    for (attempts, first_failed_at), ids in histories.items():
-        decision = policy.decide(
-            result.error,
-            attempts=attempts,
-            first_failed_at=first_failed_at,
-            now=now,
-            jitter=jitter,
-            schedule=schedule,
-        )
-        first = first or decision
+    moves: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    decisions = []
+    for result in results:
+        jitter = random.random()  # noqa: S311 (back-off jitter, not a secret)
+        first: policy.Decision | None = None
+        for event in result.events:
+            decision = policy.decide(
+                result.error,
+                attempts=event.attempts,
+                first_failed_at=event.first_failed_at,
+                now=now,
+                jitter=jitter,
+                schedule=schedule,
+            )
+            first = first or decision
+            key = (
+                decision.status,
+                decision.consumes_attempt,
+                decision.next_attempt_at or now,
+                decision.first_failed_at,
+                decision.reason,
+            )
+            moves[key].append(event.pk)
+        if first is None:
+            raise ValueError("a call carries at least one event")
+        decisions.append(first)
+    for (status, consumes, next_attempt_at, first_failed_at, reason), ids in moves.items():
         moved = LoggedEvent.objects.filter(
             pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING
         ).update(
-            status=decision.status,
-            attempts=F("attempts") + 1 if decision.consumes_attempt else F("attempts"),
-            next_attempt_at=decision.next_attempt_at or now,
-            first_failed_at=decision.first_failed_at,
-            last_error=decision.reason,
-            delivered_at=now if decision.status == EventStatus.DELIVERED else None,
+            status=status,
+            attempts=F("attempts") + 1 if consumes else F("attempts"),
+            next_attempt_at=next_attempt_at,
+            first_failed_at=first_failed_at,
+            last_error=reason,
+            delivered_at=now if status == EventStatus.DELIVERED else None,
             claim_token="",
             updated_at=now,
         )
-        _count(report, decision.status, moved)
-    if first is None:
-        raise ValueError("a call carries at least one event")
-    _apply_page_action(page, result, first)
-    if result.error is not None:
-        logger.warning(
-            "events.delivery.call_failed",
-            extra={
-                "tenant_id": page.tenant_id,
-                "page_id": page.pk,
-                "events": len(result.events),
-                "error_class": type(result.error).__name__,
-                "graph_code": result.error.code,
-                "fbtrace_id": result.error.fbtrace_id,
-                "status": first.status,
-            },
-        )
-    return first
+        _count(report, str(status), moved)
+    for result, first in zip(results, decisions, strict=True):
+        _apply_page_action(page, result, first)
+        if result.error is not None:
+            logger.warning(
+                "events.delivery.call_failed",
+                extra={
+                    "tenant_id": page.tenant_id,
+                    "page_id": page.pk,
+                    "events": len(result.events),
+                    "error_class": type(result.error).__name__,
+                    "graph_code": result.error.code,
+                    "fbtrace_id": result.error.fbtrace_id,
+                    "status": first.status,
+                },
+            )
+    return decisions
 
 
 def _count(report: DeliveryReport, status: str, moved: int) -> None:

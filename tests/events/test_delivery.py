@@ -18,6 +18,7 @@ import responses
 from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.fixtures import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 from requests import PreparedRequest
@@ -260,6 +261,35 @@ def test_more_than_50_users_go_out_in_batches_of_50(
     sizes = [len(json.loads(sent_form(c.request)["batch"])) for c in mocked.calls]
     assert sizes == [50, 10]
     assert report.delivered == 60
+
+
+def _statements_to_deliver(page: ConnectedPage, users: int, mocked: responses.RequestsMock) -> int:
+    for n in range(users):
+        LoggedEventFactory.create(page=page, psid=str(7000 + users * 100 + n))
+
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        count = len(json.loads(sent_form(request)["batch"]))
+        return 200, {}, json.dumps([{"code": 200, "body": '{"success": true}'}] * count)
+
+    mocked.add_callback(responses.POST, BATCH_URL, callback=answer)
+    with CaptureQueriesContext(connection) as queries:
+        report = deliver(page)
+    assert report.delivered == users
+    return len(queries.captured_queries)
+
+
+def test_a_graph_batch_settles_in_the_same_statements_whatever_its_size(
+    pa_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    # One HTTP request of 50 operations is 50 calls: their attempts, their links to the events
+    # and the events' new status are written in a few statements, not a few per call (issue 14:
+    # a batch of 50 users used to cost about 150 statements).
+    two = _statements_to_deliver(pa_page, 2, mocked)
+    fifty = _statements_to_deliver(pa_page, 50, mocked)
+
+    assert fifty == two
+    assert DeliveryAttempt.objects.count() == 52
+    assert all(a.events.count() == 1 for a in DeliveryAttempt.objects.all())
 
 
 def test_a_refused_capi_call_is_split_until_only_the_bad_event_fails(
