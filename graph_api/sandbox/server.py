@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .app_removal import AppRemoval
 from .control import Control
 from .csp import content_security_policy
 from .errors import GraphError, invalid_param, new_fbtrace_id
@@ -76,6 +77,7 @@ def build_app(
     app.add_routes(control.routes())
     app.add_routes(webhooks.routes())
     app.add_routes(ProfilePictures(state).routes())
+    app.add_routes(AppRemoval(state).routes())
     app.on_cleanup.append(webhooks.close)
     for prefix in ("", f"/{version}"):
         app.add_routes(

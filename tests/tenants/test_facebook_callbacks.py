@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
+from pytest_django.live_server_helper import LiveServer
 from social_django.models import UserSocialAuth
 
 from graph_api.signed_request import build_signed_request
@@ -28,6 +29,7 @@ from tenants.models import (
 )
 from tenants.permissions import Role
 from tenants.services.facebook_callbacks import DELETED_REASON, REMOVED_REASON
+from tests.sandbox_fixtures import ADA, GraphSandbox, error_of
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -266,3 +268,43 @@ def test_get_is_405_in_the_api_error_shape(client: Client, path: str) -> None:
     assert response.status_code == 405
     assert response["Allow"] == "POST"
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sandbox_removing_the_app_posts_both_callbacks_to_the_app(
+    sandbox: GraphSandbox, live_server: LiveServer
+) -> None:
+    """End to end: the sandbox signs the requests itself, over HTTP to our live server."""
+    user = User.objects.create_user(username="ada.sandbox")
+    UserSocialAuth.objects.create(user=user, provider="facebook", uid=ADA)
+    tenant = new_tenant()
+    Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
+    page = new_page(tenant=tenant, connected_by=user, name="Ada's Bakery")
+    token = sandbox.login(ADA)
+
+    answer = sandbox.http.post(
+        f"{sandbox.url}/_sandbox/remove_app",
+        json={"user_id": ADA, "delete_data": True, "app_url": live_server.url},
+        timeout=30,
+    ).json()
+
+    assert answer["deauthorize"]["status"] == 200
+    assert answer["deauthorize"]["body"] == {"pages_needing_a_new_login": 1}
+    assert answer["data_deletion"]["status"] == 200
+    code = answer["data_deletion"]["body"]["confirmation_code"]
+    assert DataDeletionRequest.objects.get(code=code).found
+    page.refresh_from_db()
+    assert (page.status, page.token_encrypted) == (PageStatus.NEEDS_REAUTH, "")
+    assert not UserSocialAuth.objects.filter(uid=ADA).exists()
+    me = error_of(sandbox.get("/me", token))
+    assert (me["code"], me["error_subcode"]) == (190, 458)
+
+
+def test_the_sandbox_needs_a_known_user_and_an_app_url(sandbox: GraphSandbox) -> None:
+    post_ = sandbox.http.post
+    unknown = post_(f"{sandbox.url}/_sandbox/remove_app", json={"user_id": "1"}, timeout=10)
+    no_url = post_(f"{sandbox.url}/_sandbox/remove_app", json={"user_id": ADA}, timeout=10)
+
+    assert (unknown.status_code, no_url.status_code) == (400, 400)
+    assert "unknown user" in unknown.json()["error"]
+    assert "app_url" in no_url.json()["error"]
