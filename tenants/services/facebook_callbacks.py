@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from social_django.models import UserSocialAuth
 
@@ -90,13 +90,22 @@ class _Deleted:
             self.counts[name] = self.counts.get(name, 0) + number
 
 
-@transaction.atomic
 def facebook_data_deletion(*, user_id: str, signed_request: str) -> DataDeletionRequest:
     """Delete what we hold from Facebook about ``user_id`` (see the module's docstring).
 
-    Idempotent: the same signed_request again answers with the request made the first time.
+    Idempotent: the same signed_request again answers with the request made the first time,
+    also when both arrive at once (the second waits on the person's row, then finds the first's
+    request by its unique hash).
     """
     request_hash = hashlib.sha256(signed_request.encode()).hexdigest()
+    try:
+        return _data_deletion(user_id, request_hash)
+    except IntegrityError:
+        return DataDeletionRequest.objects.get(request_hash=request_hash)
+
+
+@transaction.atomic
+def _data_deletion(user_id: str, request_hash: str) -> DataDeletionRequest:
     existing = DataDeletionRequest.objects.filter(request_hash=request_hash).first()
     if existing is not None:
         return existing

@@ -4,13 +4,18 @@ database. What is deleted, what is kept, the audit rows, the status page, bad in
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 import time
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection as db_connection
+from django.db import connections as db_connections
+from django.db import transaction
 from django.test import Client
 from pytest_django.live_server_helper import LiveServer
 from social_django.models import UserSocialAuth
@@ -28,9 +33,14 @@ from tenants.models import (
     Tenant,
 )
 from tenants.permissions import Role
-from tenants.services.facebook_callbacks import DELETED_REASON, REMOVED_REASON
+from tenants.services.facebook_callbacks import (
+    DELETED_REASON,
+    REMOVED_REASON,
+    facebook_data_deletion,
+)
 from tests.sandbox_fixtures import ADA, GraphSandbox, error_of
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory, member
+from tests.timing import deadline
 
 pytestmark = pytest.mark.django_db
 
@@ -308,3 +318,56 @@ def test_the_sandbox_needs_a_known_user_and_an_app_url(sandbox: GraphSandbox) ->
     assert (unknown.status_code, no_url.status_code) == (400, 400)
     assert "unknown user" in unknown.json()["error"]
     assert "app_url" in no_url.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repeat_racing_the_first_gets_the_first_code() -> None:
+    """Two identical requests at once: the second, which saw no request yet, waits on the
+    unique hash for the first to commit, then answers the first's code, not a 500."""
+    value = signed_request("5555555555")
+    request_hash = hashlib.sha256(value.encode()).hexdigest()
+    first_inserted, first_may_commit = threading.Event(), threading.Event()
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                DataDeletionRequest.objects.create(
+                    code="first-code", request_hash=request_hash, subject_hash="s", found=False
+                )
+                first_inserted.set()
+                first_may_commit.wait(deadline(30))
+        finally:
+            db_connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_inserted.wait(deadline(30))
+    answers: list[str] = []
+
+    def second_request() -> None:
+        try:
+            answers.append(facebook_data_deletion(user_id="5555555555", signed_request=value).code)
+        finally:
+            db_connections.close_all()
+
+    second = threading.Thread(target=second_request)
+    second.start()
+    waiting = deadline(30) + time.monotonic()
+    while not _someone_waits_on_a_lock() and time.monotonic() < waiting:
+        time.sleep(0.05)
+    first_may_commit.set()
+    thread.join(deadline(30))
+    second.join(deadline(30))
+
+    assert answers == ["first-code"]
+    assert DataDeletionRequest.objects.count() == 1
+
+
+def _someone_waits_on_a_lock() -> bool:
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
