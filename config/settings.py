@@ -365,6 +365,16 @@ REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # names), so several deployments, or test runs, can share one Redis database.
 REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="")
 CELERY_BROKER_URL = REDIS_URL
+# Django's cache lives in the same Redis, in the same namespace (people's profiles, tenants/profiles.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
+    }
+}
+PEOPLE_PROFILE_CACHE_SECONDS: int = env.int("PEOPLE_PROFILE_CACHE_SECONDS", default=24 * 3600)
 # The longest countdown any task may be scheduled with; longer back-off lives in the database
 # (next_attempt_at). The broker's visibility timeout must exceed it, or Redis redelivers
 # scheduled tasks early (a test asserts the relation).

@@ -46,6 +46,7 @@ from graph_api.types import (
     SuccessResult,
     TokenDebugError,
     TokenInfo,
+    UserProfile,
 )
 from graph_api.usage import Usage
 
@@ -75,6 +76,8 @@ MAX_PAGES = 100
 """A guard against a paging cursor that never ends."""
 AD_INSIGHTS_FIELDS = ("ad_id", "ad_name", "campaign_name", "spend", "actions", "action_values")
 """What the ads read-back asks for per ad and day (reference §8, §11)."""
+USER_PROFILE_FIELDS = ("first_name", "last_name", "profile_pic")
+"""What the User Profile API is asked for (reference §11)."""
 
 LOGGING_TARGETS = ("app", "page", "app_and_page")
 MESSAGING_TYPES = ("RESPONSE", "UPDATE", "MESSAGE_TAG", "UTILITY")
@@ -530,6 +533,30 @@ class GraphClient:
         return SendResult(
             recipient_id=_optional_str(data.get("recipient_id")),
             message_id=_required_str(data, "message_id"),
+            usage=response.usage,
+        )
+
+    # --- User Profile API ---------------------------------------------------------------------
+
+    def user_profile(self, *, psid: str, token: str, version: str | None = None) -> UserProfile:
+        """The public profile of a Messenger user who wrote to the Page whose token this is.
+
+        Facebook answers only for a PSID that messaged that Page; any other PSID is an error
+        (code 100), as is a token without the Page's messaging permission.
+        """
+        response = self._request(
+            "GET",
+            _path_id(psid, "psid"),
+            version=version,
+            token=token,
+            params={"fields": ",".join(USER_PROFILE_FIELDS)},
+        )
+        body = _object(response)
+        return UserProfile(
+            psid=_optional_id(body.get("id")) or psid,
+            first_name=_optional_str(body.get("first_name")) or "",
+            last_name=_optional_str(body.get("last_name")) or "",
+            profile_pic=_optional_str(body.get("profile_pic")) or "",
             usage=response.usage,
         )
 

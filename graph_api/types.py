@@ -83,6 +83,21 @@ class GraphUser:
 
 
 @dataclass(frozen=True)
+class UserProfile:
+    """A Messenger user's public profile (User Profile API, ``GET /{psid}``).
+
+    ``profile_pic`` is a URL that expires (Facebook signs it with a time limit): show it, do not
+    keep it for long. It is empty when Facebook sends none.
+    """
+
+    psid: str
+    first_name: str
+    last_name: str
+    profile_pic: str = ""
+    usage: Usage = field(default_factory=Usage, compare=False)
+
+
+@dataclass(frozen=True)
 class PageAccount:
     """A Page the person can act on (``/me/accounts``), with its Page token and their tasks."""
 

@@ -260,6 +260,30 @@ class PageGrant(models.Model):
         return f"{self.name} ({self.page_id}) for user {self.user_id}"
 
 
+class DataDeletionRequest(models.Model):
+    """A data deletion request Facebook sent us for a person (its callback, tenants/callbacks.py).
+
+    Holds no Facebook id: ``subject_hash`` is a keyed hash of the person's app-scoped id, and
+    ``request_hash`` a hash of the signed_request itself, so the same request posted twice
+    answers with the same confirmation code. ``code`` is random and is the only key of the
+    public status page.
+    """
+
+    code = models.CharField(max_length=40, unique=True, editable=False)
+    request_hash = models.CharField(max_length=64, unique=True, editable=False)
+    subject_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    found = models.BooleanField(help_text="Whether we held anything about the person.")
+    deleted = models.JSONField(default=dict, blank=True, help_text="What was deleted, counted.")
+    received_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"Data deletion {self.code}"
+
+
 class AuditAction(models.TextChoices):
     TENANT_CREATED = "tenant.created", "Workspace created"
     TENANT_UPDATED = "tenant.updated", "Workspace updated"
@@ -280,6 +304,8 @@ class AuditAction(models.TextChoices):
     PAGE_RENAMED = "page.renamed", "Page renamed"
     PAGE_NEEDS_ATTENTION = "page.needs_attention", "Page needs attention"
     TOKEN_KEYS_ROTATED = "token_keys.rotated", "Token encryption keys rotated"
+    FACEBOOK_DATA_DELETED = "facebook.data_deleted", "Facebook data deleted at the person's request"
+    FACEBOOK_APP_REMOVED = "facebook.app_removed", "Person removed the app on Facebook"
     # Written by the flows app.
     FLOW_CREATED = "flow.created", "Flow created"
     FLOW_PUBLISHED = "flow.published", "Flow published"

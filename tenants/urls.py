@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
-from tenants import views
+from tenants import callbacks, views
 
 workspace_patterns = [
     # The home page of a workspace is insights' overview; this is the admin's summary.
@@ -45,4 +45,12 @@ urlpatterns = [
     path("t/", include((tenant_patterns, "tenants"))),
     path("connect/facebook/done/", views.facebook_done, name="facebook_done"),
     path("auth/", include("social_django.urls", namespace="social")),
+    # Facebook's callbacks for apps with Facebook Login (tenants/callbacks.py).
+    path("facebook/data-deletion", callbacks.data_deletion, name="facebook_data_deletion"),
+    path(
+        "facebook/data-deletion/<str:code>/",
+        callbacks.data_deletion_status,
+        name="facebook_data_deletion_status",
+    ),
+    path("facebook/deauthorize", callbacks.deauthorize, name="facebook_deauthorize"),
 ]

@@ -39,6 +39,7 @@ from .errors import (
     unknown_path,
     unsupported_method,
 )
+from .profiles import picture_url, profile_name
 from .seed import AdObject
 from .state import HUMAN_AGENT_WINDOW_SECONDS, INBOUND_WINDOW_SECONDS, SandboxState, iso_now
 from .tokens import TokenClaims
@@ -347,6 +348,9 @@ class Graph:
             return Route(self.app_node)
         if head == self.config.app_id:
             raise unknown_path(f"/{edge}")
+        if edge is None and method == "GET" and head.isascii() and head.isdigit():
+            # Perhaps a PSID (User Profile API); the handler answers 100 for anything else.
+            return Route(self.user_profile)
         raise unknown_object(method, head)
 
     def _me_route(self, method: str, edge: str | None) -> Route:
@@ -673,6 +677,38 @@ class Graph:
             for event in events
         )
         return {"events_received": len(events), "messages": [], "fbtrace_id": new_fbtrace_id()}
+
+    # --- User Profile API ----------------------------------------------------------------------------
+
+    def user_profile(self, req: GraphRequest, caller: Caller | None) -> JSON:
+        """GET /{psid}?fields=first_name,last_name,profile_pic with the Page's token (§11).
+
+        Only a PSID that wrote to the token's Page is known; everything else is the same
+        "does not exist or missing permissions" error (100/33) Graph gives for any hidden id.
+        """
+        psid = _path_id(req)
+        if caller is None or caller.claims is None or caller.kind != "page":
+            raise unknown_object(req.method, psid)
+        page_id = caller.claims.page_id or ""
+        if not caller.has_scope("pages_messaging"):
+            raise missing_permission("pages_messaging", 10)
+        if self.state.last_inbound(page_id, psid) is None:
+            raise unknown_object(req.method, psid)
+        fields = field_list(
+            req.params,
+            ("id", "first_name", "last_name", "name", "profile_pic"),
+            "User",
+            ("id", "first_name", "last_name", "profile_pic"),
+        )
+        first, last = profile_name(self.state.seed, page_id, psid)
+        values: dict[str, Any] = {
+            "id": psid,
+            "first_name": first,
+            "last_name": last,
+            "name": f"{first} {last}",
+            "profile_pic": picture_url(req.base_url, self.config.app_secret, psid),
+        }
+        return {key: values[key] for key in fields if key in values}
 
     # --- Send API ------------------------------------------------------------------------------------------
 

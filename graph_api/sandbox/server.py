@@ -16,11 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
+from .app_removal import AppRemoval
 from .control import Control
 from .csp import content_security_policy
 from .errors import GraphError, invalid_param, new_fbtrace_id
 from .graph import VERSION_RE, Graph, GraphRequest
 from .login import LoginDialog
+from .profiles import ProfilePictures
 from .seed import Seed
 from .state import SandboxConfig, SandboxState
 from .webhook import Webhooks
@@ -74,6 +76,8 @@ def build_app(
     version = r"{version:v\d+\.\d+}"
     app.add_routes(control.routes())
     app.add_routes(webhooks.routes())
+    app.add_routes(ProfilePictures(state).routes())
+    app.add_routes(AppRemoval(state).routes())
     app.on_cleanup.append(webhooks.close)
     for prefix in ("", f"/{version}"):
         app.add_routes(

@@ -43,6 +43,7 @@ from graph_api.types import (
     PageActivitiesResult,
     SuccessResult,
     TokenDebugError,
+    UserProfile,
 )
 from graph_api.usage import PlatformUsage
 from tests.graph_stub import APP_ID, APP_SECRET, BASE, sent_form, sent_json, sent_query
@@ -906,6 +907,74 @@ def test_send_message_refuses_an_unknown_messaging_type(graph_client: GraphClien
         graph_client.send_message(
             page_token=PAGE_TOKEN, psid=PSID, message={}, messaging_type="PROMO"
         )
+
+
+# --- User Profile API ----------------------------------------------------------------------
+
+
+def test_user_profile_asks_for_the_three_fields_with_the_page_token_and_its_proof(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
+    mocked.get(
+        f"{BASE}/{V}/{PSID}",
+        json={
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "profile_pic": "https://pics.example/ada.svg?oe=1",
+            "id": PSID,
+        },
+        headers=USAGE_HEADERS,
+    )
+
+    profile = graph_client.user_profile(psid=PSID, token=PAGE_TOKEN)
+
+    assert query_of(mocked.calls[0]) == signed(
+        PAGE_TOKEN, fields="first_name,last_name,profile_pic"
+    )
+    assert profile == UserProfile(
+        psid=PSID,
+        first_name="Ada",
+        last_name="Lovelace",
+        profile_pic="https://pics.example/ada.svg?oe=1",
+    )
+    assert profile.usage.app is not None
+
+
+def test_user_profile_without_a_picture_has_an_empty_one(
+    graph_client: GraphClient, mocked: responses.RequestsMock
+) -> None:
+    mocked.get(f"{BASE}/{V}/{PSID}", json={"first_name": "Bo", "id": PSID})
+
+    profile = graph_client.user_profile(psid=PSID, token=PAGE_TOKEN)
+
+    assert (profile.first_name, profile.last_name, profile.profile_pic) == ("Bo", "", "")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (graph_error(100, 33, "Unsupported get request."), InvalidRequestError),
+        (graph_error(190, 460), TokenInvalidError),
+        (graph_error(10, status=403), PermissionMissingError),
+    ],
+)
+def test_user_profile_errors_are_classified(
+    graph_client: GraphClient,
+    mocked: responses.RequestsMock,
+    error: dict[str, Any],
+    expected: type[GraphError],
+) -> None:
+    mocked.get(f"{BASE}/{V}/{PSID}", **error)
+
+    with pytest.raises(expected) as caught:
+        graph_client.user_profile(psid=PSID, token=PAGE_TOKEN)
+
+    assert PAGE_TOKEN not in str(caught.value)
+
+
+def test_user_profile_refuses_a_psid_that_is_not_an_id(graph_client: GraphClient) -> None:
+    with pytest.raises(ValueError, match="psid"):
+        graph_client.user_profile(psid="../me/accounts", token=PAGE_TOKEN)
 
 
 # --- Insights -------------------------------------------------------------------------------
