@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +23,7 @@ from typing import IO
 import pytest
 
 from graph_api.redaction import REDACTED, redact
+from tests.servers import dockerfile_command, free_port, web_server_argv
 from tests.timing import deadline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,12 +60,6 @@ DEADLINE_SECONDS = deadline(60)
 )
 def test_query_string_secrets_are_redacted(line: str, expected: str) -> None:
     assert redact(line) == expected
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Output:
@@ -155,7 +148,7 @@ def _assert_redacted(outputs: tuple[_Output, _Output], line: str) -> None:
 
 
 def test_runservers_access_log_redacts_query_secrets(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
 
     with _server(argv, port, tmp_path) as outputs:
@@ -168,28 +161,16 @@ def test_runservers_access_log_redacts_query_secrets(tmp_path: Path) -> None:
     _assert_redacted(outputs, line)
 
 
-def _dockerfile_command() -> list[str]:
-    match = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
-    assert match, "the Dockerfile has no CMD in exec form"
-    return list(json.loads(match.group(1)))
-
-
 def test_the_dockerfile_and_compose_run_granian_alike() -> None:
-    command = _dockerfile_command()
+    command = dockerfile_command()
     compose = (ROOT / "docker-compose.yml").read_text()
     assert command[0] == "granian"
     assert f"command: {json.dumps(command)}" in compose
 
 
 def test_granians_access_log_redacts_query_secrets(tmp_path: Path) -> None:
-    port = _free_port()
-    # The image's command; options given again after it win (the last one counts).
-    command = _dockerfile_command()
-    argv = [
-        str(Path(sys.executable).with_name("granian")),
-        *command[1:],
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-    ]
+    port = free_port()
+    argv = web_server_argv(port)
 
     with _server(argv, port, tmp_path) as outputs:
         _get_when_up(f"http://127.0.0.1:{port}{CALLBACK}", outputs)

@@ -10,13 +10,9 @@ reach the person twice, and nothing beyond that bound.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
-import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -28,6 +24,7 @@ import pytest
 
 from flows.models import WebhookDelivery
 from tests.sandbox_fixtures import GraphSandbox
+from tests.servers import free_port, web_server_argv
 from tests.system.harness import Cluster, wait_for
 from tests.system.runtime_fixtures import (
     ASK_NEED,
@@ -45,20 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_PATH = "/webhooks/messenger"
 
 
-def psid(n: int) -> str:
-    return str(6_100_000_000_300_000 + n)
-
-
-def _dockerfile_command() -> list[str]:
-    match = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
-    assert match, "the Dockerfile has no CMD in exec form"
-    return list(json.loads(match.group(1)))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+FIRST_PSID = 6_100_000_000_300_000
 
 
 def _answers(url: str) -> bool:
@@ -74,12 +58,8 @@ def _answers(url: str) -> bool:
 @contextmanager
 def web_server(cluster: Cluster, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """The production image's command on a loopback port, one process, in its own group."""
-    port = _free_port()
-    argv = [
-        str(Path(sys.executable).with_name("granian")),
-        *_dockerfile_command()[1:],
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-    ]
+    port = free_port()
+    argv = web_server_argv(port)
     with (tmp_path / "web.log").open("ab") as log:
         server = subprocess.Popen(
             argv,
@@ -133,7 +113,7 @@ def test_a_delivery_answered_200_survives_the_web_server_killed_before_any_worke
     messenger: Messenger,
     tmp_path: Path,
 ) -> None:
-    people = [Lead.numbered((PAGE_A, PAGE_B)[n % 2], psid(n), n) for n in range(40)]
+    people = [Lead.numbered((PAGE_A, PAGE_B)[n % 2], str(FIRST_PSID + n), n) for n in range(40)]
     with web_server(cluster, tmp_path) as server:
         sandbox.webhook_config(url=str(server.args), retries=0)
         _openers(messenger, people)
@@ -166,7 +146,7 @@ def test_a_worker_killed_in_a_backlog_loses_nothing(
     messenger: Messenger,
     tmp_path: Path,
 ) -> None:
-    people = [Lead.numbered((PAGE_A, PAGE_B)[n % 2], psid(n), n) for n in range(120)]
+    people = [Lead.numbered((PAGE_A, PAGE_B)[n % 2], str(FIRST_PSID + n), n) for n in range(120)]
     with web_server(cluster, tmp_path) as server:
         sandbox.webhook_config(url=str(server.args), retries=0)
         _openers(messenger, people)
