@@ -305,7 +305,7 @@ def main() -> int:
         from django.core.management import call_command
 
         django.setup()
-        from flows.models import WebhookDelivery
+        from messenger.models import WebhookDelivery
 
         call_command("migrate", verbosity=0)
         print(

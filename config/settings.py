@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "tenants",
     "events",
     "flows",
+    "messenger",
     "insights",
 ]
 
@@ -383,7 +384,10 @@ CELERY_TASK_QUEUES = tuple(
 )
 CELERY_TASK_ROUTES = {
     "events.tasks.*": {"queue": "delivery"},
+    # The runtime's tasks live in messenger/tasks.py but keep their registered names
+    # "flows.tasks.*" (tasks queued before the move still run): both route to runtime.
     "flows.tasks.*": {"queue": "runtime"},
+    "messenger.tasks.*": {"queue": "runtime"},
     "tenants.tasks.*": {"queue": "maintenance"},
     "insights.tasks.*": {"queue": "maintenance"},
 }
@@ -441,7 +445,7 @@ CELERY_BEAT_SCHEDULE["events-sweep-due"] = {
     "task": "events.tasks.sweep_due",
     "schedule": EVENTS_SWEEP_SECONDS,
 }
-# The bot runtime's sweep (flows/runtime.py): re-enqueues webhook deliveries and Send API
+# The bot runtime's sweep (messenger/runtime.py): re-enqueues webhook deliveries and Send API
 # messages whose task was lost (older than two minutes and still not done).
 CELERY_BEAT_SCHEDULE["flows-runtime-sweep"] = {
     "task": "flows.tasks.runtime_sweep",

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
-from flows import webhooks
-from flows.models import WebhookDelivery
-from tests.flows.runtime_support import (
+from messenger import webhooks
+from messenger.models import WebhookDelivery
+from tests.messenger.runtime_support import (
     WEBHOOK_URL,
     encode,
     entry,
@@ -44,7 +44,7 @@ def test_a_signed_delivery_is_stored_as_received_and_answered_at_once(
 ) -> None:
     queued = []
     monkeypatch.setattr(
-        "flows.tasks.process_delivery.apply_async", lambda args: queued.append(args)
+        "messenger.tasks.process_delivery.apply_async", lambda args: queued.append(args)
     )
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
