@@ -20,7 +20,7 @@ not earlier ones were answered. A request's time runs from its scheduled moment 
 byte of the answer, so a server (or a load generator) that falls behind shows in the figures.
 An answer other than 200, a refused or broken connection, or no answer within ``timeout``
 seconds is an error. No worker consumes the runtime queue: this measures the acknowledgement
-(the row committed, the drain nudged: flows/intake.py), not the bot.
+(the row committed, the drain nudged: messenger/intake.py), not the bot.
 
 The baseline, in the same run and under the same granian command and settings: a WSGI app
 that reads the body and answers 200 ``EVENT_RECEIVED``, nothing else. Target (issue 14): the
@@ -384,7 +384,7 @@ def main() -> int:
         from django.core.management import call_command
 
         django.setup()
-        from flows.models import WebhookDelivery
+        from messenger.models import WebhookDelivery
 
         call_command("migrate", verbosity=0)
         print(

@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "tenants",
     "events",
     "flows",
+    "messenger",
     "insights",
 ]
 
@@ -393,7 +394,10 @@ CELERY_TASK_QUEUES = tuple(
 )
 CELERY_TASK_ROUTES = {
     "events.tasks.*": {"queue": "delivery"},
+    # The runtime's tasks live in messenger/tasks.py but keep their registered names
+    # "flows.tasks.*" (tasks queued before the move still run): both route to runtime.
     "flows.tasks.*": {"queue": "runtime"},
+    "messenger.tasks.*": {"queue": "runtime"},
     "tenants.tasks.*": {"queue": "maintenance"},
     "insights.tasks.*": {"queue": "maintenance"},
 }
@@ -451,10 +455,10 @@ CELERY_BEAT_SCHEDULE["events-sweep-due"] = {
     "task": "events.tasks.sweep_due",
     "schedule": EVENTS_SWEEP_SECONDS,
 }
-# A drain's lease on the webhook deliveries it claimed (flows/intake.py); a killed worker's
+# A drain's lease on the webhook deliveries it claimed (messenger/intake.py); a killed worker's
 # deliveries are claimed again after it.
 WEBHOOK_DRAIN_LEASE_SECONDS: int = env.int("WEBHOOK_DRAIN_LEASE_SECONDS", default=60)
-# The bot runtime's sweep (flows/runtime.py): queues a drain while webhook deliveries wait
+# The bot runtime's sweep (messenger/runtime.py): queues a drain while webhook deliveries wait
 # unclaimed, and re-enqueues Send API messages whose task was lost (older than two minutes).
 RUNTIME_SWEEP_SECONDS: float = env.float("RUNTIME_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE["flows-runtime-sweep"] = {

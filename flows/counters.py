@@ -1,6 +1,6 @@
 """The funnel counters: one upsert per turn into `NodeDailyCount`, in the turn's transaction.
 
-A turn (flows.runtime.conversation_apply) knows from the interpreter which blocks the
+A turn (messenger.runtime.conversation_apply) knows from the interpreter which blocks the
 conversation arrived at (`Result.entered`), which handles it left by (`Result.exits`) and
 where it stopped (ended, or handed off). `turn_counts` turns that into increments keyed by
 (node, handle); `counts_add` adds them to the day's rows with a single

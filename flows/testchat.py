@@ -28,6 +28,7 @@ from events.models import EventSource, LoggedEvent
 from events.services import log_events
 from flows import interpreter
 from flows.blocks import REGISTRY
+from flows.conversations import conversation_state, event_input, system_variables
 from flows.exceptions import FlowInvalid
 from flows.models import (
     Conversation,
@@ -35,7 +36,6 @@ from flows.models import (
     Flow,
     FlowVersion,
 )
-from flows.runtime import conversation_state, event_input, system_variables
 from flows.validation import graph_problems, has_errors
 from tenants.exceptions import DomainError, NotFound
 from tenants.models import Tenant

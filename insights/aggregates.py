@@ -63,7 +63,7 @@ def _flow_of_version(version_ids: Iterable[int]) -> dict[int, int]:
 
 
 def _version_id(source: str, source_ref: str) -> int | None:
-    """A flow event's source_ref is ``<flow_version_id>:<node_id>`` (flows/runtime.py)."""
+    """A flow event's source_ref is ``<flow_version_id>:<node_id>`` (messenger/runtime.py)."""
     if source != EventSource.FLOW:
         return None
     head = source_ref.partition(":")[0]

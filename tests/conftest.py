@@ -18,7 +18,7 @@ from tests.timing import TIME_SCALE, deadline
 
 pytest_plugins = [
     "tests.sandbox_fixtures",
-    "tests.flows.runtime_support",
+    "tests.messenger.runtime_support",
     "tests.migration_steps",
 ]
 

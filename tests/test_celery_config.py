@@ -36,6 +36,7 @@ QUEUE_OF_APP = {
     "events": "delivery",
     "flows": "runtime",
     "insights": "maintenance",
+    "messenger": "runtime",
     "tenants": "maintenance",
 }
 
@@ -69,6 +70,16 @@ def test_every_registered_task_has_a_route_to_its_apps_queue(task_name: str) -> 
     owner = task_name.split(".")[0]
     assert owner in QUEUE_OF_APP, f"{task_name}: no queue decided for the {owner!r} app's tasks"
     assert app.amqp.router.route({}, task_name)["queue"].name == QUEUE_OF_APP[owner]
+
+
+def test_the_runtime_tasks_moved_to_messenger_keep_their_names_and_queue() -> None:
+    # A task queued as "flows.tasks.*" before messenger/ existed must still find its code after
+    # a deploy (docs/adr/0013-messenger-app.md); new messenger tasks go to runtime as well.
+    for name in ("process_delivery", "send_conversation", "runtime_sweep"):
+        task = app.tasks[f"flows.tasks.{name}"]
+        assert task.run.__module__ == "messenger.tasks"
+        assert app.amqp.router.route({}, task.name)["queue"].name == "runtime"
+    assert app.amqp.router.route({}, "messenger.tasks.anything")["queue"].name == "runtime"
 
 
 def test_every_scheduled_task_is_registered() -> None:

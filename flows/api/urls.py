@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
-from flows.api import handoffs, testchat, transport_move, views
+from flows.api import testchat, transport_move, views
 
 # Routes outside a workspace (e.g. /api/v1/event-catalog).
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -11,7 +11,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
 
 scoped = SimpleRouter(use_regex_path=False)
 scoped.register("flows", views.FlowViewSet, basename="flow")
-scoped.register("handoffs", handoffs.HandoffViewSet, basename="handoff")
 
 # Routes under /api/v1/tenants/<slug:tenant_slug>/ (views subclass tenants.api.base classes).
 tenant_urlpatterns: list[URLPattern | URLResolver] = [

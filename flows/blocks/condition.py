@@ -1,7 +1,7 @@
 """`condition`: compare variables, then continue on the "true" or the "false" handle.
 
 The system variables `from_ad` ("yes"/"no") and `ad_id` let a flow branch on whether the
-conversation started from a click-to-Messenger ad, and on which (flows.runtime)."""
+conversation started from a click-to-Messenger ad, and on which (messenger.runtime)."""
 
 from __future__ import annotations
 

@@ -15,8 +15,10 @@ from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from events import delivery
-from flows import runtime, services
-from flows.models import Conversation, WebhookDelivery
+from flows import services
+from flows.models import Conversation
+from messenger import runtime
+from messenger.models import WebhookDelivery
 from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.services import Actor

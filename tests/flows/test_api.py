@@ -47,8 +47,8 @@ def create(editor: APIClient, tenant: Tenant, page: ConnectedPage, **body: Any) 
     return response
 
 
-def test_create_a_flow(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
-    response = create(editor, tenant, page, description="Greets people")
+def test_create_a_flow(editor: APIClient, tenant: Tenant, ada_page: ConnectedPage) -> None:
+    response = create(editor, tenant, ada_page, description="Greets people")
     body = response.json()
     assert response["ETag"] == '"r1"'
     assert {
@@ -58,7 +58,7 @@ def test_create_a_flow(editor: APIClient, tenant: Tenant, page: ConnectedPage) -
     } == {
         "name": "Welcome",
         "description": "Greets people",
-        "page": page.pk,
+        "page": ada_page.pk,
         "page_name": "Ada's Bakery",
         "trigger": {"kind": "keywords", "keywords": ["hi"], "ref": ""},
         "status": "draft",
@@ -70,9 +70,9 @@ def test_create_a_flow(editor: APIClient, tenant: Tenant, page: ConnectedPage) -
     assert Flow.objects.get(pk=body["id"]).tenant == tenant
 
 
-def test_create_from_a_template(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
+def test_create_from_a_template(editor: APIClient, tenant: Tenant, ada_page: ConnectedPage) -> None:
     response = editor.post(
-        flows_url(tenant), {"template": "lead_generation", "page": page.pk}, format="json"
+        flows_url(tenant), {"template": "lead_generation", "page": ada_page.pk}, format="json"
     )
     assert response.status_code == 201
     body = response.json()
@@ -97,9 +97,13 @@ def test_create_from_a_template(editor: APIClient, tenant: Tenant, page: Connect
     ],
 )
 def test_bad_input_is_a_400_and_writes_nothing(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage, body: dict[str, Any], field: str
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage, body: dict[str, Any], field: str
 ) -> None:
-    base = {"name": "Welcome", "page": page.pk, "trigger": {"kind": "keywords", "keywords": ["hi"]}}
+    base = {
+        "name": "Welcome",
+        "page": ada_page.pk,
+        "trigger": {"kind": "keywords", "keywords": ["hi"]},
+    }
     response = editor.post(flows_url(tenant), {**base, **body}, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["details"]
@@ -107,7 +111,7 @@ def test_bad_input_is_a_400_and_writes_nothing(
 
 
 def test_another_tenants_page_is_a_404_and_nothing_is_written(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage, other_tenant: Tenant
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage, other_tenant: Tenant
 ) -> None:
     theirs = ConnectedPageFactory.create(tenant=other_tenant)
     response = editor.post(flows_url(tenant), {"name": "Steal", "page": theirs.pk}, format="json")
@@ -115,13 +119,13 @@ def test_another_tenants_page_is_a_404_and_nothing_is_written(
     assert response.json()["error"]["code"] == "not_found"
     assert Flow.objects.count() == 0
 
-    flow = FlowFactory.create(tenant=tenant, page=page)
+    flow = FlowFactory.create(tenant=tenant, page=ada_page)
     response = editor.patch(
         flows_url(tenant, f"{flow.pk}/"), {"revision": 1, "page": theirs.pk}, format="json"
     )
     assert response.status_code == 404
     flow.refresh_from_db()
-    assert (flow.page_id, flow.revision) == (page.pk, 1)
+    assert (flow.page_id, flow.revision) == (ada_page.pk, 1)
 
     export = editor.get(flows_url(tenant, f"{flow.pk}/export/")).json()
     response = editor.post(
@@ -131,10 +135,10 @@ def test_another_tenants_page_is_a_404_and_nothing_is_written(
     assert Flow.objects.count() == 1
 
 
-def test_list_filters(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
+def test_list_filters(editor: APIClient, tenant: Tenant, ada_page: ConnectedPage) -> None:
     other_page = ConnectedPageFactory.create(tenant=tenant)
-    published_flow(tenant, page=page, name="Lead capture")
-    FlowFactory.create(tenant=tenant, page=page, name="Menu")
+    published_flow(tenant, page=ada_page, name="Lead capture")
+    FlowFactory.create(tenant=tenant, page=ada_page, name="Menu")
     FlowFactory.create(tenant=tenant, page=other_page, name="Lead follow-up")
     FlowFactory.create(name="Someone else's lead flow")
 
@@ -144,8 +148,8 @@ def test_list_filters(editor: APIClient, tenant: Tenant, page: ConnectedPage) ->
         return [row["name"] for row in response.json()["results"]]
 
     assert names() == ["Lead capture", "Lead follow-up", "Menu"]
-    assert names(page_id=page.pk) == ["Lead capture", "Menu"]
-    assert names(page_id=page.pk, page_size=1, page=2) == ["Menu"]  # `page` pages, not filters
+    assert names(page_id=ada_page.pk) == ["Lead capture", "Menu"]
+    assert names(page_id=ada_page.pk, page_size=1, page=2) == ["Menu"]  # `page` pages, not filters
     assert names(status="published") == ["Lead capture"]
     assert names(search="lead") == ["Lead capture", "Lead follow-up"]
     row = editor.get(flows_url(tenant), {"status": "published"}).json()["results"][0]
@@ -154,14 +158,14 @@ def test_list_filters(editor: APIClient, tenant: Tenant, page: ConnectedPage) ->
 
 
 def test_list_query_count_does_not_grow_with_flows(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     def count() -> int:
         with CaptureQueriesContext(connection) as queries:
             assert editor.get(flows_url(tenant)).status_code == 200
         return len(queries)
 
-    published_flow(tenant, page=page)
+    published_flow(tenant, page=ada_page)
     one = count()
     for _ in range(5):
         published_flow(tenant, page=ConnectedPageFactory.create(tenant=tenant))
@@ -169,9 +173,9 @@ def test_list_query_count_does_not_grow_with_flows(
 
 
 def test_save_the_draft_with_the_revision_in_the_body_or_if_match(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     response = editor.patch(
         flows_url(tenant, f"{flow_id}/"), {"revision": 1, "name": "Hello"}, format="json"
     )
@@ -191,12 +195,12 @@ def test_save_the_draft_with_the_revision_in_the_body_or_if_match(
     assert list(response.json()["error"]["details"]) == ["revision"]
 
 
-def test_put_replaces_the_draft(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+def test_put_replaces_the_draft(editor: APIClient, tenant: Tenant, ada_page: ConnectedPage) -> None:
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     body = {
         "revision": 1,
         "name": "Renamed",
-        "page": page.pk,
+        "page": ada_page.pk,
         "trigger": {"kind": "ref", "ref": "summer-sale_2026="},
         "document": simple_document("Welcome back"),
     }
@@ -211,12 +215,12 @@ def test_put_replaces_the_draft(editor: APIClient, tenant: Tenant, page: Connect
 
 
 def test_a_stale_save_is_a_409_and_loses_nothing(
-    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+    client_for: Callable[..., APIClient], tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     alice = client_for(tenant, Role.EDITOR)
     bob = APIClient()
     bob.force_login(member(tenant, Role.EDITOR, email="bob@acme.example").user)
-    flow_id = create(alice, tenant, page).json()["id"]
+    flow_id = create(alice, tenant, ada_page).json()["id"]
     loaded = alice.get(flows_url(tenant, f"{flow_id}/"))
     assert loaded["ETag"] == '"r1"'
 
@@ -257,9 +261,9 @@ def test_a_stale_save_is_a_409_and_loses_nothing(
 
 
 def test_publishing_freezes_a_numbered_version(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     response = editor.post(
         flows_url(tenant, f"{flow_id}/publish/"), {"note": "First"}, format="json"
     )
@@ -299,22 +303,22 @@ def test_publishing_freezes_a_numbered_version(
 
 
 def test_publishing_with_a_stale_revision_is_a_409(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     response = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {"revision": 7}, format="json")
     assert response.status_code == 409
     assert FlowVersion.objects.count() == 0
 
 
 def test_a_409_names_the_api_key_that_saved_never_its_secret(
-    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+    client_for: Callable[..., APIClient], tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     """Publish and restore with a stale revision answer like a stale save does."""
     secret = api_key(tenant, name="CRM sync")
     integration = client_for(key=secret)
     editor = client_for(tenant, Role.EDITOR)
-    flow_id = create(editor, tenant, page).json()["id"]
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     response = integration.patch(
         flows_url(tenant, f"{flow_id}/"), {"revision": 1, "name": "Synced"}, format="json"
@@ -347,19 +351,19 @@ def test_a_409_names_the_api_key_that_saved_never_its_secret(
 
 
 def test_a_409_says_null_when_nobody_is_known(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    flow = FlowFactory.create(tenant=tenant, page=page, updated_by=None, revision=3)
+    flow = FlowFactory.create(tenant=tenant, page=ada_page, updated_by=None, revision=3)
     response = editor.post(flows_url(tenant, f"{flow.pk}/publish/"), {"revision": 2}, format="json")
     assert response.status_code == 409
     assert response.json()["error"]["details"]["updated_by"] is None
 
 
 def test_an_invalid_flow_is_not_published(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     document = {"nodes": [node("m", "send_message", text="")], "edges": []}
-    flow_id = create(editor, tenant, page, document=document).json()["id"]
+    flow_id = create(editor, tenant, ada_page, document=document).json()["id"]
 
     response = editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     assert response.status_code == 400
@@ -381,10 +385,10 @@ def test_an_invalid_flow_is_not_published(
 
 
 def test_validate_reports_errors_and_warnings(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     document = simple_document("Hi {{name}}")
-    flow_id = create(editor, tenant, page, document=document).json()["id"]
+    flow_id = create(editor, tenant, ada_page, document=document).json()["id"]
     response = editor.post(flows_url(tenant, f"{flow_id}/validate/"))
     assert response.status_code == 200
     body = response.json()
@@ -420,12 +424,12 @@ def test_a_custom_event_on_a_conversions_api_page_publishes_with_a_warning(
 
 
 def test_two_published_flows_cannot_answer_the_same_ref(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     ref = {"kind": "ref", "ref": "spring"}
-    first = create(editor, tenant, page, trigger=ref).json()["id"]
+    first = create(editor, tenant, ada_page, trigger=ref).json()["id"]
     assert editor.post(flows_url(tenant, f"{first}/publish/"), {}, format="json").status_code == 201
-    second = create(editor, tenant, page, name="Spring 2", trigger=ref).json()["id"]
+    second = create(editor, tenant, ada_page, name="Spring 2", trigger=ref).json()["id"]
     response = editor.post(flows_url(tenant, f"{second}/publish/"), {}, format="json")
     assert response.status_code == 400
     problem = response.json()["error"]["details"]["problems"][0]
@@ -433,8 +437,8 @@ def test_two_published_flows_cannot_answer_the_same_ref(
     assert "“Welcome” on this page already answers the ref spring" in problem["message"]
 
 
-def test_status_changes(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+def test_status_changes(editor: APIClient, tenant: Tenant, ada_page: ConnectedPage) -> None:
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     response = editor.patch(
         flows_url(tenant, f"{flow_id}/"), {"revision": 1, "status": "published"}, format="json"
     )
@@ -446,9 +450,9 @@ def test_status_changes(editor: APIClient, tenant: Tenant, page: ConnectedPage) 
 
 
 def test_restore_a_version_into_the_draft(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     editor.patch(
         flows_url(tenant, f"{flow_id}/"),
@@ -479,8 +483,8 @@ def test_restore_a_version_into_the_draft(
     )
 
 
-def test_diff_between_versions(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+def test_diff_between_versions(editor: APIClient, tenant: Tenant, ada_page: ConnectedPage) -> None:
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     changed = simple_document("Changed text")
     changed["nodes"][0]["position"] = {"x": 50, "y": 50}  # start only moved
@@ -511,10 +515,10 @@ def test_diff_from_a_version_to_the_draft(
     client_for: Callable[..., APIClient],
     editor: APIClient,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     other_tenant: Tenant,
 ) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     draft = simple_document("Not published yet")
     draft["nodes"].append(node("lost", "end"))
@@ -544,8 +548,8 @@ def test_diff_from_a_version_to_the_draft(
     assert "Not published" not in response.content.decode()
 
 
-def test_duplicate(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> None:
-    flow_id = create(editor, tenant, page).json()["id"]
+def test_duplicate(editor: APIClient, tenant: Tenant, ada_page: ConnectedPage) -> None:
+    flow_id = create(editor, tenant, ada_page).json()["id"]
     editor.post(flows_url(tenant, f"{flow_id}/publish/"), {}, format="json")
     response = editor.post(flows_url(tenant, f"{flow_id}/duplicate/"), {}, format="json")
     assert response.status_code == 201
@@ -560,11 +564,14 @@ def test_duplicate(editor: APIClient, tenant: Tenant, page: ConnectedPage) -> No
 
 
 def test_export_and_import_round_trip(
-    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage, other_tenant: Tenant
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    ada_page: ConnectedPage,
+    other_tenant: Tenant,
 ) -> None:
     editor = client_for(tenant, Role.EDITOR)
     flow_id = editor.post(
-        flows_url(tenant), {"template": "lead_generation", "page": page.pk}, format="json"
+        flows_url(tenant), {"template": "lead_generation", "page": ada_page.pk}, format="json"
     ).json()["id"]
     export = editor.get(flows_url(tenant, f"{flow_id}/export/")).json()
     assert (export["format"], export["format_version"], export["source_page"]) == (
@@ -622,10 +629,10 @@ def test_export_and_import_round_trip(
     ],
 )
 def test_import_refuses_what_is_not_an_export(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage, flow: Flow, code: str
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage, flow: Flow, code: str
 ) -> None:
     response = editor.post(
-        flows_url(tenant, "import/"), {"page": page.pk, "flow": flow}, format="json"
+        flows_url(tenant, "import/"), {"page": ada_page.pk, "flow": flow}, format="json"
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
@@ -633,9 +640,9 @@ def test_import_refuses_what_is_not_an_export(
 
 
 def test_delete_removes_versions_and_is_audited(
-    editor: APIClient, tenant: Tenant, page: ConnectedPage
+    editor: APIClient, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    flow = published_flow(tenant, page=page, name="Old")
+    flow = published_flow(tenant, page=ada_page, name="Old")
     assert editor.delete(flows_url(tenant, f"{flow.pk}/")).status_code == 204
     assert (Flow.objects.count(), FlowVersion.objects.count()) == (0, 0)
     audit = AuditEvent.objects.get(tenant=tenant, action="flow.deleted")
@@ -643,9 +650,9 @@ def test_delete_removes_versions_and_is_audited(
 
 
 def test_viewers_read_but_do_not_write(
-    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+    client_for: Callable[..., APIClient], tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    flow = published_flow(tenant, page=page)
+    flow = published_flow(tenant, page=ada_page)
     viewer = client_for(tenant, Role.VIEWER)
     assert viewer.get(flows_url(tenant, f"{flow.pk}/versions/1/")).status_code == 200
     assert (

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from events.models import EventSource, EventStatus, LoggedEvent
-from flows import counters, interpreter, runtime
+from flows import counters, interpreter
 from flows.blocks.steps import START, TEXT
 from flows.models import (
     Conversation,
@@ -24,11 +24,12 @@ from flows.models import (
     NodeDailyCount,
     TriggerKind,
 )
+from messenger import runtime
 from tenants.models import ConnectedPage, Tenant
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import FlowVersionFactory, edge, node, published_flow
-from tests.flows.runtime_support import (
+from tests.messenger.runtime_support import (
     InlineWorker,
     entry,
     envelope,

@@ -15,8 +15,9 @@ from rest_framework.test import APIClient
 
 from events.models import EventSource, EventStatus, LoggedEvent
 from flows.flow_templates import LEAD_GENERATION
-from flows.models import Conversation, ConversationStatus, Flow, OutboundMessage
+from flows.models import Conversation, ConversationStatus, Flow
 from flows.testchat import chat_psid
+from messenger.models import OutboundMessage
 from tenants.models import ConnectedPage, Membership, Tenant, Transport
 from tenants.permissions import Role
 from tenants.services import Actor

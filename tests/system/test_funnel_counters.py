@@ -17,13 +17,8 @@ import pytest
 from django.db.models import Count, Sum
 
 from events.models import LoggedEvent
-from flows.models import (
-    Conversation,
-    ConversationStatus,
-    FlowVersion,
-    NodeDailyCount,
-    OutboundMessage,
-)
+from flows.models import Conversation, ConversationStatus, FlowVersion, NodeDailyCount
+from messenger.models import OutboundMessage
 from tests.system.harness import Cluster
 from tests.system.runtime_fixtures import (  # noqa: F401 (fixtures)
     Lead,

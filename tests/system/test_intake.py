@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.models import WebhookDelivery
+from messenger.models import WebhookDelivery
 from tests.sandbox_fixtures import GraphSandbox
 from tests.servers import free_port, web_server_argv
 from tests.system.harness import Cluster, wait_for

@@ -19,14 +19,8 @@ from typing import Any
 
 import pytest
 
-from flows.models import (
-    Conversation,
-    ConversationStatus,
-    OutboundMessage,
-    OutboundStatus,
-    ProcessedMessage,
-    WebhookDelivery,
-)
+from flows.models import Conversation, ConversationStatus
+from messenger.models import OutboundMessage, OutboundStatus, ProcessedMessage, WebhookDelivery
 from tests.sandbox_fixtures import GraphSandbox
 from tests.system.harness import Cluster, wait_for
 from tests.system.runtime_fixtures import (

@@ -19,16 +19,17 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.test import Client
 
-from flows import runtime
-from flows.models import Conversation, TriggerKind, WebhookDelivery
+from flows.models import Conversation, TriggerKind
 from graph_api.types import PageAccount, TokenInfo
+from messenger import runtime
+from messenger.models import WebhookDelivery
 from tenants import services
 from tenants.exceptions import Conflict, PermissionDenied
 from tenants.models import AuditEvent, ConnectedPage, PageStatus, Tenant
 from tenants.permissions import Role
 from tenants.services import pages as page_services
 from tests.flows.factories import published_flow
-from tests.flows.runtime_support import (
+from tests.messenger.runtime_support import (
     encode,
     entry,
     envelope,

@@ -29,18 +29,11 @@ from django.utils import timezone
 
 from events.models import DeliveryAttempt, EventStatus, LoggedEvent
 from flows import services as flow_services
-from flows.models import (
-    Conversation,
-    Flow,
-    FlowStatus,
-    NodeDailyCount,
-    OutboundMessage,
-    OutboundStatus,
-    WebhookDelivery,
-)
+from flows.models import Conversation, Flow, FlowStatus, NodeDailyCount
 from insights import aggregates
 from insights import services as insights_services
 from insights.models import FollowedAdAccount
+from messenger.models import OutboundMessage, OutboundStatus, WebhookDelivery
 from tenants.management.commands.connect_demo_pages import Browser
 from tenants.management.commands.seed_demo import DEMO_USERNAME, DEMO_WORKSPACE
 from tenants.models import ConnectedPage, Tenant

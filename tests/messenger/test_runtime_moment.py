@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flows.runtime import _moment
+from messenger.runtime import _moment
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from flows import handoffs_views
+from messenger import handoffs_views
 
 app_name = "handoffs"
 urlpatterns = [

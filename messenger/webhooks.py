@@ -3,7 +3,7 @@
 A delivery's `X-Hub-Signature-256` is checked over the raw body with the app secret, in
 constant time, before anything parses it (reference §6.2): a missing or wrong signature is a
 403 and writes nothing. A good one is stored as it came and answered 200 at once, and the
-runtime drains new deliveries in batches (flows/intake.py, which also answers the POST in
+runtime drains new deliveries in batches (messenger/intake.py, which also answers the POST in
 production without Django's request cycle), because Facebook wants a quick 200 and retries
 for 36 hours otherwise (§6.3).
 """
@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from flows import intake
+from messenger import intake
 
 logger = logging.getLogger(__name__)
 

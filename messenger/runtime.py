@@ -28,7 +28,7 @@
   ``conv:<conversation>:<node>:<step>``; each carries the version, node and the conversation's
   ``ad_id``), its handoff flag and its funnel counts (flows/counters.py, one upsert) are
   written in one transaction;
-  ``flows.tasks.send_conversation`` sends the messages after commit (flows/sending.py).
+  ``flows.tasks.send_conversation`` sends the messages after commit (messenger/sending.py).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -53,9 +52,10 @@ from redis.exceptions import LockError
 
 from events.models import EventSource
 from events.ratelimit import redis_client, redis_key
-from events.services import EventInput, log_events
-from flows import counters, intake, interpreter
+from events.services import log_events
+from flows import counters, interpreter
 from flows.blocks.steps import POSTBACK, QUICK_REPLY, REFERRAL, START, TEXT
+from flows.conversations import conversation_state, event_input, system_variables
 from flows.models import (
     GET_STARTED_PAYLOAD,
     Conversation,
@@ -63,13 +63,11 @@ from flows.models import (
     Flow,
     FlowStatus,
     FlowVersion,
-    OutboundMessage,
-    OutboundStatus,
-    ProcessedMessage,
     TriggerKind,
-    WebhookDelivery,
 )
 from graph_api.redaction import redact
+from messenger import intake
+from messenger.models import OutboundMessage, OutboundStatus, ProcessedMessage, WebhookDelivery
 from tenants.api.parsers import json_depth_exceeds, too_deep_message
 from tenants.exceptions import Conflict, NotFound
 from tenants.models import AuditAction, ConnectedPage, PageStatus, Tenant
@@ -109,7 +107,7 @@ def enqueue(task_name: str, *args: int, countdown: float = 0) -> None:
 
 
 def _apply_async(task_name: str, args: tuple[int, ...], *, countdown: float) -> None:
-    from flows import tasks  # the task module imports this one
+    from messenger import tasks  # the task module imports this one
 
     countdown = min(max(countdown, 0.0), float(settings.CELERY_MAX_COUNTDOWN_SECONDS))
     task = getattr(tasks, task_name)
@@ -358,11 +356,11 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
     try:
         _route_delivery(delivery, report)
     except Exception as error:  # a failure before any turn ran: retried, bounded, recorded
-        logger.exception("flows.runtime.delivery_failed", extra={"delivery_id": delivery.pk})
+        logger.exception("messenger.runtime.delivery_failed", extra={"delivery_id": delivery.pk})
         report.failed += 1
         report.error = describe_failure(error)
     for unrouted in report.unrouted:
-        logger.info("flows.runtime.unrouted", extra={"delivery_id": delivery.pk, **unrouted})
+        logger.info("messenger.runtime.unrouted", extra={"delivery_id": delivery.pk, **unrouted})
     if (report.retry or report.failed) and attempt < MAX_DELIVERY_ATTEMPTS:
         countdown = (
             min(BUSY_RETRY_SECONDS * 2 ** (attempt - 1), settings.CELERY_MAX_COUNTDOWN_SECONDS)
@@ -447,7 +445,7 @@ def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport) -> None:
             report.busy += 1
         except Exception as error:  # one person's failing turn must not stop the others'
             logger.exception(
-                "flows.runtime.turn_failed", extra={"delivery_id": delivery.pk, "page": page.pk}
+                "messenger.runtime.turn_failed", extra={"delivery_id": delivery.pk, "page": page.pk}
             )
             report.failed += 1
             report.error = describe_failure(error)
@@ -462,7 +460,7 @@ def _finish(delivery: WebhookDelivery, report: DeliveryReport) -> None:
         processed_at=timezone.now(), error=report.error, unrouted=report.unrouted
     )
     logger.info(
-        "flows.runtime.delivery_processed",
+        "messenger.runtime.delivery_processed",
         extra={
             "delivery_id": delivery.pk,
             "ran": report.ran,
@@ -531,49 +529,6 @@ def _latest_version(flow: Flow) -> FlowVersion | None:
 
 
 # --- A turn -----------------------------------------------------------------------------------
-
-
-def event_input(effect: interpreter.LogEvent) -> EventInput:
-    """The events app's input for a `log_event` block's effect.
-
-    A value that is not a number (a variable that held text) is passed on as it is, so the
-    events app's validation refuses it with its own message.
-    """
-    value: Any = effect.value
-    if value is not None:
-        with suppress(InvalidOperation):
-            value = Decimal(value)
-    return EventInput(
-        event=effect.event,
-        params=dict(effect.params),
-        value=value,
-        currency=effect.currency,
-        logging_target=effect.logging_target,
-    )
-
-
-def conversation_state(conversation: Conversation) -> interpreter.State:
-    """The interpreter's State as the conversation stores it."""
-    return interpreter.State(
-        node_id=conversation.node_id or None,
-        variables=dict(conversation.variables),
-        step=conversation.step,
-        status=conversation.status,
-        retries=conversation.retries,
-    )
-
-
-def system_variables(conversation: Conversation, *, ref: str = "") -> dict[str, str]:
-    """``psid``, ``page_id``, ``ref`` (this message's, else the one the conversation has), and
-    for click-to-Messenger ads ``from_ad`` ("yes"/"no") and ``ad_id`` (a condition block
-    branches on them)."""
-    return {
-        "psid": conversation.psid,
-        "page_id": conversation.page.page_id,
-        "ref": ref or str(conversation.variables.get("ref", "")),
-        "from_ad": "yes" if conversation.ad_id else "no",
-        "ad_id": conversation.ad_id,
-    }
 
 
 def referral_record(conversation: Conversation, referral: Referral, *, at: datetime) -> None:
@@ -793,7 +748,7 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
         )
         conversation_apply(conversation, result, now=now)
         logger.info(
-            "flows.runtime.turn",
+            "messenger.runtime.turn",
             extra={
                 "conversation_id": conversation.pk,
                 "flow_version_id": conversation.flow_version_id,
@@ -879,7 +834,7 @@ def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Co
             details={"conversation_id": conversation.pk, "status": conversation.status},
         )
     logger.info(
-        "flows.runtime.handoff_resolved",
+        "messenger.runtime.handoff_resolved",
         extra={"conversation_id": conversation.pk, "status": conversation.status},
     )
     return conversation

@@ -11,13 +11,14 @@ from pytest_django.fixtures import Settings
 
 from events import delivery
 from events.models import EventStatus, LoggedEvent
-from flows.models import Conversation, ConversationStatus, Flow, OutboundMessage
+from flows.models import Conversation, ConversationStatus, Flow
 from flows.services import flow_create, flow_publish
+from messenger.models import OutboundMessage
 from tenants.crypto import encrypt_token
 from tenants.models import ConnectedPage, Tenant, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
-from tests.flows.runtime_support import (
+from tests.messenger.runtime_support import (
     InlineWorker,
     encode,
 )

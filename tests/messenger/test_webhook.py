@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
-from flows import intake
-from flows.models import WebhookDelivery
-from tests.flows.runtime_support import (
+from messenger import intake
+from messenger.models import WebhookDelivery
+from tests.messenger.runtime_support import (
     WEBHOOK_URL,
     InlineWorker,
     encode,

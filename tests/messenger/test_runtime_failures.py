@@ -9,12 +9,13 @@ import responses
 from django.conf import settings
 from django.test import Client
 
-from flows import runtime
-from flows.models import Conversation, Flow, TriggerKind, WebhookDelivery
+from flows.models import Conversation, Flow, TriggerKind
+from messenger import runtime
+from messenger.models import WebhookDelivery
 from tenants.api.parsers import MAX_JSON_DEPTH
 from tenants.models import ConnectedPage, Tenant
 from tests.flows.factories import published_flow
-from tests.flows.runtime_support import (
+from tests.messenger.runtime_support import (
     InlineWorker,
     encode,
     entry,
@@ -31,9 +32,11 @@ TOKEN = "EAAB" + "x" * 40
 
 
 @pytest.fixture(autouse=True)
-def default_flow(tenant: Tenant, page: ConnectedPage) -> Flow:
+def default_flow(tenant: Tenant, ada_page: ConnectedPage) -> Flow:
     """Every conversation of the Page has a flow to run."""
-    return published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
+    return published_flow(
+        tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[]
+    )
 
 
 @pytest.fixture
@@ -50,7 +53,7 @@ def poisoned_turn(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_deeply_nested_signed_delivery_ends_at_once_with_the_reason(
-    client: Client, worker: InlineWorker, page: ConnectedPage
+    client: Client, worker: InlineWorker, ada_page: ConnectedPage
 ) -> None:
     body = b'{"object": "page", "entry": ' + b"[" * 5000 + b"]" * 5000 + b"}"
 
@@ -69,7 +72,7 @@ def test_a_failing_turn_retries_with_back_off_and_is_given_up_with_its_error(
     client: Client,
     worker: InlineWorker,
     send_api: responses.RequestsMock,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     poisoned_turn: None,
 ) -> None:
     payload = envelope(entry(PAGE, text(PAGE, POISONED_PSID, "hi"), text(PAGE, "61001", "hello")))
@@ -93,7 +96,7 @@ def test_a_failing_turn_retries_with_back_off_and_is_given_up_with_its_error(
 
 
 def test_the_error_is_recorded_while_the_delivery_retries(
-    tenant: Tenant, page: ConnectedPage, worker: InlineWorker, poisoned_turn: None
+    tenant: Tenant, ada_page: ConnectedPage, worker: InlineWorker, poisoned_turn: None
 ) -> None:
     delivery = WebhookDelivery.objects.create(
         body=encode(envelope(entry(PAGE, text(PAGE, POISONED_PSID))))
@@ -113,7 +116,7 @@ def test_a_poisoned_delivery_does_not_hold_up_the_next_one(
     client: Client,
     worker: InlineWorker,
     send_api: responses.RequestsMock,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     poisoned_turn: None,
 ) -> None:
     worker.post(client, encode(envelope(entry(PAGE, text(PAGE, POISONED_PSID)))))
@@ -129,7 +132,7 @@ def test_a_poisoned_delivery_does_not_hold_up_the_next_one(
 
 
 def test_a_failure_outside_any_turn_is_bounded_too(
-    tenant: Tenant, page: ConnectedPage, worker: InlineWorker, monkeypatch: pytest.MonkeyPatch
+    tenant: Tenant, ada_page: ConnectedPage, worker: InlineWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(page_id: str) -> None:
         raise LookupError("routing broke")
@@ -150,7 +153,7 @@ def test_a_failure_outside_any_turn_is_bounded_too(
 
 
 def test_admins_see_failed_deliveries_and_their_errors(
-    client: Client, tenant: Tenant, page: ConnectedPage, poisoned_turn: None
+    client: Client, tenant: Tenant, ada_page: ConnectedPage, poisoned_turn: None
 ) -> None:
     failed = WebhookDelivery.objects.create(
         body=b"not json", processed_at="2026-01-02T03:04:05Z", error="RuntimeError: boom"
@@ -158,10 +161,10 @@ def test_admins_see_failed_deliveries_and_their_errors(
     WebhookDelivery.objects.create(body=b"{}", processed_at="2026-01-02T03:04:05Z")
     client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
 
-    page_html = client.get("/admin/flows/webhookdelivery/?outcome=failed").content.decode()
+    page_html = client.get("/admin/messenger/webhookdelivery/?outcome=failed").content.decode()
 
     assert "RuntimeError: boom" in page_html
     assert "1 webhook delivery" in page_html
-    detail = client.get(f"/admin/flows/webhookdelivery/{failed.pk}/change/")
+    detail = client.get(f"/admin/messenger/webhookdelivery/{failed.pk}/change/")
     assert detail.status_code == 200
     assert "not json" in detail.content.decode()

@@ -1,6 +1,6 @@
 """Threads a handoff block flagged for a person: `GET handoffs/`, `POST handoffs/<id>/resolve/`.
 
-The list and the resolving are flows.runtime's (`conversation_handoffs`, `handoff_resolve`);
+The list and the resolving are messenger.runtime's (`conversation_handoffs`, `handoff_resolve`);
 test chats are left out: they are the editor's, not a person waiting.
 """
 
@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flows.models import Conversation
-from flows.runtime import conversation_handoffs, handoff_resolve
+from messenger.runtime import conversation_handoffs, handoff_resolve
 from tenants.api.base import TenantScopedViewSet
 
 OPEN, RESOLVED = "open", "resolved"

@@ -14,7 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from flows.flow_templates import LEAD_GENERATION
-from flows.models import Conversation, ConversationStatus, OutboundMessage
+from flows.models import Conversation, ConversationStatus
+from messenger.models import OutboundMessage
 from tenants.models import AuditAction, AuditEvent, ConnectedPage, Tenant
 from tenants.permissions import Role
 from tests.flows.factories import FlowFactory, FlowVersionFactory, edge, handed_off, node
@@ -29,20 +30,20 @@ def api(tenant: Tenant, path: str = "") -> str:
 
 
 def test_the_list_shows_open_handoffs_newest_first(
-    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+    client_for: Callable[..., APIClient], tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     now = timezone.now()
-    older = handed_off(tenant=tenant, page=page, handed_off_at=now - timedelta(hours=2))
+    older = handed_off(tenant=tenant, page=ada_page, handed_off_at=now - timedelta(hours=2))
     newer = handed_off(
         tenant=tenant,
-        page=page,
+        page=ada_page,
         psid="24571937185104",
         handed_off_at=now - timedelta(minutes=5),
         handoff_note="Unhappy customer (rated 2 of 5): late delivery",
         variables={"rating": "2", "problem": "late delivery"},
     )
-    handed_off(tenant=tenant, page=page, is_test=True)  # a test chat: not for agents
-    waiting = handed_off(tenant=tenant, page=page, status="waiting")
+    handed_off(tenant=tenant, page=ada_page, is_test=True)  # a test chat: not for agents
+    waiting = handed_off(tenant=tenant, page=ada_page, status="waiting")
     handed_off(page=ConnectedPageFactory.create())  # another workspace's
 
     response = client_for(tenant, Role.VIEWER).get(api(tenant))
@@ -55,7 +56,7 @@ def test_the_list_shows_open_handoffs_newest_first(
     assert newer.handed_off_at is not None
     assert body["results"][0] == {
         "id": newer.pk,
-        "page": {"id": page.pk, "page_id": "300000000000001", "name": "Ada's Bakery"},
+        "page": {"id": ada_page.pk, "page_id": "300000000000001", "name": "Ada's Bakery"},
         "psid": "24571937185104",
         "flow": {"id": newer.flow.pk, "name": newer.flow.name},
         "version": 1,
@@ -70,7 +71,7 @@ def test_the_list_shows_open_handoffs_newest_first(
 
 
 def test_the_list_query_count_does_not_grow(
-    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+    client_for: Callable[..., APIClient], tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     client = client_for(tenant, Role.VIEWER)
 
@@ -79,7 +80,7 @@ def test_the_list_query_count_does_not_grow(
             assert client.get(api(tenant)).status_code == 200
         return len(queries)
 
-    handed_off(tenant=tenant, page=page)
+    handed_off(tenant=tenant, page=ada_page)
     one = count()
     for _ in range(5):
         handed_off(tenant=tenant, page=ConnectedPageFactory.create(tenant=tenant))
@@ -96,15 +97,15 @@ def resolve(
 
 
 def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(
-    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+    client_for: Callable[..., APIClient], tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     editor = member(tenant, Role.EDITOR, email="eve@example.com")
     client = client_for()
     client.force_login(editor.user)
     version = FlowVersionFactory.create(
-        flow=FlowFactory.create(tenant=tenant, page=page), document=LEAD_GENERATION.document()
+        flow=FlowFactory.create(tenant=tenant, page=ada_page), document=LEAD_GENERATION.document()
     )
-    conversation = handed_off(tenant=tenant, page=page, flow_version=version)
+    conversation = handed_off(tenant=tenant, page=ada_page, flow_version=version)
 
     body = resolve(client, tenant, conversation)
     conversation.refresh_from_db()
@@ -118,7 +119,7 @@ def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(
     audit = AuditEvent.objects.get(tenant=tenant, action=AuditAction.HANDOFF_RESOLVED)
     assert (audit.actor, audit.target, audit.details) == (
         editor.user,
-        f"{page.name} / {conversation.psid}",
+        f"{ada_page.name} / {conversation.psid}",
         {"conversation_id": conversation.pk, "status": "ended"},
     )
     assert conversation.handoff_resolved_at is not None
@@ -133,7 +134,7 @@ def test_resolve_ends_a_thread_whose_handoff_leads_nowhere(
 
 
 def test_resolve_resumes_the_flow_after_the_handoff(
-    client_for: Callable[..., APIClient], tenant: Tenant, page: ConnectedPage
+    client_for: Callable[..., APIClient], tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     document = {
         "nodes": [
@@ -145,10 +146,10 @@ def test_resolve_resumes_the_flow_after_the_handoff(
         "edges": [edge("start", "to_team"), edge("to_team", "back"), edge("back", "end")],
     }
     version = FlowVersionFactory.create(
-        flow=FlowFactory.create(tenant=tenant, page=page), document=document
+        flow=FlowFactory.create(tenant=tenant, page=ada_page), document=document
     )
     conversation = handed_off(
-        tenant=tenant, page=page, flow_version=version, variables={"name": "Ada"}
+        tenant=tenant, page=ada_page, flow_version=version, variables={"name": "Ada"}
     )
 
     body = resolve(client_for(tenant, Role.EDITOR), tenant, conversation)
@@ -169,12 +170,12 @@ def test_resolve_resumes_the_flow_after_the_handoff(
 def test_permissions(
     client_for: Callable[..., APIClient],
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     role: str,
     list_status: int,
     resolve_status: int,
 ) -> None:
-    conversation = handed_off(tenant=tenant, page=page)
+    conversation = handed_off(tenant=tenant, page=ada_page)
     client = client_for(tenant, role)
     assert client.get(api(tenant)).status_code == list_status
     response = client.post(api(tenant, f"{conversation.pk}/resolve/"))
@@ -185,10 +186,13 @@ def test_permissions(
 
 
 def test_a_test_chat_or_another_tenants_thread_is_404(
-    client_for: Callable[..., APIClient], tenant: Tenant, other_tenant: Tenant, page: ConnectedPage
+    client_for: Callable[..., APIClient],
+    tenant: Tenant,
+    other_tenant: Tenant,
+    ada_page: ConnectedPage,
 ) -> None:
     client = client_for(tenant, Role.EDITOR)
-    test_chat = handed_off(tenant=tenant, page=page, is_test=True)
+    test_chat = handed_off(tenant=tenant, page=ada_page, is_test=True)
     theirs = handed_off(tenant=other_tenant)
     for conversation in (test_chat, theirs):
         assert resolve(client, tenant, conversation, 404)["error"]["code"] == "not_found"
@@ -206,16 +210,16 @@ def test_a_bad_state_filter_is_400(client_for: Callable[..., APIClient], tenant:
 
 
 def test_the_page_lists_open_handoffs_with_what_was_gathered(
-    tenant: Tenant, page: ConnectedPage
+    tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     handed_off(
         tenant=tenant,
-        page=page,
+        page=ada_page,
         psid="24571937185104",
         handoff_note="New lead: A quote, starting This month.",
         variables={"psid": "24571937185104", "ref": "", "need": "A quote", "contact": "a@b.co"},
     )
-    handed_off(tenant=tenant, page=page, is_test=True, handoff_note="From the test chat")
+    handed_off(tenant=tenant, page=ada_page, is_test=True, handoff_note="From the test chat")
     html = signed_in(tenant).get(f"/t/{tenant.slug}/handoffs/").content.decode()
     assert 'aria-current="page">Handoffs</a>' in html
     assert "New lead: A quote, starting This month." in html
@@ -227,8 +231,8 @@ def test_the_page_lists_open_handoffs_with_what_was_gathered(
     assert ">Mark resolved</button>" in html
 
 
-def test_viewers_see_the_page_without_the_button(tenant: Tenant, page: ConnectedPage) -> None:
-    handed_off(tenant=tenant, page=page)
+def test_viewers_see_the_page_without_the_button(tenant: Tenant, ada_page: ConnectedPage) -> None:
+    handed_off(tenant=tenant, page=ada_page)
     client = signed_in(tenant, Role.VIEWER)
     html = client.get(f"/t/{tenant.slug}/handoffs/").content.decode()
     assert "New lead" in html
@@ -238,8 +242,8 @@ def test_viewers_see_the_page_without_the_button(tenant: Tenant, page: Connected
     assert response.status_code == 403
 
 
-def test_the_resolved_button(tenant: Tenant, page: ConnectedPage) -> None:
-    conversation = handed_off(tenant=tenant, page=page, psid="24571937185104")
+def test_the_resolved_button(tenant: Tenant, ada_page: ConnectedPage) -> None:
+    conversation = handed_off(tenant=tenant, page=ada_page, psid="24571937185104")
     client = signed_in(tenant)
     response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/", follow=True)
     assert response.redirect_chain == [(f"/t/{tenant.slug}/handoffs/", 302)]

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from flows.models import WebhookDelivery
+from messenger.models import WebhookDelivery
 
 BODY_PREVIEW_BYTES = 2000
 

@@ -1,6 +1,9 @@
 """Celery entry points of the runtime (queue: runtime, by the route for flows.tasks.*).
 
-Thin: they take ids and call flows.runtime or flows.sending, which are idempotent (processed
+They keep the names they had in flows/ (``flows.tasks.*``), so a task queued before the move
+still runs after it (docs/adr/0013-messenger-app.md).
+
+Thin: they take ids and call messenger.runtime or messenger.sending, which are idempotent (processed
 mids are skipped, sent messages are never sent again), so a task delivered twice does no harm.
 """
 
@@ -8,12 +11,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from flows import intake, runtime, sending
+from messenger import intake, runtime, sending
 
 
 @shared_task(name="flows.tasks.drain_deliveries")
 def drain_deliveries() -> int:
-    """Process a batch of new webhook deliveries (flows/intake.py); returns how many."""
+    """Process a batch of new webhook deliveries (messenger/intake.py); returns how many."""
     return intake.deliveries_drain()
 
 

@@ -1,4 +1,4 @@
-"""The webhook's intake (flows/intake.py): the WSGI fast path answers like Django's view, a 200
+"""The webhook's intake (messenger/intake.py): the WSGI fast path answers like Django's view, a 200
 means a stored row, one drain is queued for many deliveries, and the drain claims, leases and
 processes new deliveries so none is stranded or taken twice."""
 
@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from config.wsgi import application
 from events import ratelimit
-from flows import intake, runtime
-from flows.models import WebhookDelivery
+from messenger import intake, runtime
+from messenger.models import WebhookDelivery
 from tenants.models import ConnectedPage
-from tests.flows.runtime_support import (
+from tests.messenger.runtime_support import (
     WEBHOOK_URL,
     InlineWorker,
     encode,
@@ -200,7 +200,7 @@ def test_everything_else_goes_to_django(settings: Any) -> None:
 
 
 def test_many_deliveries_queue_one_drain_until_it_starts(
-    nudges: InlineWorker, page: ConnectedPage
+    nudges: InlineWorker, ada_page: ConnectedPage
 ) -> None:
     for n in range(5):
         data = body(n)
@@ -238,7 +238,7 @@ def test_a_broker_that_refuses_the_drain_leaves_no_promise_behind(
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr("flows.tasks.drain_deliveries.apply_async", refuse)
+    monkeypatch.setattr("messenger.tasks.drain_deliveries.apply_async", refuse)
     intake.drain_nudge()
 
     assert runtime_redis.get(ratelimit.redis_key(intake.NUDGE_KEY)) is None
@@ -251,7 +251,7 @@ def _stored(count: int) -> list[int]:
     return [intake.delivery_store(body(n)) for n in range(count)]
 
 
-def test_a_claim_takes_the_oldest_deliveries_nobody_holds_once(page: ConnectedPage) -> None:
+def test_a_claim_takes_the_oldest_deliveries_nobody_holds_once(ada_page: ConnectedPage) -> None:
     ids = _stored(5)
     held = timezone.now() + timedelta(seconds=30)
     WebhookDelivery.objects.filter(pk=ids[1]).update(attempts=1, claimed_until=held)  # a retry's
@@ -262,7 +262,7 @@ def test_a_claim_takes_the_oldest_deliveries_nobody_holds_once(page: ConnectedPa
     assert intake.deliveries_claim(limit=10) == []
 
 
-def test_a_lease_that_ran_out_is_claimed_again(page: ConnectedPage, settings: Any) -> None:
+def test_a_lease_that_ran_out_is_claimed_again(ada_page: ConnectedPage, settings: Any) -> None:
     (pk,) = _stored(1)
     assert intake.deliveries_claim() == [pk]
     assert not intake.deliveries_waiting()
@@ -277,7 +277,7 @@ def test_a_lease_that_ran_out_is_claimed_again(page: ConnectedPage, settings: An
 
 def test_a_retry_holds_its_delivery_until_its_countdown_and_a_lease_have_passed(
     nudges: InlineWorker,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     runtime_redis: redis.Redis,
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -286,7 +286,7 @@ def test_a_retry_holds_its_delivery_until_its_countdown_and_a_lease_have_passed(
     pk = intake.delivery_store(data)
     monkeypatch.setattr(runtime, "LOCK_WAIT_SECONDS", 0.01)
     # The person's conversation is busy: the run ends in a retry.
-    with runtime.conversation_lock(page, "6100000000099999"), nudges.capture(execute=True):
+    with runtime.conversation_lock(ada_page, "6100000000099999"), nudges.capture(execute=True):
         report = runtime.delivery_process(delivery_id=pk)
     assert report.retry
 
@@ -303,7 +303,7 @@ def test_a_retry_holds_its_delivery_until_its_countdown_and_a_lease_have_passed(
 
 
 def test_a_delivery_whose_every_run_died_is_given_up_with_the_reason(
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     (pk,) = _stored(1)
     WebhookDelivery.objects.filter(pk=pk).update(
@@ -320,7 +320,7 @@ def test_a_delivery_whose_every_run_died_is_given_up_with_the_reason(
 
 
 def test_a_full_batch_queues_the_next_drain_before_it_works(
-    nudges: InlineWorker, page: ConnectedPage
+    nudges: InlineWorker, ada_page: ConnectedPage
 ) -> None:
     _stored(5)
     with nudges.capture(execute=True):
@@ -330,7 +330,7 @@ def test_a_full_batch_queues_the_next_drain_before_it_works(
     assert WebhookDelivery.objects.filter(processed_at__isnull=True).count() == 0
 
 
-def test_a_drain_processes_what_it_claims(nudges: InlineWorker, page: ConnectedPage) -> None:
+def test_a_drain_processes_what_it_claims(nudges: InlineWorker, ada_page: ConnectedPage) -> None:
     ids = _stored(3)
     with nudges.capture(execute=True):
         assert intake.deliveries_drain() == 3

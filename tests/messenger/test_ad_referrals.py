@@ -11,11 +11,11 @@ import responses
 from django.test import Client
 
 from events.models import LoggedEvent
-from flows import runtime
 from flows.models import Conversation, Flow, TriggerKind
+from messenger import runtime
 from tenants.models import ConnectedPage, Tenant
 from tests.flows.factories import edge, node, published_flow
-from tests.flows.runtime_support import (
+from tests.messenger.runtime_support import (
     InlineWorker,
     entry,
     envelope,

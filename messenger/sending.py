@@ -44,7 +44,7 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from events.ratelimit import redis_client, redis_key
-from flows.models import Conversation, OutboundMessage, OutboundStatus
+from flows.models import Conversation
 from graph_api.client import GraphClient
 from graph_api.errors import (
     GraphError,
@@ -53,6 +53,7 @@ from graph_api.errors import (
     RateLimitedError,
     TokenInvalidError,
 )
+from messenger.models import OutboundMessage, OutboundStatus
 from tenants.crypto import decrypt_token
 from tenants.models import PageStatus
 from tenants.services import page_mark_token_invalid

@@ -1,5 +1,5 @@
 """The handoffs page, /t/<slug>/handoffs/: Messenger threads a handoff block handed to a person,
-and a "Resolved" button that lets the flow go on (flows.runtime does both)."""
+and a "Resolved" button that lets the flow go on (messenger.runtime does both)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from flows.blocks.base import SYSTEM_VARIABLES
 from flows.models import Conversation
-from flows.runtime import conversation_handoffs, handoff_resolve
+from messenger.runtime import conversation_handoffs, handoff_resolve
 from tenants.exceptions import DomainError
 from tenants.models import Tenant
 from tenants.permissions import role_can
@@ -42,7 +42,7 @@ def handoff_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "can_resolve": role_can(request.tenant_role, "handoff.resolve"),  # type: ignore[attr-defined]
         "open_count": conversation_handoffs(tenant).filter(is_test=False).count(),
     }
-    return render(request, "flows/handoffs.html", context)
+    return render(request, "messenger/handoffs.html", context)
 
 
 @tenant_page("handoff.resolve")

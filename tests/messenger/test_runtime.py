@@ -16,24 +16,17 @@ from django.utils import timezone
 
 from events.models import EventSource, EventStatus, LoggedEvent
 from events.ratelimit import redis_key
-from flows import runtime, sending
-from flows.models import (
-    Conversation,
-    ConversationStatus,
-    Flow,
-    FlowVersion,
-    OutboundMessage,
-    ProcessedMessage,
-    TriggerKind,
-    WebhookDelivery,
-)
+from flows.conversations import conversation_state
+from flows.models import Conversation, ConversationStatus, Flow, FlowVersion, TriggerKind
 from flows.services import flow_publish
+from messenger import runtime, sending
+from messenger.models import OutboundMessage, ProcessedMessage, WebhookDelivery
 from tenants.exceptions import Conflict, NotFound, PermissionDenied
 from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
 from tenants.permissions import Role
 from tenants.services import Actor
 from tests.flows.factories import edge, node, published_flow, simple_document
-from tests.flows.runtime_support import (
+from tests.messenger.runtime_support import (
     PSID,
     InlineWorker,
     echo,
@@ -113,9 +106,9 @@ def test_a_batch_of_entries_and_people_runs_each_message_in_order(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
     payload = envelope(
         entry(PAGE, text(PAGE, "61001", "one"), text(PAGE, "61002", "two")),
         entry(PAGE, text(PAGE, "61003", "three"), text(PAGE, "61001", "four")),
@@ -135,9 +128,9 @@ def test_a_repeated_delivery_runs_the_flow_once(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
     body = encode(envelope(entry(PAGE, text(PAGE, mid="m_same"), postback(PAGE, "X", mid="m_pb"))))
 
     for _ in range(3):
@@ -153,9 +146,9 @@ def test_a_repeated_delivery_runs_the_flow_once(
 
 
 def test_the_same_mid_in_another_delivery_is_a_duplicate(
-    tenant: Tenant, page: ConnectedPage, send_api: responses.RequestsMock
+    tenant: Tenant, ada_page: ConnectedPage, send_api: responses.RequestsMock
 ) -> None:
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
     first = WebhookDelivery.objects.create(
         body=encode(envelope(entry(PAGE, text(PAGE, mid="m_1"))))
     )
@@ -191,22 +184,22 @@ def test_each_trigger_kind_starts_its_flow(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     item: Callable[..., Any],
     started: str | None,
 ) -> None:
     flows = {
-        "keywords": keyword_flow(tenant, page, text="keywords"),
+        "keywords": keyword_flow(tenant, ada_page, text="keywords"),
         "get_started": published_flow(
             tenant,
-            page=page,
+            page=ada_page,
             trigger_kind=TriggerKind.GET_STARTED,
             trigger_keywords=[],
             document=simple_document("get_started"),
         ),
         "ref": published_flow(
             tenant,
-            page=page,
+            page=ada_page,
             trigger_kind=TriggerKind.REF,
             trigger_keywords=[],
             trigger_ref="spring-sale",
@@ -214,7 +207,7 @@ def test_each_trigger_kind_starts_its_flow(
         ),
         "default": published_flow(
             tenant,
-            page=page,
+            page=ada_page,
             trigger_kind=TriggerKind.DEFAULT,
             trigger_keywords=[],
             document=simple_document("default"),
@@ -245,9 +238,9 @@ def test_without_a_trigger_or_open_conversation_nothing_answers(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
-    keyword_flow(tenant, page)
+    keyword_flow(tenant, ada_page)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hello"))))
 
@@ -260,9 +253,9 @@ def test_a_draft_flow_does_not_answer(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
-    flow = published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
+    flow = published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT)
     flow.status = "draft"
     flow.save()
 
@@ -276,16 +269,16 @@ def test_an_answer_continues_the_open_conversation_even_if_it_holds_a_keyword(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     published_flow(
         tenant,
-        page=page,
+        page=ada_page,
         trigger_kind=TriggerKind.KEYWORDS,
         trigger_keywords=["name"],
         document=ask_document(),
     )
-    keyword_flow(tenant, page, keywords=("pricing",))
+    keyword_flow(tenant, ada_page, keywords=("pricing",))
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="my name"))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Pricing Pete"))))
@@ -301,11 +294,11 @@ def test_get_started_restarts_an_open_conversation(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     published_flow(
         tenant,
-        page=page,
+        page=ada_page,
         trigger_kind=TriggerKind.GET_STARTED,
         trigger_keywords=[],
         document=ask_document(),
@@ -324,11 +317,11 @@ def test_quick_replies_and_postbacks_answer_the_ask(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     document = ask_document()
     document["nodes"][1]["data"]["quick_replies"] = [{"title": "Ada", "payload": "ADA"}]
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=document)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hi"))))
     worker.deliver(client, envelope(entry(PAGE, quick_reply(PAGE, "Ada", "ADA"))))
@@ -347,9 +340,9 @@ def test_echoes_standby_and_receipts_are_ignored(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT)
     receipt = {
         "sender": {"id": PSID},
         "recipient": {"id": PAGE},
@@ -370,12 +363,12 @@ def test_echoes_standby_and_receipts_are_ignored(
 
 
 def test_unknown_and_disconnected_pages_are_recorded_and_ignored(
-    tenant: Tenant, page: ConnectedPage
+    tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     ConnectedPageFactory.create(
         tenant=tenant, page_id="300000000000009", status=PageStatus.DISCONNECTED
     )
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT)
     delivery = WebhookDelivery.objects.create(
         body=encode(
             envelope(
@@ -398,11 +391,11 @@ def test_unknown_and_disconnected_pages_are_recorded_and_ignored(
 
 
 def test_a_page_disconnected_in_one_workspace_routes_to_the_one_it_is_connected_in(
-    other_tenant: Tenant, tenant: Tenant, page: ConnectedPage
+    other_tenant: Tenant, tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
     # A Page is connected in at most one workspace (tests/tenants/test_page_ownership.py).
-    page.status = PageStatus.DISCONNECTED
-    page.save()
+    ada_page.status = PageStatus.DISCONNECTED
+    ada_page.save()
     other = ConnectedPageFactory.create(tenant=other_tenant, page_id=PAGE)
     published_flow(other_tenant, page=other, trigger_kind=TriggerKind.DEFAULT)
     delivery = WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE)))))
@@ -425,16 +418,16 @@ def test_a_signed_body_that_is_not_a_page_delivery_is_recorded(body: bytes) -> N
 
 def test_a_busy_conversation_makes_the_delivery_retry_and_nothing_is_lost(
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     send_api: responses.RequestsMock,
     worker: InlineWorker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT)
     delivery = WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE)))))
     monkeypatch.setattr(runtime, "LOCK_WAIT_SECONDS", 0)
 
-    with runtime.conversation_lock(page, PSID), worker.capture(execute=True):
+    with runtime.conversation_lock(ada_page, PSID), worker.capture(execute=True):
         report = runtime.delivery_process(delivery_id=delivery.pk)
 
     assert report.busy == 1
@@ -455,12 +448,12 @@ def test_a_conversation_stays_on_its_version_and_a_new_one_gets_the_new_version(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     owner = member(tenant, Role.OWNER).user
     flow = published_flow(
         tenant,
-        page=page,
+        page=ada_page,
         trigger_kind=TriggerKind.KEYWORDS,
         trigger_keywords=["name"],
         document=ask_document(),
@@ -497,10 +490,10 @@ def test_log_event_is_written_with_the_turn_and_its_idempotency_key(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     flow = published_flow(
-        tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=ask_document()
+        tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=ask_document()
     )
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hi"))))
     body = encode(envelope(entry(PAGE, text(PAGE, body="Ada", mid="m_answer"))))
@@ -516,7 +509,7 @@ def test_log_event_is_written_with_the_turn_and_its_idempotency_key(
         "lead_submitted",
         {"name": "Ada"},
         PSID,
-        page,
+        ada_page,
     )
     assert event.source == EventSource.FLOW
     assert event.source_ref == f"{version.pk}:lead"
@@ -525,16 +518,16 @@ def test_log_event_is_written_with_the_turn_and_its_idempotency_key(
 
 
 def test_running_the_same_turn_again_logs_the_event_once(
-    tenant: Tenant, page: ConnectedPage, send_api: responses.RequestsMock
+    tenant: Tenant, ada_page: ConnectedPage, send_api: responses.RequestsMock
 ) -> None:
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=ask_document())
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=ask_document())
     runtime.delivery_process(
         delivery_id=WebhookDelivery.objects.create(
             body=encode(envelope(entry(PAGE, text(PAGE))))
         ).pk
     )
     conversation = Conversation.objects.get()
-    waiting = runtime.conversation_state(conversation)
+    waiting = conversation_state(conversation)
     answer = WebhookDelivery.objects.create(
         body=encode(envelope(entry(PAGE, text(PAGE, body="Ada"))))
     )
@@ -553,11 +546,11 @@ def test_running_the_same_turn_again_logs_the_event_once(
 
 def test_a_turn_that_fails_leaves_nothing_and_runs_again(
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     monkeypatch: pytest.MonkeyPatch,
     send_api: responses.RequestsMock,
 ) -> None:
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=ask_document())
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=ask_document())
     delivery = WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE)))))
 
     def broken(*args: Any, **kwargs: Any) -> None:
@@ -578,11 +571,13 @@ def test_an_event_that_cannot_be_sent_is_logged_not_sent_with_its_reason(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "purchase", "value": "{{name}}", "currency": "USD"}
-    flow = published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    flow = published_flow(
+        tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=document
+    )
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="not a number"))))
@@ -607,14 +602,14 @@ def test_a_published_event_the_pages_transport_refuses_is_not_sent_nor_dropped(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     # Published while the Page was on page_activities, which carries no OrderShipped; the
     # Page is on it now, so the block cannot be delivered.
-    assert page.transport == Transport.PAGE_ACTIVITIES
+    assert ada_page.transport == Transport.PAGE_ACTIVITIES
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "OrderShipped"}
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=document)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
@@ -632,13 +627,13 @@ def test_a_custom_event_on_a_conversions_api_page_is_kept(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     document = ask_document()
     document["nodes"][3]["data"] = {"event": "table_booked"}
-    page.transport = Transport.CONVERSIONS_API
-    page.save(update_fields=["transport"])
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    ada_page.transport = Transport.CONVERSIONS_API
+    ada_page.save(update_fields=["transport"])
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=document)
 
     worker.deliver(client, envelope(entry(PAGE, text(PAGE))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
@@ -683,9 +678,9 @@ def _statuses(conversation: Conversation) -> list[str]:
 
 
 def test_messages_go_out_in_order_with_the_page_token(
-    tenant: Tenant, page: ConnectedPage, send_api: responses.RequestsMock
+    tenant: Tenant, ada_page: ConnectedPage, send_api: responses.RequestsMock
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one", "two", "three")
+    conversation = _waiting_with_messages(tenant, ada_page, "one", "two", "three")
 
     report = sending.conversation_send(conversation_id=conversation.pk)
 
@@ -702,9 +697,9 @@ def test_messages_go_out_in_order_with_the_page_token(
 
 
 def test_sending_twice_sends_nothing_twice(
-    tenant: Tenant, page: ConnectedPage, send_api: responses.RequestsMock
+    tenant: Tenant, ada_page: ConnectedPage, send_api: responses.RequestsMock
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one")
+    conversation = _waiting_with_messages(tenant, ada_page, "one")
 
     sending.conversation_send(conversation_id=conversation.pk)
     report = sending.conversation_send(conversation_id=conversation.pk)
@@ -723,12 +718,12 @@ def test_sending_twice_sends_nothing_twice(
 )
 def test_only_inside_the_24_hour_window(
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     send_api: responses.RequestsMock,
     ago: timedelta | None,
     expected: str,
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one", "two")
+    conversation = _waiting_with_messages(tenant, ada_page, "one", "two")
     if ago is None:
         Conversation.objects.filter(pk=conversation.pk).update(last_user_message_at=None)
     else:
@@ -749,20 +744,20 @@ def test_only_inside_the_24_hour_window(
 
 
 def test_a_page_that_needs_reauth_is_marked_and_its_messages_fail(
-    tenant: Tenant, page: ConnectedPage
+    tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one", "two")
+    conversation = _waiting_with_messages(tenant, ada_page, "one", "two")
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, send_url(), body=graph_error(190, 463), status=400)
 
         report = sending.conversation_send(conversation_id=conversation.pk)
 
-    page.refresh_from_db()
-    assert page.status == PageStatus.NEEDS_REAUTH
+    ada_page.refresh_from_db()
+    assert ada_page.status == PageStatus.NEEDS_REAUTH
     assert (report.sent, report.failed) == (0, 2)
     assert _statuses(conversation) == ["failed", "failed"]
     assert "(#190/463)" in OutboundMessage.objects.get(conversation=conversation, seq=1).reason
-    assert f"test-page-token-{PAGE}" not in page.last_error
+    assert f"test-page-token-{PAGE}" not in ada_page.last_error
 
     # Messages written later for the page are not even tried.
     OutboundMessage.objects.create(
@@ -785,9 +780,9 @@ def test_a_page_that_needs_reauth_is_marked_and_its_messages_fail(
     ],
 )
 def test_send_api_errors_are_classified(
-    tenant: Tenant, page: ConnectedPage, error: str, statuses: list[Any], calls: int
+    tenant: Tenant, ada_page: ConnectedPage, error: str, statuses: list[Any], calls: int
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one", "two", "three")
+    conversation = _waiting_with_messages(tenant, ada_page, "one", "two", "three")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.POST, send_url(), body=error, status=400)
         mock.add(responses.POST, send_url(), json={"recipient_id": PSID, "message_id": "m_2"})
@@ -798,14 +793,14 @@ def test_send_api_errors_are_classified(
         assert len(mock.calls) == calls
     assert _statuses(conversation) == statuses
     assert report.retry_in == 0
-    page.refresh_from_db()
-    assert page.status == PageStatus.ACTIVE
+    ada_page.refresh_from_db()
+    assert ada_page.status == PageStatus.ACTIVE
 
 
 def test_a_transient_error_retries_with_a_bounded_countdown_then_fails(
-    tenant: Tenant, page: ConnectedPage, worker: InlineWorker
+    tenant: Tenant, ada_page: ConnectedPage, worker: InlineWorker
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one", "two")
+    conversation = _waiting_with_messages(tenant, ada_page, "one", "two")
     with responses.RequestsMock() as mock:
         mock.add(
             responses.POST,
@@ -827,9 +822,9 @@ def test_a_transient_error_retries_with_a_bounded_countdown_then_fails(
 
 
 def test_a_transient_error_then_success_keeps_the_order(
-    tenant: Tenant, page: ConnectedPage, worker: InlineWorker
+    tenant: Tenant, ada_page: ConnectedPage, worker: InlineWorker
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one", "two")
+    conversation = _waiting_with_messages(tenant, ada_page, "one", "two")
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, send_url(), body=graph_error(1, status=500), status=500)
         mock.add(responses.POST, send_url(), json={"recipient_id": PSID, "message_id": "m_1"})
@@ -842,12 +837,12 @@ def test_a_transient_error_then_success_keeps_the_order(
     assert _statuses(conversation) == ["sent", "sent"]
 
 
-def test_throttling_waits_for_facebook(tenant: Tenant, page: ConnectedPage) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one")
+def test_throttling_waits_for_facebook(tenant: Tenant, ada_page: ConnectedPage) -> None:
+    conversation = _waiting_with_messages(tenant, ada_page, "one")
     # The reference's usage header (§4.5): Messenger calls of the Page at 100%, access back in
     # 3 minutes.
     usage = {
-        page.page_id: [
+        ada_page.page_id: [
             {
                 "type": "messenger",
                 "call_count": 100,
@@ -873,13 +868,13 @@ def test_throttling_waits_for_facebook(tenant: Tenant, page: ConnectedPage) -> N
 
 def test_the_send_rate_per_page_is_counted_across_workers(
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     send_api: responses.RequestsMock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sending, "SEND_CALLS_PER_SECOND", 2)
-    monkeypatch.setattr("flows.sending.time.time", lambda: 1_800_000_000.25)
-    conversation = _waiting_with_messages(tenant, page, "one", "two", "three")
+    monkeypatch.setattr("messenger.sending.time.time", lambda: 1_800_000_000.25)
+    conversation = _waiting_with_messages(tenant, ada_page, "one", "two", "three")
 
     report = sending.conversation_send(conversation_id=conversation.pk)
 
@@ -890,11 +885,11 @@ def test_the_send_rate_per_page_is_counted_across_workers(
 
 def test_a_conversation_being_sent_by_another_worker_is_retried(
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     send_api: responses.RequestsMock,
     runtime_redis: redis.Redis,
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one")
+    conversation = _waiting_with_messages(tenant, ada_page, "one")
     lock = runtime_redis.lock(redis_key(f"{sending.LOCK_PREFIX}:{conversation.pk}"), timeout=10)
     assert lock.acquire(blocking=False)
 
@@ -921,9 +916,9 @@ def test_a_handoff_flags_the_conversation_and_pauses_the_flow(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
-    conversation = _handed_off(client, worker, tenant, page)
+    conversation = _handed_off(client, worker, tenant, ada_page)
 
     assert conversation.status == ConversationStatus.HANDED_OFF
     assert conversation.handoff_note == "Problem: It broke"
@@ -946,10 +941,10 @@ def test_resolving_a_handoff_ends_the_paused_flow(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     other_tenant: Tenant,
 ) -> None:
-    conversation = _handed_off(client, worker, tenant, page)
+    conversation = _handed_off(client, worker, tenant, ada_page)
     agent = member(tenant, Role.EDITOR).user
 
     resolved = runtime.handoff_resolve(
@@ -975,12 +970,12 @@ def test_resolving_sends_what_follows_the_handoff(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
     document = handoff_document()
     document["nodes"].append(node("back", "send_message", text="The bot is back."))
     document["edges"].append(edge("human", "back"))
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=document)
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hi"))))
     worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="It broke"))))
     conversation = Conversation.objects.get()
@@ -1000,10 +995,10 @@ def test_handoffs_are_per_tenant_and_need_an_editor(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
     other_tenant: Tenant,
 ) -> None:
-    conversation = _handed_off(client, worker, tenant, page)
+    conversation = _handed_off(client, worker, tenant, ada_page)
     outsider = member(other_tenant, Role.OWNER).user
     viewer = member(tenant, Role.VIEWER).user
 
@@ -1023,12 +1018,12 @@ def test_resolving_while_a_message_is_processed_is_a_conflict(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
-    conversation = _handed_off(client, worker, tenant, page)
+    conversation = _handed_off(client, worker, tenant, ada_page)
     agent = member(tenant, Role.EDITOR).user
 
-    with runtime.conversation_lock(page, PSID), pytest.raises(Conflict):
+    with runtime.conversation_lock(ada_page, PSID), pytest.raises(Conflict):
         runtime.handoff_resolve(
             tenant=tenant, actor=Actor(user=agent), conversation_id=conversation.pk
         )
@@ -1041,9 +1036,9 @@ def test_resolving_while_a_message_is_processed_is_a_conflict(
 
 
 def test_the_sweep_re_enqueues_what_a_lost_task_left(
-    tenant: Tenant, page: ConnectedPage, worker: InlineWorker
+    tenant: Tenant, ada_page: ConnectedPage, worker: InlineWorker
 ) -> None:
-    conversation = _waiting_with_messages(tenant, page, "one")
+    conversation = _waiting_with_messages(tenant, ada_page, "one")
     old = timezone.now() - timedelta(seconds=runtime.STALE_SECONDS + 1)
     OutboundMessage.objects.filter(conversation=conversation).update(created_at=old)
     # A worker holds this delivery right now: the sweep leaves it alone.
@@ -1065,15 +1060,17 @@ def test_the_sweep_re_enqueues_what_a_lost_task_left(
 
 
 def test_resolving_a_test_chat_handoff_sends_nothing(
-    tenant: Tenant, page: ConnectedPage, worker: InlineWorker
+    tenant: Tenant, ada_page: ConnectedPage, worker: InlineWorker
 ) -> None:
     document = handoff_document()
     document["nodes"].append(node("back", "send_message", text="The bot is back."))
     document["edges"].append(edge("human", "back"))
-    flow = published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT, document=document)
+    flow = published_flow(
+        tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, document=document
+    )
     conversation = Conversation.objects.create(
         tenant=tenant,
-        page=page,
+        page=ada_page,
         psid="9010000000000001",
         flow=flow,
         is_test=True,
@@ -1103,9 +1100,9 @@ def test_shapes_the_reference_never_shows_are_ignored_and_the_rest_still_runs(
     worker: InlineWorker,
     send_api: responses.RequestsMock,
     tenant: Tenant,
-    page: ConnectedPage,
+    ada_page: ConnectedPage,
 ) -> None:
-    published_flow(tenant, page=page, trigger_kind=TriggerKind.DEFAULT)
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT)
     odd = {"id": PAGE, "time": now_ms(), "messaging": 7, "standby": 3}
     payload = envelope(entry(PAGE, text(PAGE)))
     payload["entry"].insert(0, odd)

@@ -22,7 +22,7 @@ leases that run out after ``WEBHOOK_DRAIN_LEASE_SECONDS``; the beat's sweep
 ``WebhookIntake`` answers ``POST /webhooks/messenger`` without Django's request cycle (no
 session, user, CSRF, CSP, messages or URL resolving: the delivery needs none of them, and they
 cost more than the work); every other request goes to Django. Django's own view
-(flows/webhooks.py) answers the same way through ``intake_answer``, for the test client and
+(messenger/webhooks.py) answers the same way through ``intake_answer``, for the test client and
 any server that does not wrap the WSGI app.
 """
 
@@ -45,7 +45,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from events.ratelimit import redis_client, redis_key
-from flows.models import WebhookDelivery
+from messenger.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def delivery_store(body: bytes) -> int:
 def drain_nudge() -> None:
     """Queue a drain unless one is queued already. Never raises: a delivery whose nudge was
     lost is found by the beat's sweep."""
-    from flows import tasks  # the task module imports the runtime, which imports this one
+    from messenger import tasks  # the task module imports the runtime, which imports this one
 
     key = redis_key(NUDGE_KEY)
     try:
@@ -191,7 +191,7 @@ def deliveries_claim(*, limit: int = DRAIN_BATCH) -> list[int]:
 
 def deliveries_drain(*, limit: int = DRAIN_BATCH) -> int:
     """Process a batch of new deliveries (the drain task's body); returns how many it took."""
-    from flows import runtime  # the runtime imports this module
+    from messenger import runtime  # the runtime imports this module
 
     try:
         redis_client().delete(redis_key(NUDGE_KEY))

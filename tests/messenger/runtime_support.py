@@ -1,8 +1,8 @@
 """Support for the runtime's tests (no tests here): Messenger payloads, signing, an inline worker.
 
-Its fixtures (``runtime_redis``, ``send_api`` and ``worker``) are a plugin of the whole suite
-(``pytest_plugins`` in tests/conftest.py), as the flows', the tenants' and the browser tests use
-them; test modules import only its helpers.
+Its fixtures (``runtime_redis``, ``send_api``, ``worker``, and the connected Pages ``ada_page`` and
+``bakery_page``) are a plugin of the whole suite (``pytest_plugins`` in tests/conftest.py), as the
+messenger, flows, tenants and browser tests use them; test modules import only its helpers.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ import responses
 from django.conf import settings
 
 from events import ratelimit
-from flows import intake, tasks
+from messenger import intake, tasks
+from tenants.models import ConnectedPage, Tenant, Transport
 from tests.graph_stub import sent_json
 from tests.redis_db import empty_namespace
+from tests.sandbox_fixtures import ADA_PAGE
+from tests.tenants.factories import ConnectedPageFactory
 
 WEBHOOK_URL = "/webhooks/messenger"
 PSID = "6100000000000042"
@@ -230,3 +233,19 @@ def sent(mock: responses.RequestsMock) -> list[tuple[str, dict[str, Any]]]:
 def texts(mock: responses.RequestsMock) -> list[str]:
     """The text of every message sent through the Send API, in order ("" for one without)."""
     return [message.get("text", "") for _, message in sent(mock)]
+
+
+@pytest.fixture
+def ada_page(tenant: Tenant) -> ConnectedPage:
+    """Ada's Bakery, the sandbox's first Page, connected to `tenant` (page_activities)."""
+    return ConnectedPageFactory.create(
+        tenant=tenant, page_id=ADA_PAGE, name="Ada's Bakery", transport=Transport.PAGE_ACTIVITIES
+    )
+
+
+@pytest.fixture
+def bakery_page(request: pytest.FixtureRequest, tenant: Tenant) -> ConnectedPage:
+    """Ada's Bakery on the factory's transport (the Conversions API), connected to `tenant` under
+    the test module's own ``PAGE`` id (what its webhook envelopes name)."""
+    page_id: str = request.module.PAGE
+    return ConnectedPageFactory.create(tenant=tenant, page_id=page_id, name="Ada's Bakery")
