@@ -398,6 +398,8 @@ CELERY_TASK_ROUTES = {
     # "flows.tasks.*" (tasks queued before the move still run): both route to runtime.
     "flows.tasks.*": {"queue": "runtime"},
     "messenger.tasks.*": {"queue": "runtime"},
+    # Housekeeping of the messenger app runs beside the other apps' (an exact name wins).
+    "messenger.tasks.transcripts_prune": {"queue": "maintenance"},
     "tenants.tasks.*": {"queue": "maintenance"},
     "insights.tasks.*": {"queue": "maintenance"},
 }
@@ -464,6 +466,12 @@ RUNTIME_SWEEP_SECONDS: float = env.float("RUNTIME_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE["flows-runtime-sweep"] = {
     "task": "flows.tasks.runtime_sweep",
     "schedule": RUNTIME_SWEEP_SECONDS,
+}
+
+# Deletes transcripts older than each workspace's transcript_retention_days (default 90).
+CELERY_BEAT_SCHEDULE["messenger-transcripts-prune"] = {
+    "task": "messenger.tasks.transcripts_prune",
+    "schedule": 24 * 3600.0,
 }
 
 # --- Logging -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from flows.models import Conversation
-from tenants.models import TenantOwnedModel
+from tenants.models import ConnectedPage, TenantOwnedModel
 
 
 class WebhookDelivery(models.Model):
@@ -117,3 +117,71 @@ class OutboundMessage(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq} ({self.status})"
+
+
+# --- Transcripts: what people, the bot and agents wrote, both ways -------------------------
+
+
+class MessageDirection(models.TextChoices):
+    IN = "in", "From the person"
+    OUT = "out", "To the person"
+
+
+class MessageSender(models.TextChoices):
+    PERSON = "person", "Person"
+    BOT = "bot", "Bot"
+    AGENT = "agent", "Agent"
+
+
+class MessageKind(models.TextChoices):
+    TEXT = "text", "Text"
+    QUICK_REPLY = "quick_reply", "Quick reply"
+    POSTBACK = "postback", "Button (postback)"
+    ATTACHMENT = "attachment", "Attachment"
+    REFERRAL = "referral", "Referral (link or ad)"
+
+
+class Message(TenantOwnedModel):
+    """One message of a conversation's transcript, kept ``Tenant.transcript_retention_days``.
+
+    Inbound rows are written in the turn's transaction (every parsed item, including those
+    that start no flow: then ``conversation`` is empty), outbound ones when the Send API
+    accepted the message (bot) or an agent answered (``message_record_agent``). ``mid`` is
+    Facebook's message id, unique per Page when present, so a redelivered webhook adds nothing.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    page = models.ForeignKey(ConnectedPage, on_delete=models.CASCADE, related_name="messages")
+    psid = models.CharField(max_length=64)
+    direction = models.CharField(max_length=3, choices=MessageDirection.choices)
+    sender = models.CharField(max_length=10, choices=MessageSender.choices)
+    kind = models.CharField(max_length=20, choices=MessageKind.choices, default=MessageKind.TEXT)
+    text = models.TextField(blank=True, default="")
+    payload = models.CharField(
+        max_length=1000, blank=True, default="", help_text="A quick reply's or button's payload."
+    )
+    attachments = models.JSONField(default=list, blank=True, help_text="[{type, url}]")
+    referral = models.JSONField(default=dict, blank=True)
+    mid = models.CharField(max_length=255, blank=True, default="")
+    sent_at = models.DateTimeField(
+        help_text="Facebook's timestamp for inbound; the Send API call's time for outbound."
+    )
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page", "mid"], condition=~models.Q(mid=""), name="message_unique_mid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "conversation", "sent_at", "id"], name="message_transcript"
+            ),
+            models.Index(fields=["tenant", "sent_at"], name="message_tenant_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.page_id}/{self.psid} {self.direction} {self.kind}"

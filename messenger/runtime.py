@@ -66,7 +66,7 @@ from flows.models import (
     TriggerKind,
 )
 from graph_api.redaction import redact
-from messenger import intake
+from messenger import intake, transcripts
 from messenger.models import OutboundMessage, OutboundStatus, ProcessedMessage, WebhookDelivery
 from tenants.api.parsers import json_depth_exceeds, too_deep_message
 from tenants.exceptions import Conflict, NotFound
@@ -215,6 +215,8 @@ class Item:
     timestamp_ms: int
     incoming: interpreter.Incoming
     referral: Referral | None = None  # where the person came from, when Facebook says
+    mid: str = ""  # Facebook's message id ("" for a referral)
+    attachments: tuple[dict[str, str], ...] = ()  # [{type, url}] of a message
 
 
 @dataclass
@@ -261,11 +263,13 @@ def parse_item(page_id: str, raw: object) -> Item | None:
     message, postback, referral = raw.get("message"), raw.get("postback"), raw.get("referral")
     mid = ""
     came_from: Referral | None = None
+    attachments: tuple[dict[str, str], ...] = ()
     if isinstance(message, Mapping):
         if message.get("is_echo"):
             return None
         mid = _text(message.get("mid"))
         came_from = parse_referral(message.get("referral"))  # a new thread's first message
+        attachments = tuple(transcripts.attachments_of(message.get("attachments")))
         quick_reply = message.get("quick_reply")
         if isinstance(quick_reply, Mapping) and quick_reply.get("payload") is not None:
             incoming = interpreter.Incoming(
@@ -298,6 +302,8 @@ def parse_item(page_id: str, raw: object) -> Item | None:
         timestamp_ms=timestamp_ms,
         incoming=incoming,
         referral=came_from,
+        mid=mid[:MAX_KEY_LENGTH],
+        attachments=attachments,
     )
 
 
@@ -679,6 +685,24 @@ def _moment(timestamp_ms: int, now: datetime) -> datetime:
     return min(moment, now)
 
 
+def _transcribe(
+    page: ConnectedPage, item: Item, conversation: Conversation | None, at: datetime
+) -> None:
+    """The item in the person's transcript, in the turn's transaction (messenger/transcripts.py)."""
+    transcripts.message_record_inbound(
+        page=page,
+        psid=item.psid,
+        conversation=conversation,
+        kind=item.incoming.kind,
+        text=item.incoming.text,
+        payload=item.incoming.payload,
+        attachments=item.attachments,
+        referral=item.referral.as_json() if item.referral is not None else None,
+        mid=item.mid,
+        sent_at=at,
+    )
+
+
 def _end(conversation: Conversation, now: datetime) -> None:
     conversation.status = ConversationStatus.ENDED
     conversation.ended_at = now
@@ -713,6 +737,7 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
             if item.referral is not None:
                 referral_record(conversation, item.referral, at=at)
             conversation.save()
+            _transcribe(page, item, conversation, at)
             return "paused"
         flow = triggered_flow(page, item.incoming, conversation_open=conversation is not None)
         version = _latest_version(flow) if flow is not None else None
@@ -735,11 +760,13 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
         elif conversation is None:
             if item.referral is not None and item.referral.is_ad:
                 _pending_ad_keep(page, item.psid, item.referral)
+            _transcribe(page, item, None, at)
             return "unanswered"
         assert conversation.flow_version is not None  # noqa: S101 (checked above)
         if item.referral is not None:
             referral_record(conversation, item.referral, at=at)
         conversation.last_user_message_at = at
+        _transcribe(page, item, conversation, at)
         result = interpreter.run(
             conversation.flow_version.document,
             conversation_state(conversation),

@@ -53,6 +53,7 @@ from graph_api.errors import (
     RateLimitedError,
     TokenInvalidError,
 )
+from messenger import transcripts
 from messenger.models import OutboundMessage, OutboundStatus
 from tenants.crypto import decrypt_token
 from tenants.models import PageStatus
@@ -191,14 +192,21 @@ def _send_pending(
             if not _failed(conversation, message, error, report):
                 return
             continue
-        OutboundMessage.objects.filter(pk=message.pk, status=OutboundStatus.PENDING).update(
+        sent_at = timezone.now()
+        marked = OutboundMessage.objects.filter(
+            pk=message.pk, status=OutboundStatus.PENDING
+        ).update(
             status=OutboundStatus.SENT,
             message_id=result.message_id,
-            sent_at=timezone.now(),
+            sent_at=sent_at,
             attempts=message.attempts + 1,
             reason="",
             updated_at=timezone.now(),
         )
+        if marked:  # the transcript gets the bot's message once, with Facebook's mid
+            transcripts.message_record_bot(
+                message, conversation=conversation, mid=result.message_id, sent_at=sent_at
+            )
         report.sent += 1
 
 

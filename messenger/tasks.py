@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from messenger import intake, runtime, sending
+from messenger import intake, runtime, sending, transcripts
 
 
 @shared_task(name="flows.tasks.drain_deliveries")
@@ -39,3 +39,9 @@ def send_conversation(conversation_id: int) -> int:
 def runtime_sweep() -> int:
     """Beat: re-enqueue deliveries and pending messages a lost task left; returns how many."""
     return runtime.runtime_sweep()
+
+
+@shared_task(name="messenger.tasks.transcripts_prune")
+def transcripts_prune() -> int:
+    """Beat, daily (queue maintenance): delete messages older than each workspace keeps them."""
+    return transcripts.transcripts_prune()

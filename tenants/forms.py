@@ -6,7 +6,13 @@ from django import forms
 from django.utils import timezone
 from django_countries import countries
 
-from tenants.models import AuditAction, DepartingMemberKeys
+from tenants.models import (
+    TRANSCRIPT_RETENTION_DEFAULT_DAYS,
+    TRANSCRIPT_RETENTION_MAX_DAYS,
+    TRANSCRIPT_RETENTION_MIN_DAYS,
+    AuditAction,
+    DepartingMemberKeys,
+)
 from tenants.permissions import API_KEY_ROLE, API_KEY_ROLE_CHOICES, Role
 
 
@@ -40,6 +46,16 @@ class WorkspaceSettingsForm(WorkspaceForm):
         help_text="API keys belong to the member who made them. When that member is removed, "
         "or demoted below admin, their keys are revoked at once, or handed to the admin who "
         "made the change (recorded in the audit log).",
+    )
+
+    transcript_retention_days = forms.IntegerField(
+        label="Keep conversation transcripts for (days)",
+        min_value=TRANSCRIPT_RETENTION_MIN_DAYS,
+        max_value=TRANSCRIPT_RETENTION_MAX_DAYS,
+        required=False,
+        help_text="What people and the bot wrote is kept this many days, then deleted (once a "
+        f"day). From {TRANSCRIPT_RETENTION_MIN_DAYS} to {TRANSCRIPT_RETENTION_MAX_DAYS}; "
+        f"{TRANSCRIPT_RETENTION_DEFAULT_DAYS} by default.",
     )
 
     def clean_departing_member_keys(self) -> str | None:

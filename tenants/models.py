@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django_countries.fields import CountryField
@@ -29,6 +30,11 @@ class DepartingMemberKeys(models.TextChoices):
     HAND_OVER = "hand_over", "Hand them to the admin who made the change"
 
 
+TRANSCRIPT_RETENTION_DEFAULT_DAYS = 90
+TRANSCRIPT_RETENTION_MIN_DAYS = 1
+TRANSCRIPT_RETENTION_MAX_DAYS = 3650
+
+
 class Tenant(models.Model):
     """A workspace: the unit of isolation. Everything a customer owns hangs off one."""
 
@@ -46,6 +52,14 @@ class Tenant(models.Model):
         default=DepartingMemberKeys.REVOKE,
         help_text="When a member is removed, or demoted below admin, their API keys are "
         "revoked, or handed to the admin who made the change (recorded in the audit log).",
+    )
+    transcript_retention_days = models.PositiveSmallIntegerField(
+        default=TRANSCRIPT_RETENTION_DEFAULT_DAYS,
+        validators=[
+            MinValueValidator(TRANSCRIPT_RETENTION_MIN_DAYS),
+            MaxValueValidator(TRANSCRIPT_RETENTION_MAX_DAYS),
+        ],
+        help_text="Conversation transcripts older than this many days are deleted every day.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     delete_after = models.DateTimeField(

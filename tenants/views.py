@@ -268,6 +268,7 @@ def workspace_settings(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         "country": str(tenant.country),
         "deliver_test_events": tenant.deliver_test_events,
         "departing_member_keys": tenant.departing_member_keys,
+        "transcript_retention_days": tenant.transcript_retention_days,
     }
     form = WorkspaceSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

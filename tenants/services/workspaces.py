@@ -31,6 +31,8 @@ from tenants.exceptions import (
     PermissionDenied,
 )
 from tenants.models import (
+    TRANSCRIPT_RETENTION_MAX_DAYS,
+    TRANSCRIPT_RETENTION_MIN_DAYS,
     ApiKey,
     AuditAction,
     AuditEvent,
@@ -164,9 +166,30 @@ def tenant_update(
     country: str | None = None,
     deliver_test_events: bool | None = None,
     departing_member_keys: str | None = None,
+    transcript_retention_days: int | None = None,
 ) -> Tenant:
     require_permission(tenant=tenant, actor=actor, permission="tenant.update")
     changes: dict[str, Any] = {}
+    if (
+        transcript_retention_days is not None
+        and transcript_retention_days != tenant.transcript_retention_days
+    ):
+        if not (
+            TRANSCRIPT_RETENTION_MIN_DAYS
+            <= transcript_retention_days
+            <= TRANSCRIPT_RETENTION_MAX_DAYS
+        ):
+            raise DomainError(
+                f"transcript_retention_days is a number of days from "
+                f"{TRANSCRIPT_RETENTION_MIN_DAYS} to {TRANSCRIPT_RETENTION_MAX_DAYS}, "
+                f"not {transcript_retention_days}.",
+                details={"transcript_retention_days": ["Out of range."]},
+            )
+        changes["transcript_retention_days"] = [
+            tenant.transcript_retention_days,
+            transcript_retention_days,
+        ]
+        tenant.transcript_retention_days = transcript_retention_days
     if departing_member_keys is not None and departing_member_keys != tenant.departing_member_keys:
         if departing_member_keys not in DepartingMemberKeys.values:
             raise DomainError(
@@ -187,7 +210,13 @@ def tenant_update(
         tenant.country = country
     if changes:
         tenant.save(
-            update_fields=["name", "country", "deliver_test_events", "departing_member_keys"]
+            update_fields=[
+                "name",
+                "country",
+                "deliver_test_events",
+                "departing_member_keys",
+                "transcript_retention_days",
+            ]
         )
         audit_record(
             tenant=tenant,
