@@ -268,6 +268,7 @@ class AuditAction(models.TextChoices):
     MEMBER_ADDED = "member.added", "Member added"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
     MEMBER_REMOVED = "member.removed", "Member removed"
+    MEMBER_RESTORED = "member.restored", "Member restored (Undo)"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     API_KEY_HANDED_OVER = "api_key.handed_over", "API key handed over"
