@@ -288,6 +288,13 @@ class AuditAction(models.TextChoices):
     FLOW_RESTORED = "flow.restored", "Flow version restored"
     FLOW_IMPORTED = "flow.imported", "Flow imported"
     HANDOFF_RESOLVED = "handoff.resolved", "Handoff resolved"
+    FLOW_UPDATED = "flow.updated", "Flow settings changed"
+    FLOW_DUPLICATED = "flow.duplicated", "Flow duplicated"
+    # Written by the events and insights apps, and by an API key's first request.
+    EVENTS_REPLAYED = "events.replayed", "Events sent again"
+    AD_ACCOUNTS_CONNECTED = "ad_accounts.connected", "Ad accounts connected"
+    AD_ACCOUNTS_FOLLOWED = "ad_accounts.followed", "Ad accounts followed"
+    API_KEY_FIRST_USED = "api_key.first_used", "API key used for the first time"
 
 
 class AuditEvent(TenantOwnedModel):

@@ -603,8 +603,22 @@ def api_key_authenticate(secret: str) -> ApiKey:
             "This API key's owner is no longer an admin of the workspace, so the key stopped "
             "working. Ask an admin of the workspace for a new key."
         )
+    # Key use: its first request is audited (once: the conditional update wins for one request
+    # only); later ones only move last_used_at, at most once a minute, shown on the keys screen.
+    # An audit row per request would bury everything else in the log.
+    if key.last_used_at is None:
+        with transaction.atomic():
+            if ApiKey.objects.filter(pk=key.pk, last_used_at__isnull=True).update(last_used_at=now):
+                audit_record(
+                    tenant=key.tenant,
+                    actor=Actor(user=key.owner, api_key=key),
+                    action=AuditAction.API_KEY_FIRST_USED,
+                    target=key.display,
+                    details={"name": key.name},
+                )
+        key.last_used_at = now
     stale = now - timedelta(seconds=API_KEY_TOUCH_INTERVAL_SECONDS)
-    if key.last_used_at is None or key.last_used_at < stale:
+    if key.last_used_at < stale:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
