@@ -93,6 +93,8 @@ PAGE_GRANT_TOKEN_MINUTES: int = env.int("PAGE_GRANT_TOKEN_MINUTES", default=60)
 # How long a disconnected Page keeps its token so "Undo" reconnects it without another login;
 # then the token is forgotten (checked every minute).
 PAGE_DISCONNECT_UNDO_SECONDS: int = env.int("PAGE_DISCONNECT_UNDO_SECONDS", default=30)
+# How long a removed member can be brought back, with their role, by "Undo".
+MEMBER_REMOVE_UNDO_SECONDS: int = env.int("MEMBER_REMOVE_UNDO_SECONDS", default=30)
 # How long a deleted workspace can be restored by an owner before a task removes everything.
 WORKSPACE_DELETION_GRACE_DAYS: int = env.int("WORKSPACE_DELETION_GRACE_DAYS", default=7)
 SOCIAL_AUTH_URL_NAMESPACE = "social"

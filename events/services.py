@@ -26,8 +26,8 @@ from events.exceptions import InvalidEvents, NoEvents, TooManyEvents
 from events.models import REPLAYABLE_STATUSES, EventStatus, LoggedEvent
 from events.policy import MAX_EVENT_AGE
 from tenants.exceptions import NotFound
-from tenants.models import ApiKey, ConnectedPage, Tenant, Transport
-from tenants.services import Actor
+from tenants.models import ApiKey, AuditAction, ConnectedPage, Tenant, Transport
+from tenants.services import Actor, audit_record
 from tenants.services.workspaces import require_permission
 
 logger = logging.getLogger(__name__)
@@ -390,6 +390,14 @@ def events_replay(
         )
         for page_id in sorted(page_ids):
             enqueue_delivery(tenant_id=tenant.pk, page_id=page_id)
+        if count:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.EVENTS_REPLAYED,
+                target=f"{count} event{'s' if count != 1 else ''}",
+                details={"count": count},
+            )
     logger.info(
         "events.replayed", extra={"tenant_id": tenant.pk, "count": count, "actor": actor.label}
     )

@@ -237,6 +237,7 @@ def flow_update_draft(
     require_permission(tenant=tenant, actor=actor, permission="flow.edit")
     flow = _flow(tenant, flow_id, lock=True)
     _check_revision(flow, revision)
+    settings_before = _flow_settings(flow)
     if name is not None:
         flow.name = _clean_name(name)
     if description is not None:
@@ -263,7 +264,34 @@ def flow_update_draft(
     flow.revision += 1
     _saved_by(flow, actor)
     flow.save()
+    # The settings (name, description, Page, trigger, status) are audited; the draft's blocks
+    # are not, each autosave would be a row: publishing freezes them, and that is audited.
+    changed = {
+        field: [before, after]
+        for (field, before), after in zip(
+            settings_before.items(), _flow_settings(flow).values(), strict=True
+        )
+        if before != after
+    }
+    if changed:
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action=AuditAction.FLOW_UPDATED,
+            target=flow.name,
+            details={"flow_id": flow.pk, **changed},
+        )
     return flow
+
+
+def _flow_settings(flow: Flow) -> dict[str, Any]:
+    return {
+        "name": flow.name,
+        "description": flow.description,
+        "page": flow.page.name,
+        "trigger": [flow.trigger_kind, *flow.trigger_keywords, flow.trigger_ref],
+        "status": flow.status,
+    }
 
 
 def _check_live(flow: Flow) -> None:
@@ -407,7 +435,7 @@ def flow_duplicate(*, tenant: Tenant, actor: Actor, flow_id: int, name: str = ""
     """A new draft with the same page, trigger and draft document (no versions)."""
     require_permission(tenant=tenant, actor=actor, permission="flow.edit")
     source = _flow(tenant, flow_id)
-    return Flow.objects.create(
+    flow = Flow.objects.create(
         tenant=tenant,
         page=source.page,
         name=_clean_name(name or f"{source.name} (copy)"),
@@ -419,6 +447,14 @@ def flow_duplicate(*, tenant: Tenant, actor: Actor, flow_id: int, name: str = ""
         updated_by=actor.user,
         updated_by_api_key=actor.api_key,
     )
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action=AuditAction.FLOW_DUPLICATED,
+        target=flow.name,
+        details={"flow_id": flow.pk, "from": source.name},
+    )
+    return flow
 
 
 def flow_export(*, flow: Flow) -> dict[str, Any]:

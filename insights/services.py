@@ -22,7 +22,8 @@ from graph_api.errors import GraphError, PermissionMissingError, RateLimitedErro
 from graph_api.types import AdInsightsRow, TokenInfo
 from insights.models import AdDailyInsight, AdsConnection, ConnectionStatus, FollowedAdAccount
 from tenants.crypto import decrypt_token, encrypt_token
-from tenants.models import Tenant
+from tenants.models import AuditAction, Tenant
+from tenants.services import Actor, audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,13 @@ def ads_connection_save(
                     "last_error": "",
                 },
             )
+        audit_record(
+            tenant=tenant,
+            actor=Actor(user=user),
+            action=AuditAction.AD_ACCOUNTS_CONNECTED,
+            target=me.name or me.id,
+            details={"ad_accounts": len(accounts)},
+        )
     logger.info(
         "insights.ads.connected",
         extra={"tenant_id": tenant.pk, "connection_id": connection.pk, "accounts": len(accounts)},
@@ -108,7 +116,9 @@ def ads_connection_save(
     return connection
 
 
-def ad_accounts_follow(*, tenant: Tenant, account_ids: list[int]) -> list[FollowedAdAccount]:
+def ad_accounts_follow(
+    *, tenant: Tenant, actor: Actor, account_ids: list[int]
+) -> list[FollowedAdAccount]:
     """Follow exactly these ad accounts of the workspace (by row id); others are unfollowed.
 
     A newly followed account is due a read at once.
@@ -123,8 +133,17 @@ def ad_accounts_follow(*, tenant: Tenant, account_ids: list[int]) -> list[Follow
         follow = account.pk in wanted
         if follow and not account.followed:
             account.next_read_at = now
+        changed = account.followed != follow
         account.followed = follow
         account.save(update_fields=["followed", "next_read_at", "updated_at"])
+        if changed:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.AD_ACCOUNTS_FOLLOWED,
+                target=account.name,
+                details={"account_id": account.account_id, "followed": follow},
+            )
     return [account for account in accounts if account.followed]
 
 

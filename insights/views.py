@@ -33,7 +33,7 @@ from tenants import services as tenant_services
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.params import id_param
 from tenants.permissions import role_can
-from tenants.views import tenant_page
+from tenants.views import actor_for, tenant_page
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,9 @@ def ad_accounts(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         else:
             try:
                 followed = services.ad_accounts_follow(
-                    tenant=tenant, account_ids=[value for value in ids if value is not None]
+                    tenant=tenant,
+                    actor=actor_for(request),
+                    account_ids=[value for value in ids if value is not None],
                 )
             except ValueError:
                 status = 400

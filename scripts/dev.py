@@ -48,7 +48,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
     redis_server: subprocess.Popen[bytes] | None = None
+    terminal = TerminalForeground()
     try:
+        terminal.take()
         if "REDIS_URL" not in env:
             redis_server, env["REDIS_URL"] = start_private_redis()
         manage(["migrate", "--noinput"], env)
@@ -65,6 +67,49 @@ def main() -> int:
     finally:
         if redis_server is not None:
             stop(redis_server, "redis")
+        terminal.give_back()
+
+
+class TerminalForeground:
+    """Ctrl-C for dev.py alone, not for the make (and uv) that started it.
+
+    A terminal sends Ctrl-C's SIGINT to its whole foreground process group: make too, which then
+    reports "make: *** [Makefile] Interrupt" or "Error 130" however cleanly dev.py stops. So, in
+    a terminal, dev.py moves into a process group of its own and makes it the terminal's
+    foreground group; make, waiting in the background group, receives nothing and sees dev.py's
+    exit 0. On the way out the terminal goes back to the group that had it. (SIGTTOU is ignored
+    so a background group may hand the terminal over; honcho's children each have their own
+    group, as before.) Without a terminal (CI, `nohup`) nothing changes.
+    """
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+        self.previous: int | None = None
+
+    def take(self) -> None:
+        try:
+            fd = sys.stdin.fileno()
+            if not os.isatty(fd) or os.getpgrp() != os.tcgetpgrp(fd):
+                return  # no terminal, or started in the background: leave it alone
+            previous = os.tcgetpgrp(fd)
+            signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+            os.setpgid(0, 0)
+        except (OSError, ValueError):
+            return  # a session leader cannot move, a closed stdin has no terminal: as before
+        try:
+            os.tcsetpgrp(fd, os.getpgrp())
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.setpgid(0, previous)  # back where Ctrl-C reaches us
+            return
+        self.fd, self.previous = fd, previous
+
+    def give_back(self) -> None:
+        if self.fd is None or self.previous is None:
+            return
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(self.fd, self.previous)
+        self.fd = None
 
 
 def dev_environment(parent: Mapping[str, str]) -> dict[str, str]:

@@ -306,6 +306,7 @@ class AuditAction(models.TextChoices):
     MEMBER_ADDED = "member.added", "Member added"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
     MEMBER_REMOVED = "member.removed", "Member removed"
+    MEMBER_RESTORED = "member.restored", "Member restored (Undo)"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     API_KEY_HANDED_OVER = "api_key.handed_over", "API key handed over"
@@ -327,6 +328,13 @@ class AuditAction(models.TextChoices):
     FLOW_RESTORED = "flow.restored", "Flow version restored"
     FLOW_IMPORTED = "flow.imported", "Flow imported"
     HANDOFF_RESOLVED = "handoff.resolved", "Handoff resolved"
+    FLOW_UPDATED = "flow.updated", "Flow settings changed"
+    FLOW_DUPLICATED = "flow.duplicated", "Flow duplicated"
+    # Written by the events and insights apps, and by an API key's first request.
+    EVENTS_REPLAYED = "events.replayed", "Events sent again"
+    AD_ACCOUNTS_CONNECTED = "ad_accounts.connected", "Ad accounts connected"
+    AD_ACCOUNTS_FOLLOWED = "ad_accounts.followed", "Ad accounts followed"
+    API_KEY_FIRST_USED = "api_key.first_used", "API key used for the first time"
 
 
 class AuditEvent(TenantOwnedModel):

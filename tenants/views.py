@@ -181,12 +181,18 @@ def member_remove_confirmation(tenant: Tenant, membership: Membership) -> Confir
         else "Their API keys are handed to you and keep working."
     )
     who = membership.user.email or membership.user.username
+    undo = (
+        "Their keys stay revoked."
+        if tenant.departing_member_keys == "revoke"
+        else "Their keys become theirs again."
+    )
     return Confirmation(
         title=f"Remove {who} from {tenant.name}?",
         lost=[f"They can no longer open {tenant.name}.", keys],
         kept=[
             "What they did stays in the audit log.",
-            "You can add them again later, with the role you choose.",
+            f"For {settings.MEMBER_REMOVE_UNDO_SECONDS} seconds you can Undo: they come back "
+            f"as {membership.get_role_display()}. {undo}",
         ],
         button="Remove member",
     )
@@ -339,10 +345,19 @@ def members(request: HttpRequest, tenant: Tenant) -> HttpResponse:
     )
     for row in rows:
         row.remove_confirmation = member_remove_confirmation(tenant, row)  # type: ignore[attr-defined]
+    window = services.member_remove_undo_window()
+    undoable = (
+        [
+            (removal, removal.created_at + window)
+            for removal in services.member_removals_undoable(tenant=tenant)
+        ]
+        if role_can(request.tenant_role, "member.manage")  # type: ignore[attr-defined]
+        else []
+    )
     return render(
         request,
         "tenants/members.html",
-        {"rows": rows, "form": form, "role_form": MemberRoleForm()},
+        {"rows": rows, "form": form, "role_form": MemberRoleForm(), "undoable": undoable},
         status=status,
     )
 
@@ -393,6 +408,21 @@ def member_remove(request: HttpRequest, tenant: Tenant, membership_id: int) -> H
         messages.error(request, error.message)
     else:
         messages.success(request, f"Member removed. {keys.message}".strip())
+    return redirect("tenants:members", slug=tenant.slug)
+
+
+@tenant_page("member.manage")
+@require_POST
+def member_remove_undo(request: HttpRequest, tenant: Tenant, user_id: int) -> HttpResponse:
+    try:
+        membership = services.member_remove_undo(
+            tenant=tenant, actor=actor_for(request), user_id=user_id
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        who = membership.user.email or membership.user.username
+        messages.success(request, f"{who} is a member again, as {membership.get_role_display()}.")
     return redirect("tenants:members", slug=tenant.slug)
 
 

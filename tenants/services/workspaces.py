@@ -279,6 +279,7 @@ class KeysOutcome:
     revoked: int = 0
     handed_over: int = 0
     to: str = ""
+    handed_over_ids: tuple[int, ...] = ()
 
     @property
     def message(self) -> str:
@@ -338,14 +339,90 @@ def member_remove(*, tenant: Tenant, actor: Actor, membership_id: int) -> KeysOu
     _check_owner_rules(tenant=tenant, actor=actor, old=membership.role, new=None)
     outcome = _departing_member_keys(tenant=tenant, actor=actor, departing=membership)
     membership.delete()
+    # The row says what Undo needs: who, with which role, and which keys were handed over.
     audit_record(
         tenant=tenant,
         actor=actor,
         action=AuditAction.MEMBER_REMOVED,
         target=user_label(membership.user),
-        details={"role": membership.role},
+        details={
+            "role": membership.role,
+            "user_id": membership.user_id,
+            "keys_handed_over": list(outcome.handed_over_ids),
+        },
     )
     return outcome
+
+
+def member_remove_undo_window() -> timedelta:
+    return timedelta(seconds=settings.MEMBER_REMOVE_UNDO_SECONDS)
+
+
+def member_removals_undoable(*, tenant: Tenant, now: datetime | None = None) -> list[AuditEvent]:
+    """Removals made less than MEMBER_REMOVE_UNDO_SECONDS ago whose person is not a member
+    again, newest first: what the Members screen offers to Undo."""
+    since = (now or timezone.now()) - member_remove_undo_window()
+    rows = AuditEvent.objects.for_tenant(tenant).filter(
+        action=AuditAction.MEMBER_REMOVED, created_at__gt=since, details__has_key="user_id"
+    )
+    seen = set(Membership.objects.for_tenant(tenant).values_list("user_id", flat=True))
+    undoable = []
+    for row in rows.order_by("-created_at", "-id"):
+        if row.details["user_id"] not in seen:
+            seen.add(row.details["user_id"])
+            undoable.append(row)
+    return undoable
+
+
+@transaction.atomic
+def member_remove_undo(*, tenant: Tenant, actor: Actor, user_id: int) -> Membership:
+    """Undo a removal within MEMBER_REMOVE_UNDO_SECONDS: the person is a member again with the
+    role they had, and the API keys handed over when they left (still active, still held by
+    whoever received them) are theirs again. Keys that were revoked stay revoked."""
+    require_permission(tenant=tenant, actor=actor, permission="member.manage")
+    removal = next(
+        (r for r in member_removals_undoable(tenant=tenant) if r.details["user_id"] == user_id),
+        None,
+    )
+    if removal is None:
+        raise Conflict(
+            f"This removal can no longer be undone: Undo works for "
+            f"{settings.MEMBER_REMOVE_UNDO_SECONDS} seconds. Add them again in Add a member.",
+            details={"member": ["The Undo window is over."]},
+        )
+    role = removal.details["role"]
+    _check_owner_rules(tenant=tenant, actor=actor, old=None, new=role)
+    user = get_user_model().objects.get(pk=user_id)
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+    except IntegrityError:
+        raise Conflict("They are a member again already.") from None
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action=AuditAction.MEMBER_RESTORED,
+        target=user_label(user),
+        details={"role": role, "undo": True},
+    )
+    keys = (
+        ApiKey.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(pk__in=removal.details.get("keys_handed_over", []), revoked_at__isnull=True)
+    )
+    if role_can(role, "api_key.manage"):
+        for key in keys:
+            was = user_label(key.owner)
+            key.owner = user
+            key.save(update_fields=["owner", "updated_at"])
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action=AuditAction.API_KEY_HANDED_OVER,
+                target=key.display,
+                details={"name": key.name, "owner": [was, user_label(user)], "undo": True},
+            )
+    return membership
 
 
 def _key_recipient(*, tenant: Tenant, actor: Actor, departing: Membership) -> User | None:
@@ -405,7 +482,11 @@ def _departing_member_keys(*, tenant: Tenant, actor: Actor, departing: Membershi
                 details={"name": key.name, "reason": f"its owner {was} left or was demoted"},
             )
     if recipient is not None:
-        return KeysOutcome(handed_over=len(keys), to=user_label(recipient))
+        return KeysOutcome(
+            handed_over=len(keys),
+            to=user_label(recipient),
+            handed_over_ids=tuple(key.pk for key in keys),
+        )
     return KeysOutcome(revoked=len(keys))
 
 
@@ -551,8 +632,22 @@ def api_key_authenticate(secret: str) -> ApiKey:
             "This API key's owner is no longer an admin of the workspace, so the key stopped "
             "working. Ask an admin of the workspace for a new key."
         )
+    # Key use: its first request is audited (once: the conditional update wins for one request
+    # only); later ones only move last_used_at, at most once a minute, shown on the keys screen.
+    # An audit row per request would bury everything else in the log.
+    if key.last_used_at is None:
+        with transaction.atomic():
+            if ApiKey.objects.filter(pk=key.pk, last_used_at__isnull=True).update(last_used_at=now):
+                audit_record(
+                    tenant=key.tenant,
+                    actor=Actor(user=key.owner, api_key=key),
+                    action=AuditAction.API_KEY_FIRST_USED,
+                    target=key.display,
+                    details={"name": key.name},
+                )
+        key.last_used_at = now
     stale = now - timedelta(seconds=API_KEY_TOUCH_INTERVAL_SECONDS)
-    if key.last_used_at is None or key.last_used_at < stale:
+    if key.last_used_at < stale:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key

@@ -65,6 +65,28 @@ def test_disconnect_asks_then_undo_reconnects(
     assert ConnectedPage.objects.get().status == PageStatus.ACTIVE
 
 
+def test_removing_a_member_asks_then_undo_brings_them_back(
+    page: Page, workspace: Tenant, screenshot_dir: Path
+) -> None:
+    colleague = person("kim", workspace, "editor")
+    sign_in(page, "dana")
+    page.goto("/t/danas-bikes/members/")
+    page.get_by_role("button", name="Remove kim@example.com").click()
+    dialog = page.get_by_role("dialog", name="Remove kim@example.com from Dana's Bikes?")
+    expect(dialog).to_contain_text("seconds you can Undo: they come back as Editor")
+    page.screenshot(path=str(screenshot_dir / "confirm-remove-member-1366.png"))
+    dialog.get_by_role("button", name="Remove member").click()
+    expect(page.get_by_text("Member removed.")).to_be_visible()
+    assert not Membership.objects.filter(user=colleague).exists()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(screenshot_dir / "undo-remove-member-390.png"), full_page=True)
+
+    page.get_by_role("button", name="Undo removing kim@example.com").click()
+    expect(page.get_by_text("kim@example.com is a member again, as Editor.")).to_be_visible()
+    assert Membership.objects.get(user=colleague).role == "editor"
+    expect(page.get_by_role("combobox", name="Role of kim@example.com")).to_have_value("editor")
+
+
 def test_revoking_a_key_needs_its_name(page: Page, workspace: Tenant, screenshot_dir: Path) -> None:
     api_key(workspace, name="Zapier sync")
     sign_in(page, "dana")

@@ -119,3 +119,36 @@ def test_the_navigation_folds_behind_a_menu_button_on_a_phone(
     page.set_viewport_size({"width": 1366, "height": 800})
     expect(page.get_by_role("navigation", name="Workspace")).to_be_visible()
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+
+
+# Cells of a table shown as cards (a phone) that show a value without saying what it is: the
+# card's first cell (its title) and cells of buttons or form controls need no label.
+UNLABELLED = """() => [...document.querySelectorAll(".card table > tbody > tr > td")]
+  .filter((td) => td.offsetParent !== null && td.textContent.trim() !== "")
+  .filter((td) => td !== td.parentElement.firstElementChild && !td.hasAttribute("colspan"))
+  .filter((td) => !td.querySelector("button, input, select"))
+  .filter((td) => getComputedStyle(td, "::before").content === "none")
+  .map((td) => td.textContent.trim().replace(/\\s+/g, " ").slice(0, 40))"""
+
+
+def test_every_value_on_a_phone_card_says_what_it_is(
+    page: Page, screens: list[tuple[str, str]], screenshot_dir: Path
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/t/{SLUG}/$"))
+    unlabelled: list[str] = []
+    for name, path in screens:
+        page.goto(path)
+        unlabelled += [f"{name}: {cell}" for cell in page.evaluate(UNLABELLED)]
+    assert unlabelled == [], "Values on phone cards without a label:\n" + "\n".join(unlabelled)
+    page.goto(f"/t/{SLUG}/flows/")
+    status = page.get_by_role("cell", name=re.compile("Published"))
+    assert status.evaluate("td => getComputedStyle(td, '::before').content") == '"Status"'
+    page.goto(f"/t/{SLUG}/handoffs/")
+    expect(page.get_by_role("cell").filter(has_text="Dana's Bike Shop Downtown")).to_have_attribute(
+        "data-label", "Page and Messenger user"
+    )

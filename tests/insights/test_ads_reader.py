@@ -20,7 +20,7 @@ from graph_api.client import GraphClient
 from insights import services, tasks
 from insights.models import AdDailyInsight, AdsConnection, ConnectionStatus, FollowedAdAccount
 from tenants.crypto import decrypt_token, encrypt_token
-from tenants.models import Tenant
+from tenants.models import AuditEvent, Tenant
 from tenants.permissions import Role
 from tests.sandbox_fixtures import AD, AD_2, AD_ACCOUNT, ADA, ADA_PAGE, BIKE_AD, GraphSandbox
 from tests.tenants.factories import member
@@ -99,6 +99,8 @@ def test_connecting_asks_for_ads_read_and_lists_the_ad_accounts(
     page = admin_client.get(done["Location"]).content.decode()
     assert "Ada&#x27;s Ads" in page
     assert 'aria-label="Follow Ada&#x27;s Ads"' in page
+    audit = AuditEvent.objects.get(tenant=tenant, action="ad_accounts.connected")
+    assert audit.details == {"ad_accounts": 1}
 
 
 def test_a_declined_ads_read_asks_again_with_rerequest(

@@ -88,6 +88,7 @@ def test_a_revoked_key_stops_working_at_once(
     assert ApiKey.objects.get().revoked_at is not None
     assert list(AuditEvent.objects.values_list("action", flat=True)) == [
         "api_key.revoked",
+        "api_key.first_used",  # only the first request is audited
         "api_key.created",
     ]
 

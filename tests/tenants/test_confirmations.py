@@ -18,7 +18,7 @@ from django.utils import timezone
 from events.models import LoggedEvent
 from flows.models import Flow
 from tenants import services
-from tenants.exceptions import Conflict
+from tenants.exceptions import Conflict, PermissionDenied
 from tenants.models import ApiKey, AuditEvent, ConnectedPage, Membership, PageStatus, Tenant
 from tenants.permissions import Role
 from tenants.tasks import forget_disconnected_page_tokens, purge_deleted_workspaces
@@ -136,6 +136,52 @@ def test_removing_a_member_asks_first_and_says_what_becomes_of_their_keys(tenant
     assert "Remove kim@example.com from Acme Bikes?" in html
     assert "Their API keys stop working at once." in html
     assert Membership.objects.filter(pk=colleague.pk).exists()
+
+
+def test_undo_brings_a_removed_member_back_with_their_role_and_handed_over_keys(
+    tenant: Tenant,
+) -> None:
+    tenant.departing_member_keys = "hand_over"
+    tenant.save(update_fields=["departing_member_keys"])
+    client, owner = signed_in(tenant, Role.OWNER)
+    colleague = member(tenant, Role.ADMIN, email="kim@example.com")
+    services.api_key_create(
+        tenant=tenant, actor=services.Actor(user=colleague.user), name="Kim's sync"
+    )
+    response = client.post(f"/t/{tenant.slug}/members/{colleague.pk}/remove/", {"confirm": "yes"})
+    assert response.status_code == 302
+    assert not Membership.objects.filter(user=colleague.user).exists()
+    assert ApiKey.objects.get().owner == owner.user
+
+    screen = client.get(f"/t/{tenant.slug}/members/").content.decode()
+    assert "Undo brings kim@example.com back as Admin" in screen
+    client.post(f"/t/{tenant.slug}/members/removed/{colleague.user_id}/undo/")
+    restored = Membership.objects.get(tenant=tenant, user=colleague.user)
+    assert restored.role == Role.ADMIN
+    assert ApiKey.objects.get().owner == colleague.user
+    actions = list(AuditEvent.objects.filter(tenant=tenant).values_list("action", flat=True))
+    assert actions[:2] == ["api_key.handed_over", "member.restored"]
+    assert "Undo brings" not in client.get(f"/t/{tenant.slug}/members/").content.decode()
+
+
+def test_a_removal_cannot_be_undone_after_its_window_nor_by_whoever_cannot_manage_members(
+    tenant: Tenant,
+) -> None:
+    owner = member(tenant, Role.OWNER).user
+    editor = member(tenant, Role.EDITOR).user
+    colleague = member(tenant, Role.VIEWER)
+    actor = services.Actor(user=owner)
+    services.member_remove(tenant=tenant, actor=actor, membership_id=colleague.pk)
+    with pytest.raises(PermissionDenied):
+        services.member_remove_undo(
+            tenant=tenant, actor=services.Actor(user=editor), user_id=colleague.user_id
+        )
+    window = timedelta(seconds=settings.MEMBER_REMOVE_UNDO_SECONDS + 1)
+    AuditEvent.objects.filter(action="member.removed").update(created_at=timezone.now() - window)
+    assert services.member_removals_undoable(tenant=tenant) == []
+    with pytest.raises(Conflict, match="can no longer be undone"):
+        services.member_remove_undo(tenant=tenant, actor=actor, user_id=colleague.user_id)
+    assert not Membership.objects.filter(user=colleague.user).exists()
 
 
 def test_revoking_a_key_needs_its_name_typed(tenant: Tenant) -> None:
