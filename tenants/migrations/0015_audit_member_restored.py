@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0012_deletion_undo_last_used'),
+        ('tenants', '0014_tenant_transcript_retention_days'),
     ]
 
     operations = [

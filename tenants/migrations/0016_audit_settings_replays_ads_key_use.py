@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0013_audit_member_restored'),
+        ('tenants', '0015_audit_member_restored'),
     ]
 
     operations = [
