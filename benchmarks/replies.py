@@ -333,8 +333,9 @@ def main() -> int:
         results = []
         server, _ = serve("web", "config.wsgi:application")
         # A warm-up, not measured: every worker process and thread has run a turn and a send.
+        # At the slowest rate: a burst would leave work behind for the first measured run.
         warm = asyncio.run(
-            converse(sandbox_url, [p for p, _ in measured.pages], rate=args.rate,
+            converse(sandbox_url, [p for p, _ in measured.pages], rate=min([args.rate, *rates]),
                      people=WARMUP_PEOPLE, first=0, timeout=args.timeout)
         )  # fmt: skip
         print(f"warm-up: {len(warm.latencies_ms)} of {warm.messages} answered", flush=True)
