@@ -1,4 +1,4 @@
-# Pagepulse's production image: one image for web (gunicorn), worker, beat, migrate and the
+# Pagepulse's production image: one image for web (granian), worker, beat, migrate and the
 # Graph sandbox; docker-compose.yml picks the command.
 
 # The flow editor (frontend/) is built here, in a Node stage, and never committed; only its
