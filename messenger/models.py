@@ -185,3 +185,50 @@ class Message(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.page_id}/{self.psid} {self.direction} {self.kind}"
+
+
+# --- People: the Messenger users who wrote to a workspace's Pages ------------------------------
+
+
+class Tag(TenantOwnedModel):
+    """A label the team puts on people ("vip", "wholesale"); names are unique per workspace,
+    whatever their case."""
+
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", models.functions.Lower("name"), name="tag_unique_name_per_tenant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(TenantOwnedModel):
+    """Someone who wrote to a Page (one per Page and PSID): when they were first and last seen,
+    and the tags the team gave them. Their name and picture come from the User Profile API
+    (tenants.profiles.people_profile, cached), never stored here; their messages, conversations
+    and events are found by Page and PSID."""
+
+    page = models.ForeignKey(ConnectedPage, on_delete=models.CASCADE, related_name="people")
+    psid = models.CharField(max_length=64, help_text="The person's page-scoped id.")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    tags = models.ManyToManyField(Tag, blank=True, related_name="people")
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        verbose_name_plural = "people"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "page", "psid"], name="person_unique_psid"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-last_seen_at"], name="person_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.page_id}/{self.psid}"
