@@ -9,12 +9,14 @@ import { Canvas } from "./components/Canvas";
 import { ConflictDialog, PublishDialog } from "./components/Dialogs";
 import { Inspector } from "./components/Inspector";
 import { Palette } from "./components/Palette";
+import { PhoneOutline } from "./components/PhoneOutline";
 import { ProblemsPanel } from "./components/ProblemsPanel";
 import { ResultsBar, defaultRange, type ResultsRange } from "./components/ResultsBar";
 import { TestChatPanel } from "./components/TestChatPanel";
 import { TopBar, type Panel } from "./components/TopBar";
 import { VersionsPanel } from "./components/VersionsPanel";
 import { tidyPositions, type Size } from "./graph/layout";
+import { usePhone } from "./phone";
 import { statsQuery } from "./graph/results";
 import { Autosave, settingsOf, type SaveState } from "./store/autosave";
 import { editorStore, toDocument, useEditor } from "./store/editor";
@@ -56,6 +58,9 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
   const versionView = useEditor((s) => s.versionView);
   const comparing = useEditor((s) => s.diff);
   const pageId = useEditor((s) => s.settings.page);
+  // On a phone the editor reads only: an outline beside a canvas that fits (no dragging,
+  // wiring or forms on a touch screen); turned to a wider screen, editing comes back.
+  const phone = usePhone();
 
   const loadVersions = useCallback(async () => {
     setVersions(await api.versions(config.flowId));
@@ -111,6 +116,10 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
       autosave.current?.stop();
     };
   }, [api, config]);
+
+  useEffect(() => {
+    if (loaded) editorStore.getState().setReadOnly(!config.canEdit || phone);
+  }, [loaded, phone, config.canEdit]);
 
   // A new Page may mean another transport: reload what its log-event blocks can carry.
   const transportRef = useRef<string | null>(null);
@@ -271,13 +280,16 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
   }
 
   return (
-    <div className={`editor${config.canEdit ? "" : " is-readonly"}`}>
+    <div
+      className={`editor${config.canEdit && !phone ? "" : " is-readonly"}${phone ? " is-phone" : ""}`}
+    >
       <TopBar
+        phone={phone}
         saveState={saveState}
         pages={pages}
         panel={panel}
         setPanel={setPanel}
-        canPublish={config.canPublish}
+        canPublish={config.canPublish && !phone}
         onValidate={() => void onValidate()}
         onPublish={() => setPublishing({ problems: null, busy: false, error: "" })}
         onTidy={() => void onTidy()}
@@ -288,8 +300,15 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
           setResultsOn(!resultsOn);
         }}
       />
+      {phone && (
+        <p className="phone-notice" role="note">
+          {config.canEdit
+            ? "Editing needs a wider screen: open this flow on a tablet or a computer. Here you can read it step by step, try it with Test and see its Results."
+            : "Read it step by step, try it with Test and see its Results."}
+        </p>
+      )}
       <div className="editor-body">
-        {config.canEdit && <Palette />}
+        {config.canEdit && !phone && <Palette />}
         <div className="editor-centre">
           {versionView && (
             <div className="version-banner" role="status">
@@ -316,10 +335,11 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
             />
           )}
           <Canvas />
-          <ProblemsPanel />
+          <ProblemsPanel publishHere={config.canPublish && !phone} />
         </div>
         <div className="editor-side">
-          {panel === "inspector" && <Inspector systemVariables={config.systemVariables} />}
+          {panel === "inspector" &&
+            (phone ? <PhoneOutline /> : <Inspector systemVariables={config.systemVariables} />)}
           {panel === "test" && (
             <TestChatPanel
               api={api}
@@ -334,7 +354,7 @@ function Editor({ config, api }: { config: EditorConfig; api: Api }) {
               api={api}
               flowId={config.flowId}
               versions={versions}
-              canEdit={config.canEdit}
+              canEdit={config.canEdit && !phone}
               beforeRestore={async () => {
                 await flush();
                 return autosave.current?.revision ?? 0;

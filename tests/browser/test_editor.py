@@ -4,7 +4,9 @@ Builds a lead flow from a blank one (drag from the palette, wire handle to handl
 forms, pick Purchase with a value and currency, and a custom event), sees a problem appear on a
 block and go, undoes and redoes, publishes, finds version 1, runs the test chat with the path
 lit on the canvas; two people editing the same flow get the choice and lose nothing; a viewer
-changes nothing. Screenshots of the editor go to docs/screenshots/ with UPDATE_SCREENSHOTS=1.
+changes nothing; on a phone the editor reads only (the flow step by step, the test chat) and
+turned to a laptop's width edits again. Screenshots of the editor go to docs/screenshots/ with
+UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -604,12 +606,12 @@ def test_the_editor_at_laptop_and_phone_width(
     expect(block(page, "Ask a question: What are you looking for?")).to_be_visible()
     saved(page)
 
-    # On a phone the editor stacks: no sideways scroll, the canvas first.
+    # On a phone the editor reads only (the tests below): no sideways scroll.
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
-    expect(block(page, "Log event: Lead submitted")).to_be_visible()
+    expect(block(page, "Log event: Lead submitted")).to_be_attached()
+    expect(page.get_by_role("region", name="Step by step")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.screenshot(path=str(screenshot_dir / "editor-phone.png"), full_page=True)
 
 
 def test_compare_two_published_versions(
@@ -665,3 +667,125 @@ def test_leaving_with_unsaved_changes_asks_first(
     page.get_by_role("link", name="All flows").click()  # saved: leaves without asking
     expect(page.get_by_role("heading", name="Flows")).to_be_visible()
     assert asked == ["beforeunload"]
+
+
+# The lead template in the order a conversation meets it: "Email" is the first way out of the
+# contact question, so its branch reads to the end before the phone number's.
+STEPS = [
+    "Start",
+    "Send message: Hi! We'd love to help. Two quick questions, then we'll put you in touch.",
+    "Ask a question: What are you looking for?",
+    "Ask a question: When would you like to get started?",
+    "Ask a question: How should we contact you?",
+    "Ask a question: What's your email address?",
+    "Log event: Lead submitted",
+    "Send message: Thank you! Someone from our team will contact you at {{contact}} shortly.",
+    "Hand off to a person: New lead: {{need}}, starting {{timeline}}. Contact by {{channel}}: "
+    "{{contact}}.",
+    "Ask a question: What's the best phone number to reach you?",
+]
+
+
+def test_on_a_phone_the_editor_reads_the_flow_step_by_step(
+    lead_flow: Flow,
+    page: Page,
+    bakery: ConnectedPage,
+    lin: User,
+    screenshot_dir: Path,
+) -> None:
+    flow = lead_flow
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, "lin")
+    page.goto(f"/t/adas-bakery/flows/{flow.pk}/")
+
+    expect(page.get_by_role("note").filter(has_text="Editing needs a wider screen")).to_be_visible()
+    expect(page.get_by_role("heading", name="Lead generation", exact=True)).to_be_visible()
+    expect(page.get_by_text("Ada's Bakery · Keywords: quote, pricing, info")).to_be_visible()
+    # Nothing to edit with: no palette, no forms, no undo, no publishing, no save state.
+    expect(page.get_by_role("complementary", name="Blocks")).to_have_count(0)
+    expect(page.get_by_role("region", name="Block settings")).to_have_count(0)
+    expect(page.get_by_label("Flow name")).to_have_count(0)
+    for name in ("Undo", "Tidy up", "Publish"):
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    expect(page.get_by_text("Shift-drag selects several")).to_have_count(0)
+    expect(page.get_by_role("region", name="Problems")).to_contain_text(
+        "No problems: the draft is ready to be published."
+    )
+
+    steps = page.get_by_role("region", name="Step by step")
+    expect(steps.get_by_role("button")).to_have_text(STEPS)
+    contact = steps.get_by_role("listitem").filter(
+        has=page.get_by_role("button", name="Ask a question: How should we contact you?")
+    )
+    expect(contact.get_by_role("listitem")).to_have_text(
+        [
+            "Email → Ask a question: What's your email address?",
+            "Phone → Ask a question: What's the best phone number to reach you?",
+            "Any other answer → Ask a question: What's the best phone number to reach you?",
+        ]
+    )
+    handoff = steps.get_by_role("listitem").filter(has=page.get_by_role("button", name=STEPS[8]))
+    expect(handoff.get_by_role("listitem")).to_have_text(
+        ["After the agent → the conversation ends here"]
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(screenshot_dir / "editor-phone.png"), full_page=True)
+
+    # Pressing a step brings its block into view on the canvas, selected.
+    lead = block(page, "Log event: Lead submitted")
+    expect(lead).not_to_be_in_viewport()
+    steps.get_by_role("button", name="Log event: Lead submitted").click()
+    expect(lead).to_be_in_viewport()
+    expect(page.locator(".react-flow__node.selected")).to_have_attribute("data-id", "lead")
+    page.wait_for_timeout(400)  # the canvas animates to the block
+    page.screenshot(path=str(screenshot_dir / "editor-phone-step.png"))
+
+    # Delete removes nothing and a drag moves nothing: the draft on the server is unchanged.
+    page.keyboard.press("Delete")
+    expect(lead).to_have_count(1)
+    box = lead.bounding_box()
+    assert box
+    page.mouse.move(box["x"] + 20, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 120, box["y"] + 90, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(1000)  # longer than the autosave's delay: nothing may be sent
+    assert from_db(lambda: Flow.objects.get(pk=flow.pk).revision) == 1
+
+    # The test chat works by typing, so it is there on a phone too.
+    page.get_by_role("button", name="Test", exact=True).click()
+    chat = page.get_by_role("region", name="Test chat")
+    chat.get_by_role("button", name="Start").click()
+    expect(chat.get_by_role("log", name="Conversation")).to_contain_text(
+        "What are you looking for?"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # Turned to a laptop's width, the editor edits again, on the same page.
+    page.set_viewport_size({"width": 1366, "height": 800})
+    expect(page.get_by_role("note").filter(has_text="Editing needs a wider screen")).to_have_count(
+        0
+    )
+    expect(page.get_by_role("complementary", name="Blocks")).to_be_visible()
+    expect(page.get_by_label("Flow name")).to_be_enabled()
+    expect(page.get_by_role("button", name="Publish", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Test", exact=True).click()  # back to the block settings
+    expect(page.get_by_role("region", name="Block settings")).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "editor-after-phone-1366.png"))
+
+
+def test_a_viewer_on_a_phone_reads_without_being_told_to_find_a_wider_screen(
+    lead_flow: Flow,
+    page: Page,
+    bakery: ConnectedPage,
+) -> None:
+    person("vic", lead_flow.tenant, "viewer")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, "vic")
+    page.goto(f"/t/adas-bakery/flows/{lead_flow.pk}/")
+    expect(page.get_by_role("note")).to_have_text(
+        re.compile("^Read it step by step, try it with Test and see its Results.$")
+    )
+    expect(page.get_by_role("region", name="Step by step").get_by_role("button")).to_have_count(
+        len(STEPS)
+    )

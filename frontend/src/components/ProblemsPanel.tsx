@@ -30,7 +30,8 @@ export function allProblems(
   return [...flowLevel, ...rest].sort((a, b) => rank(a) - rank(b));
 }
 
-export function ProblemsPanel() {
+/** `publishHere`: the person can publish on this screen (not a viewer, not on a phone). */
+export function ProblemsPanel({ publishHere }: { publishHere: boolean }) {
   const problems = useEditor(useShallow((s) => allProblems(s.serverProblems, s.problemsByNode)));
   const labels = useEditor(
     useShallow((s) => Object.fromEntries(s.nodes.map((n) => [n.id, n.ariaLabel ?? n.id]))),
@@ -48,7 +49,11 @@ export function ProblemsPanel() {
         </span>
       </h2>
       {problems.length === 0 ? (
-        <p className="muted small">No problems: the draft can be published.</p>
+        <p className="muted small">
+          {publishHere
+            ? "No problems: the draft can be published."
+            : "No problems: the draft is ready to be published."}
+        </p>
       ) : (
         <ul>
           {problems.map((p, index) => (

@@ -157,6 +157,7 @@ export function TriggerDialog({
 }
 
 export function TopBar({
+  phone,
   saveState,
   pages,
   panel,
@@ -169,6 +170,8 @@ export function TopBar({
   resultsOn,
   onResults,
 }: {
+  /** The phone view: the name, Page and trigger as text; nothing to save. */
+  phone: boolean;
   saveState: SaveState;
   pages: ConnectedPage[];
   panel: Panel;
@@ -200,63 +203,74 @@ export function TopBar({
       <a className="back" href={flowsUrl} aria-label="All flows">
         ←
       </a>
-      <div className="flow-settings">
-        <input
-          className="flow-name"
-          type="text"
-          aria-label="Flow name"
-          value={settings.name}
-          maxLength={200}
-          disabled={readOnly}
-          onChange={(e) => updateSettings({ name: e.target.value }, "name")}
-        />
-        <div className="flow-meta">
-          <label className="inline">
-            <span className="visually-hidden">Page</span>
-            <select
-              aria-label="Page"
-              value={settings.page}
-              disabled={readOnly}
-              onChange={(e) => updateSettings({ page: Number(e.target.value) }, "page")}
-            >
-              {pages.map((p) => (
-                <option key={p.id} value={p.id}>
-                  {p.name}
-                  {p.status !== "active" ? ` (${p.status.replace(/_/g, " ")})` : ""}
-                </option>
-              ))}
-              {!page && <option value={settings.page}>Page #{settings.page}</option>}
-            </select>
-          </label>
-          <span className="trigger-wrap">
-            <button
-              type="button"
-              ref={triggerButton}
-              className="trigger-button"
-              aria-expanded={triggerOpen}
-              aria-label={`Trigger: ${triggerSummary(settings.trigger)}`}
-              onClick={() => setTriggerOpen((open) => !open)}
-            >
-              {triggerSummary(settings.trigger)} ▾
-            </button>
-            {triggerOpen && (
-              <TriggerDialog
-                trigger={settings.trigger}
-                page={page}
-                disabled={readOnly}
-                onChange={(trigger, key) => updateSettings({ trigger }, `trigger.${key}`)}
-                onClose={() => {
-                  setTriggerOpen(false);
-                  triggerButton.current?.focus();
-                }}
-              />
-            )}
-          </span>
+      {phone ? (
+        <div className="flow-settings">
+          <h1 className="flow-name-text">{settings.name}</h1>
+          <p className="flow-meta-text muted small">
+            {page?.name ?? `Page #${settings.page}`} · {triggerSummary(settings.trigger)}
+          </p>
         </div>
-      </div>
-      <span className={saveClass} role="status" aria-live="polite">
-        {readOnly ? "Read-only" : saveText(saveState)}
-      </span>
+      ) : (
+        <>
+          <div className="flow-settings">
+            <input
+              className="flow-name"
+              type="text"
+              aria-label="Flow name"
+              value={settings.name}
+              maxLength={200}
+              disabled={readOnly}
+              onChange={(e) => updateSettings({ name: e.target.value }, "name")}
+            />
+            <div className="flow-meta">
+              <label className="inline">
+                <span className="visually-hidden">Page</span>
+                <select
+                  aria-label="Page"
+                  value={settings.page}
+                  disabled={readOnly}
+                  onChange={(e) => updateSettings({ page: Number(e.target.value) }, "page")}
+                >
+                  {pages.map((p) => (
+                    <option key={p.id} value={p.id}>
+                      {p.name}
+                      {p.status !== "active" ? ` (${p.status.replace(/_/g, " ")})` : ""}
+                    </option>
+                  ))}
+                  {!page && <option value={settings.page}>Page #{settings.page}</option>}
+                </select>
+              </label>
+              <span className="trigger-wrap">
+                <button
+                  type="button"
+                  ref={triggerButton}
+                  className="trigger-button"
+                  aria-expanded={triggerOpen}
+                  aria-label={`Trigger: ${triggerSummary(settings.trigger)}`}
+                  onClick={() => setTriggerOpen((open) => !open)}
+                >
+                  {triggerSummary(settings.trigger)} ▾
+                </button>
+                {triggerOpen && (
+                  <TriggerDialog
+                    trigger={settings.trigger}
+                    page={page}
+                    disabled={readOnly}
+                    onChange={(trigger, key) => updateSettings({ trigger }, `trigger.${key}`)}
+                    onClose={() => {
+                      setTriggerOpen(false);
+                      triggerButton.current?.focus();
+                    }}
+                  />
+                )}
+              </span>
+            </div>
+          </div>
+          <span className={saveClass} role="status" aria-live="polite">
+            {readOnly ? "Read-only" : saveText(saveState)}
+          </span>
+        </>
+      )}
       <div className="toolbar" role="toolbar" aria-label="Flow actions">
         {!readOnly && (
           <>

@@ -591,6 +591,22 @@ describe("a read-only store", () => {
     expect(selectedIds()).toEqual(["msg"]);
     expect(state().settings).toBe(SETTINGS);
   });
+
+  it("locks and unlocks in place (the phone view), keeping the document and its history", () => {
+    setup();
+    state().updateNodeData("msg", { text: "Hello", quick_replies: [], buttons: [] });
+    const before = doc();
+    const changes = state().changeCount;
+    state().setReadOnly(true);
+    select("msg");
+    state().removeSelected();
+    state().undo();
+    expect(doc()).toEqual(before);
+    expect(state().changeCount).toBe(changes);
+    state().setReadOnly(false);
+    state().undo();
+    expect(node("msg")?.data.text).toBe("Hi");
+  });
 });
 
 describe("problems", () => {

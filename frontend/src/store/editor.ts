@@ -114,6 +114,8 @@ export interface EditorActions {
     settings: Settings;
     readOnly: boolean;
   }): void;
+  /** Lock or unlock editing (a viewer always reads only; the phone view reads only too). */
+  setReadOnly(readOnly: boolean): void;
   setCatalog(catalog: CatalogState): void;
   onNodesChange(changes: NodeChange<FlowNode>[]): void;
   onEdgesChange(changes: EdgeChange[]): void;
@@ -346,6 +348,10 @@ export function createEditorStore(now: () => number = () => Date.now()) {
           clientProblems: {},
           problemsByNode: groupProblems(get().serverProblems, {}),
         });
+      },
+
+      setReadOnly(readOnly) {
+        if (get().readOnly !== readOnly) set({ readOnly });
       },
 
       setCatalog(catalog) {
