@@ -67,6 +67,24 @@ if DEFAULT_EVENT_TRANSPORT not in {"conversions_api", "page_activities"}:
         "use 'conversions_api' or 'page_activities'."
     )
 MESSENGER_VERIFY_TOKEN: str = env.str("MESSENGER_VERIFY_TOKEN", default="")
+# The inbox answers after Messenger's 24-hour window with the HUMAN_AGENT tag, up to 7 days;
+# only for an app Facebook granted the Human Agent permission (App Review).
+MESSENGER_HUMAN_AGENT_TAG: bool = env.bool("MESSENGER_HUMAN_AGENT_TAG", default=False)
+# Where people reach this Pagepulse: links in emails (a handoff's "answer it here").
+SITE_URL: str = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Emails (new handoffs): django-environ's EMAIL_URL, e.g. smtp+tls://user:password@host:587;
+# the console by default, so `make dev` prints them.
+_email: dict[str, Any] = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND: str = _email["EMAIL_BACKEND"]
+EMAIL_HOST: str = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT: int = int(_email.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER: str = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD: str = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS: bool = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL: bool = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Pagepulse <pagepulse@localhost>")
+SERVER_EMAIL: str = DEFAULT_FROM_EMAIL
 
 # Facebook Login (social-auth), against FACEBOOK_WWW_URL / GRAPH_API_URL.
 SOCIAL_AUTH_FACEBOOK_KEY = FACEBOOK_APP_ID
@@ -402,6 +420,8 @@ CELERY_TASK_ROUTES = {
     "messenger.tasks.*": {"queue": "runtime"},
     # Housekeeping of the messenger app runs beside the other apps' (an exact name wins).
     "messenger.tasks.transcripts_prune": {"queue": "maintenance"},
+    # An email must not wait behind a burst of webhooks, nor hold up a reply.
+    "messenger.tasks.handoff_notify": {"queue": "default"},
     "tenants.tasks.*": {"queue": "maintenance"},
     "insights.tasks.*": {"queue": "maintenance"},
 }

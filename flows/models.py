@@ -222,6 +222,13 @@ class Conversation(TenantOwnedModel):
     handoff_resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    paused_status = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        help_text="The bot's status when a person of the team took the thread over from the "
+        "inbox (handing it back restores it); empty when a handoff block handed it off.",
+    )
     is_test = models.BooleanField(default=False, help_text="A test chat in the editor.")
     # Click-to-Messenger ads: the `referral` Facebook sent when the person started from an ad
     # (source "ADS"), on a messaging_referrals item, a postback or a message. Every event the
@@ -261,6 +268,8 @@ class Conversation(TenantOwnedModel):
             # Conversations started in a time range (the overview's today, insights.aggregates):
             # without it, counting today's reads every conversation the workspace ever had.
             models.Index(fields=["tenant", "created_at"], name="conversation_tenant_created"),
+            # The inbox: a workspace's conversations by last activity, and its live check.
+            models.Index(fields=["tenant", "-updated_at"], name="conversation_tenant_recent"),
         ]
 
     def __str__(self) -> str:

@@ -4,17 +4,16 @@ and a "Resolved" button that lets the flow go on (messenger.runtime does both)."
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from flows.blocks.base import SYSTEM_VARIABLES
 from flows.models import Conversation
-from messenger.runtime import conversation_handoffs, handoff_resolve
+from messenger.runtime import handoff_resolve
 from tenants.exceptions import DomainError
 from tenants.models import Tenant
-from tenants.permissions import role_can
 from tenants.views import actor_for, tenant_page
 
 PER_PAGE = 50
@@ -32,17 +31,10 @@ def gathered(conversation: Conversation) -> list[tuple[str, str]]:
 
 @tenant_page("handoff.view")
 def handoff_list(request: HttpRequest, tenant: Tenant) -> HttpResponse:
-    resolved = request.GET.get("state") == "resolved"
-    rows = conversation_handoffs(tenant, resolved=resolved).filter(is_test=False)
-    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
-    context = {
-        "page": page,
-        "rows": [(conversation, gathered(conversation)) for conversation in page],
-        "resolved": resolved,
-        "can_resolve": role_can(request.tenant_role, "handoff.resolve"),  # type: ignore[attr-defined]
-        "open_count": conversation_handoffs(tenant).filter(is_test=False).count(),
-    }
-    return render(request, "messenger/handoffs.html", context)
+    """The Handoffs screen became the inbox's "Needs a person" filter (and "Resolved" its
+    "Closed"): old links and bookmarks land there."""
+    state = "closed" if request.GET.get("state") == "resolved" else "needs"
+    return redirect(reverse("inbox:list", kwargs={"slug": tenant.slug}) + f"?state={state}")
 
 
 @tenant_page("handoff.resolve")

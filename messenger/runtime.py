@@ -641,6 +641,9 @@ def conversation_apply(
             conversation.handed_off_at = now
             conversation.handoff_resolved_at = None
             conversation.handoff_resolved_by = None
+            conversation.paused_status = ""
+            if not conversation.is_test:
+                enqueue("handoff_notify", conversation.pk)
     state = result.state
     conversation.node_id = state.node_id or ""
     conversation.variables = dict(state.variables)
@@ -760,7 +763,13 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
         elif conversation is None:
             if item.referral is not None and item.referral.is_ad:
                 _pending_ad_keep(page, item.psid, item.referral)
-            _transcribe(page, item, None, at)
+            # No flow answers: the message joins the person's last conversation, which rises
+            # in the inbox with it, so a person of the team sees it (and may answer).
+            latest = _latest_conversation(page, item.psid)
+            if latest is not None:
+                latest.last_user_message_at = at
+                latest.save(update_fields=["last_user_message_at", "updated_at"])
+            _transcribe(page, item, latest, at)
             return "unanswered"
         assert conversation.flow_version is not None  # noqa: S101 (checked above)
         if item.referral is not None:
@@ -784,6 +793,15 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
             },
         )
     return "ran"
+
+
+def _latest_conversation(page: ConnectedPage, psid: str) -> Conversation | None:
+    return (
+        Conversation.objects.for_tenant(page.tenant)
+        .filter(page=page, psid=psid, is_test=False)
+        .order_by("-pk")
+        .first()
+    )
 
 
 # --- Handoffs ---------------------------------------------------------------------------------
@@ -833,6 +851,9 @@ def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Co
                     "This conversation is not handed off (any more): nothing to resolve.",
                     details={"status": conversation.status},
                 )
+            if conversation.paused_status:
+                _give_back(conversation, actor)
+                return _resolved(tenant, actor, conversation)
             if conversation.flow_version is not None:
                 document: Mapping[str, Any] = conversation.flow_version.document
             elif conversation.flow is not None:
@@ -852,6 +873,23 @@ def handoff_resolve(*, tenant: Tenant, actor: Actor, conversation_id: int) -> Co
         raise Conflict(
             "A message of this person is being processed right now; try again in a moment."
         ) from None
+    return _resolved(tenant, actor, conversation)
+
+
+def _give_back(conversation: Conversation, actor: Actor) -> None:
+    """A thread an agent took over from the bot (messenger.inbox): the bot is where it was,
+    waiting for the answer it asked for (or the thread is closed again, as it was)."""
+    now = timezone.now()
+    conversation.status = conversation.paused_status
+    conversation.paused_status = ""
+    conversation.handoff_resolved_at = now
+    conversation.handoff_resolved_by = actor.user
+    if conversation.status == ConversationStatus.ENDED:
+        conversation.ended_at = now
+    conversation.save()
+
+
+def _resolved(tenant: Tenant, actor: Actor, conversation: Conversation) -> Conversation:
     if not conversation.is_test:
         audit_record(
             tenant=tenant,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from messenger import intake, runtime, sending, transcripts
+from messenger import inbox, intake, runtime, sending, transcripts
 
 
 @shared_task(name="flows.tasks.drain_deliveries")
@@ -45,3 +45,9 @@ def runtime_sweep() -> int:
 def transcripts_prune() -> int:
     """Beat, daily (queue maintenance): delete messages older than each workspace keeps them."""
     return transcripts.transcripts_prune()
+
+
+@shared_task(name="messenger.tasks.handoff_notify")
+def handoff_notify(conversation_id: int) -> int:
+    """Email the admins who asked for it that a conversation needs a person (queue default)."""
+    return inbox.handoff_notify(conversation_id=conversation_id)

@@ -106,6 +106,9 @@ class Membership(TenantOwnedModel):
     last_used_at = models.DateTimeField(
         null=True, blank=True, help_text="When the member last opened this workspace."
     )
+    notify_handoffs = models.BooleanField(
+        default=False, help_text="Email this member when a conversation needs a person."
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -328,6 +331,8 @@ class AuditAction(models.TextChoices):
     FLOW_RESTORED = "flow.restored", "Flow version restored"
     FLOW_IMPORTED = "flow.imported", "Flow imported"
     HANDOFF_RESOLVED = "handoff.resolved", "Handoff resolved"
+    CONVERSATION_TAKEN_OVER = "conversation.taken_over", "Conversation taken over from the bot"
+    CONVERSATION_CLOSED = "conversation.closed", "Conversation closed"
     FLOW_UPDATED = "flow.updated", "Flow settings changed"
     FLOW_DUPLICATED = "flow.duplicated", "Flow duplicated"
     # Written by the events and insights apps, and by an API key's first request.

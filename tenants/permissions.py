@@ -40,6 +40,9 @@ PERMISSIONS: dict[str, Role] = {
     # conversations a handoff block flagged for a person
     "handoff.view": Role.VIEWER,
     "handoff.resolve": Role.EDITOR,
+    # the inbox: reading every conversation, and answering, taking over, handing back, closing
+    "conversation.view": Role.VIEWER,
+    "conversation.answer": Role.EDITOR,
     # logged events
     "event.view": Role.VIEWER,
     "event.log": Role.EDITOR,

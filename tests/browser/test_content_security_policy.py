@@ -74,7 +74,7 @@ def screens(owner: User) -> list[str]:
         f"/t/{slug}/events/",
         f"/t/{slug}/events/overview/",
         f"/t/{slug}/events/{event.pk}/",
-        f"/t/{slug}/handoffs/",
+        f"/t/{slug}/inbox/?state=all",
         f"/t/{slug}/members/",
         f"/t/{slug}/api-keys/",
         f"/t/{slug}/audit/",

@@ -37,7 +37,7 @@ def screens(django_user_model: type[User]) -> list[tuple[str, str]]:
     flow = published_flow(tenant, page=page, name="Lead generation for spring bikes")
     event = delivered_event(page=page, event="purchase")
     LoggedEventFactory.create(page=page, event="lead_submitted", status=EventStatus.FAILED)
-    handed_off(tenant=tenant, page=page)
+    lead = handed_off(tenant=tenant, page=page)
     api_key(tenant, name="Zapier sync for the spring campaign")
     assert isinstance(legacy, ConnectedPage)
     base = f"/t/{SLUG}"
@@ -52,7 +52,8 @@ def screens(django_user_model: type[User]) -> list[tuple[str, str]]:
         ("delivery-log", f"{base}/events/"),
         ("event-detail", f"{base}/events/{event.pk}/"),
         ("events-summary", f"{base}/events/overview/"),
-        ("handoffs", f"{base}/handoffs/"),
+        ("inbox", f"{base}/inbox/"),
+        ("conversation", f"{base}/inbox/{lead.pk}/"),
         ("members", f"{base}/members/"),
         ("api-keys", f"{base}/api-keys/"),
         ("audit", f"{base}/audit/"),
@@ -148,7 +149,7 @@ def test_every_value_on_a_phone_card_says_what_it_is(
     page.goto(f"/t/{SLUG}/flows/")
     status = page.get_by_role("cell", name=re.compile("Published"))
     assert status.evaluate("td => getComputedStyle(td, '::before').content") == '"Status"'
-    page.goto(f"/t/{SLUG}/handoffs/")
+    page.goto(f"/t/{SLUG}/inbox/")
     expect(page.get_by_role("cell").filter(has_text="Dana's Bike Shop Downtown")).to_have_attribute(
-        "data-label", "Page and Messenger user"
+        "data-label", "Page"
     )

@@ -143,6 +143,7 @@ class InlineWorker:
         "flows.tasks.drain_deliveries": tasks.drain_deliveries,
         "flows.tasks.process_delivery": tasks.process_delivery,
         "flows.tasks.send_conversation": tasks.send_conversation,
+        "messenger.tasks.handoff_notify": tasks.handoff_notify,
     }
 
     def __init__(self, capture: Any, monkeypatch: pytest.MonkeyPatch) -> None:

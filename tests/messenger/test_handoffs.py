@@ -1,4 +1,5 @@
-"""Threads a handoff block flagged: GET handoffs/, POST handoffs/<id>/resolve/, and the page."""
+"""Threads a handoff block flagged: GET handoffs/, POST handoffs/<id>/resolve/ (the API), and the
+old page's resolve button (the page itself is the inbox's "Needs a person" filter now)."""
 
 from __future__ import annotations
 
@@ -209,36 +210,13 @@ def test_a_bad_state_filter_is_400(client_for: Callable[..., APIClient], tenant:
 # --- The page -------------------------------------------------------------------------------
 
 
-def test_the_page_lists_open_handoffs_with_what_was_gathered(
+def test_viewers_cannot_press_the_old_resolve_button(
     tenant: Tenant, ada_page: ConnectedPage
 ) -> None:
-    handed_off(
-        tenant=tenant,
-        page=ada_page,
-        psid="24571937185104",
-        handoff_note="New lead: A quote, starting This month.",
-        variables={"psid": "24571937185104", "ref": "", "need": "A quote", "contact": "a@b.co"},
+    conversation = handed_off(tenant=tenant, page=ada_page)
+    response = signed_in(tenant, Role.VIEWER).post(
+        f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/"
     )
-    handed_off(tenant=tenant, page=ada_page, is_test=True, handoff_note="From the test chat")
-    html = signed_in(tenant).get(f"/t/{tenant.slug}/handoffs/").content.decode()
-    assert 'aria-current="page">Handoffs</a>' in html
-    assert "New lead: A quote, starting This month." in html
-    assert "From the test chat" not in html
-    assert "<dt>contact</dt><dd>a@b.co</dd><dt>need</dt><dd>A quote</dd>" in html
-    assert "<dt>psid</dt>" not in html  # the PSID has its own column
-    assert "<code>24571937185104</code>" in html
-    assert "Open (1)" in html
-    assert ">Mark resolved</button>" in html
-
-
-def test_viewers_see_the_page_without_the_button(tenant: Tenant, ada_page: ConnectedPage) -> None:
-    handed_off(tenant=tenant, page=ada_page)
-    client = signed_in(tenant, Role.VIEWER)
-    html = client.get(f"/t/{tenant.slug}/handoffs/").content.decode()
-    assert "New lead" in html
-    assert ">Mark resolved</button>" not in html
-    conversation = Conversation.objects.get()
-    response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/")
     assert response.status_code == 403
 
 
@@ -246,14 +224,17 @@ def test_the_resolved_button(tenant: Tenant, ada_page: ConnectedPage) -> None:
     conversation = handed_off(tenant=tenant, page=ada_page, psid="24571937185104")
     client = signed_in(tenant)
     response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/", follow=True)
-    assert response.redirect_chain == [(f"/t/{tenant.slug}/handoffs/", 302)]
+    assert response.redirect_chain == [
+        (f"/t/{tenant.slug}/handoffs/", 302),
+        (f"/t/{tenant.slug}/inbox/?state=needs", 302),
+    ]
     html = response.content.decode()
     assert "Resolved: the bot answers 24571937185104 on Ada&#x27;s Bakery again." in html
-    assert "No conversation is waiting for a person." in html
+    assert "No conversation needs a person right now." in html
     conversation.refresh_from_db()
     assert conversation.status == ConversationStatus.ENDED
-    html = client.get(f"/t/{tenant.slug}/handoffs/", {"state": "resolved"}).content.decode()
-    assert "New lead: A quote" in html
+    html = client.get(f"/t/{tenant.slug}/inbox/", {"state": "closed"}).content.decode()
+    assert "<code>24571937185104</code>" in html
     # Resolving again says why not.
     response = client.post(f"/t/{tenant.slug}/handoffs/{conversation.pk}/resolve/", follow=True)
     assert "This conversation is not handed off (any more)" in response.content.decode()
