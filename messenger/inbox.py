@@ -57,7 +57,7 @@ from tenants.crypto import decrypt_token
 from tenants.exceptions import Conflict, DomainError, NotFound, PermissionDenied
 from tenants.models import AuditAction, Membership, Tenant
 from tenants.permissions import Role
-from tenants.profiles import profile_key
+from tenants.profiles import people_profile, profile_key
 from tenants.services import Actor, page_mark_token_invalid
 from tenants.services.workspaces import audit_record, require_permission
 
@@ -218,27 +218,42 @@ def transcript(conversation: Conversation, *, limit: int = TRANSCRIPT_LIMIT) -> 
 
 
 def _block_labels(conversation: Conversation) -> dict[str, str]:
-    """Each block of the conversation's flow version by id: "Ask a question: <its question>"."""
+    """Each block of the conversation's flow version by id, by its kind ("Ask a question"): the
+    message beside it already says what it asked."""
     document: Any = conversation.flow_version.document if conversation.flow_version else {}
     labels: dict[str, str] = {}
     for node in document.get("nodes", []) if isinstance(document, dict) else []:
         block = REGISTRY.get(node.get("type", ""))
-        data = node.get("data") or {}
-        said = next((str(data[key]) for key in ("question", "text", "note") if data.get(key)), "")
-        label = block.label if block is not None else str(node.get("type", ""))
-        labels[str(node.get("id", ""))] = f"{label}: {said}" if said else label
+        labels[str(node.get("id", ""))] = (
+            block.label if block is not None else str(node.get("type", ""))
+        )
     return labels
 
 
 def where_the_flow_is(conversation: Conversation) -> str:
-    """The block the conversation is at, in words, or "" when none."""
-    return _block_labels(conversation).get(conversation.node_id, "") if conversation.node_id else ""
+    """The block the conversation waits at, in words ("Ask a question: What are you looking
+    for?"), or "" when none."""
+    document: Any = conversation.flow_version.document if conversation.flow_version else {}
+    for node in document.get("nodes", []) if isinstance(document, dict) else []:
+        if node.get("id") == conversation.node_id and conversation.node_id:
+            block = REGISTRY.get(node.get("type", ""))
+            data = node.get("data") or {}
+            said = next((str(data[k]) for k in ("question", "text", "note") if data.get(k)), "")
+            label = block.label if block is not None else str(node.get("type", ""))
+            return f"{label}: {said}" if said else label
+    return ""
 
 
 def gathered(conversation: Conversation) -> list[tuple[str, str]]:
     """The variables the flow gathered, answers first, then where the person came from."""
     variables = conversation.variables
-    answers = sorted(name for name in variables if name not in SYSTEM_VARIABLES)
+    # A quick reply's payload beside its title says the same thing twice (need_payload).
+    answers = sorted(
+        name
+        for name in variables
+        if name not in SYSTEM_VARIABLES
+        and not (name.endswith("_payload") and variables.get(name) == variables.get(name[:-8]))
+    )
     return [
         (name, str(variables[name])) for name in [*answers, "ref", "ad_id"] if variables.get(name)
     ]
@@ -545,6 +560,11 @@ def handoff_notify(*, conversation_id: int) -> int:
     key = f"inbox:notified:{conversation.pk}:{conversation.handed_off_at.timestamp()}"
     if not cache.add(key, 1, timeout=NOTIFIED_SECONDS):
         return 0
+    # The person's name for the email, and in the cache for the inbox's list (never raises).
+    profile = people_profile(conversation.page, conversation.psid)
+    who = (
+        f"{profile.first_name} {profile.last_name}".strip() if profile is not None else ""
+    ) or "A Messenger user"
     tenant = conversation.tenant
     recipients = sorted(
         Membership.objects.for_tenant(tenant)
@@ -558,7 +578,7 @@ def handoff_notify(*, conversation_id: int) -> int:
         "inbox:conversation", kwargs={"slug": tenant.slug, "conversation_id": conversation.pk}
     )
     lines = [
-        f"A conversation on {conversation.page.name} needs a person.",
+        f"{who} on {conversation.page.name} needs a person.",
         "",
         conversation.handoff_note or "The flow handed it to your team.",
         "",

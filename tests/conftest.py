@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.sandbox_fixtures",
     "tests.messenger.runtime_support",
     "tests.migration_steps",
+    "tests.chromium",
 ]
 
 

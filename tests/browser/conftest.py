@@ -3,7 +3,8 @@ live server.
 
 Every test under tests/browser is marked `browser` (`pytest -m "not browser"` leaves them out)
 and is skipped, saying why, where /usr/bin/chromium is missing (`apt-get install chromium`).
-Playwright's own browser downloads are never used: they need the internet.
+The `browser` fixture is tests/chromium.py's. Playwright's own browser downloads are never used:
+they need the internet.
 
 Screenshots go to a temporary directory, or to docs/screenshots/ with UPDATE_SCREENSHOTS=1, so
 an ordinary test run never rewrites the committed pictures.
@@ -20,21 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from pytest_django.live_server_helper import LiveServer
 
 from tests.browser.helpers import TIMEOUT_MS, assert_no_violations, watch_csp
+from tests.chromium import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
-# No sandbox because CI runs as root; the rest keeps Chromium from calling home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = HERE.parent.parent / "docs" / "screenshots"
 
@@ -48,20 +40,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(
                 pytest.mark.skip(reason=f"{CHROMIUM} not found: apt-get install chromium")
             )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an asyncio loop registered as running on this thread, and
-    # Django then refuses ORM calls from the test ("async context"). The tests are plain
-    # synchronous code, so allow it, but only while Playwright runs, not for the whole session.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

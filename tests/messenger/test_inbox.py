@@ -241,7 +241,10 @@ def test_the_transcript_shows_who_said_what_and_the_bots_blocks(
 
     html = signed_in(tenant, Role.VIEWER).get(url(tenant, f"{conversation.pk}/")).content.decode()
 
-    order = [html.index(s) for s in ("Hi, a quote please", "Ask a question: What are you", "p.jpg")]
+    order = [
+        html.index(s)
+        for s in ("Hi, a quote please", '<span class="muted">Ask a question</span>', "p.jpg")
+    ]
     assert order == sorted(order)
     assert (
         '<a href="https://cdn.example/p.jpg" rel="noopener noreferrer" target="_blank">Image</a>'
