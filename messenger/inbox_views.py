@@ -5,6 +5,7 @@ when nothing changed or the part drawn again (within 2 s of a message arriving).
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from django.contrib import messages
@@ -36,7 +37,7 @@ def _filters(request: HttpRequest, tenant: Tenant) -> dict[str, Any]:
     page_pk = request.GET.get("page_id", "")
     page = (
         ConnectedPage.objects.for_tenant(tenant).filter(pk=int(page_pk)).first()
-        if page_pk.isdigit()
+        if re.fullmatch(r"[0-9]{1,18}", page_pk)
         else None
     )
     return {"state": state, "page": page, "tag": request.GET.get("tag", "").strip()[:40]}

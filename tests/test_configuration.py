@@ -20,7 +20,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Read by the settings (env.str("NAME", ...), env.db("NAME"), ...).
-SETTINGS_VARIABLE_RE = re.compile(r"env\.[a-z]+\(\s*\"([A-Z][A-Z0-9_]+)\"")
+SETTINGS_VARIABLE_RE = re.compile(r"env\.[a-z_]+\(\s*\"([A-Z][A-Z0-9_]+)\"")
 # A row of the README's configuration table: | `NAME` | default | what |
 README_ROW_RE = re.compile(r"^\| `([A-Z][A-Z0-9_]+)` \|", re.MULTILINE)
 # Set by compose itself for every app container, or meaningful only outside containers.

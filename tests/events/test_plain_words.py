@@ -31,7 +31,7 @@ def shop(tenant: Tenant) -> ConnectedPage:
 
 
 @pytest.fixture
-def browser(tenant: Tenant) -> Client:
+def visitor(tenant: Tenant) -> Client:
     client = Client()
     client.force_login(member(tenant, Role.VIEWER).user)
     return client
@@ -75,11 +75,11 @@ def test_value_by_currency_keeps_currencies_apart_and_says_what_was_delivered(
 
 
 def test_the_overview_shows_value_by_currency_and_events_in_plain_words(
-    tenant: Tenant, shop: ConnectedPage, browser: Client
+    tenant: Tenant, shop: ConnectedPage, visitor: Client
 ) -> None:
     LoggedEventFactory.create(page=shop, event="purchase", value=Decimal("12.5"), currency="EUR")
     LoggedEventFactory.create(page=shop, event="lead_submitted", value=None, currency="")
-    html = browser.get(f"/t/{tenant.slug}/events/overview/").content.decode()
+    html = visitor.get(f"/t/{tenant.slug}/events/overview/").content.decode()
     value = html.split('id="value-title">Value logged</h2>', 1)[1].split("</section>", 1)[0]
     assert "<strong>12.5 EUR</strong>" in value
     by_event = html.split("<h2>By event</h2>", 1)[1]
@@ -89,13 +89,13 @@ def test_the_overview_shows_value_by_currency_and_events_in_plain_words(
 
 
 def test_the_log_names_events_in_plain_words_with_value_and_the_psid_small(
-    tenant: Tenant, shop: ConnectedPage, browser: Client
+    tenant: Tenant, shop: ConnectedPage, visitor: Client
 ) -> None:
     LoggedEventFactory.create(
         page=shop, event="purchase", value=Decimal("57.23"), currency="USD", psid="6100000000000042"
     )
     LoggedEventFactory.create(page=shop, event="table_booked", value=None, currency="")
-    html = browser.get(f"/t/{tenant.slug}/events/").content.decode()
+    html = visitor.get(f"/t/{tenant.slug}/events/").content.decode()
     assert '<th>Messenger user <small class="technical">PSID</small></th>' in html
     assert "<strong>Purchase</strong>" in html
     assert '<small class="technical">purchase</small>' in html
@@ -105,7 +105,7 @@ def test_the_log_names_events_in_plain_words_with_value_and_the_psid_small(
 
 
 def test_an_event_reads_as_a_summary_with_the_raw_request_behind_a_click(
-    tenant: Tenant, shop: ConnectedPage, browser: Client
+    tenant: Tenant, shop: ConnectedPage, visitor: Client
 ) -> None:
     event = LoggedEventFactory.create(
         page=shop,
@@ -116,7 +116,7 @@ def test_an_event_reads_as_a_summary_with_the_raw_request_behind_a_click(
         params={"content_name": "Sourdough", "contents": [{"id": "sku-1", "quantity": 2}]},
     )
     DeliveryAttemptFactory.create(page=shop, events=[event])
-    html = browser.get(f"/t/{tenant.slug}/events/{event.pk}/").content.decode()
+    html = visitor.get(f"/t/{tenant.slug}/events/{event.pk}/").content.decode()
     assert "<h1>Purchase <span" in html
     assert "57.23 USD · from a Messenger user of Acme Shop" in html
     assert "<dt>content_name</dt><dd>Sourdough</dd>" in html

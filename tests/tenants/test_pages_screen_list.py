@@ -52,7 +52,7 @@ def admin_with_pages(admin: User) -> User:
 
 
 @pytest.fixture
-def browser(admin_with_pages: User) -> Client:
+def visitor(admin_with_pages: User) -> Client:
     client = Client()
     client.force_login(admin_with_pages)
     return client
@@ -76,20 +76,20 @@ def test_natural_key_orders_numbers_as_numbers_and_ignores_case() -> None:
     ]
 
 
-def test_the_login_list_is_in_natural_order_twenty_at_a_time(browser: Client) -> None:
-    first = browser.get(URL).content.decode()
+def test_the_login_list_is_in_natural_order_twenty_at_a_time(visitor: Client) -> None:
+    first = visitor.get(URL).content.decode()
     assert rows(first) == ["Blocked Page"] + [f"Shop #{n}" for n in range(1, 20)]
     assert "Showing 1\N{EN DASH}20 of 26" in first
-    second = browser.get(URL + "?show=all&page=2").content.decode()
+    second = visitor.get(URL + "?show=all&page=2").content.decode()
     assert rows(second) == [f"Shop #{n}" for n in range(20, 26)]
     assert "Showing 21\N{EN DASH}26 of 26" in second
 
 
 @pytest.mark.parametrize("page", ["0", "x", "²", "99999999999999999999999", ""])
 def test_a_page_number_that_names_no_screen_shows_one_never_a_500(
-    browser: Client, page: str
+    visitor: Client, page: str
 ) -> None:
-    response = browser.get(URL + f"?page={page}")
+    response = visitor.get(URL + f"?page={page}")
     assert response.status_code == 200
     # Django's get_page: not a number is the first screen, out of range the last.
     assert rows(response.content.decode()) in (
@@ -98,32 +98,32 @@ def test_a_page_number_that_names_no_screen_shows_one_never_a_500(
     )
 
 
-def test_search_finds_pages_by_part_of_the_name_or_the_id(browser: Client) -> None:
-    by_name = browser.get(URL, {"q": "shop #1"}).content.decode()
+def test_search_finds_pages_by_part_of_the_name_or_the_id(visitor: Client) -> None:
+    by_name = visitor.get(URL, {"q": "shop #1"}).content.decode()
     assert rows(by_name) == ["Shop #1"] + [f"Shop #{n}" for n in range(10, 20)]
-    by_id = browser.get(URL, {"q": page_id(23)}).content.decode()
+    by_id = visitor.get(URL, {"q": page_id(23)}).content.decode()
     assert rows(by_id) == ["Shop #23"]
-    nothing = browser.get(URL, {"q": "Bakery"}).content.decode()
+    nothing = visitor.get(URL, {"q": "Bakery"}).content.decode()
     assert "No Page from your last login matches “Bakery”" in nothing
 
 
 def test_filters_count_what_they_show_and_say_why_a_page_cannot_be_connected(
-    browser: Client,
+    visitor: Client,
 ) -> None:
-    html = browser.get(URL).content.decode()
+    html = visitor.get(URL).content.decode()
     assert re.search(r"All <span class=\"count\">26</span>", html)
     assert re.search(r"Can connect <span class=\"count\">25</span>", html)
     assert re.search(r"Can&#x27;t connect <span class=\"count\">1</span>", html)
-    blocked = browser.get(URL, {"show": "blocked"}).content.decode()
+    blocked = visitor.get(URL, {"show": "blocked"}).content.decode()
     assert rows(blocked) == ["Blocked Page"]
     assert "lacks the ANALYZE task" in blocked
-    searched = browser.get(URL, {"show": "connectable", "q": "#2"}).content.decode()
+    searched = visitor.get(URL, {"show": "connectable", "q": "#2"}).content.decode()
     assert rows(searched) == ["Shop #2"] + [f"Shop #{n}" for n in range(20, 26)]
-    assert browser.get(URL, {"show": "nonsense"}).status_code == 200
+    assert visitor.get(URL, {"show": "nonsense"}).status_code == 200
 
 
-def test_only_pages_that_can_be_connected_here_have_a_box_to_tick(browser: Client) -> None:
-    html = browser.get(URL).content.decode()
+def test_only_pages_that_can_be_connected_here_have_a_box_to_tick(visitor: Client) -> None:
+    html = visitor.get(URL).content.decode()
     ticked = re.findall(r'name="page_id" value="(\d+)" form="connect-selected"', html)
     assert page_id(1) in ticked
     assert "399" not in ticked
@@ -132,7 +132,7 @@ def test_only_pages_that_can_be_connected_here_have_a_box_to_tick(browser: Clien
 
 @responses.activate
 def test_bulk_connect_connects_each_page_and_names_the_ones_facebook_refused(
-    browser: Client, admin_with_pages: User
+    visitor: Client, admin_with_pages: User
 ) -> None:
     for n in (1, 2):
         responses.post(f"{GRAPH}/{page_id(n)}/subscribed_apps", json={"success": True})
@@ -144,7 +144,7 @@ def test_bulk_connect_connects_each_page_and_names_the_ones_facebook_refused(
             "error": {"message": "(#200) Permissions error", "type": "OAuthException", "code": 200}
         },
     )
-    response = browser.post(
+    response = visitor.post(
         URL + "connect-selected/",
         {
             "page_id": [page_id(1), page_id(2), page_id(3), "399", page_id(1)],
@@ -169,10 +169,10 @@ def test_bulk_connect_connects_each_page_and_names_the_ones_facebook_refused(
     assert "Shop #1" not in rows(html)
 
 
-def test_bulk_connect_with_nothing_ticked_or_too_much_says_what_to_do(browser: Client) -> None:
-    nothing = browser.post(URL + "connect-selected/", {}, follow=True)
+def test_bulk_connect_with_nothing_ticked_or_too_much_says_what_to_do(visitor: Client) -> None:
+    nothing = visitor.post(URL + "connect-selected/", {}, follow=True)
     assert "Tick the Pages to connect first" in nothing.content.decode()
-    many = browser.post(
+    many = visitor.post(
         URL + "connect-selected/", {"page_id": [str(n) for n in range(1, 102)]}, follow=True
     )
     assert "101 Pages are ticked; connect at most 100 at a time." in many.content.decode()
@@ -180,12 +180,12 @@ def test_bulk_connect_with_nothing_ticked_or_too_much_says_what_to_do(browser: C
 
 
 def test_bulk_connect_refuses_a_page_connected_elsewhere_instead_of_transferring_it(
-    browser: Client, admin_with_pages: User
+    visitor: Client, admin_with_pages: User
 ) -> None:
     ConnectedPageFactory.create(
         tenant=TenantFactory.create(slug="globex"), page_id=page_id(5), name="Shop #5"
     )
-    response = browser.post(URL + "connect-selected/", {"page_id": [page_id(5)]}, follow=True)
+    response = visitor.post(URL + "connect-selected/", {"page_id": [page_id(5)]}, follow=True)
     assert "Not connected “Shop #5”: “Shop #5” is connected in another" in (
         response.content.decode().replace("&#x27;", "'")
     )
@@ -202,13 +202,13 @@ def test_only_page_managers_bulk_connect(tenant: Tenant, role: Role) -> None:
 
 
 def test_disconnected_pages_are_listed_under_their_own_heading(
-    browser: Client, tenant: Tenant
+    visitor: Client, tenant: Tenant
 ) -> None:
     ConnectedPageFactory.create(tenant=tenant, page_id="501", name="Still On")
     ConnectedPageFactory.create(
         tenant=tenant, page_id="502", name="Switched Off", status=PageStatus.DISCONNECTED
     )
-    html = browser.get(URL).content.decode()
+    html = visitor.get(URL).content.decode()
     connected = html.split(">Connected</h2>", 1)[1].split("</section>", 1)[0]
     disconnected = html.split(">Disconnected</h2>", 1)[1].split("</section>", 1)[0]
     assert "Still On" in connected
@@ -217,8 +217,8 @@ def test_disconnected_pages_are_listed_under_their_own_heading(
 
 
 def test_right_after_a_login_the_empty_state_points_at_the_list_not_at_facebook(
-    browser: Client,
+    visitor: Client,
 ) -> None:
-    html = browser.get(URL).content.decode()
+    html = visitor.get(URL).content.decode()
     assert "No Pages connected yet. Choose them below" in html
     assert "Continue with Facebook to choose" not in html
