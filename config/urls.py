@@ -20,6 +20,7 @@ urlpatterns = [
     path("t/<slug:slug>/events/", include("events.urls")),
     path("t/<slug:slug>/handoffs/", include("messenger.handoffs_urls")),
     path("t/<slug:slug>/inbox/", include("messenger.inbox_urls")),
+    path("t/<slug:slug>/people/", include("messenger.people_urls")),
     path("t/<slug:slug>/pages/<int:page_pk>/move/", flows_views.page_move, name="page_move"),
     path("api/v1/", include("tenants.api.urls")),
     path("api/v1/", include(events_api.urlpatterns)),

@@ -8,6 +8,7 @@ delivery is enqueued when it commits. See events/README.md "Delivery lifecycle".
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,13 @@ from django.utils import timezone
 from events import catalog, transport_status, validation
 from events.delivery import delivers_test_events, enqueue_delivery, page_block_reason
 from events.exceptions import InvalidEvents, NoEvents, TooManyEvents
-from events.models import REPLAYABLE_STATUSES, EventStatus, LoggedEvent
+from events.models import (
+    REPLAYABLE_STATUSES,
+    UNSENT_STATUSES,
+    DeliveryAttempt,
+    EventStatus,
+    LoggedEvent,
+)
 from events.policy import MAX_EVENT_AGE
 from tenants.exceptions import NotFound
 from tenants.models import ApiKey, AuditAction, ConnectedPage, Tenant, Transport
@@ -463,3 +470,46 @@ def events_move_transport(
         kept=counts[transport_status.CANNOT_MAP],
         not_sent=counts[transport_status.NEEDS_CHANGE],
     )
+
+
+FORGOTTEN_PSID = ""
+FORGOTTEN_REASON = (
+    "Not sent: this Messenger user's data was deleted at the workspace's request, so Pagepulse "
+    "no longer knows whom the event was about."
+)
+
+
+@transaction.atomic
+def events_forget_person(*, tenant: Tenant, page_id: int, psid: str) -> dict[str, int]:
+    """Remove a Messenger user's PSID from the workspace's events of that Page and from the
+    requests recorded for them (messenger.people.person_delete). Events stay, so counts and
+    revenue stay true; those not yet sent are kept unsent (status ``kept``, with the reason),
+    since nobody could be named to Facebook any more. Returns what changed."""
+    mine = LoggedEvent.objects.for_tenant(tenant).filter(page_id=page_id, psid=psid)
+    unsent = mine.exclude(status__in=[EventStatus.DELIVERED, EventStatus.SENDING]).exclude(
+        status__in=UNSENT_STATUSES
+    )
+    kept = unsent.update(
+        status=EventStatus.KEPT,
+        last_error=FORGOTTEN_REASON,
+        updated_at=timezone.now(),
+    )
+    attempts = list(
+        DeliveryAttempt.objects.for_tenant(tenant)
+        .filter(events__in=mine)
+        .distinct()
+        .only("id", "request", "response")
+    )
+    for attempt in attempts:
+        attempt.request = _without(attempt.request, psid)
+        attempt.response = _without(attempt.response, psid)
+    DeliveryAttempt.objects.bulk_update(attempts, ["request", "response"])
+    forgotten = mine.update(psid=FORGOTTEN_PSID, updated_at=timezone.now())
+    return {"events": forgotten, "kept_unsent": kept, "attempts_scrubbed": len(attempts)}
+
+
+def _without(value: Any, psid: str) -> Any:
+    """``value`` (a recorded request or response) with the PSID replaced wherever it appears."""
+    if value is None or not psid:
+        return value
+    return json.loads(json.dumps(value).replace(psid, "[deleted]"))

@@ -127,7 +127,11 @@ def inbox_conversations(
     last = Message.objects.filter(tenant=tenant, conversation=OuterRef("pk")).order_by(
         "-sent_at", "-id"
     )
+    person = Person.objects.filter(
+        tenant=tenant, page_id=OuterRef("page_id"), psid=OuterRef("psid")
+    )
     return rows.annotate(
+        person_name=Subquery(person.values("name")[:1]),
         last_text=Subquery(last.values("text")[:1]),
         last_kind=Subquery(last.values("kind")[:1]),
         last_sender=Subquery(last.values("sender")[:1]),
@@ -562,6 +566,13 @@ def handoff_notify(*, conversation_id: int) -> int:
         return 0
     # The person's name for the email, and in the cache for the inbox's list (never raises).
     profile = people_profile(conversation.page, conversation.psid)
+    person = Person.objects.filter(
+        tenant_id=conversation.tenant_id, page_id=conversation.page_id, psid=conversation.psid
+    ).first()
+    if person is not None and profile is not None:
+        name = f"{profile.first_name} {profile.last_name}".strip()[:200]
+        if name and name != person.name:
+            Person.objects.filter(pk=person.pk).update(name=name)
     who = (
         f"{profile.first_name} {profile.last_name}".strip() if profile is not None else ""
     ) or "A Messenger user"

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from flows.models import ConversationStatus
 from messenger import inbox
 from messenger.models import Tag
+from messenger.people import person_for, person_name_keep
 from tenants.exceptions import DomainError
 from tenants.models import ConnectedPage, Membership, Tenant
 from tenants.permissions import role_can
@@ -134,8 +135,13 @@ def _conversation_page(
             return HttpResponse(status=204)
         return render(request, "messenger/_conversation_live.html", context)
     conversation = context["conversation"]
+    profile = people_profile(conversation.page, conversation.psid)
+    person = person_for(tenant, conversation.page_id, conversation.psid)
+    if person is not None:
+        person_name_keep(person, profile)
     context |= {
-        "profile": people_profile(conversation.page, conversation.psid),
+        "profile": profile,
+        "person": person,
         "reply": reply,
         "poll_seconds": POLL_SECONDS,
     }

@@ -210,12 +210,18 @@ class Tag(TenantOwnedModel):
 
 class Person(TenantOwnedModel):
     """Someone who wrote to a Page (one per Page and PSID): when they were first and last seen,
-    and the tags the team gave them. Their name and picture come from the User Profile API
-    (tenants.profiles.people_profile, cached), never stored here; their messages, conversations
-    and events are found by Page and PSID."""
+    and the tags the team gave them. Their name comes from the User Profile API
+    (tenants.profiles.people_profile, cached) and is kept here for search; their messages,
+    conversations and events are found by Page and PSID (messenger/people.py)."""
 
     page = models.ForeignKey(ConnectedPage, on_delete=models.CASCADE, related_name="people")
     psid = models.CharField(max_length=64, help_text="The person's page-scoped id.")
+    name = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="The name Facebook's User Profile API last gave, kept for search.",
+    )
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     tags = models.ManyToManyField(Tag, blank=True, related_name="people")

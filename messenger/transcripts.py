@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from flows.blocks.steps import POSTBACK, QUICK_REPLY, REFERRAL
 from flows.models import Conversation
+from messenger import people
 from messenger.models import (
     Message,
     MessageDirection,
@@ -100,6 +101,7 @@ def message_record_inbound(
         "referral": dict(referral or {}),
         "sent_at": sent_at,
     }
+    people.person_seen(page=page, psid=psid, at=sent_at)
     if not mid:
         return Message.objects.create(page=page, mid="", **fields)
     row, _ = Message.objects.get_or_create(page=page, mid=mid, defaults=fields)

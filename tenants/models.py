@@ -333,6 +333,7 @@ class AuditAction(models.TextChoices):
     HANDOFF_RESOLVED = "handoff.resolved", "Handoff resolved"
     CONVERSATION_TAKEN_OVER = "conversation.taken_over", "Conversation taken over from the bot"
     CONVERSATION_CLOSED = "conversation.closed", "Conversation closed"
+    PERSON_DELETED = "person.deleted", "A Messenger user's data deleted"
     FLOW_UPDATED = "flow.updated", "Flow settings changed"
     FLOW_DUPLICATED = "flow.duplicated", "Flow duplicated"
     # Written by the events and insights apps, and by an API key's first request.

@@ -43,6 +43,10 @@ PERMISSIONS: dict[str, Role] = {
     # the inbox: reading every conversation, and answering, taking over, handing back, closing
     "conversation.view": Role.VIEWER,
     "conversation.answer": Role.EDITOR,
+    # the people who wrote to the Pages: tags, and deleting one person's data
+    "people.view": Role.VIEWER,
+    "people.tag": Role.EDITOR,
+    "people.delete": Role.ADMIN,
     # logged events
     "event.view": Role.VIEWER,
     "event.log": Role.EDITOR,

@@ -65,7 +65,7 @@ def test_app_screens_have_no_console_errors(fresh_page: Page, live_server: LiveS
     fresh_page.get_by_label("Password").fill(PASSWORD)
     fresh_page.get_by_role("button", name="Sign in").click()
     fresh_page.wait_for_load_state("networkidle")
-    for path in ("", "pages/", "inbox/", "members/", "api-keys/", "audit/", "settings/"):
+    for path in ("", "pages/", "inbox/", "people/", "members/", "api-keys/", "audit/", "settings/"):
         fresh_page.goto(f"{live_server.url}/t/acme-bots/{path}")
         fresh_page.wait_for_load_state("networkidle")
     assert_favicon(fresh_page, live_server.url)

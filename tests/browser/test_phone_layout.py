@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from events.models import EventStatus
+from messenger.models import Person
 from tenants.models import ConnectedPage, Membership, Tenant
 from tests.browser.helpers import PASSWORD
 from tests.events.factories import LoggedEventFactory, delivered_event
@@ -38,6 +39,14 @@ def screens(django_user_model: type[User]) -> list[tuple[str, str]]:
     event = delivered_event(page=page, event="purchase")
     LoggedEventFactory.create(page=page, event="lead_submitted", status=EventStatus.FAILED)
     lead = handed_off(tenant=tenant, page=page)
+    someone = Person.objects.create(
+        tenant=tenant,
+        page=page,
+        psid=lead.psid,
+        name="Dmitri Kowalski-Wiśniewski",
+        first_seen_at=lead.created_at,
+        last_seen_at=lead.created_at,
+    )
     api_key(tenant, name="Zapier sync for the spring campaign")
     assert isinstance(legacy, ConnectedPage)
     base = f"/t/{SLUG}"
@@ -54,6 +63,8 @@ def screens(django_user_model: type[User]) -> list[tuple[str, str]]:
         ("events-summary", f"{base}/events/overview/"),
         ("inbox", f"{base}/inbox/"),
         ("conversation", f"{base}/inbox/{lead.pk}/"),
+        ("people", f"{base}/people/"),
+        ("person", f"{base}/people/{someone.pk}/"),
         ("members", f"{base}/members/"),
         ("api-keys", f"{base}/api-keys/"),
         ("audit", f"{base}/audit/"),

@@ -19,6 +19,8 @@ from django.utils import timezone
 import events.services
 import flows.services
 import insights.services
+import messenger.inbox
+import messenger.people
 import tenants.services.pages
 import tenants.services.workspaces
 from events.models import EventStatus
@@ -39,6 +41,8 @@ MODULES: list[ModuleType] = [
     flows.services,
     events.services,
     insights.services,
+    messenger.inbox,
+    messenger.people,
 ]
 
 Scenario = Callable[[Tenant, services.Actor], object]
@@ -181,6 +185,11 @@ AUDITED_ELSEWHERE: dict[str, str] = {
     "ads_connection_save": "tests/insights/test_ads_reader.py (through the sandbox)",
     "token_keys_rotate": "tests/tenants/test_pages_services.py",
     "page_disconnect_forget_tokens": "tests/tenants/test_confirmations.py (a task)",
+    "inbox_reply": "tests/messenger/test_inbox.py (taking a bot's thread over is audited)",
+    "inbox_hand_back": "tests/messenger/test_handoffs.py (handoff_resolve's row)",
+    "inbox_close": "tests/messenger/test_inbox.py",
+    "person_delete": "tests/messenger/test_people.py",
+    "events_forget_person": "tests/messenger/test_people.py (person_delete's row)",
 }
 
 NOT_AUDITED: dict[str, str] = {
@@ -210,6 +219,20 @@ NOT_AUDITED: dict[str, str] = {
             "flow_versions_diff",
             "flow_version_draft_diff",
             "read_window",
+            "inbox_conversations",
+            "inbox_counts",
+            "inbox_cursor",
+            "conversation_for_inbox",
+            "transcript_cursor",
+            "transcript",
+            "where_the_flow_is",
+            "gathered",
+            "cached_names",
+            "reply_window",
+            "people_list",
+            "person_get",
+            "person_for",
+            "person_conversations",
         ],
         "reads or checks; changes nothing",
     ),
@@ -227,6 +250,12 @@ NOT_AUDITED: dict[str, str] = {
     "events_move_transport": "part of page_update's transport switch, which is audited",
     "ad_account_read_soon": "asks for an earlier read; changes no setting",
     "ad_account_read": "a task reading Ads Manager's numbers",
+    "membership_notify_set": "a member's own email preference, shown on the inbox",
+    "handoff_notify": "a task sending emails; the handoff itself is in the transcript",
+    "person_seen": "the runtime's bookkeeping of when someone wrote",
+    "person_name_keep": "Facebook's name for a person, kept for search",
+    "person_tag_add": "a label for finding people; shown on the person",
+    "person_tag_remove": "a label for finding people; shown on the person",
 }
 
 
