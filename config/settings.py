@@ -304,12 +304,15 @@ if not DEBUG:
 # (`{{ request.csp_nonce }}`); data for scripts goes in `json_script` blocks, which are not run.
 # Styles that scripts set through the CSSOM (React's style prop, @xyflow/react's transforms and
 # node sizes) are not governed by style-src, so no inline-style allowance is needed.
+# Messenger users' profile pictures (User Profile API) come from Facebook's CDN (and, read per
+# response by tenants/csp.py, from GRAPH_API_URL's host: the Graph sandbox serves them there).
+PROFILE_PICTURE_SOURCES = ["https://platform-lookaside.fbsbx.com", "https://*.fbcdn.net"]
 CONTENT_SECURITY_POLICY: dict[str, Any] = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", *PROFILE_PICTURE_SOURCES],
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],

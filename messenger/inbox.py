@@ -3,7 +3,7 @@ team who answers, takes a thread over from the bot, hands it back, or closes it 
 
 Reads:
 - ``inbox_conversations``: conversations (never test chats) by last activity, filtered by state
-  (needs a person, with the bot, closed), Page and tag; ``inbox_counts`` counts each state.
+  (needs a person, open, with the bot, closed), Page and tag; ``inbox_counts`` counts each state.
 - ``inbox_cursor`` / ``transcript_cursor``: what changed since the page was drawn, so the
   inbox's poll (every 1.5 s, static/js/inbox.js) costs one indexed aggregate when nothing did.
 - ``transcript``: a conversation's messages in order, each bot message with the block it came
@@ -84,17 +84,20 @@ class SendRefused(DomainError):
 # --- Reading --------------------------------------------------------------------------------
 
 NEEDS = "needs"
+OPEN = "open"
 BOT = "bot"
 CLOSED = "closed"
 ALL = "all"
 STATES: dict[str, str] = {
     NEEDS: "Needs a person",
+    OPEN: "Open",
     BOT: "With the bot",
     CLOSED: "Closed",
     ALL: "All",
 }
 _STATE_FILTERS: dict[str, Q] = {
     NEEDS: Q(status=ConversationStatus.HANDED_OFF),
+    OPEN: ~Q(status=ConversationStatus.ENDED),
     BOT: Q(status__in=[ConversationStatus.ACTIVE, ConversationStatus.WAITING]),
     CLOSED: Q(status=ConversationStatus.ENDED),
     ALL: Q(),

@@ -1,4 +1,5 @@
-"""The Content-Security-Policy (django-csp), with the Facebook Login host read per request.
+"""The Content-Security-Policy (django-csp), with the Facebook Login host (and the Graph
+sandbox's, for profile pictures) read per request.
 
 Chromium checks `form-action` on every redirect a submitted form leads to, and "Continue with
 Facebook" posts to our own /auth/login/facebook/, which redirects to FACEBOOK_WWW_URL's login
@@ -24,7 +25,8 @@ def origin(url: str) -> str:
 
 
 class PagepulseCSPMiddleware(CSPMiddleware):
-    """django-csp's middleware, adding the Facebook Login host to `form-action`."""
+    """django-csp's middleware, adding the Facebook Login host to `form-action` and, where
+    GRAPH_API_URL is not Facebook's, its host to `img-src`."""
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
@@ -37,4 +39,7 @@ class PagepulseCSPMiddleware(CSPMiddleware):
             *update.get("form-action", []),
             origin(settings.FACEBOOK_WWW_URL),
         ]
+        graph = origin(settings.GRAPH_API_URL)
+        if graph != "https://graph.facebook.com":  # the sandbox serves profile pictures
+            update["img-src"] = [*update.get("img-src", []), graph]
         return replace(parts, update=update)

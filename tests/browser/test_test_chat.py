@@ -217,21 +217,25 @@ def test_resolve_handoffs(
     )
     sign_in(page, "lin")
     page.goto("/t/lins-bikes/")
-    page.get_by_role("link", name="Handoffs", exact=True).click()  # the menu's, not the card
-    expect(page.get_by_role("heading", name="Handoffs")).to_be_visible()
-    rows = page.locator("table.handoffs tbody tr")
+    page.get_by_role("link", name="Inbox", exact=True).click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    rows = page.locator("table.inbox tbody tr")
     expect(rows).to_have_count(2)
-    expect(rows.first).to_contain_text("ada@example.com")
-    expect(page.get_by_role("link", name="Open (2)")).to_be_visible()
+    expect(page.get_by_role("link", name="Needs a person (2)")).to_be_visible()
     page.screenshot(path=str(screenshot_dir / "handoffs.png"), full_page=True)
 
-    page.get_by_role("button", name="Mark resolved: Lin's Outlet, 6723918450021").click()
+    rows.filter(has_text="6723918450021").get_by_role("link").click()
+    expect(page.get_by_role("complementary", name="About this conversation")).to_contain_text(
+        "the bell was missing"
+    )
+    page.get_by_role("button", name="Hand back to the bot").click()
     expect(
-        page.get_by_text("Resolved: the bot answers 6723918450021 on Lin's Outlet again.")
+        page.get_by_text("Handed back: the flow had nothing after this, so the conversation is")
     ).to_be_visible()
+    page.get_by_role("link", name="← Inbox").click()
     expect(rows).to_have_count(1)
-    page.get_by_role("link", name="Resolved").click()
+    expect(rows.first).to_contain_text("24571937185104")
+    page.get_by_role("link", name="Closed (1)").click()
     expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("the bell was missing")
-    expect(rows.first).to_contain_text("by lin@example.com")
+    expect(rows.first).to_contain_text("6723918450021")
     assert Conversation.objects.get(psid="6723918450021").status == ConversationStatus.ENDED

@@ -101,6 +101,7 @@ def test_the_inbox_opens_on_the_conversations_that_need_a_person(
     assert response.status_code == 200
     assert 'aria-current="page">Inbox</a>' in html
     assert 'aria-current="page">Needs a person (1)</a>' in html
+    assert ">Open (2)</a>" in html
     assert ">With the bot (1)</a>" in html
     assert ">Closed (1)</a>" in html
     assert f"<code>{PSID}</code>" in html

@@ -33,7 +33,7 @@ from flows.models import Conversation, Flow, FlowStatus, NodeDailyCount
 from insights import aggregates
 from insights import services as insights_services
 from insights.models import FollowedAdAccount
-from messenger.models import OutboundMessage, OutboundStatus, WebhookDelivery
+from messenger.models import Message, OutboundMessage, OutboundStatus, Person, WebhookDelivery
 from tenants.management.commands.connect_demo_pages import Browser
 from tenants.management.commands.seed_demo import DEMO_USERNAME, DEMO_WORKSPACE
 from tenants.models import ConnectedPage, Tenant
@@ -176,13 +176,16 @@ class Command(BaseCommand):
     @transaction.atomic
     def _move_back(self, since: datetime, by: timedelta) -> None:
         """Move everything the demo wrote since `since` back by `by`: every date and time on
-        its conversations, messages, events, attempts and deliveries, and today's counters."""
+                its conversations, messages both ways (transcripts and the Send API's), the people who wrote,
+        events, attempts and deliveries, and today's counters."""
         rows: list[tuple[type[models.Model], models.QuerySet[Any]]] = [
             (Conversation, Conversation.objects.filter(tenant=self.tenant, created_at__gte=since)),
             (
                 OutboundMessage,
                 OutboundMessage.objects.filter(tenant=self.tenant, created_at__gte=since),
             ),
+            (Message, Message.objects.filter(tenant=self.tenant, created_at__gte=since)),
+            (Person, Person.objects.filter(tenant=self.tenant, created_at__gte=since)),
             (LoggedEvent, LoggedEvent.objects.filter(tenant=self.tenant, created_at__gte=since)),
             (
                 DeliveryAttempt,
