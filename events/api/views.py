@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from events import selectors, services
-from events.api.fast_input import LogBody, read_log_body
+from events.api.fast import LogBody, logged_answer, read_log_body
 from events.api.pagination import EventCursorPagination
 from events.api.serializers import (
     EventsLoggedSerializer,
@@ -174,12 +174,11 @@ class EventViewSet(mixins.ListModelMixin, TenantScopedViewSet):
             source_ref=f"api_key:{api_key.pk}" if api_key else "",
             test=body.test,
         )
-        answer = EventsLoggedSerializer({"events": logged}).data
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
+        return Response(logged_answer(logged), status=status.HTTP_202_ACCEPTED)
 
     def _validated(self, data: Any) -> LogBody:
         """The body through the serializers: the path of every request the plain reader
-        (events.api.fast_input) is not sure of, and so of every error's message."""
+        (events.api.fast) is not sure of, and so of every error's message."""
         serializer = EventsLogSerializer(data=data)
         valid = serializer.is_valid()
         errors, problems = _split_errors(serializer.errors if not valid else {}, data)

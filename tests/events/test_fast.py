@@ -1,4 +1,4 @@
-"""The plain reader of `POST events/` bodies (events.api.fast_input) against the serializers.
+"""The plain reader of `POST events/` bodies (events.api.fast) against the serializers.
 
 Its promise: for any body it either steps aside (None: the serializers answer, with their own
 errors) or gives exactly what the serializers validate. Each row below runs both on the same
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from events.api.fast_input import LogBody, read_log_body
+from events.api.fast import LogBody, read_log_body
 from events.api.serializers import EventsLogSerializer
 from events.models import LoggedEvent
 from events.services import EventInput, PsidEvents
