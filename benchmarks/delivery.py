@@ -49,7 +49,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -385,6 +385,43 @@ def event(transport: str, n: int) -> dict[str, Any]:
 # --- One run ----------------------------------------------------------------------------------------
 
 
+def cpu_now() -> dict[int, tuple[int, str, float]]:
+    """Every process's (group, command line, CPU seconds), or nothing where /proc is not."""
+    from benchmarks.webhook import _processes
+
+    return _processes() if Path("/proc/self/stat").exists() else {}
+
+
+def cpu_split(
+    before: dict[int, tuple[int, str, float]], groups: dict[int, str], database: str
+) -> dict[str, float]:
+    """CPU seconds spent since ``before``: by the named process groups (web, workers,
+    sandbox), this process (the load generator), the run's PostgreSQL backends, and every
+    other process of the machine together ("others": other jobs, Redis)."""
+    spent: dict[str, float] = defaultdict(float)
+    for pid, (group, command, seconds) in cpu_now().items():
+        used = seconds - (before[pid][2] if pid in before else 0.0)
+        if group in groups:
+            kind = groups[group]
+        elif pid in groups:
+            kind = groups[pid]
+        elif pid == os.getpid():
+            kind = "load generator"
+        elif command.startswith("postgres:") and f" {database} " in command:
+            kind = "PostgreSQL"
+        else:
+            kind = "others"
+        spent[kind] += max(used, 0.0)
+    return dict(spent)
+
+
+def cpu_line(spent: dict[str, float], seconds: float) -> str:
+    if not spent or seconds <= 0:
+        return "CPU: not measured (no /proc)"
+    parts = sorted(spent.items(), key=lambda item: -item[1])
+    return "CPU (cores busy): " + ", ".join(f"{kind} {used / seconds:.2f}" for kind, used in parts)
+
+
 @dataclass
 class Run:
     name: str
@@ -393,6 +430,8 @@ class Run:
     ingest_seconds: float
     total_seconds: float
     latencies: list[float]
+    ingest_cpu: dict[str, float] = field(default_factory=dict)
+    total_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def ingest_rate(self) -> float:
@@ -425,6 +464,8 @@ def run(
     clients: int,
     max_seconds: float,
     naive: bool,
+    groups: dict[int, str] | None = None,
+    database: str = "",
 ) -> Run:
     import requests
     from django.db.models import Count
@@ -455,16 +496,19 @@ def run(
         counts = dict(rows.values_list("status").annotate(n=Count("id")).order_by())
         return int(counts.get("delivered", 0))
 
+    cpu_before = cpu_now()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(post, bodies))
     ingested = time.monotonic()
+    ingest_cpu = cpu_split(cpu_before, groups or {}, database)
     deadline = started + max_seconds
     done = delivered()
     while done < total and time.monotonic() < deadline:
         time.sleep(0.1)
         done = delivered()
     finished = time.monotonic()
+    total_cpu = cpu_split(cpu_before, groups or {}, database)
     latencies = [
         (row.delivered_at - row.created_at).total_seconds()
         for row in rows.filter(status="delivered").only("created_at", "delivered_at")
@@ -472,7 +516,16 @@ def run(
     ]
     for session in sessions.values():
         session.close()
-    return Run(name, total, done, ingested - started, finished - started, latencies)
+    return Run(
+        name,
+        total,
+        done,
+        ingested - started,
+        finished - started,
+        latencies,
+        ingest_cpu,
+        total_cpu,
+    )
 
 
 @dataclass
@@ -584,6 +637,34 @@ def steady(
     return Steady(name, rate, seconds, total, done, ingested - started, latencies)
 
 
+WARM_UP_REQUESTS = 32
+"""Small requests before the runs: every thread of every web process has imported its views
+and opened its database connection, as in a server that has been up for a while."""
+
+
+def warm_up(base_url: str, space: Space, *, requests: int) -> None:
+    """POST ``requests`` one-event test requests, 8 at a time (test events are stored, not
+    delivered: no run counts them)."""
+    import requests as http
+
+    url = f"{base_url}/api/v1/tenants/{space.slug}/events/"
+    page_id, _ = space.pages[0]
+    body = {"page_id": page_id, "psid": str(FIRST_PSID), "events": [{"event": "purchase"}]}
+
+    def post(n: int) -> None:
+        answer = http.post(
+            url,
+            json={**body, "test": True},
+            headers={"Authorization": f"Bearer {space.key}"},
+            timeout=60,
+        )
+        if answer.status_code != 202:
+            raise SystemExit(f"benchmark: warm-up answered {answer.status_code}: {answer.text}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(post, range(requests)))
+
+
 def worker_argv(name: str, queues: str, concurrency: int) -> list[str]:
     return [
         "-m", "celery", "-A", "config", "worker", "--queues", queues, "--pool", "prefork",
@@ -664,10 +745,11 @@ def main() -> int:
         port = free_port()
         from benchmarks.webhook import server_argv
 
-        procs.start("web", server_argv("config.wsgi:application", port, workers=2))
+        web = procs.start("web", server_argv("config.wsgi:application", port, workers=2))
         base_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{base_url}/api/schema/"), seconds=STARTUP_SECONDS, what="web")
 
+        warm_up(base_url, spaces[0], requests=WARM_UP_REQUESTS)
         results = []
         steadies: list[Steady] = []
         for name, space, events, naive in (
@@ -679,6 +761,8 @@ def main() -> int:
             helpers = [] if naive else [procs.start("beat", _beat_argv(tmp))]
             wait_for_worker(name, worker, procs)
             bodies = requests_for(space, events, args.users)
+            groups = {web.pid: "web", worker.pid: "workers", sandbox.pid: "sandbox"}
+            groups.update({helper.pid: "beat" for helper in helpers})
             result = run(
                 name,
                 base_url=base_url,
@@ -687,8 +771,12 @@ def main() -> int:
                 clients=args.clients,
                 max_seconds=args.max_seconds,
                 naive=naive,
+                groups=groups,
+                database=urlsplit(database_url).path.lstrip("/"),
             )
             print(result.line(), flush=True)
+            print(f"  while ingesting: {cpu_line(result.ingest_cpu, result.ingest_seconds)}")
+            print(f"  whole run: {cpu_line(result.total_cpu, result.total_seconds)}", flush=True)
             results.append(result)
             rate = result.rate / 2 if args.steady_rate is None else args.steady_rate
             if rate > 0:

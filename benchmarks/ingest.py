@@ -129,7 +129,9 @@ def main() -> int:
             flush=True,
         )
         if profiler is not None:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+            pstats.Stats(profiler).sort_stats(
+                os.environ.get("INGEST_SORT", "cumulative")
+            ).print_stats(args.profile)
     return 0
 
 
