@@ -50,6 +50,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5, help="requests before measuring")
     parser.add_argument("--events", type=int, default=EVENTS_PER_REQUEST, help="per request")
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest calls")
+    parser.add_argument(
+        "--deliver",
+        action="store_true",
+        help="then deliver them in this process (page_deliver against the Graph sandbox): "
+        "the delivery worker's CPU per event, and its profile with --profile",
+    )
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
@@ -62,6 +68,19 @@ def main() -> int:
             redis_url = private_redis(stack, tmp)
         database_url = database(stack, tmp, name="ingest")
         (tmp / "bench_settings.py").write_text(SETTINGS)
+        graph: dict[str, str] = {}
+        if args.deliver:
+            from benchmarks.sandbox import start_server, stop_server
+
+            sandbox, sandbox_url = start_server(
+                [sys.executable, "-m", "graph_api.sandbox", "--port", "0"]
+            )
+            stack.callback(stop_server, sandbox)
+            graph = {
+                "GRAPH_API_URL": sandbox_url,
+                "FACEBOOK_WWW_URL": sandbox_url,
+                "EVENTS_RATE_MIN_CALLS_PER_SECOND": "1000",
+            }
         os.environ.update(
             app_environment(
                 tmp,
@@ -69,6 +88,7 @@ def main() -> int:
                 redis_url=redis_url,
                 ALLOWED_HOSTS="testserver",
                 LOG_LEVEL="WARNING",
+                **graph,
             )
         )
         sys.path.insert(0, str(tmp))
@@ -79,11 +99,14 @@ def main() -> int:
         print(f"ingest: {machine()}; database {database_url.split(':')[0]}", flush=True)
         call_command("migrate", verbosity=0)
         stack.callback(_forget_tasks, redis_url)
-        slug, key, page_id = _workspace()
+        from benchmarks.delivery import Space, workspaces
 
-        from benchmarks.delivery import Space
-
-        space = Space(slug=slug, key=key, pages=[(page_id, "conversions_api")])
+        if args.deliver:
+            space = workspaces(graph["GRAPH_API_URL"], 2)[0]  # one Page on each transport
+        else:
+            slug, key, page_id = _workspace()
+            space = Space(slug=slug, key=key, pages=[(page_id, "conversions_api")])
+        slug, key = space.slug, space.key
         per_request = max(1, args.events)
         total = per_request * (args.warmup + args.requests)
         bodies = [
@@ -128,11 +151,49 @@ def main() -> int:
             f"load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-        if profiler is not None:
+        if args.deliver:
+            _deliver(slug, args.profile)
+        elif profiler is not None:
             pstats.Stats(profiler).sort_stats(
                 os.environ.get("INGEST_SORT", "cumulative")
             ).print_stats(args.profile)
     return 0
+
+
+def _deliver(slug: str, profile: int) -> None:
+    """Deliver every event of the workspace in this process, one Page after the other, as a
+    delivery worker's task does; print the CPU per event by transport."""
+    from events.delivery import page_deliver
+    from events.models import EventStatus, LoggedEvent
+    from tenants.models import ConnectedPage
+
+    profiler = cProfile.Profile() if profile else None
+    for page in ConnectedPage.objects.filter(tenant__slug=slug).order_by("pk"):
+        waiting = LoggedEvent.objects.filter(page=page, status=EventStatus.PENDING).count()
+        started, wall = time.process_time(), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        report = page_deliver(tenant_id=page.tenant_id, page_id=page.pk)
+        while (
+            report.claimed
+            and LoggedEvent.objects.filter(page=page, status=EventStatus.PENDING).exists()
+        ):  # a run ends after its budget: the next task would go on
+            report = page_deliver(tenant_id=page.tenant_id, page_id=page.pk)
+        if profiler is not None:
+            profiler.disable()
+        cpu, wall = time.process_time() - started, time.perf_counter() - wall
+        delivered = LoggedEvent.objects.filter(page=page, status=EventStatus.DELIVERED).count()
+        print(
+            f"deliver: {page.transport}: {delivered}/{waiting} delivered, CPU "
+            f"{cpu / max(delivered, 1) * 1e6:.0f} us an event ({delivered / cpu if cpu else 0:,.0f}"
+            f" events/s per core of the worker), wall {wall:.2f} s; load average "
+            f"{os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats(os.environ.get("INGEST_SORT", "cumulative")).print_stats(
+            profile
+        )
 
 
 def _workspace() -> tuple[str, str, str]:
