@@ -214,3 +214,18 @@ def test_the_answer_is_the_serializers(capi_page: ConnectedPage) -> None:
         slow = json.loads(json.dumps(EventsLoggedSerializer({"events": events}).data))
         assert fast == slow
     assert "EAAsecret123" not in json.dumps(logged_answer(written))
+
+
+def test_pk_any_of_is_one_array_parameter(
+    capi_page: ConnectedPage, django_assert_num_queries: Any
+) -> None:
+    written = bulk.insert_rows(rows(capi_page, 5))
+    wanted = [written[1].pk, written[3].pk, 10**15]
+    query = LoggedEvent.objects.filter(pk__any_of=wanted)
+    assert sorted(query.values_list("pk", flat=True)) == wanted[:2]
+    sql, params = query.query.sql_with_params()
+    assert "= ANY(" in sql
+    assert list(params) == [wanted]
+    with django_assert_num_queries(0):
+        assert list(LoggedEvent.objects.filter(pk__any_of=[])) == []
+        assert LoggedEvent.objects.filter(pk__any_of=set()).update(status="dead") == 0
