@@ -37,9 +37,11 @@ def rows(page: ConnectedPage, count: int, **extra: Any) -> list[LoggedEvent]:
         LoggedEvent(
             tenant=page.tenant,
             page=page,
-            psid=str(24571937185104 + n),
+            psid=str(24571937185104 + n) if n != 7 else 'NULL "x", {y}',  # quoted in arrays
             event=("purchase", "lead_submitted", "table booked")[n % 3],
-            params={"n": n, "note": "café ☕", "ratio": 0.5} if n % 2 else {},
+            params={"n": n, "note": "café ☕", "ratio": 0.5, "q": 'say "hi" \\ {x}, [y] NULL'}
+            if n % 2
+            else {},
             value=Decimal("19.990000") + n if n % 3 == 0 else None,
             currency="EUR" if n % 3 == 0 else "",
             logging_target="page",
