@@ -59,6 +59,7 @@ pytest: install ## the tests (Postgres when DATABASE_URL is set, SQLite otherwis
 bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/sandbox.py
 	$(UV) run python benchmarks/delivery.py
+	$(UV) run python benchmarks/ingest.py
 	$(UV) run python benchmarks/webhook.py
 	$(UV) run python benchmarks/replies.py --rates 10,40
 	$(UV) run python benchmarks/fairness.py

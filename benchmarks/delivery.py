@@ -2,6 +2,7 @@
 
     uv run python benchmarks/delivery.py [--events 20000] [--naive-events 4000] [--pages 8]
                                          [--users 2000] [--clients 4] [--max-seconds 180]
+                                         [--steady-rate N] [--steady-seconds 20]
 
 Starts everything on loopback: the Graph sandbox, the API under granian (the image's command), Celery workers and
 beat, on PostgreSQL when DATABASE_URL is set (in a database of its own, created and dropped
@@ -19,6 +20,12 @@ Two runs, one after the other, each on Pages of its own and the same machine:
 - naive: the same API, then one Celery task per event (sent by the client as soon as the API
   answers with the ids) that loads its event and makes one Graph call for it with the same
   payload builders; the baseline a first version would be.
+
+Then, unless ``--steady-rate 0``, each run offers a steady load for ``--steady-seconds``: by
+default half the end-to-end rate it just measured (its capacity), ten or more requests a second
+sent on a fixed schedule whatever the answers' pace, and prints p50/p99 from ingest to delivery
+of those events (target: p99 under 2 s for Pagepulse; the naive run, at half its own capacity,
+is its baseline).
 
 Delivered events per second is counted from the first POST to the last event delivered, as an
 integrator sees it. Also printed: the API's ingest rate, and p50/p99 from an event's ingest
@@ -42,7 +49,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -58,6 +65,8 @@ from benchmarks.sandbox import machine, start_server, stop_server  # noqa: E402
 NAIVE_TASK = "benchmarks.delivery.naive_deliver"
 NAIVE_QUEUE = "naive"
 TARGET_RATIO = 5.0
+STEADY_TARGET_P99 = 2.0
+"""Seconds from ingest to delivery that 99% of events stay under at a steady load."""
 EVENTS_PER_REQUEST = 500
 BOB = "200000000000002"  # the sandbox's test user with 60 Pages (graph_api/sandbox/seed.json)
 FIRST_PAGE = 301_000_000_000_001
@@ -333,8 +342,10 @@ def workspaces(sandbox_url: str, pages_each: int) -> list[Space]:
     return spaces
 
 
-def requests_for(space: Space, events: int, users: int) -> list[dict[str, Any]]:
-    """Request bodies of at most EVENTS_PER_REQUEST events: ``events`` dealt round-robin to
+def requests_for(
+    space: Space, events: int, users: int, per_request: int = EVENTS_PER_REQUEST
+) -> list[dict[str, Any]]:
+    """Request bodies of at most ``per_request`` events: ``events`` dealt round-robin to
     ``users`` Messenger users spread over the Pages (several events a user, one request per
     Page, a user's events together)."""
     slots = [
@@ -352,7 +363,7 @@ def requests_for(space: Space, events: int, users: int) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         size = 0
         for item in users_events:
-            if batch and size + len(item["events"]) > EVENTS_PER_REQUEST:
+            if batch and size + len(item["events"]) > per_request:
                 bodies.append({"page_id": page_id, "batch": batch})
                 batch, size = [], 0
             batch.append(item)
@@ -374,6 +385,43 @@ def event(transport: str, n: int) -> dict[str, Any]:
 # --- One run ----------------------------------------------------------------------------------------
 
 
+def cpu_now() -> dict[int, tuple[int, str, float]]:
+    """Every process's (group, command line, CPU seconds), or nothing where /proc is not."""
+    from benchmarks.webhook import _processes
+
+    return _processes() if Path("/proc/self/stat").exists() else {}
+
+
+def cpu_split(
+    before: dict[int, tuple[int, str, float]], groups: dict[int, str], database: str
+) -> dict[str, float]:
+    """CPU seconds spent since ``before``: by the named process groups (web, workers,
+    sandbox), this process (the load generator), the run's PostgreSQL backends, and every
+    other process of the machine together ("others": other jobs, Redis)."""
+    spent: dict[str, float] = defaultdict(float)
+    for pid, (group, command, seconds) in cpu_now().items():
+        used = seconds - (before[pid][2] if pid in before else 0.0)
+        if group in groups:
+            kind = groups[group]
+        elif pid in groups:
+            kind = groups[pid]
+        elif pid == os.getpid():
+            kind = "load generator"
+        elif command.startswith("postgres:") and f" {database} " in command:
+            kind = "PostgreSQL"
+        else:
+            kind = "others"
+        spent[kind] += max(used, 0.0)
+    return dict(spent)
+
+
+def cpu_line(spent: dict[str, float], seconds: float) -> str:
+    if not spent or seconds <= 0:
+        return "CPU: not measured (no /proc)"
+    parts = sorted(spent.items(), key=lambda item: -item[1])
+    return "CPU (cores busy): " + ", ".join(f"{kind} {used / seconds:.2f}" for kind, used in parts)
+
+
 @dataclass
 class Run:
     name: str
@@ -382,6 +430,8 @@ class Run:
     ingest_seconds: float
     total_seconds: float
     latencies: list[float]
+    ingest_cpu: dict[str, float] = field(default_factory=dict)
+    total_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def ingest_rate(self) -> float:
@@ -414,6 +464,8 @@ def run(
     clients: int,
     max_seconds: float,
     naive: bool,
+    groups: dict[int, str] | None = None,
+    database: str = "",
 ) -> Run:
     import requests
     from django.db.models import Count
@@ -444,16 +496,19 @@ def run(
         counts = dict(rows.values_list("status").annotate(n=Count("id")).order_by())
         return int(counts.get("delivered", 0))
 
+    cpu_before = cpu_now()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(post, bodies))
     ingested = time.monotonic()
+    ingest_cpu = cpu_split(cpu_before, groups or {}, database)
     deadline = started + max_seconds
     done = delivered()
     while done < total and time.monotonic() < deadline:
         time.sleep(0.1)
         done = delivered()
     finished = time.monotonic()
+    total_cpu = cpu_split(cpu_before, groups or {}, database)
     latencies = [
         (row.delivered_at - row.created_at).total_seconds()
         for row in rows.filter(status="delivered").only("created_at", "delivered_at")
@@ -461,7 +516,153 @@ def run(
     ]
     for session in sessions.values():
         session.close()
-    return Run(name, total, done, ingested - started, finished - started, latencies)
+    return Run(
+        name,
+        total,
+        done,
+        ingested - started,
+        finished - started,
+        latencies,
+        ingest_cpu,
+        total_cpu,
+    )
+
+
+@dataclass
+class Steady:
+    """A run at a steady offered rate: what was offered, taken and delivered, and when."""
+
+    name: str
+    rate: float
+    seconds: float
+    events: int
+    delivered: int
+    ingest_seconds: float
+    latencies: list[float]
+
+    def percentile(self, pct: int) -> float:
+        if len(self.latencies) < 2:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[pct - 1]
+
+    def line(self) -> str:
+        p99 = self.percentile(99)
+        verdict = "met" if p99 < STEADY_TARGET_P99 and self.delivered == self.events else "missed"
+        return (
+            f"{self.name:<10} steady {self.rate:7.0f} events/s offered for {self.seconds:.0f} s: "
+            f"{self.delivered}/{self.events} delivered; taken at "
+            f"{self.events / self.ingest_seconds if self.ingest_seconds else 0:6.0f} events/s; "
+            f"ingest->delivered p50 {self.percentile(50):6.2f} s, p99 {p99:6.2f} s "
+            f"(target p99 < {STEADY_TARGET_P99:g} s: {verdict})"
+        )
+
+
+def steady_bodies(space: Space, rate: float, seconds: float, users: int) -> tuple[list[Any], float]:
+    """The bodies of a steady run and the time between them: ten requests a second or more
+    (each at most EVENTS_PER_REQUEST events), the Pages taking turns."""
+    per_second = max(10, -(-int(rate) // EVENTS_PER_REQUEST))
+    per_request = max(1, round(rate / per_second))
+    total = per_request * per_second * max(1, round(seconds))
+    by_page: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for body in requests_for(space, total, users, per_request=per_request):
+        by_page[body["page_id"]].append(body)
+    bodies = []
+    while any(by_page.values()):
+        for queue in by_page.values():
+            if queue:
+                bodies.append(queue.pop(0))
+    return bodies, 1.0 / per_second
+
+
+def steady(
+    name: str,
+    *,
+    base_url: str,
+    space: Space,
+    rate: float,
+    seconds: float,
+    users: int,
+    max_seconds: float,
+    naive: bool,
+) -> Steady:
+    """Offer ``rate`` events a second for ``seconds`` (open loop: each request leaves on its
+    schedule, whether or not the ones before it were answered), then wait for their delivery;
+    the latencies are those of this run's events only."""
+    import requests
+
+    from config.celery import app
+    from events.models import LoggedEvent
+
+    bodies, interval = steady_bodies(space, rate, seconds, users)
+    total = sum(len(item["events"]) for body in bodies for item in body["batch"])
+    url = f"{base_url}/api/v1/tenants/{space.slug}/events/"
+    rows = LoggedEvent.objects.filter(tenant__slug=space.slug)
+    before = rows.order_by("-pk").values_list("pk", flat=True).first() or 0
+    rows = rows.filter(pk__gt=before)
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("http://", adapter)
+    failures: list[str] = []
+
+    def post(body: dict[str, Any]) -> None:
+        answer = session.post(
+            url, json=body, headers={"Authorization": f"Bearer {space.key}"}, timeout=120
+        )
+        if answer.status_code != 202:
+            failures.append(f"{answer.status_code}: {answer.text[:300]}")
+            return
+        if naive:
+            for logged in answer.json()["events"]:
+                app.send_task(NAIVE_TASK, args=(logged["id"],), queue=NAIVE_QUEUE)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for n, body in enumerate(bodies):
+            time.sleep(max(0.0, started + n * interval - time.monotonic()))
+            pool.submit(post, body)
+    ingested = time.monotonic()
+    if failures:
+        raise SystemExit(f"benchmark: the API answered {failures[0]}")
+    deadline = ingested + max_seconds
+    done = rows.filter(status="delivered").count()
+    while done < total and time.monotonic() < deadline:
+        time.sleep(0.1)
+        done = rows.filter(status="delivered").count()
+    latencies = [
+        (row.delivered_at - row.created_at).total_seconds()
+        for row in rows.filter(status="delivered").only("created_at", "delivered_at")
+        if row.delivered_at is not None
+    ]
+    session.close()
+    return Steady(name, rate, seconds, total, done, ingested - started, latencies)
+
+
+WARM_UP_REQUESTS = 32
+"""Small requests before the runs: every thread of every web process has imported its views
+and opened its database connection, as in a server that has been up for a while."""
+
+
+def warm_up(base_url: str, space: Space, *, requests: int) -> None:
+    """POST ``requests`` one-event test requests, 8 at a time (test events are stored, not
+    delivered: no run counts them)."""
+    import requests as http
+
+    url = f"{base_url}/api/v1/tenants/{space.slug}/events/"
+    page_id, _ = space.pages[0]
+    body = {"page_id": page_id, "psid": str(FIRST_PSID), "events": [{"event": "purchase"}]}
+
+    def post(n: int) -> None:
+        answer = http.post(
+            url,
+            json={**body, "test": True},
+            headers={"Authorization": f"Bearer {space.key}"},
+            timeout=60,
+        )
+        if answer.status_code != 202:
+            raise SystemExit(f"benchmark: warm-up answered {answer.status_code}: {answer.text}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(post, range(requests)))
 
 
 def worker_argv(name: str, queues: str, concurrency: int) -> list[str]:
@@ -495,6 +696,14 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="API clients posting at once")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes per run")
     parser.add_argument("--max-seconds", type=float, default=180, help="per run")
+    parser.add_argument(
+        "--steady-rate",
+        type=float,
+        default=None,
+        help="then offer this many events/s for --steady-seconds (default: half the "
+        "end-to-end rate each run just measured; 0: no steady run)",
+    )
+    parser.add_argument("--steady-seconds", type=float, default=20, help="steady run length")
     args = parser.parse_args()
     if not 1 <= args.pages <= 30:
         parser.error("--pages must be 1 to 30 (the sandbox's Bob has 60 Pages for two runs)")
@@ -536,11 +745,13 @@ def main() -> int:
         port = free_port()
         from benchmarks.webhook import server_argv
 
-        procs.start("web", server_argv("config.wsgi:application", port, workers=2))
+        web = procs.start("web", server_argv("config.wsgi:application", port, workers=2))
         base_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{base_url}/api/schema/"), seconds=STARTUP_SECONDS, what="web")
 
+        warm_up(base_url, spaces[0], requests=WARM_UP_REQUESTS)
         results = []
+        steadies: list[Steady] = []
         for name, space, events, naive in (
             ("pagepulse", spaces[0], args.events, False),
             ("naive", spaces[1], naive_events, True),
@@ -550,6 +761,8 @@ def main() -> int:
             helpers = [] if naive else [procs.start("beat", _beat_argv(tmp))]
             wait_for_worker(name, worker, procs)
             bodies = requests_for(space, events, args.users)
+            groups = {web.pid: "web", worker.pid: "workers", sandbox.pid: "sandbox"}
+            groups.update({helper.pid: "beat" for helper in helpers})
             result = run(
                 name,
                 base_url=base_url,
@@ -558,16 +771,36 @@ def main() -> int:
                 clients=args.clients,
                 max_seconds=args.max_seconds,
                 naive=naive,
+                groups=groups,
+                database=urlsplit(database_url).path.lstrip("/"),
             )
             print(result.line(), flush=True)
+            print(f"  while ingesting: {cpu_line(result.ingest_cpu, result.ingest_seconds)}")
+            print(f"  whole run: {cpu_line(result.total_cpu, result.total_seconds)}", flush=True)
             results.append(result)
+            rate = result.rate / 2 if args.steady_rate is None else args.steady_rate
+            if rate > 0:
+                steadies.append(
+                    steady(
+                        name,
+                        base_url=base_url,
+                        space=space,
+                        rate=rate,
+                        seconds=args.steady_seconds,
+                        users=args.users,
+                        max_seconds=args.max_seconds,
+                        naive=naive,
+                    )
+                )
+                print(steadies[-1].line(), flush=True)
             for process in [worker, *helpers]:
                 procs.stop(process)
 
     pagepulse, baseline = results
     ratio = pagepulse.rate / baseline.rate if baseline.rate else float("inf")
     print(f"pagepulse / naive: {ratio:.1f}x end to end (target: at least {TARGET_RATIO:g}x)")
-    missed = [r.name for r in results if r.delivered < r.events]
+    everything: list[Run | Steady] = [*results, *steadies]
+    missed = [r.name for r in everything if r.delivered < r.events]
     if missed:
         print(f"benchmark: not everything was delivered in time: {', '.join(missed)}")
     return 0 if ratio >= TARGET_RATIO and not missed else 1

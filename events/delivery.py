@@ -206,12 +206,12 @@ def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _C
                 candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit]
             )
             if ids:
-                LoggedEvent.objects.filter(pk__in=ids).update(**taken)
+                LoggedEvent.objects.filter(pk__any_of=ids).update(**taken)
     else:
         ids = list(candidates.values_list("pk", flat=True)[:limit])
         if ids:
-            _due(page, now).filter(pk__in=ids).update(**taken)
-    events = list(LoggedEvent.objects.filter(pk__in=ids, claim_token=token).order_by("pk"))
+            _due(page, now).filter(pk__any_of=ids).update(**taken)
+    events = list(LoggedEvent.objects.filter(pk__any_of=ids, claim_token=token).order_by("pk"))
     return _Claim(token=token, events=events)
 
 
@@ -387,7 +387,7 @@ def _send_calls(
 def _held_rows(claim_token: str, calls: Sequence[list[LoggedEvent]]) -> QuerySet[LoggedEvent]:
     ids = [event.pk for events in calls for event in events]
     return LoggedEvent.objects.filter(
-        pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING
+        pk__any_of=ids, claim_token=claim_token, status=EventStatus.SENDING
     )
 
 
@@ -404,7 +404,7 @@ def _hold(claim_token: str, calls: Sequence[list[LoggedEvent]]) -> list[list[Log
     now = timezone.now()
     with transaction.atomic():
         held = _lock(claim_token, calls)
-        LoggedEvent.objects.filter(pk__in=held).update(
+        LoggedEvent.objects.filter(pk__any_of=held).update(
             next_attempt_at=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS), updated_at=now
         )
     kept = [[event for event in events if event.pk in held] for events in calls]
@@ -438,7 +438,9 @@ def _postpone(
     ids = [event.pk for events in queue for event in events]
     at = timezone.now() + timedelta(seconds=seconds)
     report.postponed += _release(
-        LoggedEvent.objects.filter(pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING),
+        LoggedEvent.objects.filter(
+            pk__any_of=ids, claim_token=claim_token, status=EventStatus.SENDING
+        ),
         at,
     )
     enqueue_delivery(tenant_id=page.tenant_id, page_id=page.pk, countdown=seconds)
@@ -473,7 +475,7 @@ def _finish(
     if not ids:
         return 0
     return LoggedEvent.objects.filter(
-        pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING
+        pk__any_of=ids, claim_token=claim_token, status=EventStatus.SENDING
     ).update(
         status=status,
         last_error=reason,
@@ -578,7 +580,7 @@ def settle_calls(
         decisions.append(first)
     for (status, consumes, next_attempt_at, first_failed_at, reason), ids in moves.items():
         moved = LoggedEvent.objects.filter(
-            pk__in=ids, claim_token=claim_token, status=EventStatus.SENDING
+            pk__any_of=ids, claim_token=claim_token, status=EventStatus.SENDING
         ).update(
             status=status,
             attempts=F("attempts") + 1 if consumes else F("attempts"),

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from events.lookups import AnyOf
 from tenants.models import ApiKey, ConnectedPage, TenantOwnedModel
 
 
@@ -171,6 +172,9 @@ class LoggedEvent(TenantOwnedModel):
     @property
     def is_replayable(self) -> bool:
         return self.status in REPLAYABLE_STATUSES
+
+
+LoggedEvent._meta.get_field("id").register_lookup(AnyOf)  # pk__any_of: events/lookups.py
 
 
 class AttemptOutcome(models.TextChoices):

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from events import catalog, transport_status, validation
+from events import bulk, catalog, transport_status, validation
 from events.delivery import delivers_test_events, enqueue_delivery, page_block_reason
 from events.exceptions import InvalidEvents, NoEvents, TooManyEvents
 from events.models import (
@@ -159,8 +159,8 @@ def log_event_batch(
 
     blocked = page_block_reason(page)
     sends_tests = delivers_test_events(tenant)
-    rows = []
     pairs = [(item.psid, event) for item in batch for event in item.events]
+    varying = []
     for index, (psid, event) in enumerate(pairs):
         status, reason = _outcome(
             event,
@@ -170,39 +170,43 @@ def log_event_batch(
             sends_tests=sends_tests,
             blocked=blocked,
         )
-        rows.append(
-            LoggedEvent(
-                tenant=tenant,
-                page=page,
-                psid=str(psid)[:MAX_PSID_LENGTH],
-                event=_stored_name(event.event),
-                params=_stored_params(event.params),
-                value=_stored_value(event.value),
-                currency=event.currency if validation.is_valid_currency(event.currency) else "",
-                logging_target=event.logging_target
+        varying.append(
+            (
+                str(psid)[:MAX_PSID_LENGTH],
+                _stored_name(event.event),
+                _stored_params(event.params),
+                _stored_value(event.value),
+                event.currency if validation.is_valid_currency(event.currency) else "",
+                event.logging_target
                 if event.logging_target in validation.LOGGING_TARGETS
                 else "page",
-                event_time=_aware(event.event_time)
-                if isinstance(event.event_time, datetime)
-                else now,
-                source=source,
-                source_ref=source_ref,
-                source_flow_version=source_flow_version,
-                source_node=source_node[:100],
-                ad_id=ad_id[:64],
-                api_key=api_key,
-                idempotency_key=idempotency_key,
-                idempotency_index=index,
-                test=test,
-                status=status,
-                last_error=reason,
-                next_attempt_at=now,
-                created_at=now,
+                _aware(event.event_time) if isinstance(event.event_time, datetime) else now,
+                index,
+                status,
+                reason,
             )
         )
+    rows = _new_rows(
+        common={
+            "tenant_id": tenant.pk,
+            "page_id": page.pk,
+            "source": source,
+            "source_ref": source_ref,
+            "source_flow_version": source_flow_version,
+            "source_node": source_node[:100],
+            "ad_id": ad_id[:64],
+            "api_key_id": api_key.pk if api_key is not None else None,
+            "idempotency_key": idempotency_key,
+            "test": test,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+        varying=varying,
+        related={"tenant": tenant, "page": page, "api_key": api_key},
+    )
     try:
         with transaction.atomic():
-            created = LoggedEvent.objects.bulk_create(rows)
+            created = bulk.insert_rows(rows)  # one INSERT: every row or none
     except IntegrityError:
         # Another request with the same key committed first: answer with its events.
         if idempotency_key is not None and (existing := _logged_with(tenant, idempotency_key)):
@@ -225,6 +229,49 @@ def log_event_batch(
         },
     )
     return created
+
+
+_VARYING = (
+    "psid",
+    "event",
+    "params",
+    "value",
+    "currency",
+    "logging_target",
+    "event_time",
+    "idempotency_index",
+    "status",
+    "last_error",
+)
+
+
+def _new_rows(
+    *,
+    common: Mapping[str, object],
+    varying: Sequence[tuple[object, ...]],
+    related: Mapping[str, object],
+) -> list[LoggedEvent]:
+    """New LoggedEvent objects: ``common`` values (by attname) for all, one tuple of
+    ``_VARYING`` values each, the other fields their defaults, and ``related`` objects cached
+    (``row.page`` needs no query). Positional arguments: Model.__init__'s fast path, which
+    sets attributes without the keyword path's descriptors (a third of the CPU of 500 rows)."""
+    fields = LoggedEvent._meta.concrete_fields
+    names = [field.attname for field in fields]
+    given = {**dict.fromkeys(_VARYING), **common}
+    template = [
+        given[n] if n in given else field.get_default()
+        for n, field in zip(names, fields, strict=True)
+    ]
+    slots = [names.index(name) for name in _VARYING]
+    rows = []
+    for values in varying:
+        args = template.copy()
+        for slot, value in zip(slots, values, strict=True):
+            args[slot] = value
+        row = LoggedEvent(*args)
+        row._state.fields_cache.update(related)
+        rows.append(row)
+    return rows
 
 
 def _outcome(

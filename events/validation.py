@@ -155,7 +155,6 @@ def kept_reason(event: object, transport: str | None) -> str | None:
     if catalog.custom_events_allowed(transport) or catalog.reserved_reason(event) is not None:
         return None
     found = catalog.resolve(event)
-    names = len(catalog.for_transport(transport))
     if found is not None:
         if found.name_for(transport) is not None:
             return None
@@ -166,6 +165,7 @@ def kept_reason(event: object, transport: str | None) -> str | None:
         )
     if _check_custom_name(event, transport):
         return None
+    names = len(catalog.for_transport(transport))
     return (
         f"{event} is a custom event. The Conversions API takes only its {names} standard "
         "events, so Pagepulse keeps this one in Pagepulse only: it is counted in the delivery "

@@ -15,7 +15,7 @@ from django.test import override_settings
 from django.utils import timezone
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
-from events import delivery, services
+from events import bulk, delivery, services
 from events.exceptions import InvalidEvents, NoEvents, TooManyEvents
 from events.models import EventSource, EventStatus, LoggedEvent
 from events.services import EventInput, PsidEvents
@@ -134,7 +134,7 @@ def test_without_an_idempotency_key_a_constraint_error_is_not_swallowed(
     capi_page: ConnectedPage,
 ) -> None:
     with (
-        mock.patch.object(LoggedEvent.objects, "bulk_create", side_effect=IntegrityError("x")),
+        mock.patch.object(bulk, "insert_rows", side_effect=IntegrityError("x")),
         pytest.raises(IntegrityError),
     ):
         _log(capi_page, [EventInput(event="lead_submitted")])

@@ -36,6 +36,20 @@ def _nested(levels: int) -> object:
         # Brackets inside strings (escaped quotes too) are text, not nesting.
         (json.dumps({"s": "[" * 100, "t": '\\"[[[[' * 50}), False),
         (json.dumps([[["x"]] * 1000]), False),
+        # Objects and arrays taking turns: the quick pass removes two levels a round at most.
+        (json.dumps(_nested(MAX_JSON_DEPTH // 2)), False),
+        (json.dumps(_nested(MAX_JSON_DEPTH // 2 + 1)), True),
+        (json.dumps({"a": _nested(MAX_JSON_DEPTH // 2 - 1), "b": [1]}), False),
+        (json.dumps([_nested(MAX_JSON_DEPTH // 2), _nested(2)]), True),
+        # Malformed: the exact scan decides, as before.
+        ('{"page_id": "1", "psid": ', False),
+        ("[" * (MAX_JSON_DEPTH + 1), True),
+        ("]]]]" + "[" * MAX_JSON_DEPTH, False),
+        # A 500-event request: thousands of brackets, three levels deep.
+        (
+            json.dumps({"batch": [{"events": [{"params": {"n": n}}] * 5} for n in range(100)]}),
+            False,
+        ),
     ],
 )
 def test_depth_is_measured_without_recursion(text: str, exceeds: bool) -> None:
