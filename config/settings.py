@@ -423,6 +423,7 @@ CELERY_TASK_ROUTES = {
     "messenger.tasks.*": {"queue": "runtime"},
     # Housekeeping of the messenger app runs beside the other apps' (an exact name wins).
     "messenger.tasks.transcripts_prune": {"queue": "maintenance"},
+    "messenger.tasks.deliveries_prune": {"queue": "maintenance"},
     # An email must not wait behind a burst of webhooks, nor hold up a reply.
     "messenger.tasks.handoff_notify": {"queue": "default"},
     "tenants.tasks.*": {"queue": "maintenance"},
@@ -485,6 +486,16 @@ CELERY_BEAT_SCHEDULE["events-sweep-due"] = {
 # A drain's lease on the webhook deliveries it claimed (messenger/intake.py); a killed worker's
 # deliveries are claimed again after it.
 WEBHOOK_DRAIN_LEASE_SECONDS: int = env.int("WEBHOOK_DRAIN_LEASE_SECONDS", default=60)
+# A processed webhook delivery (the signed body as received, with what people wrote) is kept
+# this long for troubleshooting, then deleted (messenger/intake.py). At most 24: a workspace
+# may keep transcripts as little as one day, and the bodies must not outlive them.
+WEBHOOK_DELIVERY_RETENTION_HOURS: int = env.int("WEBHOOK_DELIVERY_RETENTION_HOURS", default=24)
+if not 0 <= WEBHOOK_DELIVERY_RETENTION_HOURS <= 24:
+    raise ImproperlyConfigured(
+        f"WEBHOOK_DELIVERY_RETENTION_HOURS={WEBHOOK_DELIVERY_RETENTION_HOURS} is out of range: "
+        "use 0 to 24 hours (the bodies hold what people wrote, and a workspace may keep "
+        "transcripts only one day)."
+    )
 # The bot runtime's sweep (messenger/runtime.py): queues a drain while webhook deliveries wait
 # unclaimed, and re-enqueues Send API messages whose task was lost (older than two minutes).
 RUNTIME_SWEEP_SECONDS: float = env.float("RUNTIME_SWEEP_SECONDS", default=60.0)
@@ -493,6 +504,12 @@ CELERY_BEAT_SCHEDULE["flows-runtime-sweep"] = {
     "schedule": RUNTIME_SWEEP_SECONDS,
 }
 
+# Deletes processed webhook deliveries past WEBHOOK_DELIVERY_RETENTION_HOURS: the hour's delay
+# adds to it, so a body lives at most 25 hours.
+CELERY_BEAT_SCHEDULE["messenger-deliveries-prune"] = {
+    "task": "messenger.tasks.deliveries_prune",
+    "schedule": 3600.0,
+}
 # Deletes transcripts older than each workspace's transcript_retention_days (default 90).
 CELERY_BEAT_SCHEDULE["messenger-transcripts-prune"] = {
     "task": "messenger.tasks.transcripts_prune",

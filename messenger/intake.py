@@ -45,7 +45,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from events.ratelimit import redis_client, redis_key
-from messenger.models import WebhookDelivery
+from messenger.models import ProcessedMessage, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ NUDGE_SECONDS = 30
 DRAIN_BATCH = 50
 """Deliveries one drain claims and processes; a full batch nudges another drain first."""
 RECEIVED = b"EVENT_RECEIVED"
+DEDUPE_WINDOW = timedelta(hours=72)
+"""How long a processed message's key is kept: Facebook retries a delivery for 36 hours
+(reference §6.3), so a retry later than that cannot come."""
 
 
 # --- The answer, shared by the WSGI fast path and Django's view -------------------------------
@@ -208,6 +211,58 @@ def deliveries_drain(*, limit: int = DRAIN_BATCH) -> int:
 def deliveries_waiting(*, now: datetime | None = None) -> bool:
     """Whether deliveries wait that no worker holds: the sweep queues a drain for them."""
     return _claimable(now or timezone.now()).exists()
+
+
+# --- How long a delivery is kept -------------------------------------------------------------
+# A processed delivery is needed no more (its messages are in the transcript, each key in
+# ProcessedMessage), but its body still holds what people wrote: it is kept for troubleshooting
+# (admin, "Webhook deliveries") no longer than WEBHOOK_DELIVERY_RETENTION_HOURS, at most the
+# shortest transcript retention a workspace can choose, and it goes with a person's data.
+
+_BODY_HOLDS = {"postgresql": "position(%s IN body) > 0", "sqlite": "instr(body, %s) > 0"}
+
+
+def _deliveries_delete(where: str, params: list[Any]) -> int:
+    """Delete processed deliveries matching ``where`` (SQL on the delivery table's columns) and
+    unlink the message keys that point at them, in one transaction; returns how many went.
+
+    Written out: the ORM's delete would load every body to null the foreign key."""
+    delivery = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    processed = connection.ops.quote_name(ProcessedMessage._meta.db_table)
+    doomed = f"SELECT id FROM {delivery} WHERE processed_at IS NOT NULL AND {where}"  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {processed} SET delivery_id = NULL WHERE delivery_id IN ({doomed})",  # noqa: S608
+            params,
+        )
+        cursor.execute(f"DELETE FROM {delivery} WHERE id IN ({doomed})", params)  # noqa: S608
+        return int(cursor.rowcount)
+
+
+def deliveries_prune(*, now: datetime | None = None) -> tuple[int, int]:
+    """Delete processed deliveries received more than ``WEBHOOK_DELIVERY_RETENTION_HOURS`` ago
+    and message keys older than ``DEDUPE_WINDOW`` (beat, hourly); returns how many of each.
+    Deliveries not processed yet are never touched."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.WEBHOOK_DELIVERY_RETENTION_HOURS)
+    deliveries = _deliveries_delete("received_at < %s", [cutoff])
+    keys, _ = ProcessedMessage.objects.filter(processed_at__lt=now - DEDUPE_WINDOW).delete()
+    return deliveries, keys
+
+
+def deliveries_forget_person(*, page_id: str, psid: str) -> int:
+    """Delete the processed deliveries that hold this person's messages (or the Page's messages
+    to them, echoes included), and the message keys made of their PSID; returns how many
+    deliveries went. A delivery not processed yet stays: its messages are still to be run, and
+    what they bring is new data."""
+    if not psid:
+        return 0
+    holds = _BODY_HOLDS.get(connection.vendor, _BODY_HOLDS["postgresql"])
+    quoted = [json.dumps(page_id).encode(), json.dumps(psid).encode()]
+    deleted = _deliveries_delete(f"{holds} AND {holds}", quoted)
+    # A message without a mid is known by kind, PSID, time and ref (runtime.parse_item).
+    ProcessedMessage.objects.filter(page_id=page_id, mid__contains=f":{psid}:").delete()
+    return deleted
 
 
 # --- The WSGI fast path ---------------------------------------------------------------------

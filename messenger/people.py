@@ -9,7 +9,9 @@
 - ``person_delete``: a person's data deleted at the team's request (admins and owners): their
   transcript, conversations (with the variables flows gathered), tags and cached profile go; the
   PSID is removed from their events and the requests recorded for them, which stay so counts
-  and revenue stay true; events not sent yet are kept unsent, with the reason. Audited.
+  and revenue stay true; events not sent yet are kept unsent, with the reason; the webhook
+  deliveries that carried their messages (processed ones) and a waiting ad referral go too.
+  Audited.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from django.db import connection, transaction
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from events.models import LoggedEvent
 from events.services import events_forget_person
 from flows.models import Conversation
 from graph_api.types import UserProfile
+from messenger import intake
 from messenger.models import Message, Person, Tag
 from tenants.exceptions import DomainError, NotFound
 from tenants.models import AuditAction, ConnectedPage, Tenant
@@ -191,8 +195,14 @@ def person_delete(*, tenant: Tenant, actor: Actor, person_id: int) -> dict[str, 
         conversation_count = conversations.count()
         conversations.delete()  # their outbound messages go with them
         events = events_forget_person(tenant=tenant, page_id=page.pk, psid=psid)
+        deliveries = intake.deliveries_forget_person(page_id=page.page_id, psid=psid)
         person.delete()
-        counts = {"messages": messages, "conversations": conversation_count, **events}
+        counts = {
+            "messages": messages,
+            "conversations": conversation_count,
+            "webhook_deliveries": deliveries,
+            **events,
+        }
         audit_record(
             tenant=tenant,
             actor=actor,
@@ -204,5 +214,11 @@ def person_delete(*, tenant: Tenant, actor: Actor, person_id: int) -> dict[str, 
         cache.delete(profile_key(page.page_id, psid))
     except Exception:
         logger.warning("messenger.people.profile_cache_unavailable", exc_info=True)
+    from messenger import runtime  # the runtime imports this module (through transcripts)
+
+    try:
+        runtime.pending_ad_forget(page, psid)
+    except RedisError:  # it expires by itself within 24 hours (runtime.PENDING_AD_SECONDS)
+        logger.warning("messenger.people.pending_ad_not_forgotten", exc_info=True)
     logger.info("messenger.people.deleted", extra={"page_id": page.pk, **counts})
     return counts

@@ -79,7 +79,8 @@ def delete_confirmation(person: Person) -> Confirmation:
     return Confirmation(
         title=f"Delete everything Pagepulse holds about {who}?",
         lost=[
-            "Their messages (both ways), their conversations with what the flows gathered "
+            "Their messages (both ways, and the webhook deliveries Facebook brought them in), "
+            "their conversations with what the flows gathered "
             "(email addresses, phone numbers, answers), their tags and their cached name.",
             "Their PSID on their events and in the requests recorded for them. Events not sent "
             "yet are kept unsent, with the reason.",

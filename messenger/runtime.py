@@ -561,6 +561,12 @@ def _pending_ad_keep(page: ConnectedPage, psid: str, referral: Referral) -> None
     )
 
 
+def pending_ad_forget(page: ConnectedPage, psid: str) -> None:
+    """Forget the person's waiting ad referral (their data is being deleted). Redis errors
+    propagate: the caller says what was not done."""
+    redis_client().delete(_pending_ad_key(page, psid))
+
+
 def _pending_ad_take(page: ConnectedPage, psid: str) -> Referral | None:
     """The person's waiting ad referral; it is forgotten once the turn that took it commits."""
     key = _pending_ad_key(page, psid)

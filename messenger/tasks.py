@@ -47,6 +47,14 @@ def transcripts_prune() -> int:
     return transcripts.transcripts_prune()
 
 
+@shared_task(name="messenger.tasks.deliveries_prune")
+def deliveries_prune() -> int:
+    """Beat, hourly (queue maintenance): delete processed webhook deliveries past their
+    retention and message keys past Facebook's retry window; returns the deliveries deleted."""
+    deliveries, _keys = intake.deliveries_prune()
+    return deliveries
+
+
 @shared_task(name="messenger.tasks.handoff_notify")
 def handoff_notify(conversation_id: int) -> int:
     """Email the admins who asked for it that a conversation needs a person (queue default)."""

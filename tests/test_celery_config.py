@@ -44,6 +44,7 @@ QUEUE_OF_APP = {
 # A task that runs elsewhere than its app's queue, and why.
 QUEUE_OF_TASK = {
     "messenger.tasks.transcripts_prune": "maintenance",  # daily housekeeping, not a reply
+    "messenger.tasks.deliveries_prune": "maintenance",  # hourly housekeeping
     "messenger.tasks.handoff_notify": "default",  # an email must not wait behind webhooks
 }
 

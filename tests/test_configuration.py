@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,23 @@ def test_compose_runs_a_worker_for_every_queue_and_the_image_command_for_web() -
 def test_docker_compose_config_accepts_the_file() -> None:
     env = {**os.environ, "SECRET_KEY": "x" * 50, "TOKEN_ENCRYPTION_KEYS": "k"}
     subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT, env=env, check=True)
+
+
+@pytest.mark.parametrize(("value", "starts"), [("48", False), ("-1", False), ("0", True)])
+def test_the_webhook_body_retention_is_refused_outside_0_to_24_hours(
+    value: str, starts: bool
+) -> None:
+    environment = {**os.environ, "DEBUG": "1", "WEBHOOK_DELIVERY_RETENTION_HOURS": value}
+    run = subprocess.run(
+        [sys.executable, "-c", "import config.settings"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (run.returncode == 0) is starts, run.stderr
+    if not starts:
+        assert f"WEBHOOK_DELIVERY_RETENTION_HOURS={value} is out of range: use 0 to 24" in (
+            run.stderr
+        )

@@ -12,19 +12,28 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from events import ratelimit
 from events.models import DeliveryAttempt, EventStatus, LoggedEvent
 from events.services import FORGOTTEN_REASON
 from flows.models import Conversation
-from messenger import people
-from messenger.models import Message, MessageSender, Person, Tag
+from messenger import intake, people, runtime, tasks
+from messenger.models import (
+    Message,
+    MessageSender,
+    Person,
+    ProcessedMessage,
+    Tag,
+    WebhookDelivery,
+)
 from tenants.models import AuditAction, AuditEvent, ConnectedPage, Tenant
 from tenants.permissions import Role
+from tenants.services import Actor
 from tests.events.factories import DeliveryAttemptFactory, LoggedEventFactory, delivered_event
 from tests.flows.factories import ConversationFactory
-from tests.messenger.runtime_support import InlineWorker, entry, envelope, text
+from tests.messenger.runtime_support import InlineWorker, echo, encode, entry, envelope, text
 from tests.migration_steps import migrate_to
 from tests.sandbox_fixtures import ADA_PAGE as PAGE
-from tests.tenants.factories import ConnectedPageFactory, signed_in
+from tests.tenants.factories import ConnectedPageFactory, member, signed_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
 
@@ -290,3 +299,86 @@ def test_deleting_a_persons_data_asks_first_then_removes_it_and_keeps_the_counts
     audit = AuditEvent.objects.get(action=AuditAction.PERSON_DELETED)
     assert audit.target == "A Messenger user of Ada's Bakery"
     assert PSID not in str(audit.details)
+
+
+def test_deleting_a_person_deletes_the_webhook_deliveries_that_carried_their_words(
+    tenant: Tenant, ada_page: ConnectedPage, client: Client, worker: InlineWorker
+) -> None:
+    # What they wrote, an echo of what the Page wrote to them, and an ad click no flow took
+    # (it waits in Redis for their next message); a bystander wrote in a delivery of its own.
+    ad = {"ref": "spring", "ad_id": "6000000000042", "source": "ADS", "type": "OPEN_THREAD"}
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE, PSID, body="my secret is 1234"))))
+    worker.deliver(client, envelope(entry(PAGE, echo(PAGE, PSID, body="we answered them"))))
+    worker.deliver(
+        client,
+        envelope(
+            entry(
+                PAGE,
+                {
+                    "sender": {"id": PSID},
+                    "recipient": {"id": PAGE},
+                    "timestamp": 1_700_000_000_000,
+                    "referral": ad,
+                },
+            )
+        ),
+    )
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE, "2", body="bystander here"))))
+    # Stored, not processed yet: its messages still have to run.
+    waiting = intake.delivery_store(encode(envelope(entry(PAGE, text(PAGE, PSID, body="later")))))
+    pending_ad = runtime._pending_ad_key(ada_page, PSID)
+    redis = ratelimit.redis_client()
+    assert redis.exists(pending_ad)
+    assert ProcessedMessage.objects.filter(mid__contains=f":{PSID}:").exists()
+    person = Person.objects.get(psid=PSID)
+
+    counts = people.person_delete(
+        tenant=tenant, actor=Actor(user=member(tenant, Role.ADMIN).user), person_id=person.pk
+    )
+
+    assert counts["webhook_deliveries"] == 3
+    left = WebhookDelivery.objects.all()
+    assert sorted(left.values_list("pk", flat=True)) == sorted(
+        [waiting, left.get(processed_at__isnull=False).pk]
+    )
+    assert b"bystander here" in bytes(left.get(processed_at__isnull=False).body)
+    assert not any(b"my secret" in bytes(d.body) or b"we answered" in bytes(d.body) for d in left)
+    assert ProcessedMessage.objects.count() == 2  # "my secret" and the bystander's, unlinked
+    assert not ProcessedMessage.objects.filter(mid__contains=PSID).exists()
+    assert not redis.exists(pending_ad)
+    assert (
+        AuditEvent.objects.get(action=AuditAction.PERSON_DELETED).details["webhook_deliveries"] == 3
+    )
+
+
+def test_processed_deliveries_and_old_message_keys_are_pruned_on_time(
+    ada_page: ConnectedPage, settings: Any
+) -> None:
+    settings.WEBHOOK_DELIVERY_RETENTION_HOURS = 24
+    now = timezone.now()
+
+    def delivery(hours_ago: float, *, processed: bool) -> int:
+        pk = intake.delivery_store(b'{"object":"page"}')
+        received = now - timedelta(hours=hours_ago)
+        WebhookDelivery.objects.filter(pk=pk).update(
+            received_at=received, processed_at=received if processed else None
+        )
+        return pk
+
+    old, recent, stuck = (
+        delivery(25, processed=True),
+        delivery(23, processed=True),
+        delivery(48, processed=False),
+    )
+    linked = ProcessedMessage.objects.create(page_id=PAGE, mid="m.1", delivery_id=old)
+    ProcessedMessage.objects.filter(pk=linked.pk).update(processed_at=now - timedelta(hours=25))
+    expired = ProcessedMessage.objects.create(page_id=PAGE, mid="m.0")
+    ProcessedMessage.objects.filter(pk=expired.pk).update(processed_at=now - timedelta(hours=73))
+
+    assert intake.deliveries_prune(now=now) == (1, 1)
+
+    assert sorted(WebhookDelivery.objects.values_list("pk", flat=True)) == sorted([recent, stuck])
+    linked.refresh_from_db()
+    assert linked.delivery_id is None  # the key still guards against Facebook's retries
+    assert not ProcessedMessage.objects.filter(pk=expired.pk).exists()
+    assert tasks.deliveries_prune() == 0  # nothing more is due
