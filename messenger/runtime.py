@@ -27,8 +27,11 @@
   order, its events through ``events.services.log_events`` (idempotency key
   ``conv:<conversation>:<node>:<step>``; each carries the version, node and the conversation's
   ``ad_id``), its handoff flag and its funnel counts (flows/counters.py, one upsert) are
-  written in one transaction;
-  ``flows.tasks.send_conversation`` sends the messages after commit (messenger/sending.py).
+  written in one transaction. The worker that ran the turn sends its messages as soon as it
+  commits and the person's lock is let go (messenger/sending.py): no task hop between a
+  person's message and the answer. What cannot go at once (the Page's send rate, another
+  worker sending to the same person, an error) goes by ``flows.tasks.send_conversation``,
+  which also sends what an agent's hand-back starts.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, Max, QuerySet, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, IntegerField, Max, QuerySet, Value, When
 from django.utils import timezone
 from redis.exceptions import LockError
 
@@ -66,7 +69,7 @@ from flows.models import (
     TriggerKind,
 )
 from graph_api.redaction import redact
-from messenger import intake, transcripts
+from messenger import intake, sending, transcripts
 from messenger.models import OutboundMessage, OutboundStatus, ProcessedMessage, WebhookDelivery
 from tenants.api.parsers import json_depth_exceeds, too_deep_message
 from tenants.exceptions import Conflict, NotFound
@@ -344,21 +347,19 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
     runs the delivery is given up with the error kept (flows admin, "Webhook deliveries").
     """
     report = DeliveryReport()
-    delivery = WebhookDelivery.objects.filter(pk=delivery_id, processed_at__isnull=True).first()
+    delivery = _delivery_take(delivery_id)
     if delivery is None:
-        return report
-    if delivery.attempts >= MAX_DELIVERY_ATTEMPTS:  # every run so far died before it ended
+        delivery = WebhookDelivery.objects.filter(pk=delivery_id, processed_at__isnull=True).first()
+        if delivery is None:
+            return report
+        # Every run so far died before it ended.
         report.error = (
             f"Gave up after {delivery.attempts} runs that never finished (the worker stopped "
             f"during each). Last error: {delivery.error or 'none recorded'}"
         )
         _finish(delivery, report)
         return report
-    # This run holds the delivery (a drain's claim may have been taken by a retry's task).
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        attempts=F("attempts") + 1, claimed_until=intake.lease_until()
-    )
-    attempt = delivery.attempts + 1
+    attempt = delivery.attempts
     try:
         _route_delivery(delivery, report)
     except Exception as error:  # a failure before any turn ran: retried, bounded, recorded
@@ -387,6 +388,23 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
         )
     _finish(delivery, report)
     return report
+
+
+def _delivery_take(delivery_id: int) -> WebhookDelivery | None:
+    """Count this run and hold the delivery (a drain's claim may have been taken by a retry's
+    task) in one ``UPDATE ... RETURNING``; None when it is processed or has had its runs.
+    The returned delivery's ``attempts`` counts this run."""
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET attempts = attempts + 1, claimed_until = %s "  # noqa: S608
+            "WHERE id = %s AND processed_at IS NULL AND attempts < %s RETURNING body, attempts",
+            [intake.lease_until(), delivery_id, MAX_DELIVERY_ATTEMPTS],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return WebhookDelivery(pk=delivery_id, body=row[0], attempts=row[1])
 
 
 NOT_A_DELIVERY = "Not a Messenger delivery: the body is not JSON with object=page."
@@ -443,10 +461,11 @@ def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport) -> None:
     routed = {page.pk: page for page, _ in pages.values() if page is not None}
     for (page_pk, psid), items in groups.items():
         page = routed[page_pk]
+        answered: list[int] = []  # conversations whose committed turns have messages to send
         try:
             with conversation_lock(page, psid, wait=LOCK_WAIT_SECONDS):
                 for item in sorted(items, key=lambda i: i.timestamp_ms):
-                    _count(report, _handle(page, item, delivery_id=delivery.pk))
+                    _count(report, _handle(page, item, delivery_id=delivery.pk, sends=answered))
         except ConversationBusy:
             report.busy += 1
         except Exception as error:  # one person's failing turn must not stop the others'
@@ -455,6 +474,8 @@ def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport) -> None:
             )
             report.failed += 1
             report.error = describe_failure(error)
+        for conversation_id in dict.fromkeys(answered):  # once each, in order
+            send_now(conversation_id)
 
 
 def _count(report: DeliveryReport, outcome: str) -> None:
@@ -494,6 +515,11 @@ def triggered_flow(
     page: ConnectedPage, incoming: interpreter.Incoming, *, conversation_open: bool
 ) -> Flow | None:
     """The published flow of the Page this message starts, or None (see the module docstring)."""
+    interrupts = (incoming.kind in (POSTBACK, REFERRAL) and incoming.ref) or (
+        incoming.kind == POSTBACK and incoming.payload == GET_STARTED_PAYLOAD
+    )
+    if conversation_open and not interrupts:
+        return None  # an answer in an open conversation: no flow to read
     flows = list(
         Flow.objects.for_tenant(page.tenant)
         .filter(page=page, status=FlowStatus.PUBLISHED)
@@ -617,10 +643,15 @@ def _log_event(conversation: Conversation, effect: interpreter.LogEvent) -> None
 
 
 def conversation_apply(
-    conversation: Conversation, result: interpreter.Result, *, now: datetime | None = None
+    conversation: Conversation,
+    result: interpreter.Result,
+    *,
+    now: datetime | None = None,
+    send_after_commit: bool = True,
 ) -> list[OutboundMessage]:
     """Write one turn: new state, messages to send (in order), events, handoff; the caller's
-    transaction holds it all. The messages are sent after commit."""
+    transaction holds it all. The messages are sent by a task queued after commit, or, with
+    ``send_after_commit=False``, by the caller once it committed (``send_now``)."""
     now = now or timezone.now()
     next_seq = (conversation.outbound_messages.aggregate(n=Max("seq"))["n"] or 0) + 1
     outbound: list[OutboundMessage] = []
@@ -673,9 +704,27 @@ def conversation_apply(
         )
     if outbound:
         OutboundMessage.objects.bulk_create(outbound)
-        if not conversation.is_test:
+        if not conversation.is_test and send_after_commit:
             enqueue("send_conversation", conversation.pk)
     return outbound
+
+
+def send_now(conversation_id: int) -> None:
+    """Send a conversation's pending messages from this worker, right after the turn committed;
+    what cannot go now (the Page's send rate, another worker sending to the person) and any
+    failure are left to ``flows.tasks.send_conversation``. Never raises."""
+    try:
+        report = sending.conversation_send(conversation_id=conversation_id)
+    except Exception:  # the task tries again; the sweep finds pending messages in any case
+        logger.exception(
+            "messenger.runtime.send_failed", extra={"conversation_id": conversation_id}
+        )
+        report = sending.SendReport(retry_in=BUSY_RETRY_SECONDS)
+    if report.retry_in > 0:
+        try:
+            _apply_async("send_conversation", (conversation_id,), countdown=report.retry_in)
+        except Exception:  # the broker: the sweep re-enqueues messages left pending
+            logger.warning("messenger.runtime.send_not_queued", exc_info=True)
 
 
 WEBHOOK_MAX_AGE = timedelta(hours=36)
@@ -718,16 +767,27 @@ def _end(conversation: Conversation, now: datetime) -> None:
     conversation.save(update_fields=["status", "ended_at", "updated_at"])
 
 
-def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
-    """Run one item in one transaction; returns the DeliveryReport counter it adds to."""
+_MARK_PROCESSED = (
+    f"INSERT INTO {ProcessedMessage._meta.db_table} (page_id, mid, delivery_id, processed_at) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (page_id, mid) DO NOTHING RETURNING id"
+)
+
+
+def _mark_processed(item: Item, *, delivery_id: int | None, at: datetime) -> bool:
+    """Record the item's key in the turn's transaction; False when it ran before (a repeated
+    delivery). One statement: a savepoint around a plain INSERT would cost three."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MARK_PROCESSED, [item.page_id, item.key, delivery_id, at])
+        return cursor.fetchone() is not None
+
+
+def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None, sends: list[int]) -> str:
+    """Run one item in one transaction; returns the DeliveryReport counter it adds to, and adds
+    the conversation to ``sends`` when the turn has messages for the caller to send once the
+    transaction committed (the drain runs outside any transaction, so it has when this returns)."""
     now = timezone.now()
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                ProcessedMessage.objects.create(
-                    page_id=item.page_id, mid=item.key, delivery_id=delivery_id
-                )
-        except IntegrityError:
+        if not _mark_processed(item, delivery_id=delivery_id, at=now):
             return "duplicates"
         conversation = (
             Conversation.objects.for_tenant(page.tenant)
@@ -788,7 +848,8 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None) -> str:
             incoming,
             system=system_variables(conversation, ref=item.incoming.ref),
         )
-        conversation_apply(conversation, result, now=now)
+        if conversation_apply(conversation, result, now=now, send_after_commit=False):
+            sends.append(conversation.pk)
         logger.info(
             "messenger.runtime.turn",
             extra={

@@ -167,13 +167,14 @@ def _send_pending(
     conversation: Conversation, report: SendReport, graph: GraphClient | None
 ) -> None:
     page = conversation.page
-    for message in list(_pending(conversation)):
-        page.refresh_from_db(fields=["status", "token_encrypted", "last_error"])
+    for number, message in enumerate(list(_pending(conversation))):
+        if number:  # read again before each later message: both were just read for the first
+            page.refresh_from_db(fields=["status", "token_encrypted", "last_error"])
+            conversation.refresh_from_db(fields=["last_user_message_at"])
         if page.status in UNSENDABLE_PAGE_STATUSES or not page.token_encrypted:
             reason = page.last_error or f"Not sent: the Page is {page.get_status_display()}."
             _settle_rest(conversation, OutboundStatus.FAILED, reason, report)
             return
-        conversation.refresh_from_db(fields=["last_user_message_at"])
         last = conversation.last_user_message_at
         if last is None or timezone.now() - last > WINDOW:
             _settle_rest(conversation, OutboundStatus.SKIPPED, OUTSIDE_WINDOW, report)

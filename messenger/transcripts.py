@@ -85,7 +85,7 @@ def message_record_inbound(
     referral: Mapping[str, Any] | None,
     mid: str,
     sent_at: datetime,
-) -> Message:
+) -> None:
     """Record what a person sent (in the turn's transaction); a ``mid`` already recorded for
     the Page is not recorded again."""
     fields: dict[str, Any] = {
@@ -102,10 +102,14 @@ def message_record_inbound(
         "sent_at": sent_at,
     }
     people.person_seen(page=page, psid=psid, at=sent_at)
-    if not mid:
-        return Message.objects.create(page=page, mid="", **fields)
-    row, _ = Message.objects.get_or_create(page=page, mid=mid, defaults=fields)
-    return row
+    _insert(Message(page=page, mid=mid, **fields))
+
+
+def _insert(message: Message) -> None:
+    """One INSERT; with a ``mid`` already recorded for the Page (``message_unique_mid``), none:
+    ``ON CONFLICT DO NOTHING`` in place of get_or_create's SELECT, savepoint, INSERT, release
+    (four statements on every turn and every message sent)."""
+    Message.objects.bulk_create([message], ignore_conflicts=bool(message.mid))
 
 
 def _outbound_kind(message: Mapping[str, Any]) -> str:
@@ -119,7 +123,7 @@ def _outbound_kind(message: Mapping[str, Any]) -> str:
 
 def message_record_bot(
     outbound: OutboundMessage, *, conversation: Conversation, mid: str, sent_at: datetime
-) -> Message:
+) -> None:
     """Record a message the bot sent (the Send API accepted it, with ``mid``)."""
     body: Mapping[str, Any] = outbound.message if isinstance(outbound.message, Mapping) else {}
     attachment = body.get("attachment")
@@ -139,10 +143,7 @@ def message_record_bot(
         "attachments": attachments_of(attachment) if kind == MessageKind.ATTACHMENT else [],
         "sent_at": sent_at,
     }
-    if not mid:
-        return Message.objects.create(page=conversation.page, mid="", **fields)
-    row, _ = Message.objects.get_or_create(page=conversation.page, mid=mid, defaults=fields)
-    return row
+    _insert(Message(page=conversation.page, mid=mid, **fields))
 
 
 def message_record_agent(
