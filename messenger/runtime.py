@@ -792,11 +792,13 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None, sends: 
         conversation = (
             Conversation.objects.for_tenant(page.tenant)
             .select_for_update(of=("self",))
-            .select_related("flow_version", "page", "tenant")
+            .select_related("flow_version")
             .filter(page=page, psid=item.psid, is_test=False)
             .exclude(status=ConversationStatus.ENDED)
             .first()
         )
+        if conversation is not None:  # the routed Page, with its workspace: no second read
+            conversation.page, conversation.tenant = page, page.tenant
         at = _moment(item.timestamp_ms, now)
         if conversation is not None and conversation.flow_version_id is None:
             _end(conversation, now)  # its flow was deleted

@@ -123,6 +123,63 @@ def test_a_batch_of_entries_and_people_runs_each_message_in_order(
     assert WebhookDelivery.objects.get().processed_at is not None
 
 
+def test_the_answer_leaves_from_the_worker_that_ran_the_turn(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    ada_page: ConnectedPage,
+) -> None:
+    # No task hop between a person's message and the answer: it waited behind other drains.
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
+
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE, "61001", "hi"))))
+
+    assert [name for name, _, _ in worker.ran] == ["flows.tasks.drain_deliveries"]
+    assert [psid for psid, _ in sent(send_api)] == ["61001"]
+    assert _statuses(Conversation.objects.get()) == ["sent"]
+
+
+def test_an_answer_that_cannot_go_at_once_goes_by_the_task(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    ada_page: ConnectedPage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
+    slots = iter([2.0])  # the Page's send rate is used up for two seconds, then free
+    monkeypatch.setattr(sending, "_send_slot", lambda page_pk: next(slots, 0.0))
+    failures = iter([RuntimeError("the database went away")])
+    send = sending.conversation_send
+
+    def flaky(**kwargs: Any) -> sending.SendReport:
+        if (error := next(failures, None)) is not None:
+            raise error
+        return send(**kwargs)
+
+    worker.post(client, encode(envelope(entry(PAGE, text(PAGE, "61001", "hi")))))
+    worker.drain(max_runs=1)
+    first = Conversation.objects.get(psid="61001")
+    assert worker.queued == [("flows.tasks.send_conversation", (first.pk,), 2.0)]
+    assert len(send_api.calls) == 0
+    worker.drain()
+    assert [psid for psid, _ in sent(send_api)] == ["61001"]
+
+    # A send that raises leaves the answer pending for the task; the delivery is done.
+    monkeypatch.setattr(sending, "conversation_send", flaky)
+    worker.post(client, encode(envelope(entry(PAGE, text(PAGE, "61002", "hi")))))
+    worker.drain(max_runs=1)
+    second = Conversation.objects.get(psid="61002")
+    assert worker.queued == [
+        ("flows.tasks.send_conversation", (second.pk,), runtime.BUSY_RETRY_SECONDS)
+    ]
+    assert WebhookDelivery.objects.filter(processed_at__isnull=True, error="").count() == 0
+    worker.drain()
+    assert [psid for psid, _ in sent(send_api)] == ["61001", "61002"]
+
+
 def test_a_repeated_delivery_runs_the_flow_once(
     client: Client,
     worker: InlineWorker,
