@@ -438,6 +438,13 @@ CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes the worker's database connection before and after every task
+# unless this is set (it stopped honouring CONN_MAX_AGE: celery/celery#9824): a new PostgreSQL
+# connection, a backend forked and authenticated, for every task, which cost the database a
+# third of its CPU at 40 replies a second (benchmarks/README.md). With it, the fixup closes
+# them only every 1,000 tasks, and config/celery.py closes broken ones, and those older than
+# CONN_MAX_AGE, around each task, as Django does around each request.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "check-page-tokens": {"task": "tenants.tasks.check_page_tokens", "schedule": 24 * 60 * 60},
     # Forgets page tokens of logins older than PAGE_GRANT_TOKEN_MINUTES (connecting refuses
