@@ -1,7 +1,8 @@
 """Sending a conversation's messages through the Send API, in order (reference §6.5, §4.8).
 
-``conversation_send`` (the body of ``flows.tasks.send_conversation``, queue ``runtime``) holds a
-Redis lock per conversation and sends its ``pending`` OutboundMessages by ``seq``, one at a
+``conversation_send`` (called by the worker that ran a turn as soon as it committed,
+``runtime.send_now``, and the body of ``flows.tasks.send_conversation``, queue ``runtime``, for
+what could not go then and for an agent's hand-back) holds a Redis lock per conversation and sends its ``pending`` OutboundMessages by ``seq``, one at a
 time, with the Page's decrypted token through ``graph_api``. It stops at the first message that
 cannot go now and asks to be run again, so a later message never overtakes an earlier one.
 
