@@ -376,7 +376,12 @@ def requests_for(
 def event(transport: str, n: int) -> dict[str, Any]:
     """A mix of events with values, currencies and parameters, valid on ``transport``."""
     if n % 3 == 0:
-        return {"event": "purchase", "value": 19.99 + n, "currency": "USD", "params": {"n": n}}
+        return {
+            "event": "purchase",
+            "value": round(19.99 + n, 2),
+            "currency": "USD",
+            "params": {"n": n},
+        }
     if transport == "page_activities":
         return {"event": "add_to_cart" if n % 3 == 1 else "coupon_redeemed", "params": {"n": n}}
     return {"event": "add_to_cart" if n % 3 == 1 else "lead_submitted", "params": {"n": n}}
