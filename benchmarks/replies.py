@@ -25,7 +25,13 @@ floor the sandbox and HTTP set.
 
 ``--rates`` runs the measured system once more at each rate, slowest first (new people each time,
 as many as keep each person's pace: ``people * rate / --rate``), and prints the first rate whose
-p99 is over one second. Target (issue 14): p99 under 250 ms at 100 messages a second across
+p99 is over one second.
+
+``--beside R`` (issue 14, item 4: fairness between workspaces) runs once more with two
+workspaces at once: another workspace's Pages (the lead template published on them too) take
+``R`` messages a second, meant as 80% of what the system answers within a second, while the
+measured workspace's people write at ``--quiet-rate`` (5 by default). Its replies are printed
+next to the same quiet rate alone, in the same process, just before. Target (issue 14): p99 under 250 ms at 100 messages a second across
 500 conversations; the script exits non-zero when it is missed.
 """
 
@@ -41,7 +47,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,6 +216,50 @@ async def converse(
     return result
 
 
+def beside_runs(
+    sandbox_url: str,
+    *,
+    quiet_pages: list[str],
+    busy_pages: list[str],
+    args: argparse.Namespace,
+    first: int,
+) -> int:
+    """The quiet workspace alone, then beside the busy one; prints both; returns the next
+    person's number."""
+    pace = float(args.people) / float(args.rate)  # seconds between one person's messages
+    quiet_people = max(1, round(float(args.quiet_rate) * pace))
+    busy_people = max(1, round(float(args.beside) * pace))
+
+    def quiet(start: int) -> Coroutine[Any, Any, Result]:
+        return converse(sandbox_url, quiet_pages, rate=args.quiet_rate, people=quiet_people,
+                        first=start, timeout=args.timeout)  # fmt: skip
+
+    alone = asyncio.run(quiet(first))
+    alone.name = "quiet workspace alone"
+    print(alone.line(), flush=True)
+    first += quiet_people
+
+    async def together() -> tuple[Result, Result]:
+        busy = converse(sandbox_url, busy_pages, rate=args.beside, people=busy_people,
+                        first=first + quiet_people, timeout=args.timeout)  # fmt: skip
+        quiet_result, busy_result = await asyncio.gather(quiet(first), busy)
+        return quiet_result, busy_result
+
+    beside, busy = asyncio.run(together())
+    beside.name = "quiet, beside the busy"
+    busy.name = "busy workspace"
+    print(beside.line(), flush=True)
+    print(busy.line(), flush=True)
+    print(
+        f"fairness: the quiet workspace's p99 {alone.percentile(99):.1f} ms alone, "
+        f"{beside.percentile(99):.1f} ms beside {args.beside:g} msg/s of another; "
+        f"target p99 < {TARGET_P99_MS:g} ms: "
+        + ("met" if not beside.errors and beside.percentile(99) < TARGET_P99_MS else "MISSED"),
+        flush=True,
+    )
+    return first + quiet_people + busy_people
+
+
 # --- Main -----------------------------------------------------------------------------------------
 
 
@@ -229,6 +279,10 @@ def main() -> int:
         help="processes of the delivery queue's worker (0: one worker takes both queues)",
     )
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for answers")
+    parser.add_argument(
+        "--beside", type=float, default=0, help="another workspace's rate beside a quiet one"
+    )
+    parser.add_argument("--quiet-rate", type=float, default=5, help="the quiet workspace's rate")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     if not (0 < args.rate <= 1000 and 1 <= args.pages <= 30 and 1 <= args.people <= 5000):
@@ -285,7 +339,8 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         measured, baseline_space = workspaces(sandbox_url, args.pages)
         owner = get_user_model().objects.get(username="bench-owner")
-        for page_id, _ in measured.pages:
+        published = measured.pages + (baseline_space.pages if args.beside else [])
+        for page_id, _ in published:
             page = ConnectedPage.objects.get(page_id=page_id)
             flow = flow_create(
                 tenant=page.tenant,
@@ -359,6 +414,14 @@ def main() -> int:
             first += people
             print(result.line(), flush=True)
             results.append(result)
+        if args.beside:
+            first = beside_runs(
+                sandbox_url,
+                quiet_pages=[p for p, _ in measured.pages],
+                busy_pages=[p for p, _ in baseline_space.pages],
+                args=args,
+                first=first,
+            )
         procs.stop(server)
 
         echo, _ = serve("echo", "benchmarks.replies:echo_app")
