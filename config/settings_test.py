@@ -35,3 +35,16 @@ WHITENOISE_USE_FINDERS = True
 # No test may reach Facebook: anything not pointed at the sandbox gets "connection refused".
 GRAPH_API_URL = "http://127.0.0.1:9"
 FACEBOOK_WWW_URL = "http://127.0.0.1:9"
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file per run (and per xdist worker: pytest-django adds its suffix), not the shared
+    # in-memory database: tests that run turns or requests in threads need SQLite's own locking
+    # (a writer waits, SQLITE_OPTIONS' timeout), where shared-cache table locks fail at once
+    # ("database table is locked").
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(
+            tempfile.gettempdir(), f"pagepulse-test-{os.environ['PAGEPULSE_TEST_RUN']}.sqlite3"
+        )
+    }
