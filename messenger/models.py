@@ -22,6 +22,13 @@ class WebhookDelivery(models.Model):
     """
 
     body = models.BinaryField(help_text="The raw request body, the signed bytes.")
+    page_id = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="Facebook's id of the first entry's Page, read at intake: the drain takes "
+        "each Page's oldest delivery in turn (messenger/intake.py). Empty if not found.",
+    )
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -13,7 +13,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 import redis
 from django.core.signals import request_finished, request_started
-from django.db import OperationalError, close_old_connections
+from django.db import OperationalError, close_old_connections, connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -339,3 +339,37 @@ def test_a_drain_processes_what_it_claims(nudges: InlineWorker, ada_page: Connec
     assert done.count() == 3
     assert all(d.attempts == 1 and d.error == "" for d in done)
     assert DRAIN not in nudges.queued  # not a full batch: nothing more to take
+
+
+@pytest.mark.parametrize(
+    ("body", "page_id"),
+    [
+        (b'{"object":"page","entry":[{"id":"3001","time":1,"messaging":[]}]}', "3001"),
+        (b'{"object": "page", "entry": [{"time": 1, "id": "3002", "messaging": []}]}', "3002"),
+        (b'{"entry":[{"messaging":[{"sender":{"id":"61"}}],"id":"3003"}]}', ""),  # id after
+        (b'{"object":"page","entry":[]}', ""),
+        (b"not json at all", ""),
+    ],
+)
+def test_the_first_entrys_page_is_read_at_intake_without_parsing(body: bytes, page_id: str) -> None:
+    assert intake.first_page_id(body) == page_id
+    assert WebhookDelivery.objects.get(pk=intake.delivery_store(body)).page_id == page_id
+
+
+def test_a_claim_takes_each_pages_oldest_in_turn(ada_page: ConnectedPage) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's claim; SQLite takes the oldest first")
+
+    def stored(page_id: str) -> int:
+        return intake.delivery_store(
+            encode(envelope(entry(page_id, text(page_id, psid="61000000000001", body="hi"))))
+        )
+
+    # A busy Page's flood, then a quiet Page's one message, then one more of the busy Page.
+    busy = [stored(PAGE) for _ in range(4)]
+    quiet = stored("300000000000999")
+    late = stored(PAGE)
+
+    assert intake.deliveries_claim(limit=3) == [busy[0], quiet, busy[1]]
+    assert intake.deliveries_claim(limit=10) == [busy[2], busy[3], late]  # in order
+    assert intake.deliveries_claim(limit=10) == []
