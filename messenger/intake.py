@@ -9,9 +9,9 @@ no drain already queued, so under load one publish serves many deliveries, where
 task per delivery through kombu cost half of a request's CPU (benchmarks/README.md).
 
 The drain (``deliveries_drain``, task ``flows.tasks.drain_deliveries`` on the runtime queue)
-first deletes the nudge key, then claims up to ``DRAIN_BATCH`` new deliveries (each Page's oldest in turn,
-``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a lease in ``claimed_until``) and processes them in
-order. Why nothing is stranded: a request commits its row before its ``SET NX``; if the key was
+first deletes the nudge key, then claims up to ``DRAIN_BATCH`` new deliveries (each Page's
+oldest in turn, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a lease in ``claimed_until``) and
+processes them in order. Why nothing is stranded: a request commits its row before its ``SET NX``; if the key was
 already there, the drain that key announces has not deleted it yet, and it deletes it before it
 claims, so it sees the row. A full batch nudges again before it is processed, so other worker
 processes join in while a backlog lasts. Every run of a delivery holds its lease (a retry's
