@@ -162,6 +162,10 @@ def wait_for_status(ids: Sequence[int], status: str, *, timeout: float, cluster:
 def test_a_thousand_events_reach_the_sandbox_exactly_once_with_valid_payloads(
     workspace: Workspace, cluster: Cluster, sandbox: GraphSandbox
 ) -> None:
+    # Leases that outlast the run, however loaded the machine: one that ran out would let the
+    # sweep hand half a user's events to another run (sent once each, but in two calls), and
+    # this test counts calls. Leases running out are the kill test's subject, below.
+    cluster.configure(EVENTS_LEASE_SECONDS="300")
     # The real `celery -A config worker` command here; the other tests fork it from a zygote.
     cluster.worker(fork=False)
     cluster.beat()
