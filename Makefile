@@ -67,6 +67,7 @@ bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/conversations.py
 	$(UV) run python benchmarks/editor.py
 	$(UV) run python benchmarks/overview.py --scale 0.1  # PostgreSQL only (DATABASE_URL); --scale 1 = 10M events
+	$(UV) run python benchmarks/outbox_writes.py  # PostgreSQL only: the outbox's index writes
 
 sandbox: install ## only the Graph sandbox, on port 8765
 	DEBUG=1 $(UV) run python manage.py graph_sandbox --port 8765

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.lookups import AnyOf
-from tenants.models import ApiKey, ConnectedPage, TenantOwnedModel
+from tenants.models import ApiKey, ConnectedPage, Tenant, TenantOwnedModel
 
 
 class EventStatus(models.TextChoices):
@@ -42,6 +42,8 @@ REPLAYABLE_STATUSES = (
 UNSENT_STATUSES = (EventStatus.NOT_SENT, EventStatus.KEPT, EventStatus.TEST)
 # States a worker claims once `next_attempt_at` has passed.
 DUE_STATUSES = (EventStatus.PENDING, EventStatus.RETRYING)
+# States the beat sweep looks for across tenants: due, leased, or held by their Page.
+SWEPT_STATUSES = (*DUE_STATUSES, EventStatus.SENDING, EventStatus.BLOCKED)
 
 
 class LoggingTarget(models.TextChoices):
@@ -67,7 +69,13 @@ class LoggedEvent(TenantOwnedModel):
     (after which the sweep takes it back).
     """
 
-    page = models.ForeignKey(ConnectedPage, on_delete=models.PROTECT, related_name="logged_events")
+    # Every row is written once and settled at least once, and a write costs one entry in each
+    # index: so no index a composite one below already starts with (tenant, page), and the
+    # indexes for rows of one kind only (from a flow, from an ad, due) leave the others out.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, db_index=False)
+    page = models.ForeignKey(
+        ConnectedPage, on_delete=models.PROTECT, related_name="logged_events", db_index=False
+    )
     psid = models.CharField(max_length=64, help_text="The Messenger user's page-scoped id.")
     event = models.CharField(max_length=64, help_text="Catalog key, or the custom event name.")
     params = models.JSONField(default=dict, blank=True)
@@ -100,7 +108,12 @@ class LoggedEvent(TenantOwnedModel):
         help_text="The click-to-Messenger ad the conversation started from, if any.",
     )
     api_key = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="logged_events"
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="logged_events",
+        db_index=False,
     )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     idempotency_index = models.PositiveIntegerField(
@@ -147,20 +160,35 @@ class LoggedEvent(TenantOwnedModel):
             models.Index(fields=["tenant", "event", "-id"], name="loggedevent_tenant_event"),
             models.Index(fields=["tenant", "-created_at"], name="loggedevent_tenant_created"),
             models.Index(fields=["tenant", "psid"], name="loggedevent_tenant_psid"),
-            # The funnel stats of a flow's log_event blocks, and the overview per ad.
+            # The funnel stats of a flow's log_event blocks, and the overview per ad: rows from a
+            # flow, and from an ad, only (the events API's rows are neither).
             models.Index(
                 fields=["tenant", "source_flow_version", "source_node", "status"],
+                condition=Q(source_flow_version__isnull=False),
                 name="loggedevent_tenant_node",
             ),
-            models.Index(fields=["tenant", "ad_id", "-created_at"], name="loggedevent_tenant_ad"),
-            # A worker's claim for one page: due rows of that page, oldest first.
             models.Index(
-                fields=["tenant", "page", "status", "next_attempt_at"],
-                name="loggedevent_page_claim",
+                fields=["tenant", "ad_id", "-created_at"],
+                condition=~Q(ad_id=""),
+                name="loggedevent_tenant_ad",
+            ),
+            # A worker's claim for one Page: due rows of that Page, oldest first. Also the
+            # index of the page foreign key (a Page's deletion checks it has no events).
+            models.Index(
+                fields=["page", "status", "next_attempt_at"], name="loggedevent_page_claim"
             ),
             # The beat sweep is the one reader across tenants (ADR 0001 allows it): "which rows
-            # are due?" must not scan every tenant's history.
-            models.Index(fields=["status", "next_attempt_at"], name="loggedevent_sweep"),
+            # are due, or held?" must not scan every tenant's history, and needs no entry for
+            # a row that has ended.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=SWEPT_STATUSES),
+                name="loggedevent_sweep",
+            ),
+            # An API key's deletion sets its events' key to null.
+            models.Index(
+                fields=["api_key"], condition=Q(api_key__isnull=False), name="loggedevent_api_key"
+            ),
         ]
 
     def __str__(self) -> str:
