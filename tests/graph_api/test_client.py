@@ -111,6 +111,54 @@ def test_one_pooled_session_without_automatic_retries(graph_client: GraphClient)
     assert graph_client.base_url == BASE
 
 
+def _client() -> GraphClient:
+    return GraphClient(
+        base_url=BASE, app_id=APP_ID, app_secret=APP_SECRET, version=V, page_activities_version=V
+    )
+
+
+def test_the_environments_proxy_and_ca_bundle_are_read_once_when_the_client_is_built(
+    monkeypatch: pytest.MonkeyPatch, mocked: responses.RequestsMock
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/company.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    graph = _client()
+    mocked.get(f"{BASE}/{V}/me", json={"id": "1"})
+    # requests would look at the environment again on every call (5 ms of CPU each): it must not.
+    looked = []
+    real = requests.utils.get_environ_proxies
+    monkeypatch.setattr(
+        requests.utils, "get_environ_proxies", lambda *a, **k: looked.append(a) or real(*a, **k)
+    )
+
+    graph.me(user_token=USER_TOKEN)
+    graph.me(user_token=USER_TOKEN)
+
+    assert graph._session.proxies["https"] == "http://proxy.internal:3128"
+    assert graph._session.verify == "/etc/ssl/certs/company.pem"
+    assert graph._session.trust_env is False
+    assert looked == []
+    sent = vars(mocked.calls[0].request)["req_kwargs"]
+    assert sent["proxies"]["https"] == "http://proxy.internal:3128"
+    assert sent["verify"] == "/etc/ssl/certs/company.pem"
+
+
+def test_a_graph_url_in_no_proxy_goes_direct(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", urlsplit(BASE).hostname or "")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+    graph = _client()
+
+    assert graph._session.proxies == {}
+    assert graph._session.verify is True
+
+
 def test_a_trailing_slash_on_the_base_url_is_dropped() -> None:
     graph = GraphClient(
         base_url=BASE + "/",
