@@ -209,6 +209,11 @@ class Conversation(TenantOwnedModel):
     variables = models.JSONField(default=dict, blank=True)
     step = models.PositiveIntegerField(default=0, help_text="Blocks run so far (idempotency).")
     retries = models.PositiveIntegerField(default=0, help_text="Failed answers to the current ask.")
+    outbound_seq = models.PositiveIntegerField(
+        default=0,
+        help_text="The seq of its last message to send: the next one's is one more (kept here, "
+        "written with the turn, rather than read as MAX(seq) on every turn).",
+    )
     status = models.CharField(
         max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.ACTIVE
     )

@@ -185,7 +185,8 @@ def lease_until(*, after: float = 0) -> datetime:
 
 def _claimable(now: datetime) -> QuerySet[WebhookDelivery]:
     """Deliveries not processed that nobody holds: new ones, and those whose lease ran out (a
-    worker killed while it held them, a retry whose task was lost)."""
+    worker killed while it held them, a retry whose task was lost). ``_CLAIM_FAIRLY`` says the
+    same in SQL, twice: a change here is a change there."""
     return WebhookDelivery.objects.filter(processed_at__isnull=True).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
@@ -248,8 +249,9 @@ def deliveries_drain(*, limit: int = DRAIN_BATCH) -> int:
     ids = deliveries_claim(limit=limit)
     if len(ids) == limit:
         drain_nudge()  # a backlog: let another worker process take the next batch meanwhile
+    routes = runtime.PageRoutes()
     for delivery_id in ids:
-        runtime.delivery_process(delivery_id=delivery_id)
+        runtime.delivery_process(delivery_id=delivery_id, routes=routes)
     return len(ids)
 
 

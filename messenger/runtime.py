@@ -41,6 +41,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -49,7 +50,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, IntegerField, Max, QuerySet, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 from redis.exceptions import LockError
 
@@ -332,14 +333,35 @@ def _route_page(page_id: str) -> tuple[ConnectedPage | None, str]:
     return pages[0], ""
 
 
+ROUTE_SECONDS = 1.0
+"""How long one drain reuses a Page it routed: a batch's deliveries mostly come from a few
+Pages, and each lookup (a join with the workspace) was a tenth of a turn's CPU."""
+
+
+class PageRoutes:
+    """The connected Page of each Facebook Page id, read at most once a second by one drain
+    (``deliveries_drain``); a Page disconnected meanwhile is seen within that second."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[float, tuple[ConnectedPage | None, str]]] = {}
+
+    def route(self, page_id: str) -> tuple[ConnectedPage | None, str]:
+        now = time.monotonic()
+        seen = self._seen.get(page_id)
+        if seen is None or now - seen[0] > ROUTE_SECONDS:
+            seen = self._seen[page_id] = (now, _route_page(page_id))
+        return seen[1]
+
+
 def _list(value: object) -> list[Any]:
     """A JSON array of the delivery, or nothing for anything else (a signed body may still hold
     a shape the reference never shows; it is ignored, not a crash that stops the rest)."""
     return value if isinstance(value, list) else []
 
 
-def delivery_process(*, delivery_id: int) -> DeliveryReport:
+def delivery_process(*, delivery_id: int, routes: PageRoutes | None = None) -> DeliveryReport:
     """Route every item of a stored delivery; idempotent (processed items are skipped).
+    ``routes``: the drain's Pages, shared by the deliveries of its batch.
 
     Whatever goes wrong, the delivery ends: a body that is not a Messenger delivery (not JSON,
     nested too deep, another object) at once, with the reason; a person whose turn raised is
@@ -361,7 +383,7 @@ def delivery_process(*, delivery_id: int) -> DeliveryReport:
         return report
     attempt = delivery.attempts
     try:
-        _route_delivery(delivery, report)
+        _route_delivery(delivery, report, routes or PageRoutes())
     except Exception as error:  # a failure before any turn ran: retried, bounded, recorded
         logger.exception("messenger.runtime.delivery_failed", extra={"delivery_id": delivery.pk})
         report.failed += 1
@@ -428,7 +450,7 @@ def describe_failure(error: BaseException) -> str:
     return redact(f"{type(error).__name__}: {error}")[:MAX_ERROR_LENGTH]
 
 
-def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport) -> None:
+def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport, routes: PageRoutes) -> None:
     payload, problem = delivery_payload(bytes(delivery.body))
     if payload is None:
         report.error = problem
@@ -445,7 +467,7 @@ def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport) -> None:
         messaging = _list(entry.get("messaging"))
         report.ignored += len(_list(entry.get("standby")))  # threads another app owns
         if page_id not in pages:
-            pages[page_id] = _route_page(page_id)
+            pages[page_id] = routes.route(page_id)
         page, reason = pages[page_id]
         if page is None:
             report.unrouted.append({"page_id": page_id, "reason": reason})
@@ -461,7 +483,7 @@ def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport) -> None:
     routed = {page.pk: page for page, _ in pages.values() if page is not None}
     for (page_pk, psid), items in groups.items():
         page = routed[page_pk]
-        answered: list[int] = []  # conversations whose committed turns have messages to send
+        answered: list[Conversation] = []  # committed turns' conversations with messages to send
         try:
             with conversation_lock(page, psid, wait=LOCK_WAIT_SECONDS):
                 for item in sorted(items, key=lambda i: i.timestamp_ms):
@@ -474,8 +496,8 @@ def _route_delivery(delivery: WebhookDelivery, report: DeliveryReport) -> None:
             )
             report.failed += 1
             report.error = describe_failure(error)
-        for conversation_id in dict.fromkeys(answered):  # once each, in order
-            send_now(conversation_id)
+        for conversation in {c.pk: c for c in answered}.values():  # once each, in order
+            send_now(conversation)
 
 
 def _count(report: DeliveryReport, outcome: str) -> None:
@@ -653,7 +675,7 @@ def conversation_apply(
     transaction holds it all. The messages are sent by a task queued after commit, or, with
     ``send_after_commit=False``, by the caller once it committed (``send_now``)."""
     now = now or timezone.now()
-    next_seq = (conversation.outbound_messages.aggregate(n=Max("seq"))["n"] or 0) + 1
+    next_seq = conversation.outbound_seq + 1
     outbound: list[OutboundMessage] = []
     for effect in result.effects:
         if isinstance(effect, interpreter.SendMessage):
@@ -687,6 +709,7 @@ def conversation_apply(
     conversation.step = state.step
     conversation.status = state.status
     conversation.retries = state.retries
+    conversation.outbound_seq += len(outbound)
     if state.status == ConversationStatus.ENDED and conversation.ended_at is None:
         conversation.ended_at = now
     conversation.save()
@@ -709,12 +732,16 @@ def conversation_apply(
     return outbound
 
 
-def send_now(conversation_id: int) -> None:
-    """Send a conversation's pending messages from this worker, right after the turn committed;
-    what cannot go now (the Page's send rate, another worker sending to the person) and any
-    failure are left to ``flows.tasks.send_conversation``. Never raises."""
+def send_now(conversation: Conversation) -> None:
+    """Send a conversation's pending messages from this worker, right after the turn committed
+    (``conversation`` as the turn left it, with its Page and workspace); what cannot go now
+    (the Page's send rate, another worker sending to the person) and any failure are left to
+    ``flows.tasks.send_conversation``. Never raises."""
+    conversation_id = conversation.pk
     try:
-        report = sending.conversation_send(conversation_id=conversation_id)
+        report = sending.conversation_send(
+            conversation_id=conversation_id, conversation=conversation
+        )
     except Exception:  # the task tries again; the sweep finds pending messages in any case
         logger.exception(
             "messenger.runtime.send_failed", extra={"conversation_id": conversation_id}
@@ -781,7 +808,9 @@ def _mark_processed(item: Item, *, delivery_id: int | None, at: datetime) -> boo
         return cursor.fetchone() is not None
 
 
-def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None, sends: list[int]) -> str:
+def _handle(
+    page: ConnectedPage, item: Item, *, delivery_id: int | None, sends: list[Conversation]
+) -> str:
     """Run one item in one transaction; returns the DeliveryReport counter it adds to, and adds
     the conversation to ``sends`` when the turn has messages for the caller to send once the
     transaction committed (the drain runs outside any transaction, so it has when this returns)."""
@@ -851,7 +880,7 @@ def _handle(page: ConnectedPage, item: Item, *, delivery_id: int | None, sends: 
             system=system_variables(conversation, ref=item.incoming.ref),
         )
         if conversation_apply(conversation, result, now=now, send_after_commit=False):
-            sends.append(conversation.pk)
+            sends.append(conversation)
         logger.info(
             "messenger.runtime.turn",
             extra={

@@ -128,12 +128,21 @@ def _codes(error: GraphError) -> set[tuple[int | None, int | None]]:
     return {(error.code, error.error_subcode), (error.code, None)}
 
 
-def conversation_send(*, conversation_id: int, graph: GraphClient | None = None) -> SendReport:
-    """Send the conversation's pending messages in order (see the module docstring)."""
+def conversation_send(
+    *,
+    conversation_id: int,
+    graph: GraphClient | None = None,
+    conversation: Conversation | None = None,
+) -> SendReport:
+    """Send the conversation's pending messages in order (see the module docstring).
+
+    ``conversation``: the one a turn just committed, with its Page and workspace, read in that
+    turn (the worker that ran it sends at once: no second read); else it is read here."""
     report = SendReport()
-    conversation = (
-        Conversation.objects.select_related("page", "tenant").filter(pk=conversation_id).first()
-    )
+    if conversation is None:
+        conversation = (
+            Conversation.objects.select_related("page", "tenant").filter(pk=conversation_id).first()
+        )
     if conversation is None or conversation.is_test:
         return report
     lock = redis_client().lock(
@@ -169,9 +178,10 @@ def _send_pending(
 ) -> None:
     page = conversation.page
     for number, message in enumerate(list(_pending(conversation))):
-        if number:  # read again before each later message: both were just read for the first
+        if number:  # the Page read again before each later message (it may have been
+            # disconnected meanwhile); the person's last message can only have moved later,
+            # which keeps the window open: the one read is enough for it.
             page.refresh_from_db(fields=["status", "token_encrypted", "last_error"])
-            conversation.refresh_from_db(fields=["last_user_message_at"])
         if page.status in UNSENDABLE_PAGE_STATUSES or not page.token_encrypted:
             reason = page.last_error or f"Not sent: the Page is {page.get_status_display()}."
             _settle_rest(conversation, OutboundStatus.FAILED, reason, report)
@@ -203,7 +213,7 @@ def _send_pending(
             sent_at=sent_at,
             attempts=message.attempts + 1,
             reason="",
-            updated_at=timezone.now(),
+            updated_at=sent_at,
         )
         if marked:  # the transcript gets the bot's message once, with Facebook's mid
             transcripts.message_record_bot(

@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from django.apps.registry import Apps
 
 
-def migrate_to(target: tuple[str, str]) -> Apps:
-    """Migrate the database to `target`; the apps (historical models) as they were there."""
+def migrate_to(target: tuple[str, str], *more: tuple[str, str]) -> Apps:
+    """Migrate the database to `target` (and `more`: other apps' migrations, for a step whose
+    data lives in two apps); the apps (historical models) as they were there."""
+    targets = [target, *more]
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
-    executor.migrate([target])
-    return MigrationExecutor(connection).loader.project_state([target]).apps
+    executor.migrate(targets)
+    return MigrationExecutor(connection).loader.project_state(targets).apps
 
 
 @pytest.fixture(name="back_to_latest")

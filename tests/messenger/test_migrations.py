@@ -63,3 +63,28 @@ def test_deliveries_processed_mids_and_outbound_messages_keep_every_row() -> Non
     assert apps.get_model("flows", "OutboundMessage").objects.count() == 2
     assert apps.get_model("flows", "WebhookDelivery").objects.get().attempts == 2
     assert apps.get_model("flows", "ProcessedMessage").objects.get().mid == "m_1"
+
+
+def test_each_conversation_starts_numbering_from_its_last_message() -> None:
+    before = ("flows", "0008_conversation_inbox")
+    apps = migrate_to(before, ("messenger", "0006_webhook_delivery_page"))
+    page = ConnectedPageFactory.create()
+    conversations = apps.get_model("flows", "Conversation")
+    outbound = apps.get_model("messenger", "OutboundMessage")
+    talked, quiet = (
+        conversations.objects.create(
+            tenant_id=page.tenant_id, page_id=page.pk, psid=psid, status="waiting"
+        )
+        for psid in ("6100000000000042", "6100000000000043")
+    )
+    for seq in (1, 2, 5):
+        outbound.objects.create(
+            tenant_id=page.tenant_id, conversation_id=talked.pk, seq=seq, message={"text": "hi"}
+        )
+
+    apps = migrate_to(("flows", "0009_conversation_outbound_seq"))
+
+    numbered = apps.get_model("flows", "Conversation").objects
+    assert numbered.get(pk=talked.pk).outbound_seq == 5
+    assert numbered.get(pk=quiet.pk).outbound_seq == 0
+    migrate_to(before)  # reversible

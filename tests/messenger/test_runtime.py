@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import redis
 import responses
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events.models import EventSource, EventStatus, LoggedEvent
@@ -19,7 +21,7 @@ from events.ratelimit import redis_key
 from flows.conversations import conversation_state
 from flows.models import Conversation, ConversationStatus, Flow, FlowVersion, TriggerKind
 from flows.services import flow_publish
-from messenger import runtime, sending
+from messenger import intake, runtime, sending
 from messenger.models import OutboundMessage, ProcessedMessage, WebhookDelivery
 from tenants.exceptions import Conflict, NotFound, PermissionDenied
 from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
@@ -460,6 +462,63 @@ def test_a_page_disconnected_in_one_workspace_routes_to_the_one_it_is_connected_
     runtime.delivery_process(delivery_id=delivery.pk)
 
     assert Conversation.objects.get().tenant == other_tenant
+
+
+def test_a_drain_routes_each_page_once_a_second(
+    tenant: Tenant,
+    ada_page: ConnectedPage,
+    send_api: responses.RequestsMock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
+    clock = [1000.0]
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: clock[0])
+    looked_up: list[str] = []
+    route_page = runtime._route_page
+    monkeypatch.setattr(
+        runtime, "_route_page", lambda pid: looked_up.append(pid) or route_page(pid)
+    )
+    for psid in ("61001", "61002", "61003"):
+        WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE, psid)))))
+
+    assert intake.deliveries_drain() == 3
+    assert looked_up == [PAGE]  # one lookup for the batch's three deliveries
+    assert sorted(psid for psid, _ in sent(send_api)) == ["61001", "61002", "61003"]
+
+    # A Page disconnected while a drain runs is seen within the second.
+    routes = runtime.PageRoutes()
+    assert routes.route(PAGE)[0] == ada_page
+    ada_page.status = PageStatus.DISCONNECTED
+    ada_page.save()
+    clock[0] += runtime.ROUTE_SECONDS / 2
+    assert routes.route(PAGE)[0] == ada_page
+    clock[0] += runtime.ROUTE_SECONDS
+    assert routes.route(PAGE) == (None, "disconnected_page")
+
+
+def test_a_turns_messages_are_numbered_from_the_conversation_without_a_max_query(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    ada_page: ConnectedPage,
+) -> None:
+    published_flow(tenant, page=ada_page, document=ask_document(), trigger_kind=TriggerKind.DEFAULT)
+
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hello"))))
+    with CaptureQueriesContext(connection) as queries:
+        worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
+
+    conversation = Conversation.objects.get()
+    seqs = list(conversation.outbound_messages.order_by("seq").values_list("seq", flat=True))
+    assert seqs == [1, 2]  # the question, then the thanks
+    assert conversation.outbound_seq == 2
+    assert texts(send_api) == ["Your name?", "Thanks, Ada!"]
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [s for s in statements if "MAX(" in s.upper()], statements
+    # The answer is sent with the conversation the turn committed: it is not read again.
+    reads = [s for s in statements if s.startswith('SELECT "flows_conversation"')]
+    assert len(reads) == 1, reads
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"object": "instagram", "entry": []}'])
