@@ -5,10 +5,13 @@ the Send API, at a fixed rate of messages across many conversations on the lead 
                                         [--concurrency 4] [--pages 10]
 
 Everything runs as real processes on loopback: the Graph sandbox (it plays the people and is
-the Send API), the web server as the Dockerfile runs it (granian, config.wsgi), one Celery
-worker on the runtime, delivery and default queues (``--concurrency`` prefork processes) and
-beat. One workspace, its owner logged in with Facebook as the sandbox's Bob, ``--pages`` of his
-Pages connected (half on each transport), the lead-generation template published on each.
+the Send API), the web server as the Dockerfile runs it (granian, config.wsgi), a Celery worker
+on the runtime queue (``--concurrency`` prefork processes), one on the delivery and default
+queues (``--delivery-concurrency``; 0: the runtime's worker takes them too) at nice 10, as
+docker-compose.yml gives it a quarter of the CPU weight so the bot's turns go first when the
+cores are full, and beat. One workspace, its owner logged in with Facebook as the sandbox's
+Bob, ``--pages`` of his Pages connected (half on each transport), the lead-generation template
+published on each.
 
 The load is open-loop: ``--people`` Messenger users, each writing the template's five turns
 (an opener with its keyword, three quick replies, an email address) one every
@@ -369,6 +372,8 @@ def main() -> int:
         for name, (names, concurrency) in queues.items():
             worker = procs.start(name, worker_argv(name, names, concurrency))
             wait_for_worker(name, worker, procs)
+            if name == "delivery":  # docker-compose.yml's cpu_shares: 256, as a niceness
+                os.setpriority(os.PRIO_PGRP, worker.pid, 10)
         procs.start("beat", _beat_argv(tmp))
 
         import requests

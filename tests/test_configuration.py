@@ -77,6 +77,8 @@ def test_compose_runs_a_worker_for_every_queue_and_the_image_command_for_web() -
     assert services["runtime"]["command"][services["runtime"]["command"].index("-Q") + 1] == (
         "runtime"
     )
+    # On a shared host the events worker yields the CPU to the bot's turns (docs/scaling.md).
+    assert services["worker"]["cpu_shares"] < services["runtime"].get("cpu_shares", 1024)
     dockerfile_cmd = re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)
     assert dockerfile_cmd is not None
     assert services["web"]["command"][:2] == yaml.safe_load(dockerfile_cmd.group(1))[:2]
