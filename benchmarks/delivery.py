@@ -226,6 +226,25 @@ def database(stack: contextlib.ExitStack, tmp: Path, *, name: str = "delivery") 
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def django_here(database_url: str) -> None:
+    """Django set up in this process with production settings (DEBUG=0) on ``database_url``, for
+    the benchmarks that time the database from here (overview.py, outbox_writes.py)."""
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": SECRET_KEY,
+            "TOKEN_ENCRYPTION_KEYS": TOKEN_KEY,
+            "LOG_LEVEL": "WARNING",
+            "ALLOWED_HOSTS": "127.0.0.1",
+        }
+    )
+    import django
+
+    django.setup()
+
+
 def app_environment(
     tmp: Path, *, database_url: str, redis_url: str, **extra: str
 ) -> dict[str, str]:

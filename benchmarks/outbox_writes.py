@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.delivery import SECRET_KEY, TOKEN_KEY, database  # noqa: E402 - after the path fix
+from benchmarks.delivery import database, django_here  # noqa: E402 - after the path fix
 from benchmarks.sandbox import machine  # noqa: E402
 
 OLD_INDEXES = [
@@ -129,22 +129,10 @@ def main() -> int:
 
 
 def migrate(url: str) -> None:
-    os.environ.update(
-        {
-            "DATABASE_URL": url,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": SECRET_KEY,
-            "TOKEN_ENCRYPTION_KEYS": TOKEN_KEY,
-            "LOG_LEVEL": "WARNING",
-            "ALLOWED_HOSTS": "127.0.0.1",
-        }
-    )
-    import django
+    django_here(url)
     from django.core.management import call_command
     from django.db import connections
 
-    django.setup()
     call_command("migrate", verbosity=0)
     connections.close_all()
 

@@ -42,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.delivery import SECRET_KEY, TOKEN_KEY, database  # noqa: E402
+from benchmarks.delivery import database, django_here  # noqa: E402
 from benchmarks.sandbox import machine  # noqa: E402
 
 TARGET_MS = 300.0
@@ -238,22 +238,9 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="pagepulse-bench-"))
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         database_url = database(stack, tmp, name="overview")
-        os.environ.update(
-            {
-                "DATABASE_URL": database_url,
-                "DJANGO_SETTINGS_MODULE": "config.settings",
-                "DEBUG": "0",
-                "SECRET_KEY": SECRET_KEY,
-                "TOKEN_ENCRYPTION_KEYS": TOKEN_KEY,
-                "LOG_LEVEL": "WARNING",
-                "ALLOWED_HOSTS": "127.0.0.1",
-            }
-        )
-        import django
+        django_here(database_url)
         from django.core.management import call_command
         from django.db import connection
-
-        django.setup()
         from django.utils import timezone
 
         from insights import aggregates, selectors
