@@ -42,7 +42,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -342,11 +342,12 @@ class PageRoutes:
     """The connected Page of each Facebook Page id, read at most once a second by one drain
     (``deliveries_drain``); a Page disconnected meanwhile is seen within that second."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._seen: dict[str, tuple[float, tuple[ConnectedPage | None, str]]] = {}
 
     def route(self, page_id: str) -> tuple[ConnectedPage | None, str]:
-        now = time.monotonic()
+        now = self._clock()
         seen = self._seen.get(page_id)
         if seen is None or now - seen[0] > ROUTE_SECONDS:
             seen = self._seen[page_id] = (now, _route_page(page_id))

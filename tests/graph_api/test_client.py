@@ -128,11 +128,14 @@ def test_the_environments_proxy_and_ca_bundle_are_read_once_when_the_client_is_b
     graph = _client()
     mocked.get(f"{BASE}/{V}/me", json={"id": "1"})
     # requests would look at the environment again on every call (5 ms of CPU each): it must not.
-    looked = []
-    real = requests.utils.get_environ_proxies
-    monkeypatch.setattr(
-        requests.utils, "get_environ_proxies", lambda *a, **k: looked.append(a) or real(*a, **k)
-    )
+    looked: list[str] = []
+    real = requests.sessions.get_environ_proxies
+
+    def environ_proxies(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        looked.append(url)
+        return real(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", environ_proxies)
 
     graph.me(user_token=USER_TOKEN)
     graph.me(user_token=USER_TOKEN)

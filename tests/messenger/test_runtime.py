@@ -471,13 +471,15 @@ def test_a_drain_routes_each_page_once_a_second(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     published_flow(tenant, page=ada_page, trigger_kind=TriggerKind.DEFAULT, trigger_keywords=[])
-    clock = [1000.0]
-    monkeypatch.setattr(runtime.time, "monotonic", lambda: clock[0])
     looked_up: list[str] = []
     route_page = runtime._route_page
-    monkeypatch.setattr(
-        runtime, "_route_page", lambda pid: looked_up.append(pid) or route_page(pid)
-    )
+
+    def counted(page_id: str) -> tuple[ConnectedPage | None, str]:
+        looked_up.append(page_id)
+        return route_page(page_id)
+
+    monkeypatch.setattr(runtime, "_route_page", counted)
+    monkeypatch.setattr(runtime, "ROUTE_SECONDS", 3600.0)  # however slow this machine is
     for psid in ("61001", "61002", "61003"):
         WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE, psid)))))
 
@@ -486,7 +488,9 @@ def test_a_drain_routes_each_page_once_a_second(
     assert sorted(psid for psid, _ in sent(send_api)) == ["61001", "61002", "61003"]
 
     # A Page disconnected while a drain runs is seen within the second.
-    routes = runtime.PageRoutes()
+    monkeypatch.setattr(runtime, "ROUTE_SECONDS", 1.0)
+    clock = [1000.0]
+    routes = runtime.PageRoutes(clock=lambda: clock[0])
     assert routes.route(PAGE)[0] == ada_page
     ada_page.status = PageStatus.DISCONNECTED
     ada_page.save()

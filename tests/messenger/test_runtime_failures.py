@@ -44,7 +44,9 @@ def poisoned_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every turn of POISONED_PSID raises, with a token in its message (as a client error may)."""
     handle = runtime._handle
 
-    def failing(page: ConnectedPage, item: Any, *, delivery_id: int, sends: list[int]) -> object:
+    def failing(
+        page: ConnectedPage, item: Any, *, delivery_id: int, sends: list[Conversation]
+    ) -> object:
         if item.psid == POISONED_PSID:
             raise RuntimeError(f"Graph said no to access_token={TOKEN}")
         return handle(page, item, delivery_id=delivery_id, sends=sends)
