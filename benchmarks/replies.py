@@ -28,14 +28,14 @@ floor the sandbox and HTTP set.
 
 ``--rates`` runs the measured system once more at each rate, slowest first (new people each time,
 as many as keep each person's pace: ``people * rate / --rate``), and prints the first rate whose
-p99 is over one second.
+p99 is over one second. Target (issue 14): p99 under 250 ms at 100 messages a second across
+500 conversations; the script exits non-zero when it is missed.
 
 ``--beside R`` (issue 14, item 4: fairness between workspaces) runs once more with two
 workspaces at once: another workspace's Pages (the lead template published on them too) take
 ``R`` messages a second, meant as 80% of what the system answers within a second, while the
 measured workspace's people write at ``--quiet-rate`` (5 by default). Its replies are printed
-next to the same quiet rate alone, in the same process, just before. Target (issue 14): p99 under 250 ms at 100 messages a second across
-500 conversations; the script exits non-zero when it is missed.
+next to the same quiet rate alone, in the same process, just before.
 """
 
 from __future__ import annotations
