@@ -27,7 +27,8 @@
   order, its events through ``events.services.log_events`` (idempotency key
   ``conv:<conversation>:<node>:<step>``; each carries the version, node and the conversation's
   ``ad_id``), its handoff flag and its funnel counts (flows/counters.py, one upsert) are
-  written in one transaction. The worker that ran the turn sends its messages as soon as it
+  written in one transaction. The flow's published version is read once per process
+  (``published_version``: a version is never edited). The worker that ran the turn sends its messages as soon as it
   commits and the person's lock is let go (messenger/sending.py): no task hop between a
   person's message and the answer. What cannot go at once (the Page's send rate, another
   worker sending to the same person, an error) goes by ``flows.tasks.send_conversation``,
@@ -578,9 +579,32 @@ def triggered_flow(
 
 
 def _latest_version(flow: Flow) -> FlowVersion | None:
-    return (
-        FlowVersion.objects.filter(tenant_id=flow.tenant_id, flow=flow).order_by("-number").first()
+    latest = (
+        FlowVersion.objects.filter(tenant_id=flow.tenant_id, flow=flow)
+        .order_by("-number")
+        .values_list("pk", flat=True)
+        .first()
     )
+    return published_version(latest) if latest is not None else None
+
+
+MAX_CACHED_VERSIONS = 1000
+_versions: dict[int, FlowVersion] = {}
+
+
+def published_version(version_id: int) -> FlowVersion | None:
+    """A published version, read from the database once per process: a version is never
+    edited once written (flows.models.FlowVersion), and every turn needs its document. None
+    when it is gone (its flow was deleted). Keeps the last ``MAX_CACHED_VERSIONS`` read."""
+    version = _versions.get(version_id)
+    if version is None:
+        version = FlowVersion.objects.filter(pk=version_id).first()
+        if version is None:
+            return None
+        if len(_versions) >= MAX_CACHED_VERSIONS:
+            del _versions[next(iter(_versions))]  # the oldest read
+        _versions[version_id] = version
+    return version
 
 
 # --- A turn -----------------------------------------------------------------------------------
@@ -821,14 +845,15 @@ def _handle(
             return "duplicates"
         conversation = (
             Conversation.objects.for_tenant(page.tenant)
-            .select_for_update(of=("self",))
-            .select_related("flow_version")
+            .select_for_update()
             .filter(page=page, psid=item.psid, is_test=False)
             .exclude(status=ConversationStatus.ENDED)
             .first()
         )
         if conversation is not None:  # the routed Page, with its workspace: no second read
             conversation.page, conversation.tenant = page, page.tenant
+            if conversation.flow_version_id is not None:  # None: the version is gone too
+                conversation.flow_version = published_version(conversation.flow_version_id)
         at = _moment(item.timestamp_ms, now)
         if conversation is not None and conversation.flow_version_id is None:
             _end(conversation, now)  # its flow was deleted
@@ -850,7 +875,7 @@ def _handle(
                 tenant=page.tenant,
                 page=page,
                 psid=item.psid,
-                flow=version.flow,
+                flow_id=version.flow_id,
                 flow_version=version,
                 status=ConversationStatus.ACTIVE,
             )

@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from graph_api.client import GraphClient
+from messenger import runtime
 from tenants.models import Tenant
 from tenants.permissions import Role
 from tests import graph_stub
@@ -78,6 +79,14 @@ def _redis_namespace_emptied_at_the_end() -> Iterator[None]:
     with contextlib.suppress(redis.ConnectionError):
         empty_namespace(client)
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _published_versions_forgotten() -> None:
+    """The runtime keeps published versions per process (``runtime.published_version``); a
+    test's rolled-back database may give another version an id an earlier test cached (SQLite
+    reuses them)."""
+    runtime._versions.clear()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from flows.conversations import conversation_state
 from flows.models import Conversation, ConversationStatus, Flow, FlowVersion, TriggerKind
 from flows.services import flow_publish
 from messenger import intake, runtime, sending
-from messenger.models import OutboundMessage, ProcessedMessage, WebhookDelivery
+from messenger.models import Message, OutboundMessage, ProcessedMessage, WebhookDelivery
 from tenants.exceptions import Conflict, NotFound, PermissionDenied
 from tenants.models import ConnectedPage, PageStatus, Tenant, Transport
 from tenants.permissions import Role
@@ -523,6 +523,52 @@ def test_a_turns_messages_are_numbered_from_the_conversation_without_a_max_query
     # The answer is sent with the conversation the turn committed: it is not read again.
     reads = [s for s in statements if s.startswith('SELECT "flows_conversation"')]
     assert len(reads) == 1, reads
+
+
+@pytest.mark.django_db(transaction=True)  # the transactions are the worker's, not the test's
+def test_a_turn_reads_its_published_version_once_per_process_and_its_transcript_in_one_statement(
+    client: Client,
+    worker: InlineWorker,
+    send_api: responses.RequestsMock,
+    tenant: Tenant,
+    ada_page: ConnectedPage,
+) -> None:
+    published_flow(tenant, page=ada_page, document=ask_document(), trigger_kind=TriggerKind.DEFAULT)
+
+    worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hello"))))
+    with CaptureQueriesContext(connection) as queries:
+        worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
+
+    assert texts(send_api) == ["Your name?", "Thanks, Ada!"]
+    statements = [q["sql"] for q in queries.captured_queries]
+    # A version is never edited: the first turn read it, the next one has it.
+    assert not [s for s in statements if '"flows_flowversion"' in s], statements
+    # The person's answer and the bot's message each go in with one INSERT; the bot's, sent
+    # after the turn committed, with no transaction of its own around it.
+    inserts = [s for s in statements if s.startswith("INSERT INTO messenger_message")]
+    assert len(inserts) == 2, statements
+    assert [s for s in statements if s == "BEGIN"] == ["BEGIN"], statements  # the turn's
+    directions = list(Message.objects.order_by("pk").values_list("direction", "text"))
+    assert directions == [
+        ("in", "hello"),
+        ("out", "Your name?"),
+        ("in", "Ada"),
+        ("out", "Thanks, Ada!"),
+    ]
+
+
+def test_published_versions_are_kept_up_to_a_bound_and_a_gone_one_is_none(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "MAX_CACHED_VERSIONS", 2)
+    versions = [FlowVersion.objects.get(flow=published_flow(tenant)) for _ in range(3)]
+
+    for version in versions:
+        assert runtime.published_version(version.pk) == version
+
+    assert list(runtime._versions) == [versions[1].pk, versions[2].pk]  # the oldest read went
+    assert runtime.published_version(max(v.pk for v in versions) + 1) is None
+    assert len(runtime._versions) == 2
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"object": "instagram", "entry": []}'])
