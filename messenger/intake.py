@@ -249,9 +249,8 @@ def deliveries_drain(*, limit: int = DRAIN_BATCH) -> int:
     ids = deliveries_claim(limit=limit)
     if len(ids) == limit:
         drain_nudge()  # a backlog: let another worker process take the next batch meanwhile
-    routes = runtime.PageRoutes()
     for delivery_id in ids:
-        runtime.delivery_process(delivery_id=delivery_id, routes=routes)
+        runtime.delivery_process(delivery_id=delivery_id, routes=runtime.ROUTES)
     return len(ids)
 
 

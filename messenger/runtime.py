@@ -4,7 +4,8 @@
   ``runtime``) process new ones in batches; ``delivery_process`` routes one delivery (retries
   and the sweep run it alone, as ``flows.tasks.process_delivery``).
 - Routing: an entry's Page id finds the one workspace where the Page is connected (a database
-  constraint allows no second one, docs/adr/0009-one-workspace-per-page.md); entries of
+  constraint allows no second one, docs/adr/0009-one-workspace-per-page.md), read at most
+  once a second by each worker process (``ROUTES``: a disconnect is seen within it); entries of
   unknown or disconnected Pages are recorded on the delivery and ignored. Echoes (``message.is_echo``, or a sender that is the Page), ``standby`` and other
   fields (reads, deliveries, reactions) are ignored. A delivery's items are grouped by Page and
   PSID, each group handled in timestamp order under a Redis lock for that person, so one
@@ -335,13 +336,14 @@ def _route_page(page_id: str) -> tuple[ConnectedPage | None, str]:
 
 
 ROUTE_SECONDS = 1.0
-"""How long one drain reuses a Page it routed: a batch's deliveries mostly come from a few
+"""How long a worker process reuses a Page it routed: its deliveries mostly come from a few
 Pages, and each lookup (a join with the workspace) was a tenth of a turn's CPU."""
+MAX_ROUTED_PAGES = 1000
 
 
 class PageRoutes:
-    """The connected Page of each Facebook Page id, read at most once a second by one drain
-    (``deliveries_drain``); a Page disconnected meanwhile is seen within that second."""
+    """The connected Page of each Facebook Page id, read at most once a second (``ROUTES``,
+    one per worker process); a Page disconnected meanwhile is seen within that second."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -351,8 +353,14 @@ class PageRoutes:
         now = self._clock()
         seen = self._seen.get(page_id)
         if seen is None or now - seen[0] > ROUTE_SECONDS:
+            if seen is None and len(self._seen) >= MAX_ROUTED_PAGES:
+                self._seen.clear()  # any id a signed delivery names is looked up: bounded
             seen = self._seen[page_id] = (now, _route_page(page_id))
         return seen[1]
+
+
+ROUTES = PageRoutes()
+"""The process's routes, shared by its drains (``intake.deliveries_drain``)."""
 
 
 def _list(value: object) -> list[Any]:
@@ -363,7 +371,7 @@ def _list(value: object) -> list[Any]:
 
 def delivery_process(*, delivery_id: int, routes: PageRoutes | None = None) -> DeliveryReport:
     """Route every item of a stored delivery; idempotent (processed items are skipped).
-    ``routes``: the drain's Pages, shared by the deliveries of its batch.
+    ``routes``: the process's Pages (``ROUTES``), which a drain shares; a retry reads its own.
 
     Whatever goes wrong, the delivery ends: a body that is not a Messenger delivery (not JSON,
     nested too deep, another object) at once, with the reason; a person whose turn raised is

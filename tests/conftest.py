@@ -87,6 +87,7 @@ def _published_versions_forgotten() -> None:
     test's rolled-back database may give another version an id an earlier test cached (SQLite
     reuses them)."""
     runtime._versions.clear()
+    runtime.ROUTES = runtime.PageRoutes()
 
 
 @pytest.fixture

@@ -464,7 +464,7 @@ def test_a_page_disconnected_in_one_workspace_routes_to_the_one_it_is_connected_
     assert Conversation.objects.get().tenant == other_tenant
 
 
-def test_a_drain_routes_each_page_once_a_second(
+def test_a_worker_process_routes_each_page_once_a_second(
     tenant: Tenant,
     ada_page: ConnectedPage,
     send_api: responses.RequestsMock,
@@ -485,7 +485,10 @@ def test_a_drain_routes_each_page_once_a_second(
 
     assert intake.deliveries_drain() == 3
     assert looked_up == [PAGE]  # one lookup for the batch's three deliveries
-    assert sorted(psid for psid, _ in sent(send_api)) == ["61001", "61002", "61003"]
+    WebhookDelivery.objects.create(body=encode(envelope(entry(PAGE, text(PAGE, "61004")))))
+    assert intake.deliveries_drain() == 1
+    assert looked_up == [PAGE]  # and none for the process's next drain
+    assert sorted(psid for psid, _ in sent(send_api)) == ["61001", "61002", "61003", "61004"]
 
     # A Page disconnected while a drain runs is seen within the second.
     monkeypatch.setattr(runtime, "ROUTE_SECONDS", 1.0)
@@ -498,6 +501,12 @@ def test_a_drain_routes_each_page_once_a_second(
     assert routes.route(PAGE)[0] == ada_page
     clock[0] += runtime.ROUTE_SECONDS
     assert routes.route(PAGE) == (None, "disconnected_page")
+
+    # Every Page id a signed delivery names is looked up: what is kept stays bounded.
+    monkeypatch.setattr(runtime, "MAX_ROUTED_PAGES", 2)
+    assert routes.route("1") == (None, "unknown_page")
+    assert routes.route("2") == (None, "unknown_page")
+    assert len(routes._seen) == 1  # PAGE and "1" went to make room for "2"
 
 
 def test_a_turns_messages_are_numbered_from_the_conversation_without_a_max_query(
