@@ -563,6 +563,11 @@ def test_a_turn_reads_its_published_version_once_per_process_and_its_transcript_
     assert len(inserts) == 2, statements
     # The turn's (PostgreSQL's; on SQLite Django's BEGIN is not a captured statement).
     assert len([s for s in statements if s == "BEGIN"]) <= 1, statements
+    # The send: its pending messages read once, and each one marked sent only if still pending.
+    outbound = [s for s in statements if re.search(r'^(SELECT|UPDATE) .*"?flows_outbound', s)]
+    assert len(outbound) == 2, outbound
+    assert outbound[1].startswith("UPDATE"), outbound
+    assert "'pending'" in outbound[1], outbound
     directions = list(Message.objects.order_by("pk").values_list("direction", "text"))
     assert directions == [
         ("in", "hello"),
