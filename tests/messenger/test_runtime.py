@@ -510,7 +510,8 @@ def test_a_worker_process_routes_each_page_once_a_second(
     assert len(routes._seen) == 1  # PAGE and "1" went to make room for "2"
 
 
-def test_a_turns_messages_are_numbered_from_the_conversation_without_a_max_query(
+@pytest.mark.django_db(transaction=True)  # the transactions are the worker's, not the test's
+def test_a_middle_turn_and_its_send_read_and_write_each_thing_once(
     client: Client,
     worker: InlineWorker,
     send_api: responses.RequestsMock,
@@ -528,7 +529,15 @@ def test_a_turns_messages_are_numbered_from_the_conversation_without_a_max_query
     assert seqs == [1, 2]  # the question, then the thanks
     assert conversation.outbound_seq == 2
     assert texts(send_api) == ["Your name?", "Thanks, Ada!"]
+    directions = list(Message.objects.order_by("pk").values_list("direction", "text"))
+    assert directions == [
+        ("in", "hello"),
+        ("out", "Your name?"),
+        ("in", "Ada"),
+        ("out", "Thanks, Ada!"),
+    ]
     statements = [q["sql"] for q in queries.captured_queries]
+    # Messages are numbered from the conversation's outbound_seq, not a MAX(seq) query.
     assert not [s for s in statements if "MAX(" in s.upper() and "outbound" in s], statements
     # The answer is sent with the conversation the turn committed: it is not read again.
     reads = [
@@ -537,24 +546,6 @@ def test_a_turns_messages_are_numbered_from_the_conversation_without_a_max_query
         if s.startswith("SELECT") and re.search(r'FROM "?flows_conversation"? ', s)
     ]
     assert len(reads) == 1, reads
-
-
-@pytest.mark.django_db(transaction=True)  # the transactions are the worker's, not the test's
-def test_a_turn_reads_its_published_version_once_per_process_and_its_transcript_in_one_statement(
-    client: Client,
-    worker: InlineWorker,
-    send_api: responses.RequestsMock,
-    tenant: Tenant,
-    ada_page: ConnectedPage,
-) -> None:
-    published_flow(tenant, page=ada_page, document=ask_document(), trigger_kind=TriggerKind.DEFAULT)
-
-    worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="hello"))))
-    with CaptureQueriesContext(connection) as queries:
-        worker.deliver(client, envelope(entry(PAGE, text(PAGE, body="Ada"))))
-
-    assert texts(send_api) == ["Your name?", "Thanks, Ada!"]
-    statements = [q["sql"] for q in queries.captured_queries]
     # A version is never edited: the first turn read it, the next one has it.
     assert not [s for s in statements if '"flows_flowversion"' in s], statements
     # The person's answer and the bot's message each go in with one INSERT; the bot's, sent
@@ -568,13 +559,6 @@ def test_a_turn_reads_its_published_version_once_per_process_and_its_transcript_
     assert len(outbound) == 2, outbound
     assert outbound[1].startswith("UPDATE"), outbound
     assert "'pending'" in outbound[1], outbound
-    directions = list(Message.objects.order_by("pk").values_list("direction", "text"))
-    assert directions == [
-        ("in", "hello"),
-        ("out", "Your name?"),
-        ("in", "Ada"),
-        ("out", "Thanks, Ada!"),
-    ]
 
 
 def test_published_versions_are_kept_up_to_a_bound_and_a_gone_one_is_none(
