@@ -95,6 +95,8 @@ class SendReport:
 
 
 def _pending(conversation: Conversation) -> QuerySet[OutboundMessage]:
+    """What ``_settle_rest`` settles; ``_PENDING_IN_ORDER`` says the same in SQL for the read
+    of every send: a change here is a change there."""
     return (
         OutboundMessage.objects.for_tenant(conversation.tenant)
         .filter(conversation=conversation, status=OutboundStatus.PENDING)
@@ -245,9 +247,8 @@ def _send_pending(
                 return
             continue
         sent_at = timezone.now()
-        if _mark_sent(
-            message, message_id=result.message_id, sent_at=sent_at
-        ):  # the transcript gets the bot's message once, with Facebook's mid
+        # The transcript gets the bot's message once, with Facebook's mid.
+        if _mark_sent(message, message_id=result.message_id, sent_at=sent_at):
             transcripts.message_record_bot(
                 message, conversation=conversation, mid=result.message_id, sent_at=sent_at
             )

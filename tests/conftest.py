@@ -82,10 +82,10 @@ def _redis_namespace_emptied_at_the_end() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _published_versions_forgotten() -> None:
-    """The runtime keeps published versions per process (``runtime.published_version``); a
-    test's rolled-back database may give another version an id an earlier test cached (SQLite
-    reuses them)."""
+def _runtime_caches_emptied() -> None:
+    """The runtime keeps published versions and Page routes per process
+    (``runtime.published_version``, ``runtime.ROUTES``): each test starts without an earlier
+    test's, whose rows are gone (and whose ids SQLite may give to other rows)."""
     runtime._versions.clear()
     runtime.ROUTES = runtime.PageRoutes()
 
