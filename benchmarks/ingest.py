@@ -130,7 +130,7 @@ def main() -> int:
         for body in bodies[: args.warmup]:
             post(body)
         measured = bodies[args.warmup :]
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
         cpu: list[float] = []
         wall_started = time.perf_counter()
         for body in measured:
@@ -167,7 +167,7 @@ def _deliver(slug: str, profile: int) -> None:
     from events.models import EventStatus, LoggedEvent
     from tenants.models import ConnectedPage
 
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile(time.process_time) if profile else None
     for page in ConnectedPage.objects.filter(tenant__slug=slug).order_by("pk"):
         waiting = LoggedEvent.objects.filter(page=page, status=EventStatus.PENDING).count()
         started, wall = time.process_time(), time.perf_counter()
@@ -190,6 +190,8 @@ def _deliver(slug: str, profile: int) -> None:
             f"{os.getloadavg()[0]:.2f}",
             flush=True,
         )
+    if profiler is not None and os.environ.get("INGEST_DUMP"):
+        profiler.dump_stats(os.environ["INGEST_DUMP"])
     if profiler is not None:
         pstats.Stats(profiler).sort_stats(os.environ.get("INGEST_SORT", "cumulative")).print_stats(
             profile
