@@ -14,12 +14,13 @@ from unittest import mock
 import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import QuerySet
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from events import bulk, services
 from events.api.fast import logged_answer
 from events.api.serializers import EventsLoggedSerializer
-from events.models import EventSource, EventStatus, LoggedEvent
+from events.models import DeliveryAttempt, EventSource, EventStatus, LoggedEvent
 from events.services import EventInput, PsidEvents
 from tenants.models import ConnectedPage, Tenant
 from tests.events.helpers import PSID, post_events
@@ -89,6 +90,44 @@ def test_insert_rows_writes_what_bulk_create_writes_and_sets_the_ids_in_order(
     for row in ours:
         assert LoggedEvent.objects.get(pk=row.pk).psid == row.psid
     assert all(row.updated_at is not None for row in LoggedEvent.objects.all())
+
+
+@pytest.mark.usefixtures("postgresql")
+def test_json_columns_go_as_one_document_and_a_nullable_ones_none_is_sql_null(
+    capi_page: ConnectedPage,
+) -> None:
+    def attempts(outcome: str) -> list[DeliveryAttempt]:
+        return [
+            DeliveryAttempt(
+                tenant=capi_page.tenant,
+                page=capi_page,
+                transport="conversions_api",
+                outcome=outcome,
+                request={"body": {"q": 'say "hi" \\ {x}, [y] NULL', "n": [n, None]}} if n else {},
+                response=None if n % 2 else {"events_received": n, "note": "café ☕"},
+            )
+            for n in range(6)
+        ]
+
+    with CaptureQueriesContext(connection) as statements:
+        ours = bulk.insert_rows(attempts("delivered"))
+    theirs = DeliveryAttempt.objects.bulk_create(attempts("transient"))
+
+    assert "jsonb_array_elements" in statements[0]["sql"]
+    assert "jsonb[]" not in statements[0]["sql"]  # not an array psycopg escapes in Python
+
+    def written(rows: list[DeliveryAttempt]) -> list[tuple[Any, ...]]:
+        ids = [row.pk for row in rows]
+        sql_null = set(
+            DeliveryAttempt.objects.filter(pk__in=ids, response__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        stored = DeliveryAttempt.objects.filter(pk__in=ids).order_by("pk")
+        return [(row.request, row.response, row.pk in sql_null) for row in stored]
+
+    assert written(ours) == written(theirs)
+    assert [is_null for _, _, is_null in written(ours)] == [False, True] * 3
 
 
 def test_insert_rows_elsewhere_than_postgresql_is_bulk_create(
