@@ -182,6 +182,25 @@ def _due(page: ConnectedPage, now: datetime) -> QuerySet[LoggedEvent]:
     return _deliverable(rows)
 
 
+CLAIMED_FIELDS = (
+    "tenant_id",
+    "page_id",
+    "psid",
+    "event",
+    "params",
+    "value",
+    "currency",
+    "logging_target",
+    "event_time",
+    "status",
+    "attempts",
+    "first_failed_at",
+)
+"""What delivery reads of a claimed event (payloads, validation, policy; ``__repr__``): a
+claim of 1,000 rows loaded with all 27 columns spent a fifth of a worker's CPU building them,
+most of it parsing timestamps it never reads."""
+
+
 def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _Claim:
     """Take up to ``limit`` due events of the Page for this worker, under a lease.
 
@@ -211,7 +230,11 @@ def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _C
         ids = list(candidates.values_list("pk", flat=True)[:limit])
         if ids:
             _due(page, now).filter(pk__any_of=ids).update(**taken)
-    events = list(LoggedEvent.objects.filter(pk__any_of=ids, claim_token=token).order_by("pk"))
+    events = list(
+        LoggedEvent.objects.filter(pk__any_of=ids, claim_token=token)
+        .only(*CLAIMED_FIELDS)
+        .order_by("pk")
+    )
     return _Claim(token=token, events=events)
 
 

@@ -34,7 +34,10 @@ from tests.events.factories import LoggedEventFactory
 from tests.graph_stub import sent_form, sent_json
 from tests.tenants.factories import ConnectedPageFactory, TenantFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("runtime_redis", "no_deferred_event_reads"),
+]
 
 BASE = "http://127.0.0.1:9"  # config.settings_test's GRAPH_API_URL: only `responses` answers it
 CAPI_URL = re.compile(rf"{re.escape(BASE)}/v25\.0/\d+/events")

@@ -15,7 +15,10 @@ from tests.events.factories import LoggedEventFactory
 from tests.sandbox_fixtures import ADA_PAGE, GraphSandbox
 from tests.tenants.factories import ConnectedPageFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("runtime_redis")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("runtime_redis", "no_deferred_event_reads"),
+]
 
 
 def _page(
