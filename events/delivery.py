@@ -155,6 +155,9 @@ class DeliveryReport:
 class _Claim:
     token: str
     events: list[LoggedEvent]
+    leased_at: float
+    """When its lease was last set (the claim, or a renewal), on ``time.monotonic``'s clock,
+    taken before the lease's end was computed."""
 
 
 class _Stop(Exception):
@@ -209,6 +212,7 @@ def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _C
     rows still due. Either way the rows get a fresh claim token and ``next_attempt_at`` at
     the end of the lease; settling checks the token.
     """
+    leased_at = time.monotonic()
     now = now or timezone.now()
     token = secrets.token_hex(16)
     lease_end = now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
@@ -235,7 +239,7 @@ def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _C
         .only(*CLAIMED_FIELDS)
         .order_by("pk")
     )
-    return _Claim(token=token, events=events)
+    return _Claim(token=token, events=events, leased_at=leased_at)
 
 
 def page_deliver(
@@ -353,12 +357,12 @@ def _deliver_claim(
             return page_activities.send(graph=graph, page_id=page.page_id, token=token, calls=calls)
 
         per_request = page_activities.MAX_BATCH_OPERATIONS
-    _send_calls(page, batch.token, calls, send, per_request, report)
+    _send_calls(page, batch, calls, send, per_request, report)
 
 
 def _send_calls(
     page: ConnectedPage,
-    claim_token: str,
+    batch: _Claim,
     calls: list[list[LoggedEvent]],
     send: Callable[[Sequence[list[LoggedEvent]]], list[CallResult]],
     per_request: int,
@@ -366,6 +370,7 @@ def _send_calls(
 ) -> None:
     """Send the calls (``per_request`` of them share one HTTP request), a bucket's worth at a
     time; split a refused call of several events and send both halves; settle each answer."""
+    claim_token = batch.token
     rate = _rate(page)
     queue = list(calls)
     while queue:
@@ -374,7 +379,7 @@ def _send_calls(
             _postpone(page, claim_token, queue, grant.wait_seconds, report)
             raise _Stop
         going, queue = queue[: grant.granted], queue[grant.granted :]
-        held = _hold(claim_token, going)
+        held = _hold(batch, going)
         ratelimit.refund(page.pk, len(going) - len(held))
         if not held:
             continue
@@ -419,17 +424,34 @@ def _lock(claim_token: str, calls: Sequence[list[LoggedEvent]]) -> set[int]:
     return set(_held_rows(claim_token, calls).select_for_update().values_list("pk", flat=True))
 
 
-def _hold(claim_token: str, calls: Sequence[list[LoggedEvent]]) -> list[list[LoggedEvent]]:
-    """Right before sending: renew the lease of the calls' events for another
-    ``EVENTS_LEASE_SECONDS``, and leave out any this worker no longer holds (its lease ran out
-    while it sent earlier calls, and the sweep or another worker took them): a call goes out
-    only with events no one else may send, so a live worker never makes a duplicate."""
-    now = timezone.now()
-    with transaction.atomic():
-        held = _lock(claim_token, calls)
-        LoggedEvent.objects.filter(pk__any_of=held).update(
-            next_attempt_at=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS), updated_at=now
-        )
+FRESH_LEASE_SECONDS = 10.0
+"""A claim's lease set less than this long ago is not renewed before a call: it has at least
+``EVENTS_LEASE_SECONDS`` minus this left (50 s by default), several times a Graph call's
+longest (graph_api.client.DEFAULT_TIMEOUT)."""
+
+
+def _hold(batch: _Claim, calls: Sequence[list[LoggedEvent]]) -> list[list[LoggedEvent]]:
+    """Right before sending: leave out any event this worker no longer holds (its lease ran
+    out while it sent earlier calls, and the sweep or another worker took them; or it was
+    deleted), and renew the lease of the rest for another ``EVENTS_LEASE_SECONDS`` once it is
+    older than ``FRESH_LEASE_SECONDS``: a call goes out only with events no one else may send,
+    so a live worker never makes a duplicate.
+
+    While the lease is fresh nobody else may take its rows (a claim, the sweep and a block take
+    a sending row only once its lease has run out), so a plain read says which are held,
+    without locking and rewriting every row: renewing it right after the claim rewrote each
+    event once more through every index of the outbox for nothing."""
+    if time.monotonic() - batch.leased_at < FRESH_LEASE_SECONDS:
+        held = set(_held_rows(batch.token, calls).values_list("pk", flat=True))
+    else:
+        leased_at, now = time.monotonic(), timezone.now()
+        with transaction.atomic():
+            held = _lock(batch.token, calls)
+            LoggedEvent.objects.filter(pk__any_of=held).update(
+                next_attempt_at=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS),
+                updated_at=now,
+            )
+        batch.leased_at = leased_at
     kept = [[event for event in events if event.pk in held] for events in calls]
     return [events for events in kept if events]
 

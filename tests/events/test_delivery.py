@@ -449,6 +449,7 @@ def test_sending_renews_the_lease_of_the_calls_events(
     batch = delivery.claim(capi_page, limit=10)
     # Its lease almost over (earlier calls of the claim took long).
     LoggedEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+    batch.leased_at -= settings.EVENTS_LEASE_SECONDS
     renewed: dict[str, Any] = {}
 
     def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
@@ -464,6 +465,33 @@ def test_sending_renews_the_lease_of_the_calls_events(
     lease = timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
     assert renewed["lease_ends"] >= before + lease
     assert rows(event)[0].status == EventStatus.DELIVERED
+
+
+def test_a_fresh_claims_call_goes_out_without_rewriting_its_events(
+    capi_page: ConnectedPage, mocked: responses.RequestsMock
+) -> None:
+    # Right after the claim its lease has nearly all its time left: the worker reads which
+    # events it still holds, and neither locks nor rewrites them before the call.
+    events = LoggedEventFactory.create_batch(3, page=capi_page)
+    batch = delivery.claim(capi_page, limit=10)
+    lease_ends = {row.pk: row.next_attempt_at for row in rows(*events)}
+    seen: dict[str, Any] = {}
+
+    def answer(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
+        seen["statements"] = [q["sql"] for q in statements.captured_queries]
+        seen["leases"] = {row.pk: row.next_attempt_at for row in rows(*events)}
+        return (200, {}, json.dumps({"events_received": 3}))
+
+    mocked.add_callback(responses.POST, f"{BASE}/v25.0/{capi_page.dataset_id}/events", answer)
+    with CaptureQueriesContext(connection) as statements:
+        delivery._deliver_claim(
+            capi_page, batch, GraphClient.from_settings(), delivery.DeliveryReport()
+        )
+
+    assert not [sql for sql in seen["statements"] if sql.startswith(("UPDATE", "SAVEPOINT"))]
+    assert not [sql for sql in seen["statements"] if "FOR UPDATE" in sql]
+    assert seen["leases"] == lease_ends
+    assert {row.status for row in rows(*events)} == {EventStatus.DELIVERED}
 
 
 @pytest.mark.parametrize(
