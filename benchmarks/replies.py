@@ -1,7 +1,7 @@
 """Reply latency: a person's message reaching the webhook to the bot's answer leaving through
 the Send API, at a fixed rate of messages across many conversations on the lead template.
 
-    uv run python benchmarks/replies.py [--rate 100] [--people 500] [--rates 100,200,300]
+    uv run python benchmarks/replies.py [--rate 100] [--people 500] [--rates 100,200,300] [--mixed]
                                         [--concurrency 4] [--pages 10]
 
 Everything runs as real processes on loopback: the Graph sandbox (it plays the people and is
@@ -15,7 +15,9 @@ published on each.
 
 The load is open-loop: ``--people`` Messenger users, each writing the template's five turns
 (an opener with its keyword, three quick replies, an email address) one every
-``people / rate`` seconds, so ``rate`` messages a second in all, each through the sandbox's
+``people / rate`` seconds, so ``rate`` messages a second in all, everybody on the same turn at
+once (``--mixed``: a fifth of the people start in each of the first five rounds, so most of the
+run every turn is written at once), each through the sandbox's
 ``POST /_sandbox/webhook/send`` (the sandbox signs and POSTs the delivery). A message's latency
 runs from the moment the sandbox POSTed it to the webhook (the delivery attempt's ``at``) to the
 first Send API call the sandbox recorded for that person after it (a sent message's ``at``),
@@ -157,9 +159,21 @@ class Result:
 
 
 async def converse(
-    sandbox_url: str, pages: list[str], *, rate: float, people: int, first: int, timeout: float
+    sandbox_url: str,
+    pages: list[str],
+    *,
+    rate: float,
+    people: int,
+    first: int,
+    timeout: float,
+    mixed: bool = False,
 ) -> Result:
-    """Every person's five turns, ``rate`` messages a second in all; each message's latency."""
+    """Every person's five turns, ``rate`` messages a second in all; each message's latency.
+
+    By default everybody writes the same turn together (every opener, then every first quick
+    reply...), the harshest mix: the costly turns (a new conversation; the lead's event and
+    handoff) all come in the same seconds. ``mixed``: person n starts in round n % 5, so once
+    five rounds have begun every turn is written at once, as steady traffic would be."""
     import aiohttp
 
     result = Result("", rate, people)
@@ -180,11 +194,13 @@ async def converse(
                 return
             arrivals.append((psid, turn, float(attempts[0]["at"])))
 
+        slots = [
+            (n % 5 + turn if mixed else turn, n, turn) for n in range(people) for turn in range(5)
+        ]
         schedule = []
-        for turn in range(5):
-            for n in range(people):
-                psid = str(FIRST_PSID + first + n)
-                schedule.append((pages[n % len(pages)], psid, turn, turns(first + n, psid)[turn]))
+        for _, n, turn in sorted(slots):
+            psid = str(FIRST_PSID + first + n)
+            schedule.append((pages[n % len(pages)], psid, turn, turns(first + n, psid)[turn]))
         tasks = []
         start = loop.time()
         for k, (page_id, psid, turn, what) in enumerate(schedule):
@@ -286,6 +302,12 @@ def main() -> int:
         "--beside", type=float, default=0, help="another workspace's rate beside a quiet one"
     )
     parser.add_argument("--quiet-rate", type=float, default=5, help="the quiet workspace's rate")
+    parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="stagger the people (a fifth starts in each of the first five rounds) so every "
+        "turn is written at once, instead of everybody on the same turn together",
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     if not (0 < args.rate <= 1000 and 1 <= args.pages <= 30 and 1 <= args.people <= 5000):
@@ -413,9 +435,10 @@ def main() -> int:
                     people=people,
                     first=first,
                     timeout=args.timeout,
+                    mixed=args.mixed,
                 )
             )
-            result.name = "pagepulse (lead template)"
+            result.name = "pagepulse (lead template" + (", mixed turns)" if args.mixed else ")")
             first += people
             print(result.line(), flush=True)
             results.append(result)
@@ -438,6 +461,7 @@ def main() -> int:
                 people=args.people,
                 first=first,
                 timeout=args.timeout,
+                mixed=args.mixed,
             )
         )
         baseline.name = "baseline (echo in request)"
