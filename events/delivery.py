@@ -226,7 +226,11 @@ def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _C
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
             ids = list(
-                candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit]
+                # of=("self",): lock the events, not the workspace's row that the test-event
+                # filter joins, or two Pages of one workspace claiming at once skip each other.
+                candidates.select_for_update(skip_locked=True, of=("self",)).values_list(
+                    "pk", flat=True
+                )[:limit]
             )
             if ids:
                 LoggedEvent.objects.filter(pk__any_of=ids).update(**taken)

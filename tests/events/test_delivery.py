@@ -812,6 +812,47 @@ def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page: Connec
     assert [e.pk for e in claimed.events] == [events[2].pk, events[3].pk]
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update_skip_locked,
+    reason="SKIP LOCKED needs PostgreSQL (DATABASE_URL=postgres://...)",
+)
+def test_a_claim_for_one_page_does_not_skip_another_pages_rows_of_the_workspace(
+    capi_page: ConnectedPage,
+) -> None:
+    import threading
+
+    from django.db import connections, transaction
+
+    # Another worker is claiming for another Page of the same workspace (its transaction
+    # holds that Page's rows); the claim locks only events, not the workspace's row they join
+    # to pick test events, or this claim would skip every row of its own Page and end its run.
+    other_page = ConnectedPageFactory.create(
+        tenant=capi_page.tenant, transport=Transport.CONVERSIONS_API
+    )
+    LoggedEventFactory.create_batch(2, page=other_page)
+    events = LoggedEventFactory.create_batch(3, page=capi_page)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        with transaction.atomic():
+            delivery.claim(other_page, limit=10)
+            locked.set()
+            release.wait(timeout=10)
+        connections.close_all()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    assert locked.wait(timeout=10)
+    try:
+        claimed = delivery.claim(capi_page, limit=10)
+    finally:
+        release.set()
+        thread.join(timeout=10)
+
+    assert [e.pk for e in claimed.events] == [e.pk for e in events]
+
+
 def test_the_sweep_enqueues_a_page_whose_queued_mark_outlived_its_message(
     capi_page: ConnectedPage,
     monkeypatch: pytest.MonkeyPatch,
