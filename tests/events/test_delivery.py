@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -776,38 +776,48 @@ def test_the_task_delivers_a_page_and_ignores_a_missing_one(
     )  # not that tenant's page
 
 
+def claim_while(other_worker: Callable[[], object], page: ConnectedPage) -> delivery._Claim:
+    """Claim for ``page`` while another worker's transaction, which ran ``other_worker``, is
+    still open in a thread of its own (holding whatever it locked)."""
+    import threading
+
+    from django.db import connections
+
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            other_worker()
+            locked.set()
+            release.wait(timeout=10)
+        connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(timeout=10)
+    try:
+        return delivery.claim(page, limit=10)
+    finally:
+        release.set()
+        thread.join(timeout=10)
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
     not connection.features.has_select_for_update_skip_locked,
     reason="SKIP LOCKED needs PostgreSQL (DATABASE_URL=postgres://...)",
 )
 def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page: ConnectedPage) -> None:
-    import threading
-
-    from django.db import connections, transaction
-
     events = LoggedEventFactory.create_batch(4, page=capi_page)
-    locked, release = threading.Event(), threading.Event()
 
-    def other_worker() -> None:
-        with transaction.atomic():
-            list(
-                LoggedEvent.objects.select_for_update()
-                .filter(pk__in=[events[0].pk, events[1].pk])
-                .values_list("pk", flat=True)
-            )
-            locked.set()
-            release.wait(timeout=10)
-        connections.close_all()
-
-    thread = threading.Thread(target=other_worker)
-    thread.start()
-    assert locked.wait(timeout=10)
-    try:
-        claimed = delivery.claim(capi_page, limit=10)
-    finally:
-        release.set()
-        thread.join(timeout=10)
+    claimed = claim_while(
+        lambda: list(
+            LoggedEvent.objects.select_for_update()
+            .filter(pk__in=[events[0].pk, events[1].pk])
+            .values_list("pk", flat=True)
+        ),
+        capi_page,
+    )
 
     assert [e.pk for e in claimed.events] == [events[2].pk, events[3].pk]
 
@@ -820,10 +830,6 @@ def test_concurrent_claims_skip_rows_another_worker_has_locked(capi_page: Connec
 def test_a_claim_for_one_page_does_not_skip_another_pages_rows_of_the_workspace(
     capi_page: ConnectedPage,
 ) -> None:
-    import threading
-
-    from django.db import connections, transaction
-
     # Another worker is claiming for another Page of the same workspace (its transaction
     # holds that Page's rows); the claim locks only events, not the workspace's row they join
     # to pick test events, or this claim would skip every row of its own Page and end its run.
@@ -832,23 +838,8 @@ def test_a_claim_for_one_page_does_not_skip_another_pages_rows_of_the_workspace(
     )
     LoggedEventFactory.create_batch(2, page=other_page)
     events = LoggedEventFactory.create_batch(3, page=capi_page)
-    locked, release = threading.Event(), threading.Event()
 
-    def other_worker() -> None:
-        with transaction.atomic():
-            delivery.claim(other_page, limit=10)
-            locked.set()
-            release.wait(timeout=10)
-        connections.close_all()
-
-    thread = threading.Thread(target=other_worker)
-    thread.start()
-    assert locked.wait(timeout=10)
-    try:
-        claimed = delivery.claim(capi_page, limit=10)
-    finally:
-        release.set()
-        thread.join(timeout=10)
+    claimed = claim_while(lambda: delivery.claim(other_page, limit=10), capi_page)
 
     assert [e.pk for e in claimed.events] == [e.pk for e in events]
 
