@@ -63,6 +63,7 @@ bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/ingest.py
 	$(UV) run python benchmarks/webhook.py
 	$(UV) run python benchmarks/replies.py --rates 10,40 --beside 40
+	$(UV) run python benchmarks/replies.py --rates 40,60,80 --mixed
 	$(UV) run python benchmarks/fairness.py
 	$(UV) run python benchmarks/conversations.py
 	$(UV) run python benchmarks/editor.py
