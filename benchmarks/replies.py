@@ -251,7 +251,7 @@ def beside_runs(
 
     def quiet(start: int) -> Coroutine[Any, Any, Result]:
         return converse(sandbox_url, quiet_pages, rate=args.quiet_rate, people=quiet_people,
-                        first=start, timeout=args.timeout)  # fmt: skip
+                        first=start, timeout=args.timeout, mixed=args.mixed)  # fmt: skip
 
     alone = asyncio.run(quiet(first))
     alone.name = "quiet workspace alone"
@@ -260,7 +260,8 @@ def beside_runs(
 
     async def together() -> tuple[Result, Result]:
         busy = converse(sandbox_url, busy_pages, rate=args.beside, people=busy_people,
-                        first=first + quiet_people, timeout=args.timeout)  # fmt: skip
+                        first=first + quiet_people, timeout=args.timeout,
+                        mixed=args.mixed)  # fmt: skip
         quiet_result, busy_result = await asyncio.gather(quiet(first), busy)
         return quiet_result, busy_result
 
