@@ -178,7 +178,8 @@ def _deliverable(rows: QuerySet[LoggedEvent]) -> QuerySet[LoggedEvent]:
 
 
 def _due(page: ConnectedPage, now: datetime) -> QuerySet[LoggedEvent]:
-    """The Page's rows a worker may take: due ones, and ones whose worker's lease ran out."""
+    """The Page's rows a worker may take: due ones, and ones whose worker's lease ran out.
+    ``_CLAIM`` states the same condition (with ``_deliverable``'s) for PostgreSQL's claim."""
     rows = LoggedEvent.objects.filter(tenant_id=page.tenant_id, page_id=page.pk).filter(
         Q(status__in=DUE_STATUSES) | Q(status=EventStatus.SENDING), next_attempt_at__lte=now
     )
@@ -204,40 +205,81 @@ claim of 1,000 rows loaded with all 27 columns spent a fifth of a worker's CPU b
 most of it parsing timestamps it never reads."""
 
 
+_EVENTS = f'"{LoggedEvent._meta.db_table}"'
+_TENANTS = f'"{Tenant._meta.db_table}"'
+# The claimed fields in the model's order, as Model.from_db takes a row with fields left out.
+_CLAIMED = [
+    f for f in LoggedEvent._meta.concrete_fields if f.primary_key or f.attname in CLAIMED_FIELDS
+]
+_CLAIMED_NAMES = [f.attname for f in _CLAIMED]
+# A raw row's values as a queryset gives them: the fields' own conversions (JSON is text here).
+_CONVERTED = [(n, f) for n, f in enumerate(_CLAIMED) if hasattr(f, "from_db_value")]
+
+
+def _loaded(row: Sequence[object]) -> list[object]:
+    values = list(row)
+    for n, field in _CONVERTED:
+        values[n] = field.from_db_value(values[n], None, connection)
+    return values
+
+
+_CLAIM = (
+    f"UPDATE {_EVENTS} SET status = %(sending)s, claim_token = %(token)s, "  # noqa: S608 (the model's own names)
+    "next_attempt_at = %(lease_end)s, updated_at = %(now)s "
+    f"WHERE id IN (SELECT id FROM {_EVENTS} "
+    "WHERE page_id = %(page)s AND tenant_id = %(tenant)s AND status = ANY(%(due)s) "
+    "AND next_attempt_at <= %(now)s AND (NOT test OR %(tests)s "
+    f"OR (SELECT deliver_test_events FROM {_TENANTS} WHERE id = %(tenant)s)) "
+    "ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+    f"RETURNING {', '.join(f.column for f in _CLAIMED)}"
+)
+"""``claim`` on PostgreSQL in one statement: ``_due``'s rows (``_deliverable``'s test events
+included), oldest first, locked and skipped when another worker holds them, leased and
+returned. It locks the events only, never the workspace's row it reads: a claim for another
+Page of the same workspace must not skip this one's rows."""
+
+
 def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _Claim:
     """Take up to ``limit`` due events of the Page for this worker, under a lease.
 
-    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent workers take disjoint
-    rows without waiting. SQLite (one writer at a time): a conditional UPDATE that only moves
-    rows still due. Either way the rows get a fresh claim token and ``next_attempt_at`` at
-    the end of the lease; settling checks the token.
+    PostgreSQL: one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``
+    (``_CLAIM``), so concurrent workers take disjoint rows without waiting. SQLite (one writer
+    at a time): a conditional UPDATE that only moves rows still due, then a read. Either way
+    the rows get a fresh claim token and ``next_attempt_at`` at the end of the lease; settling
+    checks the token.
     """
     leased_at = time.monotonic()
     now = now or timezone.now()
     token = secrets.token_hex(16)
     lease_end = now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
-    candidates = _due(page, now).order_by("next_attempt_at", "pk")
-    taken = {
-        "status": EventStatus.SENDING,
-        "claim_token": token,
-        "next_attempt_at": lease_end,
-        "updated_at": now,
-    }
     if connection.features.has_select_for_update_skip_locked:
-        with transaction.atomic():
-            ids = list(
-                # of=("self",): lock the events, not the workspace's row that the test-event
-                # filter joins, or two Pages of one workspace claiming at once skip each other.
-                candidates.select_for_update(skip_locked=True, of=("self",)).values_list(
-                    "pk", flat=True
-                )[:limit]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CLAIM,
+                {
+                    "sending": EventStatus.SENDING,
+                    "token": token,
+                    "lease_end": lease_end,
+                    "now": now,
+                    "page": page.pk,
+                    "tenant": page.tenant_id,
+                    "due": [*DUE_STATUSES, EventStatus.SENDING],
+                    "tests": bool(settings.EVENTS_DELIVER_TEST_EVENTS),
+                    "limit": limit,
+                },
             )
-            if ids:
-                LoggedEvent.objects.filter(pk__any_of=ids).update(**taken)
-    else:
-        ids = list(candidates.values_list("pk", flat=True)[:limit])
-        if ids:
-            _due(page, now).filter(pk__any_of=ids).update(**taken)
+            rows = cursor.fetchall()
+        events = sorted(
+            (LoggedEvent.from_db(connection.alias, _CLAIMED_NAMES, _loaded(row)) for row in rows),
+            key=lambda event: event.pk,
+        )
+        return _Claim(token=token, events=events, leased_at=leased_at)
+    candidates = _due(page, now).order_by("next_attempt_at", "pk")
+    ids = list(candidates.values_list("pk", flat=True)[:limit])
+    if ids:
+        _due(page, now).filter(pk__any_of=ids).update(
+            status=EventStatus.SENDING, claim_token=token, next_attempt_at=lease_end, updated_at=now
+        )
     events = list(
         LoggedEvent.objects.filter(pk__any_of=ids, claim_token=token)
         .only(*CLAIMED_FIELDS)

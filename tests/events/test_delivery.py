@@ -776,6 +776,28 @@ def test_the_task_delivers_a_page_and_ignores_a_missing_one(
     )  # not that tenant's page
 
 
+@pytest.mark.parametrize(
+    ("everywhere", "workspace", "taken"),
+    [(False, False, False), (True, False, True), (False, True, True)],
+)
+def test_a_claim_takes_test_events_only_where_they_go_to_facebook(
+    capi_page: ConnectedPage,
+    settings: Any,
+    everywhere: bool,
+    workspace: bool,
+    taken: bool,
+) -> None:
+    settings.EVENTS_DELIVER_TEST_EVENTS = everywhere
+    capi_page.tenant.deliver_test_events = workspace
+    capi_page.tenant.save(update_fields=["deliver_test_events"])
+    test_event = LoggedEventFactory.create(page=capi_page, test=True)
+    event = LoggedEventFactory.create(page=capi_page)
+
+    claimed = [e.pk for e in delivery.claim(capi_page, limit=10).events]
+
+    assert claimed == ([test_event.pk, event.pk] if taken else [event.pk])
+
+
 def claim_while(other_worker: Callable[[], object], page: ConnectedPage) -> delivery._Claim:
     """Claim for ``page`` while another worker's transaction, which ran ``other_worker``, is
     still open in a thread of its own (holding whatever it locked)."""
