@@ -207,22 +207,6 @@ most of it parsing timestamps it never reads."""
 
 _EVENTS = f'"{LoggedEvent._meta.db_table}"'
 _TENANTS = f'"{Tenant._meta.db_table}"'
-# The claimed fields in the model's order, as Model.from_db takes a row with fields left out.
-_CLAIMED = [
-    f for f in LoggedEvent._meta.concrete_fields if f.primary_key or f.attname in CLAIMED_FIELDS
-]
-_CLAIMED_NAMES = [f.attname for f in _CLAIMED]
-# A raw row's values as a queryset gives them: the fields' own conversions (JSON is text here).
-_CONVERTED = [(n, f) for n, f in enumerate(_CLAIMED) if hasattr(f, "from_db_value")]
-
-
-def _loaded(row: Sequence[object]) -> list[object]:
-    values = list(row)
-    for n, field in _CONVERTED:
-        values[n] = field.from_db_value(values[n], None, connection)
-    return values
-
-
 _CLAIM = (
     f"UPDATE {_EVENTS} SET status = %(sending)s, claim_token = %(token)s, "  # noqa: S608 (the model's own names)
     "next_attempt_at = %(lease_end)s, updated_at = %(now)s "
@@ -231,7 +215,12 @@ _CLAIM = (
     "AND next_attempt_at <= %(now)s AND (NOT test OR %(tests)s "
     f"OR (SELECT deliver_test_events FROM {_TENANTS} WHERE id = %(tenant)s)) "
     "ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-    f"RETURNING {', '.join(f.column for f in _CLAIMED)}"
+    "RETURNING "
+    + ", ".join(
+        f.column
+        for f in LoggedEvent._meta.concrete_fields
+        if f.primary_key or f.attname in CLAIMED_FIELDS
+    )
 )
 """``claim`` on PostgreSQL in one statement: ``_due``'s rows (``_deliverable``'s test events
 included), oldest first, locked and skipped when another worker holds them, leased and
@@ -253,26 +242,23 @@ def claim(page: ConnectedPage, *, limit: int, now: datetime | None = None) -> _C
     token = secrets.token_hex(16)
     lease_end = now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
     if connection.features.has_select_for_update_skip_locked:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _CLAIM,
-                {
-                    "sending": EventStatus.SENDING,
-                    "token": token,
-                    "lease_end": lease_end,
-                    "now": now,
-                    "page": page.pk,
-                    "tenant": page.tenant_id,
-                    "due": [*DUE_STATUSES, EventStatus.SENDING],
-                    "tests": bool(settings.EVENTS_DELIVER_TEST_EVENTS),
-                    "limit": limit,
-                },
-            )
-            rows = cursor.fetchall()
-        events = sorted(
-            (LoggedEvent.from_db(connection.alias, _CLAIMED_NAMES, _loaded(row)) for row in rows),
-            key=lambda event: event.pk,
+        # raw() maps the returned columns to fields, as a queryset would (JSON decoded, the
+        # fields not returned deferred); the statement runs once, when it is iterated.
+        claimed = LoggedEvent.objects.raw(
+            _CLAIM,
+            {
+                "sending": EventStatus.SENDING,
+                "token": token,
+                "lease_end": lease_end,
+                "now": now,
+                "page": page.pk,
+                "tenant": page.tenant_id,
+                "due": [*DUE_STATUSES, EventStatus.SENDING],
+                "tests": bool(settings.EVENTS_DELIVER_TEST_EVENTS),
+                "limit": limit,
+            },
         )
+        events = sorted(claimed, key=lambda event: event.pk)
         return _Claim(token=token, events=events, leased_at=leased_at)
     candidates = _due(page, now).order_by("next_attempt_at", "pk")
     ids = list(candidates.values_list("pk", flat=True)[:limit])
