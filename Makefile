@@ -60,10 +60,11 @@ pytest: install ## the tests (Postgres when DATABASE_URL is set, SQLite otherwis
 bench: install ## the benchmarks in benchmarks/, printing their figures
 	$(UV) run python benchmarks/sandbox.py
 	$(UV) run python benchmarks/delivery.py
+	for n in 1 2 4; do $(UV) run python benchmarks/delivery.py --events 10000 --naive-events 2000 --steady-rate 0 --concurrency $$n || exit 1; done
 	$(UV) run python benchmarks/ingest.py
 	$(UV) run python benchmarks/webhook.py
-	$(UV) run python benchmarks/replies.py --rates 10,40 --beside 40
-	$(UV) run python benchmarks/replies.py --rates 40,60,80 --mixed
+	$(UV) run python benchmarks/replies.py --rates 10,40,60,80,120,160 --beside auto
+	$(UV) run python benchmarks/replies.py --rates 40,60,80,120,160 --mixed --beside auto
 	$(UV) run python benchmarks/fairness.py
 	$(UV) run python benchmarks/conversations.py
 	$(UV) run python benchmarks/editor.py

@@ -22,6 +22,9 @@ run every turn is written at once), each through the sandbox's
 runs from the moment the sandbox POSTed it to the webhook (the delivery attempt's ``at``) to the
 first Send API call the sandbox recorded for that person after it (a sent message's ``at``),
 both on the sandbox's clock. A message with no answer within ``--timeout`` seconds is an error.
+Each run also prints the CPU a message cost each process group over it, from /proc: the runtime
+and events workers, the web server, the run's PostgreSQL backends, the sandbox, beat, this
+process (the load generator) and everything else on the machine ("others").
 
 The baseline, in the same run, on Pages of its own: the same load answered by the smallest bot
 there is, a WSGI app under the same granian command that calls the Send API (graph_api, the
@@ -37,7 +40,9 @@ p99 is over one second. Target (issue 14): p99 under 250 ms at 100 messages a se
 workspaces at once: another workspace's Pages (the lead template published on them too) take
 ``R`` messages a second, meant as 80% of what the system answers within a second, while the
 measured workspace's people write at ``--quiet-rate`` (5 by default). Its replies are printed
-next to the same quiet rate alone, in the same process, just before.
+next to the same quiet rate alone, in the same process, just before. ``--beside auto`` takes R
+from this run: 80% of the fastest of ``--rate`` and ``--rates`` whose p99 stayed under a second
+(so the busy rate follows the machine: give ``--rates`` up to where p99 crosses a second).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 250.0
@@ -235,19 +241,34 @@ async def converse(
     return result
 
 
+def per_message(spent: dict[str, float], result: Result) -> str:
+    """The CPU each message cost, by process group, over one run (its tail of deliveries,
+    emails and sends included: the run waits for every answer)."""
+    if not spent or not result.messages:
+        return " " * 25 + "CPU a message: not measured (no /proc)"
+    parts = sorted(spent.items(), key=lambda item: -item[1])
+    total = sum(spent.values()) * 1000 / result.messages
+    return (
+        " " * 25
+        + f"CPU a message (ms): all {total:.1f}: "
+        + ", ".join(f"{kind} {used * 1000 / result.messages:.1f}" for kind, used in parts)
+    )
+
+
 def beside_runs(
     sandbox_url: str,
     *,
     quiet_pages: list[str],
     busy_pages: list[str],
     args: argparse.Namespace,
+    busy_rate: float,
     first: int,
 ) -> int:
-    """The quiet workspace alone, then beside the busy one; prints both; returns the next
-    person's number."""
+    """The quiet workspace alone, then beside the busy one at ``busy_rate``; prints both;
+    returns the next person's number."""
     pace = float(args.people) / float(args.rate)  # seconds between one person's messages
     quiet_people = max(1, round(float(args.quiet_rate) * pace))
-    busy_people = max(1, round(float(args.beside) * pace))
+    busy_people = max(1, round(busy_rate * pace))
 
     def quiet(start: int) -> Coroutine[Any, Any, Result]:
         return converse(sandbox_url, quiet_pages, rate=args.quiet_rate, people=quiet_people,
@@ -259,7 +280,7 @@ def beside_runs(
     first += quiet_people
 
     async def together() -> tuple[Result, Result]:
-        busy = converse(sandbox_url, busy_pages, rate=args.beside, people=busy_people,
+        busy = converse(sandbox_url, busy_pages, rate=busy_rate, people=busy_people,
                         first=first + quiet_people, timeout=args.timeout,
                         mixed=args.mixed)  # fmt: skip
         quiet_result, busy_result = await asyncio.gather(quiet(first), busy)
@@ -272,7 +293,7 @@ def beside_runs(
     print(busy.line(), flush=True)
     print(
         f"fairness: the quiet workspace's p99 {alone.percentile(99):.1f} ms alone, "
-        f"{beside.percentile(99):.1f} ms beside {args.beside:g} msg/s of another; "
+        f"{beside.percentile(99):.1f} ms beside {busy_rate:g} msg/s of another; "
         f"target p99 < {TARGET_P99_MS:g} ms: "
         + ("met" if not beside.errors and beside.percentile(99) < TARGET_P99_MS else "MISSED"),
         flush=True,
@@ -300,7 +321,10 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=30, help="seconds to wait for answers")
     parser.add_argument(
-        "--beside", type=float, default=0, help="another workspace's rate beside a quiet one"
+        "--beside",
+        default="0",
+        help="another workspace's rate beside a quiet one, or 'auto': 80%% of the fastest "
+        "measured rate answered within a second at p99",
     )
     parser.add_argument("--quiet-rate", type=float, default=5, help="the quiet workspace's rate")
     parser.add_argument(
@@ -313,6 +337,10 @@ def main() -> int:
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     if not (0 < args.rate <= 1000 and 1 <= args.pages <= 30 and 1 <= args.people <= 5000):
         parser.error("--rate in (0, 1000], --pages 1 to 30, --people 1 to 5000")
+    try:
+        beside = 0.0 if args.beside == "auto" else float(args.beside)
+    except ValueError:
+        parser.error("--beside takes a rate in messages a second, or auto")
     sys.path.insert(0, str(REPO_ROOT))
     from benchmarks.delivery import (
         SETTINGS,
@@ -320,6 +348,8 @@ def main() -> int:
         _answers,
         _beat_argv,
         app_environment,
+        cpu_now,
+        cpu_split,
         database,
         free_port,
         private_redis,
@@ -365,7 +395,7 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         measured, baseline_space = workspaces(sandbox_url, args.pages)
         owner = get_user_model().objects.get(username="bench-owner")
-        published = measured.pages + (baseline_space.pages if args.beside else [])
+        published = measured.pages + (baseline_space.pages if args.beside != "0" else [])
         for page_id, _ in published:
             page = ConnectedPage.objects.get(page_id=page_id)
             flow = flow_create(
@@ -392,12 +422,15 @@ def main() -> int:
             queues["delivery"] = ("delivery,default", args.delivery_concurrency)
         else:
             queues = {"replies": ("runtime,delivery,default", args.concurrency)}
+        groups = {sandbox.pid: "sandbox"}  # whose CPU each message costs (per_message)
         for name, (names, concurrency) in queues.items():
             worker = procs.start(name, worker_argv(name, names, concurrency))
             wait_for_worker(name, worker, procs)
+            groups[worker.pid] = "runtime worker" if name == "replies" else "events worker"
             if name == "delivery":  # docker-compose.yml's cpu_shares: 256, as a niceness
                 os.setpriority(os.PRIO_PGRP, worker.pid, 10)
-        procs.start("beat", _beat_argv(tmp))
+        groups[procs.start("beat", _beat_argv(tmp)).pid] = "beat"
+        database_name = urlsplit(database_url).path.lstrip("/")
 
         import requests
 
@@ -415,6 +448,7 @@ def main() -> int:
 
         results = []
         server, _ = serve("web", "config.wsgi:application")
+        groups[server.pid] = "web"
         # A warm-up, not measured: every worker process and thread has run a turn and a send.
         # At the slowest rate: a burst would leave work behind for the first measured run.
         warm = asyncio.run(
@@ -428,6 +462,7 @@ def main() -> int:
         for rate in sorted({args.rate, *rates}):
             # Each person writes every people/rate seconds at every rate (5 s by default).
             people = max(1, round(args.people * rate / args.rate))
+            before = cpu_now()
             result = asyncio.run(
                 converse(
                     sandbox_url,
@@ -442,13 +477,25 @@ def main() -> int:
             result.name = "pagepulse (lead template" + (", mixed turns)" if args.mixed else ")")
             first += people
             print(result.line(), flush=True)
+            print(per_message(cpu_split(before, groups, database_name), result), flush=True)
             results.append(result)
-        if args.beside:
+        if args.beside == "auto":
+            answered = [r.rate for r in results if not r.errors and r.percentile(99) <= 1000]
+            beside = 0.8 * max(answered, default=0.0)
+            print(
+                f"capacity: {max(answered):g} msg/s answered within a second at p99; the busy "
+                f"workspace runs at 80% of it, {beside:g} msg/s"
+                if answered
+                else "capacity: no rate answered within a second at p99; no run beside",
+                flush=True,
+            )
+        if beside > 0:
             first = beside_runs(
                 sandbox_url,
                 quiet_pages=[p for p, _ in measured.pages],
                 busy_pages=[p for p, _ in baseline_space.pages],
                 args=args,
+                busy_rate=beside,
                 first=first,
             )
         procs.stop(server)
