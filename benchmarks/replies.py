@@ -34,8 +34,9 @@ floor the sandbox and HTTP set.
 ``--rates`` runs the measured system once more at each rate, slowest first (new people each time,
 as many as keep each person's pace: ``people * rate / --rate``), and prints the first rate whose
 p99 is over one second. Each run starts once the workers and PostgreSQL are idle again (the
-events worker goes on with the last run's leads for seconds after their answers). Target (issue 14): p99 under 250 ms at 100 messages a second across
-500 conversations; the script exits non-zero when it is missed.
+events worker goes on with the last run's leads for seconds after their answers). Target
+(issue 14): p99 under 250 ms at 100 messages a second across 500 conversations; the script exits
+non-zero when it is missed.
 
 ``--beside R`` (issue 14, item 4: fairness between workspaces) runs once more with two
 workspaces at once: another workspace's Pages (the lead template published on them too) take
@@ -419,7 +420,9 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         measured, baseline_space = workspaces(sandbox_url, args.pages)
         owner = get_user_model().objects.get(username="bench-owner")
-        published = measured.pages + (baseline_space.pages if args.beside != "0" else [])
+        published = measured.pages + (
+            baseline_space.pages if args.beside == "auto" or beside else []
+        )
         for page_id, _ in published:
             page = ConnectedPage.objects.get(page_id=page_id)
             flow = flow_create(
